@@ -1,0 +1,786 @@
+//! From the journal to frames: the results frame (one row per call), the summaries per
+//! model × task_type and model × task_type × priority, and the classifier's accuracy.
+//!
+//! A pure function of the journal, the dataset and the routes file: `report` re-derives it all.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use polars::prelude::*;
+
+use crate::classify;
+use crate::config::Config;
+use crate::dataset::Dataset;
+use crate::grade::GradeInput;
+use crate::provider::{CostSource, ErrorKind};
+use crate::runner::journal::{CallKind, JournalRow};
+use crate::stats::{self, Estimate};
+use crate::types::{ModelId, Priority, TaskType};
+
+/// One candidate call, graded and priced.
+#[derive(Debug, Clone)]
+pub struct CallResult {
+    pub item: String,
+    pub task: TaskType,
+    pub priority: Priority,
+    pub model: ModelId,
+    pub repeat: u32,
+    pub ok: bool,
+    pub error_kind: Option<ErrorKind>,
+    pub score: Option<f64>,
+    pub cost_usd: Option<f64>,
+    pub latency_ms: Option<f64>,
+}
+
+/// A candidate's figures on one item, repeats averaged.
+#[derive(Debug, Clone, Default)]
+pub struct ItemOutcome {
+    pub score: Option<f64>,
+    pub cost_usd: Option<f64>,
+    pub latency_ms: Option<f64>,
+    /// Every repeat succeeded.
+    pub ok: bool,
+    /// A failed repeat failed in a way the router falls back on.
+    pub retryable_error: bool,
+}
+
+/// A model on one task type, priorities pooled.
+#[derive(Debug, Clone)]
+pub struct ModelTask {
+    pub model: ModelId,
+    pub task: TaskType,
+    pub n_calls: usize,
+    pub n_errors: usize,
+    /// Items with a score.
+    pub n_graded: usize,
+    pub quality: Option<Estimate>,
+    /// Scores are all 0 or 1 (pass/fail graders).
+    pub pass_fail: bool,
+    pub cost_per_call: Option<f64>,
+    pub p50_ms: Option<f64>,
+    pub p95_ms: Option<f64>,
+    pub error_rate: f64,
+    /// Per item score (repeats averaged), for paired comparisons.
+    pub item_scores: BTreeMap<String, f64>,
+}
+
+/// What one classifier said about one item.
+#[derive(Debug, Clone)]
+pub struct Prediction {
+    pub labels: (TaskType, Priority),
+    /// The reply parsed; otherwise `labels` is the router's general/default.
+    pub parsed: bool,
+    pub ok: bool,
+    pub cost_usd: Option<f64>,
+    pub latency_ms: Option<f64>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ClassifierSummary {
+    pub model: ModelId,
+    pub n: usize,
+    pub task_accuracy: f64,
+    pub priority_accuracy: f64,
+    pub both_accuracy: f64,
+    pub parse_misses: usize,
+    pub cost_per_call: Option<f64>,
+    pub mean_latency_ms: Option<f64>,
+}
+
+pub struct Analysis {
+    pub results: DataFrame,
+    pub summary_task: DataFrame,
+    pub summary_cell: DataFrame,
+    pub classifier: DataFrame,
+    pub classifier_accuracy: DataFrame,
+    pub confusion: DataFrame,
+    pub model_task: Vec<ModelTask>,
+    pub outcomes: BTreeMap<(String, ModelId), ItemOutcome>,
+    pub predictions: BTreeMap<ModelId, BTreeMap<String, Prediction>>,
+    pub classifier_summary: Vec<ClassifierSummary>,
+    /// Candidate models that answered, in order.
+    pub models: Vec<ModelId>,
+    /// Latency provenance per model (`measured`, `recorded`, `modelled`, …).
+    pub latency_sources: BTreeMap<ModelId, String>,
+    pub notes: Vec<String>,
+}
+
+impl Analysis {
+    pub fn model_task(&self, model: &ModelId, task: TaskType) -> Option<&ModelTask> {
+        self.model_task
+            .iter()
+            .find(|m| &m.model == model && m.task == task)
+    }
+
+    /// Total cost of the calls of one kind, and whether any was unpriced.
+    pub fn spend(&self) -> f64 {
+        sum_f64(&self.results, "cost_usd") + sum_f64(&self.classifier, "cost_usd")
+    }
+}
+
+fn sum_f64(df: &DataFrame, name: &str) -> f64 {
+    df.column(name)
+        .ok()
+        .and_then(|c| c.f64().ok())
+        .and_then(|c| c.sum())
+        .unwrap_or(0.0)
+}
+
+/// Current price of a successful call from its journal row (a given cost wins).
+fn price_row(cfg: &Config, r: &JournalRow) -> (Option<f64>, CostSource) {
+    if !r.ok {
+        return (Some(0.0), CostSource::NotBilled);
+    }
+    if let Some(c) = r.given_cost_usd {
+        return (Some(c), r.cost_source);
+    }
+    if r.cost_source == CostSource::Free {
+        return (Some(0.0), CostSource::Free);
+    }
+    match cfg.models.get(&r.model).and_then(|m| m.price.as_ref()) {
+        Some(p) => (
+            Some(
+                p.cost(r.input_tokens.unwrap_or(0), r.output_tokens.unwrap_or(0))
+                    .0,
+            ),
+            CostSource::PriceTable,
+        ),
+        None => (None, CostSource::Unpriced),
+    }
+}
+
+pub fn analyze(cfg: &Config, ds: &Dataset, rows: &[JournalRow]) -> PolarsResult<Analysis> {
+    let mut notes = Vec::new();
+    let mut unknown_items = 0usize;
+
+    // ---- results: one row per candidate call ----
+    let mut r = ResultCols::default();
+    let mut calls: Vec<CallResult> = Vec::new();
+    let mut latency_sources: BTreeMap<ModelId, BTreeSet<&'static str>> = BTreeMap::new();
+    // The last row per key wins (a resumed call supersedes nothing, but be safe on duplicates).
+    let mut seen: HashMap<&str, usize> = HashMap::new();
+    let mut candidate_rows: Vec<&JournalRow> = Vec::new();
+    let mut classifier_rows: Vec<&JournalRow> = Vec::new();
+    for row in rows {
+        let list = match row.kind {
+            CallKind::Candidate => &mut candidate_rows,
+            CallKind::Classifier => &mut classifier_rows,
+            CallKind::Judge => continue,
+        };
+        if let Some(&i) = seen.get(row.key.as_str()) {
+            list[i] = row;
+        } else {
+            seen.insert(&row.key, list.len());
+            list.push(row);
+        }
+    }
+    let judge_replies: HashMap<&str, &str> = rows
+        .iter()
+        .filter(|r| r.kind == CallKind::Judge && r.ok)
+        .filter_map(|r| Some((r.target.as_deref()?, r.response.as_deref()?)))
+        .collect();
+
+    for row in &candidate_rows {
+        let Some(item) = ds.get(&row.item) else {
+            unknown_items += 1;
+            continue;
+        };
+        let grade = row.ok.then(|| {
+            item.grader.grade(&GradeInput {
+                answer: row.response.as_deref().unwrap_or(""),
+                recorded: row.grade.as_ref(),
+                judge_reply: judge_replies.get(row.key.as_str()).copied(),
+            })
+        });
+        let (cost, cost_source) = price_row(cfg, row);
+        if let Some(s) = row.latency_source.filter(|_| row.ok) {
+            latency_sources
+                .entry(row.model.clone())
+                .or_default()
+                .insert(s.as_str());
+        }
+        r.item.push(row.item.clone());
+        r.task.push(item.task.as_str());
+        r.priority.push(item.priority.as_str());
+        r.model.push(row.model.to_string());
+        r.repeat.push(row.repeat);
+        r.ok.push(row.ok);
+        r.error_kind.push(row.error_kind.map(|k| k.as_str()));
+        r.error.push(row.error.clone());
+        r.http_status.push(row.http_status.map(u32::from));
+        r.attempts.push(row.attempts);
+        r.score.push(grade.as_ref().and_then(|g| g.score));
+        r.reason.push(grade.as_ref().map(|g| g.reason.clone()));
+        r.grader.push(item.grader.kind());
+        r.input_tokens.push(row.input_tokens);
+        r.output_tokens.push(row.output_tokens);
+        r.tokens_source.push(row.tokens_source.map(|s| s.as_str()));
+        r.cost.push(cost);
+        r.cost_source.push(cost_source.as_str());
+        r.latency.push(row.latency_ms);
+        r.latency_source
+            .push(row.latency_source.map(|s| s.as_str()));
+        r.server_latency.push(row.server_latency_ms);
+        r.ttft.push(row.ttft_ms);
+        r.answer.push(row.response.clone());
+        calls.push(CallResult {
+            item: row.item.clone(),
+            task: item.task,
+            priority: item.priority,
+            model: row.model.clone(),
+            repeat: row.repeat,
+            ok: row.ok,
+            error_kind: row.error_kind,
+            score: grade.and_then(|g| g.score),
+            cost_usd: cost,
+            latency_ms: row.latency_ms,
+        });
+    }
+    let results = r.into_frame()?;
+
+    // ---- summaries (Polars) ----
+    let summary_task = summarize(&results, &["model", "task_type"])?;
+    let summary_cell = summarize(&results, &["model", "task_type", "priority"])?;
+
+    // ---- item outcomes and per (model, task) score vectors ----
+    let mut per_item: HashMap<(String, ModelId), Vec<&CallResult>> = HashMap::new();
+    for c in &calls {
+        per_item
+            .entry((c.item.clone(), c.model.clone()))
+            .or_default()
+            .push(c);
+    }
+    let mut outcomes = BTreeMap::new();
+    for (k, cs) in &per_item {
+        let scores: Vec<f64> = cs.iter().filter_map(|c| c.score).collect();
+        let costs: Vec<f64> = cs
+            .iter()
+            .filter(|c| c.ok)
+            .filter_map(|c| c.cost_usd)
+            .collect();
+        let lats: Vec<f64> = cs
+            .iter()
+            .filter(|c| c.ok)
+            .filter_map(|c| c.latency_ms)
+            .collect();
+        outcomes.insert(
+            k.clone(),
+            ItemOutcome {
+                score: stats::mean(&scores),
+                cost_usd: stats::mean(&costs),
+                latency_ms: stats::mean(&lats),
+                ok: cs.iter().all(|c| c.ok),
+                retryable_error: cs
+                    .iter()
+                    .any(|c| c.error_kind.is_some_and(|e| e.retryable())),
+            },
+        );
+    }
+
+    // Score vectors in one pass: per (model, task) by item, and per (model, task, priority).
+    let mut by_task: HashMap<(ModelId, TaskType), BTreeMap<String, f64>> = HashMap::new();
+    let mut by_cell: BTreeMap<(ModelId, TaskType, Priority), Vec<f64>> = BTreeMap::new();
+    for ((item, m), o) in &outcomes {
+        if let (Some(s), Some(it)) = (o.score, ds.get(item)) {
+            by_task
+                .entry((m.clone(), it.task))
+                .or_default()
+                .insert(item.clone(), s);
+            by_cell
+                .entry((m.clone(), it.task, it.priority))
+                .or_default()
+                .push(s);
+        }
+    }
+
+    let models: Vec<ModelId> = cfg
+        .candidates()
+        .map(|m| m.id.clone())
+        .filter(|m| calls.iter().any(|c| &c.model == m))
+        .collect();
+    let mut model_task = Vec::new();
+    let mut ci_cols = CiCols::default();
+    let keys = frame_keys(&summary_task, false)?;
+    for (model, task, _) in &keys {
+        let item_scores = by_task.remove(&(model.clone(), *task)).unwrap_or_default();
+        let scores: Vec<f64> = item_scores.values().copied().collect();
+        let (quality, pass_fail) = quality_estimate(&scores, cfg, &format!("{model}|{task}"));
+        let row = summary_row(&summary_task, model, *task, None)?;
+        ci_cols.push(quality, pass_fail);
+        model_task.push(ModelTask {
+            model: model.clone(),
+            task: *task,
+            n_calls: row.n_calls,
+            n_errors: row.n_errors,
+            n_graded: scores.len(),
+            quality,
+            pass_fail,
+            cost_per_call: row.cost_per_call,
+            p50_ms: row.p50,
+            p95_ms: row.p95,
+            error_rate: row.error_rate,
+            item_scores,
+        });
+    }
+    let summary_task = ci_cols.attach(summary_task)?;
+
+    let mut ci_cols = CiCols::default();
+    for (model, task, prio) in frame_keys(&summary_cell, true)? {
+        let prio = prio.expect("cell frames have priorities");
+        let mut scores = by_cell
+            .remove(&(model.clone(), task, prio))
+            .unwrap_or_default();
+        // Outcomes come from a hash map: sort so that resampling sees the same order every time.
+        scores.sort_by(f64::total_cmp);
+        let (q, pf) = quality_estimate(&scores, cfg, &format!("{model}|{task}|{prio}"));
+        ci_cols.push(q, pf);
+    }
+    let summary_cell = ci_cols.attach(summary_cell)?;
+
+    // ---- classifier ----
+    let mut k = ClassifierCols::default();
+    let mut predictions: BTreeMap<ModelId, BTreeMap<String, Prediction>> = BTreeMap::new();
+    for row in &classifier_rows {
+        let Some(item) = ds.get(&row.item) else {
+            unknown_items += 1;
+            continue;
+        };
+        let reply = row.response.as_deref().unwrap_or("");
+        let (labels, parsed) = if row.ok {
+            classify::labels_or_default(reply)
+        } else {
+            ((TaskType::General, Priority::Default), false)
+        };
+        let (cost, _) = price_row(cfg, row);
+        k.item.push(row.item.clone());
+        k.classifier.push(row.model.to_string());
+        k.task.push(item.task.as_str());
+        k.priority.push(item.priority.as_str());
+        k.ok.push(row.ok);
+        k.reply.push(row.response.clone());
+        k.parsed.push(parsed);
+        k.pred_task.push(labels.0.as_str());
+        k.pred_priority.push(labels.1.as_str());
+        k.task_ok.push(labels.0 == item.task);
+        k.priority_ok.push(labels.1 == item.priority);
+        k.cost.push(cost);
+        k.latency.push(row.latency_ms);
+        if row.repeat == 0 {
+            predictions.entry(row.model.clone()).or_default().insert(
+                row.item.clone(),
+                Prediction {
+                    labels,
+                    parsed,
+                    ok: row.ok,
+                    cost_usd: cost,
+                    latency_ms: row.latency_ms,
+                },
+            );
+        }
+    }
+    let classifier = k.into_frame()?;
+    let classifier_accuracy = classifier_accuracy(&classifier)?;
+    let confusion = classifier
+        .clone()
+        .lazy()
+        .group_by([
+            col("classifier"),
+            col("task_type"),
+            col("predicted_task_type"),
+        ])
+        .agg([len().alias("n")])
+        .sort(
+            ["classifier", "task_type", "predicted_task_type"],
+            SortMultipleOptions::default(),
+        )
+        .collect()?;
+    let classifier_summary = predictions
+        .iter()
+        .map(|(m, preds)| {
+            let n = preds.len();
+            let items: Vec<(&crate::dataset::Item, &Prediction)> = preds
+                .iter()
+                .filter_map(|(id, p)| Some((ds.get(id)?, p)))
+                .collect();
+            let share = |f: &dyn Fn(&crate::dataset::Item, &Prediction) -> bool| {
+                if n == 0 {
+                    0.0
+                } else {
+                    items.iter().filter(|(i, p)| f(i, p)).count() as f64 / n as f64
+                }
+            };
+            let costs: Vec<f64> = preds.values().filter_map(|p| p.cost_usd).collect();
+            let lats: Vec<f64> = preds.values().filter_map(|p| p.latency_ms).collect();
+            ClassifierSummary {
+                model: m.clone(),
+                n,
+                task_accuracy: share(&|i, p| p.labels.0 == i.task),
+                priority_accuracy: share(&|i, p| p.labels.1 == i.priority),
+                both_accuracy: share(&|i, p| p.labels == (i.task, i.priority)),
+                parse_misses: preds.values().filter(|p| p.ok && !p.parsed).count(),
+                cost_per_call: if costs.len() == n {
+                    stats::mean(&costs)
+                } else {
+                    None
+                },
+                mean_latency_ms: stats::mean(&lats),
+            }
+        })
+        .collect();
+
+    if unknown_items > 0 {
+        notes.push(format!(
+            "{unknown_items} journal rows name items that are not in the dataset (it changed since the run); they were left out"
+        ));
+    }
+    Ok(Analysis {
+        results,
+        summary_task,
+        summary_cell,
+        classifier,
+        classifier_accuracy,
+        confusion,
+        model_task,
+        outcomes,
+        predictions,
+        classifier_summary,
+        models,
+        latency_sources: latency_sources
+            .into_iter()
+            .map(|(m, s)| (m, s.into_iter().collect::<Vec<_>>().join("+")))
+            .collect(),
+        notes,
+    })
+}
+
+/// Mean quality with its interval: Wilson for pass/fail scores, seeded bootstrap otherwise.
+fn quality_estimate(scores: &[f64], cfg: &Config, label: &str) -> (Option<Estimate>, bool) {
+    let pass_fail = !scores.is_empty() && scores.iter().all(|&s| s == 0.0 || s == 1.0);
+    let p = &cfg.policy;
+    let est = if pass_fail {
+        stats::wilson(scores.iter().sum(), scores.len(), p.confidence)
+    } else {
+        stats::bootstrap_mean(
+            scores,
+            p.bootstrap_resamples,
+            p.confidence,
+            &mut stats::rng_for(p.seed, label),
+        )
+    };
+    (est, pass_fail)
+}
+
+fn summarize(results: &DataFrame, by: &[&str]) -> PolarsResult<DataFrame> {
+    let ok = col("ok");
+    results
+        .clone()
+        .lazy()
+        .group_by(by.iter().map(|c| col(*c)).collect::<Vec<_>>())
+        .agg([
+            len().cast(DataType::UInt32).alias("n_calls"),
+            ok.clone()
+                .not()
+                .cast(DataType::UInt32)
+                .sum()
+                .alias("n_errors"),
+            col("score")
+                .count()
+                .cast(DataType::UInt32)
+                .alias("n_graded"),
+            col("score").mean().alias("quality"),
+            col("cost_usd")
+                .filter(ok.clone())
+                .mean()
+                .alias("cost_per_call_usd"),
+            col("cost_usd").sum().alias("cost_usd"),
+            col("latency_ms")
+                .filter(ok.clone())
+                .quantile(lit(0.5), QuantileMethod::Linear)
+                .alias("p50_latency_ms"),
+            col("latency_ms")
+                .filter(ok.clone())
+                .quantile(lit(0.95), QuantileMethod::Linear)
+                .alias("p95_latency_ms"),
+            (ok.not().cast(DataType::Float64).mean()).alias("error_rate"),
+        ])
+        .sort(
+            by.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
+            SortMultipleOptions::default(),
+        )
+        .collect()
+}
+
+fn classifier_accuracy(k: &DataFrame) -> PolarsResult<DataFrame> {
+    let agg = || {
+        [
+            len().cast(DataType::UInt32).alias("n"),
+            col("task_correct")
+                .cast(DataType::Float64)
+                .mean()
+                .alias("task_accuracy"),
+            col("priority_correct")
+                .cast(DataType::Float64)
+                .mean()
+                .alias("priority_accuracy"),
+            (col("task_correct").and(col("priority_correct")))
+                .cast(DataType::Float64)
+                .mean()
+                .alias("accuracy"),
+            col("parsed")
+                .not()
+                .cast(DataType::UInt32)
+                .sum()
+                .alias("parse_misses"),
+        ]
+    };
+    let per_task = k
+        .clone()
+        .lazy()
+        .group_by([col("classifier"), col("task_type")])
+        .agg(agg());
+    let overall = k
+        .clone()
+        .lazy()
+        .group_by([col("classifier")])
+        .agg(agg())
+        .with_column(lit("all").alias("task_type"))
+        .select([
+            col("classifier"),
+            col("task_type"),
+            col("n"),
+            col("task_accuracy"),
+            col("priority_accuracy"),
+            col("accuracy"),
+            col("parse_misses"),
+        ]);
+    concat([per_task, overall], UnionArgs::default())?
+        .sort(["classifier", "task_type"], SortMultipleOptions::default())
+        .collect()
+}
+
+struct SummaryRow {
+    n_calls: usize,
+    n_errors: usize,
+    cost_per_call: Option<f64>,
+    p50: Option<f64>,
+    p95: Option<f64>,
+    error_rate: f64,
+}
+
+/// Keys of a summary frame in row order.
+fn frame_keys(
+    df: &DataFrame,
+    with_priority: bool,
+) -> PolarsResult<Vec<(ModelId, TaskType, Option<Priority>)>> {
+    let model = df.column("model")?.str()?;
+    let task = df.column("task_type")?.str()?;
+    let prio = if with_priority {
+        Some(df.column("priority")?.str()?)
+    } else {
+        None
+    };
+    let mut out = Vec::with_capacity(df.height());
+    for i in 0..df.height() {
+        let m = ModelId::parse(model.get(i).unwrap_or(""))
+            .map_err(|e| polars_err!(ComputeError: "{}", e))?;
+        let t: TaskType = task
+            .get(i)
+            .unwrap_or("")
+            .parse()
+            .map_err(|e: String| polars_err!(ComputeError: "{}", e))?;
+        let p = match prio {
+            Some(p) => Some(
+                p.get(i)
+                    .unwrap_or("")
+                    .parse::<Priority>()
+                    .map_err(|e: String| polars_err!(ComputeError: "{}", e))?,
+            ),
+            None => None,
+        };
+        out.push((m, t, p));
+    }
+    Ok(out)
+}
+
+fn summary_row(
+    df: &DataFrame,
+    model: &ModelId,
+    task: TaskType,
+    _prio: Option<Priority>,
+) -> PolarsResult<SummaryRow> {
+    let models = df.column("model")?.str()?;
+    let tasks = df.column("task_type")?.str()?;
+    let i = (0..df.height())
+        .find(|&i| models.get(i) == Some(model.as_str()) && tasks.get(i) == Some(task.as_str()))
+        .ok_or_else(|| polars_err!(ComputeError: "no summary row for {} {}", model, task))?;
+    let f = |name: &str| -> PolarsResult<Option<f64>> { Ok(df.column(name)?.f64()?.get(i)) };
+    let u = |name: &str| -> PolarsResult<usize> {
+        Ok(df.column(name)?.u32()?.get(i).unwrap_or(0) as usize)
+    };
+    Ok(SummaryRow {
+        n_calls: u("n_calls")?,
+        n_errors: u("n_errors")?,
+        cost_per_call: f("cost_per_call_usd")?,
+        p50: f("p50_latency_ms")?,
+        p95: f("p95_latency_ms")?,
+        error_rate: f("error_rate")?.unwrap_or(0.0),
+    })
+}
+
+#[derive(Default)]
+struct CiCols {
+    low: Vec<Option<f64>>,
+    high: Vec<Option<f64>>,
+    method: Vec<Option<&'static str>>,
+}
+
+impl CiCols {
+    fn push(&mut self, q: Option<Estimate>, pass_fail: bool) {
+        self.low.push(q.map(|e| e.low));
+        self.high.push(q.map(|e| e.high));
+        self.method
+            .push(q.map(|_| if pass_fail { "wilson" } else { "bootstrap" }));
+    }
+
+    fn attach(self, mut df: DataFrame) -> PolarsResult<DataFrame> {
+        df.with_column(Column::new("quality_ci_low".into(), self.low))?;
+        df.with_column(Column::new("quality_ci_high".into(), self.high))?;
+        df.with_column(Column::new("quality_ci_method".into(), self.method))?;
+        Ok(df)
+    }
+}
+
+#[derive(Default)]
+struct ResultCols {
+    item: Vec<String>,
+    task: Vec<&'static str>,
+    priority: Vec<&'static str>,
+    model: Vec<String>,
+    repeat: Vec<u32>,
+    ok: Vec<bool>,
+    error_kind: Vec<Option<&'static str>>,
+    error: Vec<Option<String>>,
+    http_status: Vec<Option<u32>>,
+    attempts: Vec<u32>,
+    score: Vec<Option<f64>>,
+    reason: Vec<Option<String>>,
+    grader: Vec<&'static str>,
+    input_tokens: Vec<Option<u64>>,
+    output_tokens: Vec<Option<u64>>,
+    tokens_source: Vec<Option<&'static str>>,
+    cost: Vec<Option<f64>>,
+    cost_source: Vec<&'static str>,
+    latency: Vec<Option<f64>>,
+    latency_source: Vec<Option<&'static str>>,
+    server_latency: Vec<Option<f64>>,
+    ttft: Vec<Option<f64>>,
+    answer: Vec<Option<String>>,
+}
+
+/// Column names of results.csv, in order.
+pub const RESULT_COLUMNS: &[&str] = &[
+    "item_id",
+    "task_type",
+    "priority",
+    "model",
+    "repeat",
+    "ok",
+    "error_kind",
+    "error",
+    "http_status",
+    "attempts",
+    "score",
+    "grade_reason",
+    "grader",
+    "input_tokens",
+    "output_tokens",
+    "tokens_source",
+    "cost_usd",
+    "cost_source",
+    "latency_ms",
+    "latency_source",
+    "server_latency_ms",
+    "ttft_ms",
+    "answer",
+];
+
+impl ResultCols {
+    fn into_frame(self) -> PolarsResult<DataFrame> {
+        let n = self.item.len();
+        let c = |name: &str, col: Column| -> Column { col.with_name(name.into()) };
+        DataFrame::new(
+            n,
+            vec![
+                c("item_id", Column::new("".into(), self.item)),
+                c("task_type", Column::new("".into(), self.task)),
+                c("priority", Column::new("".into(), self.priority)),
+                c("model", Column::new("".into(), self.model)),
+                c("repeat", Column::new("".into(), self.repeat)),
+                c("ok", Column::new("".into(), self.ok)),
+                c("error_kind", Column::new("".into(), self.error_kind)),
+                c("error", Column::new("".into(), self.error)),
+                c("http_status", Column::new("".into(), self.http_status)),
+                c("attempts", Column::new("".into(), self.attempts)),
+                c("score", Column::new("".into(), self.score)),
+                c("grade_reason", Column::new("".into(), self.reason)),
+                c("grader", Column::new("".into(), self.grader)),
+                c("input_tokens", Column::new("".into(), self.input_tokens)),
+                c("output_tokens", Column::new("".into(), self.output_tokens)),
+                c("tokens_source", Column::new("".into(), self.tokens_source)),
+                c("cost_usd", Column::new("".into(), self.cost)),
+                c("cost_source", Column::new("".into(), self.cost_source)),
+                c("latency_ms", Column::new("".into(), self.latency)),
+                c(
+                    "latency_source",
+                    Column::new("".into(), self.latency_source),
+                ),
+                c(
+                    "server_latency_ms",
+                    Column::new("".into(), self.server_latency),
+                ),
+                c("ttft_ms", Column::new("".into(), self.ttft)),
+                c("answer", Column::new("".into(), self.answer)),
+            ],
+        )
+    }
+}
+
+#[derive(Default)]
+struct ClassifierCols {
+    item: Vec<String>,
+    classifier: Vec<String>,
+    task: Vec<&'static str>,
+    priority: Vec<&'static str>,
+    ok: Vec<bool>,
+    reply: Vec<Option<String>>,
+    parsed: Vec<bool>,
+    pred_task: Vec<&'static str>,
+    pred_priority: Vec<&'static str>,
+    task_ok: Vec<bool>,
+    priority_ok: Vec<bool>,
+    cost: Vec<Option<f64>>,
+    latency: Vec<Option<f64>>,
+}
+
+impl ClassifierCols {
+    fn into_frame(self) -> PolarsResult<DataFrame> {
+        let n = self.item.len();
+        DataFrame::new(
+            n,
+            vec![
+                Column::new("item_id".into(), self.item),
+                Column::new("classifier".into(), self.classifier),
+                Column::new("task_type".into(), self.task),
+                Column::new("priority".into(), self.priority),
+                Column::new("ok".into(), self.ok),
+                Column::new("reply".into(), self.reply),
+                Column::new("parsed".into(), self.parsed),
+                Column::new("predicted_task_type".into(), self.pred_task),
+                Column::new("predicted_priority".into(), self.pred_priority),
+                Column::new("task_correct".into(), self.task_ok),
+                Column::new("priority_correct".into(), self.priority_ok),
+                Column::new("cost_usd".into(), self.cost),
+                Column::new("latency_ms".into(), self.latency),
+            ],
+        )
+    }
+}

@@ -1,0 +1,70 @@
+//! One file per command, each a thin layer over the library.
+
+pub mod diff;
+pub mod report;
+pub mod run;
+pub mod validate;
+
+use std::path::{Path, PathBuf};
+
+use crate::cli::{Command, Inputs};
+use crate::config::Config;
+use crate::dataset::Dataset;
+use crate::error::{UsageError, exit};
+use crate::prices::PriceTable;
+
+/// Dispatch a parsed command; returns the exit code.
+pub fn dispatch(cmd: Command) -> anyhow::Result<u8> {
+    match cmd {
+        Command::Run(a) => run::run(a),
+        Command::Validate(a) => validate::validate(a),
+        Command::Report(a) => report::report(a),
+        Command::Diff(a) => diff::diff(a),
+    }
+}
+
+/// The routes file and dataset paths named by `--suite` or `--routes`/`--dataset`.
+pub fn resolve(inputs: &Inputs, need_dataset: bool) -> anyhow::Result<(PathBuf, Option<PathBuf>)> {
+    if let Some(s) = &inputs.suite {
+        if !s.is_dir() {
+            return Err(UsageError(format!("suite {} is not a folder", s.display())).into());
+        }
+        return Ok((s.join("routes.toml"), Some(s.join("dataset.jsonl"))));
+    }
+    let routes = inputs
+        .routes
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("routes.toml"));
+    if need_dataset && inputs.dataset.is_none() {
+        return Err(UsageError(
+            "name a dataset with --dataset FILE, or a suite folder with --suite DIR".into(),
+        )
+        .into());
+    }
+    Ok((routes, inputs.dataset.clone()))
+}
+
+/// Load and cross-check the routes file and the dataset.
+pub fn load_inputs(
+    routes: &Path,
+    dataset: &Path,
+    at: jiff::Timestamp,
+) -> anyhow::Result<(Config, Dataset)> {
+    let cfg = Config::load(routes, PriceTable::shipped(), at)?;
+    let ds = Dataset::load(dataset)?;
+    Ok((cfg, ds))
+}
+
+pub fn ok() -> anyhow::Result<u8> {
+    Ok(exit::OK)
+}
+
+/// A path as the user would type it: relative to the working directory when inside it.
+pub fn display_path(p: &Path) -> String {
+    let cwd = std::env::current_dir().ok();
+    let abs = std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
+    match cwd.as_deref().and_then(|c| abs.strip_prefix(c).ok()) {
+        Some(rel) => rel.display().to_string(),
+        None => abs.display().to_string(),
+    }
+}

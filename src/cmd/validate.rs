@@ -1,0 +1,53 @@
+//! `routecal validate`: check a routes file and a dataset without calling anything.
+
+use crate::cli::ValidateArgs;
+use crate::config::{Config, EndpointKind};
+use crate::dataset::Dataset;
+use crate::prices::PriceTable;
+use crate::provider;
+
+pub fn validate(a: ValidateArgs) -> anyhow::Result<u8> {
+    let (routes, dataset) = super::resolve(&a.inputs, false)?;
+    let cfg = Config::load(&routes, PriceTable::shipped(), jiff::Timestamp::now())?;
+    // A broken recording fails here too.
+    for ep in cfg
+        .endpoints
+        .values()
+        .filter(|e| e.kind == EndpointKind::Replay)
+    {
+        let path = ep
+            .path
+            .as_ref()
+            .expect("validated: replay endpoints have a path");
+        provider::Recording::open(path, Vec::new())?;
+    }
+    println!(
+        "{}: ok ({} endpoints, {} models, {} candidates, {} table cells + default)",
+        routes.display(),
+        cfg.endpoints.len(),
+        cfg.models.len(),
+        cfg.candidates().count(),
+        cfg.table.cells.len()
+    );
+    for w in &cfg.warnings {
+        match w.line {
+            Some(l) => println!("  warning: {}:{l}: {}", routes.display(), w.message),
+            None => println!("  warning: {}: {}", routes.display(), w.message),
+        }
+    }
+    if let Some(d) = dataset {
+        let ds = Dataset::load(&d)?;
+        let per_task: Vec<String> = ds
+            .task_types()
+            .iter()
+            .map(|t| format!("{t} {}", ds.items.iter().filter(|i| i.task == *t).count()))
+            .collect();
+        println!(
+            "{}: ok ({} items: {})",
+            d.display(),
+            ds.items.len(),
+            per_task.join(", ")
+        );
+    }
+    super::ok()
+}

@@ -1,0 +1,433 @@
+//! Graders: turn one answer into a score in [0, 1] with a short reason.
+//!
+//! Grading is a pure function of the journal (answer, recorded grade, judge reply), so a changed
+//! grader re-applies to an old run for free.
+
+mod numeric;
+mod text;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+pub use numeric::extract_final_number;
+pub use text::extract_choice;
+
+/// A grade that came with a replayed answer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RecordedGrade {
+    pub score: f64,
+    #[serde(default)]
+    pub reason: String,
+}
+
+/// What a grader sees of one call.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct GradeInput<'a> {
+    pub answer: &'a str,
+    /// The grade recorded with a replayed answer, if any.
+    pub recorded: Option<&'a RecordedGrade>,
+    /// The judge model's reply about this answer, when a judge was called.
+    pub judge_reply: Option<&'a str>,
+}
+
+/// A score in [0, 1], or none when the answer could not be graded (an ungradable row is not a zero).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Grade {
+    pub score: Option<f64>,
+    pub reason: String,
+}
+
+impl Grade {
+    fn pass(ok: bool, reason: impl Into<String>) -> Grade {
+        Grade {
+            score: Some(if ok { 1.0 } else { 0.0 }),
+            reason: reason.into(),
+        }
+    }
+
+    fn ungradable(reason: impl Into<String>) -> Grade {
+        Grade {
+            score: None,
+            reason: reason.into(),
+        }
+    }
+}
+
+/// How an item is graded (the dataset's `grader` object).
+#[derive(Debug, Clone)]
+pub enum Grader {
+    Exact {
+        expected: String,
+        case_sensitive: bool,
+    },
+    Contains {
+        needles: Vec<String>,
+        all: bool,
+        case_sensitive: bool,
+    },
+    Regex {
+        pattern: regex::Regex,
+    },
+    Numeric {
+        expected: f64,
+        tolerance: f64,
+    },
+    Choice {
+        expected: String,
+        options: Vec<String>,
+    },
+    Recorded,
+}
+
+/// A grader definition that cannot work, with the field at fault.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GraderError {
+    pub field: String,
+    pub message: String,
+}
+
+fn gerr(field: &str, message: impl Into<String>) -> GraderError {
+    GraderError {
+        field: format!("grader.{field}"),
+        message: message.into(),
+    }
+}
+
+impl Grader {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Grader::Exact { .. } => "exact",
+            Grader::Contains { .. } => "contains",
+            Grader::Regex { .. } => "regex",
+            Grader::Numeric { .. } => "numeric",
+            Grader::Choice { .. } => "choice",
+            Grader::Recorded => "recorded",
+        }
+    }
+
+    /// Pass/fail graders give 0 or 1 (Wilson intervals, McNemar's test apply).
+    pub fn is_pass_fail(&self) -> bool {
+        !matches!(self, Grader::Recorded)
+    }
+
+    /// Parse and check a grader object from a dataset line.
+    pub fn from_json(v: &Value) -> Result<Grader, GraderError> {
+        let obj = v.as_object().ok_or_else(|| GraderError {
+            field: "grader".into(),
+            message: "must be an object such as {\"kind\":\"exact\",\"expected\":\"42\"}".into(),
+        })?;
+        let kind = obj.get("kind").and_then(Value::as_str).ok_or_else(|| {
+            gerr(
+                "kind",
+                "missing (one of exact, contains, regex, numeric, choice, recorded)",
+            )
+        })?;
+        let allowed: &[&str] = match kind {
+            "exact" => &["kind", "expected", "case_sensitive"],
+            "contains" => &["kind", "any", "all", "case_sensitive"],
+            "regex" => &["kind", "pattern"],
+            "numeric" => &["kind", "expected", "tolerance"],
+            "choice" => &["kind", "expected", "options"],
+            "recorded" => &["kind"],
+            "json_fields" | "judge" => {
+                return Err(gerr(
+                    "kind",
+                    format!("the {kind} grader is not available in this version"),
+                ));
+            }
+            other => {
+                return Err(gerr(
+                    "kind",
+                    format!(
+                        "unknown grader kind {other:?} (expected one of exact, contains, regex, numeric, choice, recorded)"
+                    ),
+                ));
+            }
+        };
+        if let Some(extra) = obj.keys().find(|k| !allowed.contains(&k.as_str())) {
+            return Err(gerr(
+                extra,
+                format!(
+                    "unknown field for a {kind} grader (allowed: {})",
+                    allowed.join(", ")
+                ),
+            ));
+        }
+        let string = |f: &str| -> Result<String, GraderError> {
+            match obj.get(f) {
+                Some(Value::String(s)) => Ok(s.clone()),
+                Some(Value::Number(n)) => Ok(n.to_string()),
+                Some(_) => Err(gerr(f, "must be a string")),
+                None => Err(gerr(f, "missing")),
+            }
+        };
+        let flag = |f: &str| -> Result<bool, GraderError> {
+            match obj.get(f) {
+                None => Ok(false),
+                Some(Value::Bool(b)) => Ok(*b),
+                Some(_) => Err(gerr(f, "must be true or false")),
+            }
+        };
+        let strings = |f: &str| -> Result<Option<Vec<String>>, GraderError> {
+            match obj.get(f) {
+                None => Ok(None),
+                Some(Value::Array(a)) if !a.is_empty() => a
+                    .iter()
+                    .map(|x| match x {
+                        Value::String(s) if !s.is_empty() => Ok(s.clone()),
+                        _ => Err(gerr(f, "must be a list of non-empty strings")),
+                    })
+                    .collect::<Result<Vec<_>, _>>()
+                    .map(Some),
+                Some(_) => Err(gerr(f, "must be a non-empty list of strings")),
+            }
+        };
+        let number = |f: &str| -> Result<Option<f64>, GraderError> {
+            match obj.get(f) {
+                None => Ok(None),
+                Some(Value::Number(n)) => Ok(n.as_f64()),
+                Some(Value::String(s)) => numeric::parse_number(s)
+                    .map(Some)
+                    .ok_or_else(|| gerr(f, format!("{s:?} is not a number"))),
+                Some(_) => Err(gerr(f, "must be a number")),
+            }
+        };
+        Ok(match kind {
+            "exact" => {
+                let expected = string("expected")?;
+                Grader::Exact {
+                    expected,
+                    case_sensitive: flag("case_sensitive")?,
+                }
+            }
+            "contains" => {
+                let case_sensitive = flag("case_sensitive")?;
+                match (strings("any")?, strings("all")?) {
+                    (Some(n), None) => Grader::Contains {
+                        needles: n,
+                        all: false,
+                        case_sensitive,
+                    },
+                    (None, Some(n)) => Grader::Contains {
+                        needles: n,
+                        all: true,
+                        case_sensitive,
+                    },
+                    (Some(_), Some(_)) => {
+                        return Err(gerr("all", "give either any or all, not both"));
+                    }
+                    (None, None) => return Err(gerr("any", "missing (give any or all)")),
+                }
+            }
+            "regex" => {
+                let p = string("pattern")?;
+                let pattern = regex::RegexBuilder::new(&p)
+                    .size_limit(1 << 20)
+                    .build()
+                    .map_err(|e| {
+                        gerr(
+                            "pattern",
+                            format!(
+                                "invalid regex: {}",
+                                e.to_string().lines().last().unwrap_or("")
+                            ),
+                        )
+                    })?;
+                Grader::Regex { pattern }
+            }
+            "numeric" => {
+                let expected = number("expected")?.ok_or_else(|| gerr("expected", "missing"))?;
+                let tolerance = number("tolerance")?.unwrap_or(1e-6);
+                if tolerance.is_nan() || tolerance < 0.0 {
+                    return Err(gerr("tolerance", "must be non-negative"));
+                }
+                Grader::Numeric {
+                    expected,
+                    tolerance,
+                }
+            }
+            "choice" => {
+                let expected = string("expected")?;
+                let options = strings("options")?.unwrap_or_else(|| {
+                    ["A", "B", "C", "D", "E", "F", "G", "H"]
+                        .map(String::from)
+                        .to_vec()
+                });
+                if !options.iter().any(|o| o.eq_ignore_ascii_case(&expected)) {
+                    return Err(gerr(
+                        "expected",
+                        format!("{expected:?} is not one of the options {options:?}"),
+                    ));
+                }
+                Grader::Choice { expected, options }
+            }
+            _ => Grader::Recorded,
+        })
+    }
+
+    pub fn grade(&self, input: &GradeInput) -> Grade {
+        let answer = input.answer;
+        match self {
+            Grader::Exact {
+                expected,
+                case_sensitive,
+            } => {
+                let a = answer.trim();
+                let ok = if *case_sensitive {
+                    a == expected.trim()
+                } else {
+                    a.to_lowercase() == expected.trim().to_lowercase()
+                };
+                Grade::pass(
+                    ok,
+                    if ok {
+                        "exact match".to_string()
+                    } else {
+                        format!("expected {:?}", clip(expected, 60))
+                    },
+                )
+            }
+            Grader::Contains {
+                needles,
+                all,
+                case_sensitive,
+            } => text::contains(answer, needles, *all, *case_sensitive),
+            Grader::Regex { pattern } => {
+                let ok = pattern.is_match(answer);
+                Grade::pass(
+                    ok,
+                    if ok {
+                        "pattern matches"
+                    } else {
+                        "pattern does not match"
+                    },
+                )
+            }
+            Grader::Numeric {
+                expected,
+                tolerance,
+            } => match extract_final_number(answer) {
+                Some((x, how)) => {
+                    let ok = (x - expected).abs() <= *tolerance;
+                    Grade::pass(ok, format!("{how} {x} vs expected {expected}"))
+                }
+                None => Grade::pass(false, "no number in the answer"),
+            },
+            Grader::Choice { expected, options } => match extract_choice(answer, options) {
+                Some(c) => {
+                    let ok = c.eq_ignore_ascii_case(expected);
+                    Grade::pass(ok, format!("chose {c}, expected {expected}"))
+                }
+                None => Grade::pass(false, format!("no option of {} chosen", options.join("/"))),
+            },
+            Grader::Recorded => match input.recorded {
+                Some(g) if (0.0..=1.0).contains(&g.score) => Grade {
+                    score: Some(g.score),
+                    reason: clip(&g.reason, 200),
+                },
+                Some(g) => {
+                    Grade::ungradable(format!("recorded score {} is outside [0, 1]", g.score))
+                }
+                None => Grade::ungradable("no grade was recorded with this answer"),
+            },
+        }
+    }
+}
+
+/// The first `max` characters, with an ellipsis when cut.
+pub fn clip(s: &str, max: usize) -> String {
+    match s.char_indices().nth(max) {
+        Some((i, _)) => format!("{}…", &s[..i]),
+        None => s.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn g(v: Value, answer: &str) -> Grade {
+        Grader::from_json(&v).unwrap().grade(&GradeInput {
+            answer,
+            ..Default::default()
+        })
+    }
+
+    #[test]
+    fn exact_trims_and_ignores_case_by_default() {
+        assert_eq!(
+            g(json!({"kind":"exact","expected":"Paris"}), "  paris\n").score,
+            Some(1.0)
+        );
+        assert_eq!(
+            g(
+                json!({"kind":"exact","expected":"Paris","case_sensitive":true}),
+                "paris"
+            )
+            .score,
+            Some(0.0)
+        );
+    }
+
+    #[test]
+    fn contains_any_and_all() {
+        assert_eq!(
+            g(json!({"kind":"contains","any":["cat","dog"]}), "a DOG").score,
+            Some(1.0)
+        );
+        assert_eq!(
+            g(json!({"kind":"contains","all":["cat","dog"]}), "a dog").score,
+            Some(0.0)
+        );
+    }
+
+    #[test]
+    fn numeric_prefers_tagged_answers() {
+        let v = json!({"kind":"numeric","expected":"42"});
+        assert_eq!(
+            g(v.clone(), "First 7 then 6, so \\boxed{42}. Check: 3").score,
+            Some(1.0)
+        );
+        assert_eq!(g(v.clone(), "steps 1, 2\n#### 42").score, Some(1.0));
+        assert_eq!(g(v.clone(), "the answer is 41").score, Some(0.0));
+        assert_eq!(g(v, "no idea").score, Some(0.0));
+    }
+
+    #[test]
+    fn recorded_grade_passes_through_and_missing_is_ungradable() {
+        let gr = Grader::from_json(&json!({"kind":"recorded"})).unwrap();
+        let rec = RecordedGrade {
+            score: 0.8,
+            reason: "judge 8/10".into(),
+        };
+        let out = gr.grade(&GradeInput {
+            answer: "x",
+            recorded: Some(&rec),
+            judge_reply: None,
+        });
+        assert_eq!(out.score, Some(0.8));
+        assert_eq!(
+            gr.grade(&GradeInput {
+                answer: "x",
+                ..Default::default()
+            })
+            .score,
+            None
+        );
+    }
+
+    #[test]
+    fn invalid_definitions_name_the_field() {
+        let e = Grader::from_json(&json!({"kind":"regex","pattern":"(unclosed"})).unwrap_err();
+        assert_eq!(e.field, "grader.pattern");
+        let e = Grader::from_json(&json!({"kind":"numeric","expected":"forty"})).unwrap_err();
+        assert_eq!(e.field, "grader.expected");
+        let e = Grader::from_json(&json!({"kind":"exact","expected":"a","extra":1})).unwrap_err();
+        assert_eq!(e.field, "grader.extra");
+        let e = Grader::from_json(&json!({"kind":"choice","expected":"Z"})).unwrap_err();
+        assert_eq!(e.field, "grader.expected");
+        let e = Grader::from_json(&json!({"kind":"fuzzy"})).unwrap_err();
+        assert_eq!(e.field, "grader.kind");
+    }
+}

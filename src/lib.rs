@@ -1,0 +1,28 @@
+//! routecal keeps an LLM routing table honest: it replays a labelled dataset through the
+//! classifier and every candidate model, grades every answer, aggregates quality, cost and
+//! latency, and proposes a new table with an explained diff against the current one.
+//!
+//! Data flow: `config` + `dataset` + `prices` → `runner::plan` → `runner` (→ `journal`) →
+//! `analyze` (grading via `grade`) → `policy` → `simulate` → `report` / `routes_file`.
+
+pub mod analyze;
+pub mod classify;
+pub mod cli;
+pub mod cmd;
+pub mod config;
+pub mod dataset;
+pub mod derive;
+pub mod error;
+pub mod grade;
+pub mod meter;
+pub mod policy;
+pub mod prices;
+pub mod provider;
+pub mod report;
+pub mod routes_file;
+pub mod run_dir;
+pub mod runner;
+pub mod simulate;
+pub mod stats;
+pub mod tokens;
+pub mod types;

@@ -1,0 +1,344 @@
+//! Prices: the shipped snapshot of the genai-prices table with its match rules, explicit
+//! per-model overrides from routes.toml, and the cost of one call.
+
+use std::sync::OnceLock;
+
+use jiff::Timestamp;
+use regex::Regex;
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::types::{ModelId, Usd};
+
+/// The shipped snapshot (pydantic/genai-prices `prices/data_slim.json`, MIT; see prices/README.md).
+pub const SNAPSHOT_JSON: &str = include_str!("../prices/genai-prices.json");
+/// Where the snapshot came from, for reports.
+pub const SNAPSHOT_SOURCE: &str = "genai-prices@47df840a";
+
+/// USD per million tokens, possibly tiered by the call's input tokens.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rate {
+    pub base: f64,
+    /// `(input tokens from which it applies, price)`, ascending.
+    pub tiers: Vec<(u64, f64)>,
+}
+
+impl Rate {
+    pub fn flat(per_mtok: f64) -> Self {
+        Rate {
+            base: per_mtok,
+            tiers: Vec::new(),
+        }
+    }
+
+    fn at(&self, input_tokens: u64) -> f64 {
+        self.tiers
+            .iter()
+            .rev()
+            .find(|(start, _)| input_tokens > *start)
+            .map(|(_, p)| *p)
+            .unwrap_or(self.base)
+    }
+}
+
+/// The resolved price of one model.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Price {
+    pub input: Rate,
+    pub output: Rate,
+    /// A fee per request on top of tokens (e.g. web search), USD.
+    pub per_request_usd: f64,
+    /// `override` or `genai-prices:<provider>/<model id>`.
+    pub source: String,
+}
+
+impl Price {
+    /// Cost of one call with these token counts.
+    pub fn cost(&self, input_tokens: u64, output_tokens: u64) -> Usd {
+        let i = self.input.at(input_tokens);
+        let o = self.output.at(input_tokens);
+        Usd(input_tokens as f64 * i / 1e6 + output_tokens as f64 * o / 1e6 + self.per_request_usd)
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct RawProvider {
+    id: String,
+    #[serde(default)]
+    provider_match: Option<Value>,
+    #[serde(default)]
+    model_match: Option<Value>,
+    models: Vec<RawModel>,
+}
+
+#[derive(Debug, Deserialize)]
+struct RawModel {
+    id: String,
+    #[serde(rename = "match")]
+    matcher: Value,
+    prices: Value,
+}
+
+#[derive(Debug)]
+enum Clause {
+    Equals(String),
+    StartsWith(String),
+    EndsWith(String),
+    Contains(String),
+    Regex(Regex),
+    Or(Vec<Clause>),
+    And(Vec<Clause>),
+}
+
+impl Clause {
+    fn parse(v: &Value) -> Result<Clause, String> {
+        let obj = v.as_object().ok_or("a match clause must be an object")?;
+        let (k, v) = obj.iter().next().ok_or("empty match clause")?;
+        let text = || {
+            v.as_str()
+                .map(str::to_string)
+                .ok_or_else(|| format!("match clause {k:?} needs a string"))
+        };
+        let list = || -> Result<Vec<Clause>, String> {
+            v.as_array()
+                .ok_or_else(|| format!("match clause {k:?} needs a list"))?
+                .iter()
+                .map(Clause::parse)
+                .collect()
+        };
+        Ok(match k.as_str() {
+            "equals" => Clause::Equals(text()?),
+            "starts_with" => Clause::StartsWith(text()?),
+            "ends_with" => Clause::EndsWith(text()?),
+            "contains" => Clause::Contains(text()?),
+            "regex" => Clause::Regex(Regex::new(&text()?).map_err(|e| e.to_string())?),
+            "or" => Clause::Or(list()?),
+            "and" => Clause::And(list()?),
+            other => return Err(format!("unknown match clause {other:?}")),
+        })
+    }
+
+    fn matches(&self, s: &str) -> bool {
+        match self {
+            Clause::Equals(x) => s == x,
+            Clause::StartsWith(x) => s.starts_with(x.as_str()),
+            Clause::EndsWith(x) => s.ends_with(x.as_str()),
+            Clause::Contains(x) => s.contains(x.as_str()),
+            Clause::Regex(r) => r.is_match(s),
+            Clause::Or(cs) => cs.iter().any(|c| c.matches(s)),
+            Clause::And(cs) => cs.iter().all(|c| c.matches(s)),
+        }
+    }
+}
+
+struct ProviderEntry {
+    id: String,
+    provider_match: Option<Clause>,
+    model_match: Option<Clause>,
+    models: Vec<(String, Clause, Value)>,
+}
+
+/// A price table with genai-prices' match rules.
+pub struct PriceTable {
+    providers: Vec<ProviderEntry>,
+}
+
+impl PriceTable {
+    /// The snapshot compiled into the binary, parsed once.
+    pub fn shipped() -> &'static PriceTable {
+        static TABLE: OnceLock<PriceTable> = OnceLock::new();
+        TABLE.get_or_init(|| {
+            PriceTable::from_json(SNAPSHOT_JSON).expect("the shipped price snapshot parses")
+        })
+    }
+
+    pub fn from_json(json: &str) -> Result<PriceTable, String> {
+        let raw: Vec<RawProvider> = serde_json::from_str(json).map_err(|e| e.to_string())?;
+        let mut providers = Vec::with_capacity(raw.len());
+        for p in raw {
+            let mut models = Vec::with_capacity(p.models.len());
+            for m in p.models {
+                let clause =
+                    Clause::parse(&m.matcher).map_err(|e| format!("{}/{}: {e}", p.id, m.id))?;
+                models.push((m.id, clause, m.prices));
+            }
+            providers.push(ProviderEntry {
+                provider_match: p.provider_match.as_ref().map(Clause::parse).transpose()?,
+                model_match: p.model_match.as_ref().map(Clause::parse).transpose()?,
+                id: p.id,
+                models,
+            });
+        }
+        Ok(PriceTable { providers })
+    }
+
+    /// The price of `model` at time `at` (dated and time-of-day prices are resolved at `at`).
+    pub fn lookup(&self, model: &ModelId, at: Timestamp) -> Option<Price> {
+        let (provider, name) = (model.provider(), model.name());
+        let by_provider = self.providers.iter().filter(|p| {
+            p.id == provider
+                || p.provider_match
+                    .as_ref()
+                    .is_some_and(|c| c.matches(provider))
+        });
+        for p in by_provider {
+            if let Some(price) = find_in(p, name, at) {
+                return Some(price);
+            }
+        }
+        // An unknown provider (a proxy, a self-hosted gateway): the provider whose model naming fits.
+        self.providers
+            .iter()
+            .filter(|p| p.model_match.as_ref().is_some_and(|c| c.matches(name)))
+            .find_map(|p| find_in(p, name, at))
+    }
+}
+
+fn find_in(p: &ProviderEntry, name: &str, at: Timestamp) -> Option<Price> {
+    let (id, _, prices) = p.models.iter().find(|(_, c, _)| c.matches(name))?;
+    let set = select_price_set(prices, at)?;
+    let rate = |k: &str| set.get(k).and_then(parse_rate);
+    Some(Price {
+        input: rate("input_mtok").unwrap_or(Rate::flat(0.0)),
+        output: rate("output_mtok").unwrap_or(Rate::flat(0.0)),
+        per_request_usd: set
+            .get("requests_kcount")
+            .and_then(Value::as_f64)
+            .unwrap_or(0.0)
+            / 1000.0,
+        source: format!("genai-prices:{}/{}", p.id, id),
+    })
+}
+
+/// A model's prices are one set, or a list whose later entries apply under a constraint
+/// (a start date, a time-of-day window); the last entry whose constraint holds wins.
+fn select_price_set(prices: &Value, at: Timestamp) -> Option<&serde_json::Map<String, Value>> {
+    match prices {
+        Value::Object(o) => Some(o),
+        Value::Array(list) => {
+            let mut chosen = None;
+            for entry in list {
+                let holds = entry
+                    .get("constraint")
+                    .is_none_or(|c| constraint_holds(c, at));
+                if holds {
+                    chosen = entry.get("prices").and_then(Value::as_object).or(chosen);
+                }
+            }
+            chosen
+        }
+        _ => None,
+    }
+}
+
+fn constraint_holds(c: &Value, at: Timestamp) -> bool {
+    let utc = at.to_zoned_datetime(jiff::tz::TimeZone::UTC);
+    if let Some(start) = c.get("start_date").and_then(Value::as_str) {
+        match start.parse::<jiff::civil::Date>() {
+            Ok(d) if utc.date() < d => return false,
+            Ok(_) => {}
+            Err(_) => return false,
+        }
+    }
+    let time = |k: &str| {
+        c.get(k)
+            .and_then(Value::as_str)
+            .and_then(|s| s.trim_end_matches('Z').parse::<jiff::civil::Time>().ok())
+    };
+    if let (Some(from), Some(to)) = (time("start_time"), time("end_time")) {
+        let now = utc.time();
+        let inside = if from <= to {
+            now >= from && now < to
+        } else {
+            now >= from || now < to
+        };
+        if !inside {
+            return false;
+        }
+    }
+    true
+}
+
+fn parse_rate(v: &Value) -> Option<Rate> {
+    if let Some(x) = v.as_f64() {
+        return Some(Rate::flat(x));
+    }
+    let base = v.get("base")?.as_f64()?;
+    let mut tiers: Vec<(u64, f64)> = v
+        .get("tiers")
+        .and_then(Value::as_array)
+        .map(|ts| {
+            ts.iter()
+                .filter_map(|t| Some((t.get("start")?.as_u64()?, t.get("price")?.as_f64()?)))
+                .collect()
+        })
+        .unwrap_or_default();
+    tiers.sort_by_key(|t| t.0);
+    Some(Rate { base, tiers })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(s: &str) -> Timestamp {
+        s.parse().unwrap()
+    }
+
+    fn m(s: &str) -> ModelId {
+        ModelId::parse(s).unwrap()
+    }
+
+    #[test]
+    fn shipped_table_prices_the_recorded_models() {
+        let t = PriceTable::shipped();
+        let now = at("2026-11-25T12:00:00Z");
+        let gpt4t = t.lookup(&m("openai/gpt-4-1106-preview"), now).unwrap();
+        assert_eq!((gpt4t.input.base, gpt4t.output.base), (10.0, 30.0));
+        let mixtral = t
+            .lookup(&m("together/mistralai/Mixtral-8x7B-Instruct-v0.1"), now)
+            .unwrap();
+        assert_eq!((mixtral.input.base, mixtral.output.base), (0.9, 0.9));
+        let gpt4 = t.lookup(&m("openai/gpt-4-0314"), now).unwrap();
+        assert_eq!(gpt4.cost(1_000_000, 1_000_000), Usd(90.0));
+        assert!(t.lookup(&m("nobody/no-such-model-xyz"), now).is_none());
+    }
+
+    #[test]
+    fn tiered_and_per_request_prices() {
+        let t = PriceTable::shipped();
+        let now = at("2026-11-25T12:00:00Z");
+        let pro = t.lookup(&m("google/gemini-3.1-pro-preview"), now).unwrap();
+        // Above 200k input tokens the whole call moves to the higher tier.
+        assert_eq!(pro.cost(1000, 0), Usd(1000.0 * 2.0 / 1e6));
+        assert_eq!(pro.cost(300_000, 0), Usd(300_000.0 * 4.0 / 1e6));
+        let sonar = t.lookup(&m("perplexity/sonar"), now).unwrap();
+        assert!((sonar.cost(0, 0).0 - 0.012).abs() < 1e-12);
+    }
+
+    #[test]
+    fn time_of_day_and_dated_prices_resolve_at_the_call_time() {
+        let t = PriceTable::shipped();
+        let peak = t
+            .lookup(&m("deepseek/deepseek-chat"), at("2026-11-25T12:00:00Z"))
+            .unwrap();
+        let off = t
+            .lookup(&m("deepseek/deepseek-chat"), at("2026-11-25T20:00:00Z"))
+            .unwrap();
+        assert_eq!(peak.input.base, 0.27);
+        assert_eq!(off.input.base, 0.135);
+    }
+
+    #[test]
+    fn unknown_provider_falls_back_to_model_naming() {
+        let t = PriceTable::shipped();
+        let p = t
+            .lookup(&m("mygateway/claude-opus-4-6"), at("2026-11-25T12:00:00Z"))
+            .unwrap();
+        assert!(
+            p.source.starts_with("genai-prices:anthropic/"),
+            "{}",
+            p.source
+        );
+    }
+}

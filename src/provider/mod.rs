@@ -1,0 +1,251 @@
+//! Providers: one trait, one file per wire format. The runner only sees [`Provider`].
+
+mod keywords;
+mod replay;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+use serde::{Deserialize, Serialize};
+
+use crate::config::{Config, Endpoint, EndpointKind};
+use crate::grade::RecordedGrade;
+use crate::types::ModelId;
+
+pub use keywords::classify_keywords;
+pub use replay::Recording;
+
+/// Why a call is made.
+#[derive(Debug, Clone)]
+pub enum Purpose {
+    /// A candidate answering a dataset item.
+    Candidate,
+    /// A classifier labelling `text` (the `prompt` field holds the rendered classifier prompt).
+    Classify { text: Arc<str> },
+    /// A judge grading an answer.
+    Judge,
+}
+
+/// One request to one model.
+#[derive(Debug, Clone)]
+pub struct CallRequest {
+    pub model: ModelId,
+    /// The model name sent on the wire.
+    pub wire_name: Arc<str>,
+    pub prompt: Arc<str>,
+    pub max_tokens: u32,
+    pub temperature: Option<f64>,
+    pub purpose: Purpose,
+    /// Which repeat of the same prompt this is (0-based).
+    pub repeat: u32,
+}
+
+/// Where a latency figure came from. Only `measured` is a wall-clock time taken by this run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LatencySource {
+    Measured,
+    Recorded,
+    Modelled,
+    Simulated,
+}
+
+impl LatencySource {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LatencySource::Measured => "measured",
+            LatencySource::Recorded => "recorded",
+            LatencySource::Modelled => "modelled",
+            LatencySource::Simulated => "simulated",
+        }
+    }
+}
+
+/// The latency of an answer.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub enum Latency {
+    /// The runner's wall-clock measurement of the call is the figure.
+    #[default]
+    Measure,
+    /// A figure that came with the answer (recorded, modelled or simulated), in milliseconds.
+    Given(f64, LatencySource),
+    /// Nothing is known (a replayed answer recorded without latency and with no latency model).
+    Unknown,
+}
+
+/// Where a cost figure came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CostSource {
+    /// Sent by the provider with the answer.
+    Reported,
+    /// Recorded with a replayed answer (the list price of the day it was made).
+    Recorded,
+    /// Tokens × the price table (or an override in routes.toml).
+    PriceTable,
+    /// No price is known: the cost is unknown, not zero.
+    Unpriced,
+    /// A built-in classifier that costs nothing.
+    Free,
+    /// A failed call: the providers routecal speaks to do not bill failures.
+    NotBilled,
+}
+
+impl CostSource {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CostSource::Reported => "reported",
+            CostSource::Recorded => "recorded",
+            CostSource::PriceTable => "price_table",
+            CostSource::Unpriced => "unpriced",
+            CostSource::Free => "free",
+            CostSource::NotBilled => "not_billed",
+        }
+    }
+}
+
+/// A successful answer as the provider gave it.
+#[derive(Debug, Clone, Default)]
+pub struct Answer {
+    pub text: String,
+    pub input_tokens: Option<u64>,
+    pub output_tokens: Option<u64>,
+    /// A cost that came with the answer (reported by the provider or recorded).
+    pub cost: Option<(f64, CostSource)>,
+    /// The latency figure of this answer.
+    pub latency: Latency,
+    /// Server-side processing time, when the provider reports it.
+    pub server_latency_ms: Option<f64>,
+    /// Time to first token, when streamed.
+    pub ttft_ms: Option<f64>,
+    /// A grade recorded with a replayed answer.
+    pub grade: Option<RecordedGrade>,
+    pub http_status: Option<u16>,
+}
+
+/// What went wrong with a call. Retryable kinds are retried by the runner and trigger the
+/// router's fallback; the others are final.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorKind {
+    /// Replay has no answer for this prompt and model.
+    NotRecorded,
+    /// 429.
+    RateLimited,
+    /// 429 (or 402/403) saying a quota or credit is exhausted: retrying will not help soon.
+    QuotaExhausted,
+    /// 5xx.
+    Server,
+    Timeout,
+    /// Connection refused, reset or dropped.
+    Connection,
+    /// A truncated, unparsable or unexpected body.
+    BadBody,
+    /// A 3xx: redirects are never followed.
+    Redirect,
+    /// 401/403: a missing or bad key.
+    Auth,
+    /// Other 4xx: the request is wrong (unknown model, bad parameter).
+    BadRequest,
+    /// The run's spend limit stopped the call before it was made.
+    Budget,
+}
+
+impl ErrorKind {
+    pub fn retryable(self) -> bool {
+        matches!(
+            self,
+            ErrorKind::RateLimited
+                | ErrorKind::Server
+                | ErrorKind::Timeout
+                | ErrorKind::Connection
+                | ErrorKind::BadBody
+        )
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorKind::NotRecorded => "not_recorded",
+            ErrorKind::RateLimited => "rate_limited",
+            ErrorKind::QuotaExhausted => "quota_exhausted",
+            ErrorKind::Server => "server",
+            ErrorKind::Timeout => "timeout",
+            ErrorKind::Connection => "connection",
+            ErrorKind::BadBody => "bad_body",
+            ErrorKind::Redirect => "redirect",
+            ErrorKind::Auth => "auth",
+            ErrorKind::BadRequest => "bad_request",
+            ErrorKind::Budget => "budget",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct CallError {
+    pub kind: ErrorKind,
+    pub message: String,
+    pub http_status: Option<u16>,
+    /// The server's `Retry-After`, when it sent one.
+    pub retry_after: Option<Duration>,
+}
+
+impl CallError {
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        CallError {
+            kind,
+            message: message.into(),
+            http_status: None,
+            retry_after: None,
+        }
+    }
+}
+
+impl std::fmt::Display for CallError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.kind.as_str())?;
+        if let Some(s) = self.http_status {
+            write!(f, " (HTTP {s})")?;
+        }
+        write!(f, ": {}", self.message)
+    }
+}
+
+/// A way of asking a model. Implementations must be cheap to call concurrently.
+pub trait Provider: Send + Sync {
+    fn call<'a>(&'a self, req: &'a CallRequest) -> BoxFuture<'a, Result<Answer, CallError>>;
+}
+
+/// One provider per endpoint of the config.
+pub fn build_all(cfg: &Config) -> anyhow::Result<HashMap<String, Arc<dyn Provider>>> {
+    let mut out = HashMap::new();
+    for (name, ep) in &cfg.endpoints {
+        out.insert(name.clone(), build(ep, cfg)?);
+    }
+    Ok(out)
+}
+
+fn build(ep: &Endpoint, cfg: &Config) -> anyhow::Result<Arc<dyn Provider>> {
+    Ok(match ep.kind {
+        EndpointKind::Replay => {
+            let path = ep
+                .path
+                .as_ref()
+                .expect("validated: replay endpoints have a path");
+            let models = cfg
+                .models
+                .values()
+                .filter(|m| m.endpoint == ep.name)
+                .cloned()
+                .collect();
+            Arc::new(Recording::open(path, models)?)
+        }
+        EndpointKind::Keywords => Arc::new(keywords::Keywords),
+        kind => anyhow::bail!(
+            "endpoint {:?}: the {} kind is not available in this build",
+            ep.name,
+            kind.as_str()
+        ),
+    })
+}

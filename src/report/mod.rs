@@ -1,0 +1,83 @@
+//! Reports: each file is a pure function of the derived run (one [`Exporter`] per format), and
+//! one writer puts them on disk atomically (temp file, then rename).
+
+mod csv;
+mod markdown;
+pub mod text;
+
+use std::io::Write;
+use std::path::Path;
+
+use crate::derive::Derived;
+
+pub use self::csv::frame_to_csv;
+
+/// One report file.
+pub trait Exporter {
+    fn file_name(&self) -> &'static str;
+    fn serialize(&self, d: &Derived) -> anyhow::Result<Vec<u8>>;
+}
+
+/// Every report of a run directory, in the order they are written.
+pub fn exporters() -> Vec<Box<dyn Exporter>> {
+    let mut v: Vec<Box<dyn Exporter>> = csv::exporters();
+    v.push(Box::new(markdown::Markdown));
+    v.push(Box::new(RecommendedToml));
+    v.push(Box::new(RoutesDiff));
+    v
+}
+
+struct RecommendedToml;
+
+impl Exporter for RecommendedToml {
+    fn file_name(&self) -> &'static str {
+        "routes.recommended.toml"
+    }
+    fn serialize(&self, d: &Derived) -> anyhow::Result<Vec<u8>> {
+        Ok(d.recommended_toml.clone().into_bytes())
+    }
+}
+
+struct RoutesDiff;
+
+impl Exporter for RoutesDiff {
+    fn file_name(&self) -> &'static str {
+        "routes.diff"
+    }
+    fn serialize(&self, d: &Derived) -> anyhow::Result<Vec<u8>> {
+        Ok(d.diff.clone().into_bytes())
+    }
+}
+
+/// Serialize every report first, then write them all; a failure leaves no half-written file.
+pub fn write_all(dir: &Path, d: &Derived) -> anyhow::Result<Vec<String>> {
+    let mut files = Vec::new();
+    for e in exporters() {
+        files.push((e.file_name(), e.serialize(d)?));
+    }
+    for (name, bytes) in &files {
+        write_atomic(&dir.join(name), bytes)?;
+    }
+    Ok(files.into_iter().map(|(n, _)| n.to_string()).collect())
+}
+
+/// Write to a temporary file in the same folder, sync, then rename over the target.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let mut tmp = tempfile::Builder::new()
+        .prefix(&format!(
+            ".{}.",
+            path.file_name().and_then(|n| n.to_str()).unwrap_or("out")
+        ))
+        .suffix(".tmp")
+        .tempfile_in(dir)
+        .map_err(|e| anyhow::anyhow!("cannot create a temporary file in {}: {e}", dir.display()))?;
+    tmp.write_all(bytes)?;
+    tmp.as_file().sync_all()?;
+    tmp.persist(path)
+        .map_err(|e| anyhow::anyhow!("cannot write {}: {}", path.display(), e.error))?;
+    Ok(())
+}

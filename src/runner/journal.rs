@@ -1,0 +1,235 @@
+//! The journal: one JSON line per finished call, appended as calls finish. It is the run's
+//! source of truth: every report is derived from it, and a resumed run skips what it holds.
+
+use std::fs::{File, OpenOptions};
+use std::io::{BufWriter, Write};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+
+use crate::grade::RecordedGrade;
+use crate::provider::{CostSource, ErrorKind, LatencySource};
+use crate::tokens::TokenSource;
+use crate::types::ModelId;
+
+/// What a call was for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CallKind {
+    Candidate,
+    Classifier,
+    Judge,
+}
+
+impl CallKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CallKind::Candidate => "candidate",
+            CallKind::Classifier => "classifier",
+            CallKind::Judge => "judge",
+        }
+    }
+}
+
+/// The identity of a call within a run: the same key is never paid for twice.
+pub fn call_key(kind: CallKind, item: &str, model: &ModelId, repeat: u32) -> String {
+    format!("{}|{}|{}|{}", kind.as_str(), item, model, repeat)
+}
+
+/// One finished call.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JournalRow {
+    pub key: String,
+    pub kind: CallKind,
+    pub item: String,
+    pub model: ModelId,
+    pub repeat: u32,
+    pub endpoint: String,
+    pub ok: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_kind: Option<ErrorKind>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http_status: Option<u16>,
+    pub attempts: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub response: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input_tokens: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output_tokens: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tokens_source: Option<TokenSource>,
+    /// The cost that came with the answer (reported or recorded), kept apart so that a later
+    /// price change re-prices only what the price table priced.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub given_cost_usd: Option<f64>,
+    /// The cost as counted during the run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost_usd: Option<f64>,
+    pub cost_source: CostSource,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latency_ms: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latency_source: Option<LatencySource>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_latency_ms: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ttft_ms: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grade: Option<RecordedGrade>,
+    /// For a judge call: the key of the call it judged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
+    /// Unix milliseconds.
+    pub started_ms: i64,
+    pub finished_ms: i64,
+}
+
+/// Appends rows; each row reaches the OS when appended, and the file is synced to disk at a
+/// bounded interval and on finish.
+pub struct JournalWriter {
+    out: BufWriter<File>,
+    last_sync: Instant,
+    sync_every: Duration,
+    line: Vec<u8>,
+}
+
+impl JournalWriter {
+    pub fn open_append(path: &Path) -> std::io::Result<JournalWriter> {
+        let file = OpenOptions::new().create(true).append(true).open(path)?;
+        Ok(JournalWriter {
+            out: BufWriter::with_capacity(1 << 16, file),
+            last_sync: Instant::now(),
+            sync_every: Duration::from_secs(1),
+            line: Vec::with_capacity(4096),
+        })
+    }
+
+    pub fn append(&mut self, row: &JournalRow) -> std::io::Result<()> {
+        self.line.clear();
+        serde_json::to_writer(&mut self.line, row).map_err(std::io::Error::other)?;
+        self.line.push(b'\n');
+        self.out.write_all(&self.line)?;
+        self.out.flush()?;
+        if self.last_sync.elapsed() >= self.sync_every {
+            self.out.get_ref().sync_data()?;
+            self.last_sync = Instant::now();
+        }
+        Ok(())
+    }
+
+    pub fn finish(mut self) -> std::io::Result<()> {
+        self.out.flush()?;
+        self.out.get_ref().sync_all()
+    }
+}
+
+/// What a journal file held.
+#[derive(Debug, Default)]
+pub struct JournalContents {
+    pub rows: Vec<JournalRow>,
+    /// The last line was cut short (a crash mid-write); it was ignored.
+    pub torn_tail: bool,
+    /// Lines (1-based) that did not parse, other than a torn last line.
+    pub bad_lines: Vec<usize>,
+}
+
+/// Read a journal. A missing file is an empty journal; a torn last line is skipped.
+pub fn read(path: &Path) -> std::io::Result<JournalContents> {
+    let bytes = match std::fs::read(path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(JournalContents::default()),
+        Err(e) => return Err(e),
+    };
+    Ok(parse(&bytes))
+}
+
+pub fn parse(bytes: &[u8]) -> JournalContents {
+    let mut out = JournalContents::default();
+    let ends_clean = bytes.is_empty() || bytes.ends_with(b"\n");
+    let lines: Vec<&[u8]> = bytes.split(|&b| b == b'\n').collect();
+    let n = lines.len();
+    for (i, line) in lines.into_iter().enumerate() {
+        if line.is_empty() {
+            continue;
+        }
+        match serde_json::from_slice::<JournalRow>(line) {
+            Ok(row) => out.rows.push(row),
+            Err(_) if i + 1 == n && !ends_clean => out.torn_tail = true,
+            Err(_) => out.bad_lines.push(i + 1),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    pub(crate) fn row(key: &str) -> JournalRow {
+        JournalRow {
+            key: key.into(),
+            kind: CallKind::Candidate,
+            item: "i".into(),
+            model: ModelId::parse("a/b").unwrap(),
+            repeat: 0,
+            endpoint: "e".into(),
+            ok: true,
+            error_kind: None,
+            error: None,
+            http_status: None,
+            attempts: 1,
+            response: Some("x\ny\u{0}\"".into()),
+            input_tokens: Some(1),
+            output_tokens: Some(2),
+            tokens_source: Some(TokenSource::Reported),
+            given_cost_usd: None,
+            cost_usd: Some(0.5),
+            cost_source: CostSource::PriceTable,
+            latency_ms: Some(3.0),
+            latency_source: Some(LatencySource::Measured),
+            server_latency_ms: None,
+            ttft_ms: None,
+            grade: None,
+            target: None,
+            started_ms: 1,
+            finished_ms: 2,
+        }
+    }
+
+    #[test]
+    fn round_trips_and_skips_a_torn_tail() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("journal.jsonl");
+        let mut w = JournalWriter::open_append(&p).unwrap();
+        w.append(&row("k1")).unwrap();
+        w.append(&row("k2")).unwrap();
+        w.finish().unwrap();
+        let mut bytes = std::fs::read(&p).unwrap();
+        let back = parse(&bytes);
+        assert_eq!(back.rows, vec![row("k1"), row("k2")]);
+        assert!(!back.torn_tail);
+        bytes.extend_from_slice(b"{\"key\":\"k3\",\"ki");
+        let torn = parse(&bytes);
+        assert_eq!(torn.rows.len(), 2);
+        assert!(torn.torn_tail && torn.bad_lines.is_empty());
+    }
+
+    #[test]
+    fn a_bad_line_in_the_middle_is_reported() {
+        let mut bytes = serde_json::to_vec(&row("k1")).unwrap();
+        bytes.extend_from_slice(b"\ngarbage\n");
+        let back = parse(&bytes);
+        assert_eq!(back.bad_lines, vec![2]);
+        assert!(!back.torn_tail);
+        assert!(
+            read(Path::new("/nonexistent/journal.jsonl"))
+                .unwrap()
+                .rows
+                .is_empty()
+        );
+    }
+}
