@@ -242,7 +242,7 @@ fn to_row(fin: Finished, cfg: &Config) -> JournalRow {
         server_latency_ms: None,
         ttft_ms: None,
         grade: None,
-        target: None,
+        target: call.target,
         started_ms,
         finished_ms,
     };

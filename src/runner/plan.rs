@@ -26,6 +26,8 @@ pub struct PlannedCall {
     pub item_id: String,
     pub endpoint: String,
     pub request: CallRequest,
+    /// For a judge call: the key of the call it judges.
+    pub target: Option<String>,
     /// Estimated input and output tokens.
     pub est_input_tokens: u64,
     pub est_output_tokens: u64,
@@ -125,6 +127,7 @@ pub fn build(cfg: &Config, ds: &Dataset, repeats: u32, done: &HashSet<String>) -
                         },
                         repeat,
                     },
+                    target: None,
                     est_input_tokens: est_in,
                     est_output_tokens: est_out,
                 });
@@ -155,6 +158,7 @@ pub fn build(cfg: &Config, ds: &Dataset, repeats: u32, done: &HashSet<String>) -
                         purpose: Purpose::Candidate,
                         repeat,
                     },
+                    target: None,
                     est_input_tokens: item_input,
                     est_output_tokens: est_out,
                 });
