@@ -57,6 +57,9 @@ pub struct RunArgs {
     /// Print a JSON summary on stdout instead of the tables.
     #[arg(long)]
     pub json: bool,
+    /// Write every live answer to FILE as a replay recording (created or overwritten).
+    #[arg(long, value_name = "FILE")]
+    pub record: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

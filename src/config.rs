@@ -115,6 +115,12 @@ struct RawEndpoint {
     path: Option<String>,
     #[serde(default)]
     stream: bool,
+    #[serde(default)]
+    provider_keys: BTreeMap<String, ProviderKey>,
+    anthropic_version: Option<String>,
+    backoff_base_ms: Option<f64>,
+    backoff_cap_ms: Option<f64>,
+    max_retry_after_s: Option<f64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -197,9 +203,47 @@ pub struct LatencyModel {
     pub source: String,
 }
 
+/// A bring-your-own provider key a Promptster endpoint sends with calls to one provider:
+/// the header's name is configuration because only one name is documented.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProviderKey {
+    /// The request header, e.g. `X-ANTHROPIC-API-KEY`.
+    pub header: String,
+    /// The environment variable holding the key.
+    pub env: String,
+}
+
+/// How the runner retries an endpoint's retryable errors.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Backoff {
+    /// The first retry waits up to this long (full jitter); each further one doubles it.
+    pub base: Duration,
+    /// No computed wait exceeds this.
+    pub cap: Duration,
+    /// A `Retry-After` longer than this fails the call as an exhausted quota instead of waiting.
+    pub max_retry_after: Duration,
+}
+
+impl Default for Backoff {
+    fn default() -> Self {
+        Backoff {
+            base: Duration::from_millis(500),
+            cap: Duration::from_secs(30),
+            max_retry_after: Duration::from_secs(300),
+        }
+    }
+}
+
+/// The `anthropic-version` header sent when the endpoint does not set one.
+pub const DEFAULT_ANTHROPIC_VERSION: &str = "2023-06-01";
+
 #[derive(Debug, Clone)]
 pub struct Endpoint {
     pub name: String,
+    /// The line of the endpoint's table in the routes file (for errors found later, such as an
+    /// unset key variable).
+    pub line: Option<usize>,
     pub kind: EndpointKind,
     pub base_url: Option<String>,
     pub api_key_env: Option<String>,
@@ -209,7 +253,13 @@ pub struct Endpoint {
     pub max_attempts: u32,
     /// Replay recording, resolved against the routes file's folder.
     pub path: Option<PathBuf>,
+    /// Stream answers (SSE) to measure time to first token (openai and anthropic).
     pub stream: bool,
+    /// Promptster: provider name → the header and variable of a bring-your-own key.
+    pub provider_keys: BTreeMap<String, ProviderKey>,
+    /// Anthropic: the `anthropic-version` header.
+    pub anthropic_version: String,
+    pub backoff: Backoff,
 }
 
 #[derive(Debug, Clone)]
@@ -590,12 +640,80 @@ fn build(
             }
         }
         if let Some(v) = &e.api_key_env
-            && (v.is_empty() || !v.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
+            && !is_env_name(v)
         {
             errs.push(loc.err(
                 &k("api_key_env"),
                 format!("{v:?} is not an environment variable name"),
             ));
+        }
+        if e.stream && !matches!(kind, EndpointKind::Openai | EndpointKind::Anthropic) {
+            errs.push(loc.err(
+                &k("stream"),
+                format!(
+                    "a {} endpoint cannot stream; stream is for openai and anthropic endpoints",
+                    kind.as_str()
+                ),
+            ));
+        }
+        if !e.provider_keys.is_empty() && kind != EndpointKind::Promptster {
+            errs.push(loc.err(
+                &k("provider_keys"),
+                "provider_keys is only for promptster endpoints",
+            ));
+        }
+        for (provider, pk) in &e.provider_keys {
+            let at = [
+                "endpoints",
+                name.as_str(),
+                "provider_keys",
+                provider.as_str(),
+            ];
+            if reqwest::header::HeaderName::from_bytes(pk.header.as_bytes()).is_err() {
+                errs.push(loc.err(
+                    &at,
+                    format!("header {:?} is not an HTTP header name", pk.header),
+                ));
+            }
+            if !is_env_name(&pk.env) {
+                errs.push(loc.err(
+                    &at,
+                    format!("env {:?} is not an environment variable name", pk.env),
+                ));
+            }
+        }
+        if e.anthropic_version.is_some() && kind != EndpointKind::Anthropic {
+            errs.push(loc.err(
+                &k("anthropic_version"),
+                "anthropic_version is only for anthropic endpoints",
+            ));
+        }
+        let mut backoff = Backoff::default();
+        for (field, v, slot, unit) in [
+            (
+                "backoff_base_ms",
+                e.backoff_base_ms,
+                &mut backoff.base,
+                1e-3,
+            ),
+            ("backoff_cap_ms", e.backoff_cap_ms, &mut backoff.cap, 1e-3),
+            (
+                "max_retry_after_s",
+                e.max_retry_after_s,
+                &mut backoff.max_retry_after,
+                1.0,
+            ),
+        ] {
+            match v {
+                Some(x) if x >= 0.0 && (x * unit) < 86_400.0 => {
+                    *slot = Duration::from_secs_f64(x * unit)
+                }
+                Some(x) => errs.push(loc.err(
+                    &k(field),
+                    format!("must be a non-negative duration under a day, found {x}"),
+                )),
+                None => {}
+            }
         }
         let path = match (kind, &e.path) {
             (EndpointKind::Replay, None) => {
@@ -624,6 +742,7 @@ fn build(
         endpoints.insert(
             name.clone(),
             Endpoint {
+                line: loc.line(&["endpoints", &name]),
                 name,
                 kind,
                 base_url: e.base_url.map(|u| u.trim_end_matches('/').to_string()),
@@ -638,6 +757,11 @@ fn build(
                 max_attempts: max_attempts as u32,
                 path,
                 stream: e.stream,
+                provider_keys: e.provider_keys,
+                anthropic_version: e
+                    .anthropic_version
+                    .unwrap_or_else(|| DEFAULT_ANTHROPIC_VERSION.to_string()),
+                backoff,
             },
         );
     }
@@ -910,6 +1034,10 @@ fn list_or_none(items: &[&str]) -> String {
     } else {
         items.join(", ")
     }
+}
+
+fn is_env_name(v: &str) -> bool {
+    !v.is_empty() && v.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
 fn check_base_url(kind: EndpointKind, url: &str) -> Result<(), String> {

@@ -42,6 +42,11 @@ pub fn run(a: RunArgs) -> anyhow::Result<u8> {
         .and_then(|s| s.to_str())
         .unwrap_or("run")
         .to_string();
+    let record = a
+        .record
+        .as_deref()
+        .map(runner::record::RecordWriter::create)
+        .transpose()?;
     let (run_id, dir) = run_dir::create(&a.out, now, &label)?;
     let _lock = Lock::acquire(&dir)?;
     let mut manifest = Manifest {
@@ -84,7 +89,14 @@ pub fn run(a: RunArgs) -> anyhow::Result<u8> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    let totals = rt.block_on(runner::execute(plan, cfg.clone(), &providers, writer, mode))?;
+    let totals = rt.block_on(runner::execute(
+        plan,
+        cfg.clone(),
+        &providers,
+        writer,
+        record,
+        mode,
+    ))?;
     drop(rt);
 
     manifest.finished_at = Some(jiff::Timestamp::now().to_string());

@@ -1,6 +1,10 @@
 //! Providers: one trait, one file per wire format. The runner only sees [`Provider`].
 
+mod anthropic;
+pub mod http;
 mod keywords;
+mod openai;
+mod promptster;
 mod replay;
 
 use std::collections::HashMap;
@@ -13,9 +17,10 @@ use serde::{Deserialize, Serialize};
 use crate::config::{Config, Endpoint, EndpointKind};
 use crate::grade::RecordedGrade;
 use crate::types::ModelId;
+use http::Key;
 
 pub use keywords::classify_keywords;
-pub use replay::Recording;
+pub use replay::{RecordedAnswer, Recording};
 
 /// Why a call is made.
 #[derive(Debug, Clone)]
@@ -215,6 +220,12 @@ impl std::fmt::Display for CallError {
 /// A way of asking a model. Implementations must be cheap to call concurrently.
 pub trait Provider: Send + Sync {
     fn call<'a>(&'a self, req: &'a CallRequest) -> BoxFuture<'a, Result<Answer, CallError>>;
+
+    /// A requests-per-minute limit the provider needs when the endpoint sets none, and why
+    /// (a Promptster test key is limited to 5 a minute).
+    fn default_requests_per_minute(&self) -> Option<(u32, &'static str)> {
+        None
+    }
 }
 
 /// One provider per endpoint of the config.
@@ -224,6 +235,14 @@ pub fn build_all(cfg: &Config) -> anyhow::Result<HashMap<String, Arc<dyn Provide
         out.insert(name.clone(), build(ep, cfg)?);
     }
     Ok(out)
+}
+
+fn required_key(ep: &Endpoint, cfg: &Config) -> anyhow::Result<Key> {
+    let var = ep
+        .api_key_env
+        .as_deref()
+        .expect("validated: promptster and anthropic endpoints name api_key_env");
+    Key::from_env(var, ep, &cfg.path, "api_key_env")
 }
 
 fn build(ep: &Endpoint, cfg: &Config) -> anyhow::Result<Arc<dyn Provider>> {
@@ -242,6 +261,26 @@ fn build(ep: &Endpoint, cfg: &Config) -> anyhow::Result<Arc<dyn Provider>> {
             Arc::new(Recording::open(path, models)?)
         }
         EndpointKind::Keywords => Arc::new(keywords::Keywords),
+        EndpointKind::Openai => {
+            let key = match &ep.api_key_env {
+                Some(var) => Some(Key::from_env(var, ep, &cfg.path, "api_key_env")?),
+                None => None,
+            };
+            Arc::new(openai::OpenAi::new(ep, key)?)
+        }
+        EndpointKind::Anthropic => Arc::new(anthropic::Anthropic::new(ep, required_key(ep, cfg)?)?),
+        EndpointKind::Promptster => {
+            let key = required_key(ep, cfg)?;
+            let mut byok = std::collections::BTreeMap::new();
+            for (provider, pk) in &ep.provider_keys {
+                let field = format!("provider_keys.{provider}");
+                let k = Key::from_env(&pk.env, ep, &cfg.path, &field)?;
+                let name = reqwest::header::HeaderName::from_bytes(pk.header.as_bytes())
+                    .expect("validated: provider key headers are header names");
+                byok.insert(provider.clone(), (name, k));
+            }
+            Arc::new(promptster::Promptster::new(ep, key, byok)?)
+        }
         kind => anyhow::bail!(
             "endpoint {:?}: the {} kind is not available in this build",
             ep.name,

@@ -32,9 +32,15 @@ pub struct RecordedAnswer {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ttft_ms: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_latency_ms: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cost_usd: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub grade: Option<RecordedGrade>,
+    /// Which repeat of the prompt this answer was (0-based). Without it, the answers of one
+    /// model to one prompt are taken as repeats in file order.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repeat: Option<u32>,
 }
 
 /// A loaded recording.
@@ -112,7 +118,13 @@ impl Recording {
         let recorded = self
             .answers
             .get(&key)
-            .and_then(|v| v.get(req.repeat as usize))
+            .and_then(|v| {
+                if v.iter().any(|r| r.repeat.is_some()) {
+                    v.iter().find(|r| r.repeat == Some(req.repeat))
+                } else {
+                    v.get(req.repeat as usize)
+                }
+            })
             .ok_or_else(|| {
                 CallError::new(
                     ErrorKind::NotRecorded,
@@ -141,7 +153,7 @@ impl Recording {
             output_tokens: recorded.output_tokens,
             cost: recorded.cost_usd.map(|c| (c, CostSource::Recorded)),
             latency,
-            server_latency_ms: None,
+            server_latency_ms: recorded.server_latency_ms,
             ttft_ms: recorded.ttft_ms,
             grade: recorded.grade.clone(),
             http_status: None,

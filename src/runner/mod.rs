@@ -4,11 +4,12 @@
 pub mod journal;
 pub mod plan;
 pub mod progress;
+pub mod record;
 pub mod retry;
 
 use std::collections::{BTreeMap, HashMap};
 use std::num::NonZeroU32;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
@@ -23,7 +24,8 @@ use crate::{meter, provider::CostSource};
 use journal::{JournalRow, JournalWriter};
 use plan::{Plan, PlannedCall};
 use progress::{Progress, ProgressMode};
-use retry::RetryPolicy;
+use record::RecordWriter;
+use retry::{Decision, RetryPolicy};
 
 /// A call as it came back from its endpoint, after retries.
 struct Finished {
@@ -50,12 +52,14 @@ fn now_ms() -> i64 {
     jiff::Timestamp::now().as_millisecond()
 }
 
-/// Make every call of `plan`, appending each result to `journal`.
+/// Make every call of `plan`, appending each result to `journal` (and each live answer to
+/// `record`, when given).
 pub async fn execute(
     plan: Plan,
     cfg: Arc<Config>,
     providers: &HashMap<String, Arc<dyn Provider>>,
     journal: JournalWriter,
+    record: Option<RecordWriter>,
     mode: ProgressMode,
 ) -> anyhow::Result<RunTotals> {
     let started = Instant::now();
@@ -72,18 +76,49 @@ pub async fn execute(
     // One writer thread owns the journal and the progress display, so the hot path of a call
     // never contends on a lock.
     let writer_cfg = cfg.clone();
-    let writer = std::thread::spawn(move || {
-        write_results(rx, journal, Progress::new(mode, &totals), &writer_cfg)
-    });
-
-    let mut workers = Vec::new();
+    let mut endpoints = Vec::new();
     for (name, calls) in by_endpoint {
         let ep = cfg.endpoints[&name].clone();
         let provider = providers
             .get(&name)
             .cloned()
             .ok_or_else(|| anyhow::anyhow!("no provider for endpoint {name:?}"))?;
-        workers.push(tokio::spawn(run_endpoint(ep, provider, calls, tx.clone())));
+        let rpm = match (
+            ep.requests_per_minute,
+            provider.default_requests_per_minute(),
+        ) {
+            (Some(r), _) => Some(r),
+            (None, Some((r, why))) => {
+                if mode != ProgressMode::Quiet {
+                    eprintln!(
+                        "Endpoint {name}: {r} requests a minute ({why}; set requests_per_minute to change it)"
+                    );
+                }
+                Some(r)
+            }
+            (None, None) => None,
+        };
+        endpoints.push((ep, provider, rpm, calls));
+    }
+    let writer = std::thread::spawn(move || {
+        write_results(
+            rx,
+            journal,
+            record,
+            Progress::new(mode, &totals),
+            &writer_cfg,
+        )
+    });
+
+    let mut workers = Vec::new();
+    for (ep, provider, rpm, calls) in endpoints {
+        workers.push(tokio::spawn(run_endpoint(
+            ep,
+            provider,
+            rpm,
+            calls,
+            tx.clone(),
+        )));
     }
     drop(tx);
     for w in workers {
@@ -96,26 +131,63 @@ pub async fn execute(
     Ok(totals)
 }
 
+/// A pause every call of one endpoint honours: a `Retry-After` is the server speaking about the
+/// endpoint, not about the one call that happened to receive it.
+#[derive(Default)]
+struct Pause {
+    until: Mutex<Option<tokio::time::Instant>>,
+}
+
+impl Pause {
+    fn extend(&self, wait: Duration) {
+        let until = tokio::time::Instant::now() + wait;
+        let mut u = self.until.lock().unwrap_or_else(|p| p.into_inner());
+        if u.is_none_or(|cur| cur < until) {
+            *u = Some(until);
+        }
+    }
+
+    async fn wait(&self) {
+        loop {
+            let until = *self.until.lock().unwrap_or_else(|p| p.into_inner());
+            match until {
+                Some(t) if t > tokio::time::Instant::now() => tokio::time::sleep_until(t).await,
+                _ => return,
+            }
+        }
+    }
+}
+
+/// The limits of one endpoint, shared by its calls.
+struct Limits {
+    limiter: Option<DefaultDirectRateLimiter>,
+    pause: Pause,
+    policy: RetryPolicy,
+}
+
 async fn run_endpoint(
     ep: Endpoint,
     provider: Arc<dyn Provider>,
+    rpm: Option<u32>,
     calls: Vec<PlannedCall>,
     tx: mpsc::Sender<Finished>,
 ) {
-    let limiter: Option<Arc<DefaultDirectRateLimiter>> = ep
-        .requests_per_minute
-        .and_then(NonZeroU32::new)
-        .map(|rpm| Arc::new(RateLimiter::direct(Quota::per_minute(rpm))));
-    let policy = RetryPolicy::new(ep.max_attempts);
-    let ep = &ep;
+    // No burst: requests are spaced evenly, so a server counting in any 60-second window never
+    // sees more than the limit.
+    let limits = Limits {
+        limiter: rpm
+            .and_then(NonZeroU32::new)
+            .map(|r| RateLimiter::direct(Quota::per_minute(r).allow_burst(NonZeroU32::MIN))),
+        pause: Pause::default(),
+        policy: RetryPolicy::for_endpoint(&ep),
+    };
+    let (ep, limits) = (&ep, &limits);
     futures::stream::iter(calls)
         .for_each_concurrent(ep.max_concurrency, |call| {
             let provider = provider.clone();
-            let limiter = limiter.clone();
             let tx = tx.clone();
             async move {
-                let fin =
-                    call_with_retries(ep, &*provider, limiter.as_deref(), &policy, call).await;
+                let fin = call_with_retries(ep, &*provider, limits, call).await;
                 // The receiver only goes away when the writer failed; that error is reported there.
                 let _ = tx.send(fin).await;
             }
@@ -126,15 +198,15 @@ async fn run_endpoint(
 async fn call_with_retries(
     ep: &Endpoint,
     provider: &dyn Provider,
-    limiter: Option<&DefaultDirectRateLimiter>,
-    policy: &RetryPolicy,
+    limits: &Limits,
     call: PlannedCall,
 ) -> Finished {
     let started_ms = now_ms();
     let mut attempt = 0;
     loop {
         attempt += 1;
-        if let Some(l) = limiter {
+        limits.pause.wait().await;
+        if let Some(l) = &limits.limiter {
             l.until_ready().await;
         }
         let t0 = Instant::now();
@@ -142,55 +214,71 @@ async fn call_with_retries(
             Ok(r) => r,
             Err(_) => Err(CallError::new(
                 ErrorKind::Timeout,
-                format!("no answer within {:.0} s", ep.timeout.as_secs_f64()),
+                format!(
+                    "no complete answer within {} s (timeout_s of endpoint {})",
+                    ep.timeout.as_secs_f64(),
+                    ep.name
+                ),
             )),
         };
         let measured_ms = t0.elapsed().as_secs_f64() * 1e3;
-        match outcome {
-            Err(e) if policy.next_delay(attempt, &e).is_some() => {
-                let delay = policy.next_delay(attempt, &e).unwrap_or_default();
-                tokio::time::sleep(delay).await;
-            }
-            Err(mut e) => {
-                if e.kind == ErrorKind::RateLimited && retry::is_exhausted(&e, policy) {
-                    e.kind = ErrorKind::QuotaExhausted;
+        let outcome = match outcome {
+            Ok(a) => Ok(a),
+            Err(mut e) => match limits.policy.decide(attempt, &e) {
+                Decision::Retry(delay) => {
+                    if let Some(ra) = e.retry_after {
+                        limits.pause.extend(ra);
+                    }
+                    tokio::time::sleep(delay).await;
+                    continue;
                 }
-                return Finished {
-                    call,
-                    outcome: Err(e),
-                    attempts: attempt,
-                    measured_ms,
-                    started_ms,
-                    finished_ms: now_ms(),
-                };
-            }
-            Ok(a) => {
-                return Finished {
-                    call,
-                    outcome: Ok(a),
-                    attempts: attempt,
-                    measured_ms,
-                    started_ms,
-                    finished_ms: now_ms(),
-                };
-            }
-        }
+                Decision::WaitTooLong(ra) => {
+                    e.kind = ErrorKind::QuotaExhausted;
+                    e.message = format!(
+                        "{} (the server asks to wait {:.0} s, more than max_retry_after_s = {:.0})",
+                        e.message,
+                        ra.as_secs_f64(),
+                        limits.policy.max_retry_after.as_secs_f64()
+                    );
+                    Err(e)
+                }
+                Decision::Fail => Err(e),
+            },
+        };
+        return Finished {
+            call,
+            outcome,
+            attempts: attempt,
+            measured_ms,
+            started_ms,
+            finished_ms: now_ms(),
+        };
     }
 }
 
 fn write_results(
     mut rx: mpsc::Receiver<Finished>,
     mut journal: JournalWriter,
+    mut record: Option<RecordWriter>,
     mut progress: Progress,
     cfg: &Config,
 ) -> anyhow::Result<RunTotals> {
     let mut totals = RunTotals::default();
     while let Some(fin) = rx.blocking_recv() {
         let live = cfg.endpoints[&fin.call.endpoint].kind.is_live();
+        // Cloned before the row takes the answer, and written after the journal has the row:
+        // the journal is the source of truth.
+        let to_record = match (&record, live, &fin.outcome) {
+            (Some(_), true, Ok(a)) => Some((fin.call.request.clone(), a.clone(), fin.measured_ms)),
+            _ => None,
+        };
         let row = to_row(fin, cfg);
         journal
             .append(&row)
             .map_err(|e| anyhow::anyhow!("cannot append to the journal: {e}"))?;
+        if let (Some(rec), Some((req, answer, ms))) = (&mut record, to_record) {
+            rec.append(&req.model, &req.prompt, req.repeat, &answer, ms)?;
+        }
         totals.calls += 1;
         if !row.ok {
             totals.errors += 1;
@@ -205,6 +293,9 @@ fn write_results(
     journal
         .finish()
         .map_err(|e| anyhow::anyhow!("cannot sync the journal: {e}"))?;
+    if let Some(rec) = record {
+        rec.finish()?;
+    }
     Ok(totals)
 }
 

@@ -1,0 +1,244 @@
+//! `openai`: OpenAI-compatible chat completions at any base URL (OpenAI, DeepSeek, Groq,
+//! Cerebras, Gemini's compatible endpoint, OpenRouter, Together, Mistral, vLLM, Ollama,
+//! llama.cpp server, a LiteLLM proxy).
+
+use futures::StreamExt;
+use futures::future::BoxFuture;
+use reqwest::header::{AUTHORIZATION, HeaderMap};
+use serde_json::{Value, json};
+
+use super::http::{self, Http, Key, Redactor, Sent};
+use super::{Answer, CallError, CallRequest, CostSource, ErrorKind, Latency, Provider};
+use crate::config::Endpoint;
+
+/// Chat completions; the key is optional because local servers take none.
+pub struct OpenAi {
+    http: Http,
+    key: Option<Key>,
+    stream: bool,
+}
+
+impl OpenAi {
+    pub fn new(ep: &Endpoint, key: Option<Key>) -> anyhow::Result<OpenAi> {
+        Ok(OpenAi {
+            http: Http::new(ep, Redactor::new(key.clone()))?,
+            key,
+            stream: ep.stream,
+        })
+    }
+
+    fn body(&self, req: &CallRequest) -> Value {
+        let mut body = json!({
+            "model": &*req.wire_name,
+            "messages": [{"role": "user", "content": &*req.prompt}],
+            "max_tokens": req.max_tokens,
+        });
+        if let Some(t) = req.temperature {
+            body["temperature"] = json!(t);
+        }
+        if self.stream {
+            body["stream"] = json!(true);
+            // Without it OpenAI sends no usage when streaming; servers that ignore it are fine.
+            body["stream_options"] = json!({"include_usage": true});
+        }
+        body
+    }
+
+    async fn ask(&self, req: &CallRequest) -> Result<Answer, CallError> {
+        let mut headers = HeaderMap::new();
+        if let Some(k) = &self.key {
+            headers.insert(AUTHORIZATION, k.header("Bearer ")?);
+        }
+        let sent = self
+            .http
+            .post("/chat/completions", headers, &self.body(req))
+            .await?;
+        let server_ms = processing_ms(sent.response.headers());
+        let mut a = if self.stream {
+            self.read_stream(sent).await?
+        } else {
+            let (v, _) = self.http.json(sent).await?;
+            parse_completion(&v, &self.http.redactor)?
+        };
+        a.server_latency_ms = a.server_latency_ms.or(server_ms);
+        Ok(a)
+    }
+
+    async fn read_stream(&self, sent: Sent) -> Result<Answer, CallError> {
+        let t0 = sent.sent_at;
+        let mut events = std::pin::pin!(self.http.events(sent));
+        let mut a = Answer {
+            http_status: Some(200),
+            ..Answer::default()
+        };
+        let mut done = false;
+        while let Some(ev) = events.next().await {
+            let ev = ev?;
+            let data = ev.data.trim();
+            if data == "[DONE]" {
+                done = true;
+                break;
+            }
+            if data.is_empty() {
+                continue;
+            }
+            let v: Value = serde_json::from_str(data).map_err(|e| {
+                CallError::new(
+                    ErrorKind::BadBody,
+                    format!(
+                        "expected a JSON chunk in the event stream ({e}), found {}",
+                        self.http.redactor.scrub(&http::truncate(data, 120))
+                    ),
+                )
+            })?;
+            if let Some(err) = v.get("error") {
+                // Proxies report upstream failures inside a 200 stream.
+                return Err(CallError::new(
+                    ErrorKind::Server,
+                    format!(
+                        "error inside the stream: {}",
+                        self.http.redactor.scrub(
+                            &http::ErrorBody::parse(json!({ "error": err }).to_string().as_bytes())
+                                .message
+                        )
+                    ),
+                ));
+            }
+            let piece = v
+                .pointer("/choices/0/delta/content")
+                .and_then(Value::as_str)
+                .unwrap_or("");
+            if !piece.is_empty() {
+                if a.ttft_ms.is_none() {
+                    a.ttft_ms = Some(http::ms_since(t0));
+                }
+                a.text.push_str(piece);
+            }
+            read_usage(&v, &mut a);
+        }
+        if !done {
+            return Err(CallError::new(
+                ErrorKind::BadBody,
+                format!(
+                    "the event stream ended before data: [DONE] (truncated after {} characters)",
+                    a.text.chars().count()
+                ),
+            ));
+        }
+        a.text = self.http.redactor.scrub(&a.text);
+        Ok(a)
+    }
+}
+
+impl Provider for OpenAi {
+    fn call<'a>(&'a self, req: &'a CallRequest) -> BoxFuture<'a, Result<Answer, CallError>> {
+        Box::pin(self.ask(req))
+    }
+}
+
+/// Server-side processing time, when the server sends it (OpenAI and llama.cpp's server do).
+fn processing_ms(h: &HeaderMap) -> Option<f64> {
+    h.get("openai-processing-ms")?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse::<f64>()
+        .ok()
+        .filter(|v| v.is_finite() && *v >= 0.0)
+}
+
+fn read_usage(v: &Value, a: &mut Answer) {
+    let Some(u) = v.get("usage").filter(|u| u.is_object()) else {
+        return;
+    };
+    a.input_tokens = http::as_count(u.get("prompt_tokens")).or(a.input_tokens);
+    a.output_tokens = http::as_count(u.get("completion_tokens")).or(a.output_tokens);
+    // OpenRouter and LiteLLM report the charge of the call with the usage.
+    if let Some(c) = http::as_number(u.get("cost")) {
+        a.cost = Some((c, CostSource::Reported));
+    }
+}
+
+/// A non-streamed completion. Unknown fields are ignored; a body without choices is a bad body.
+pub fn parse_completion(v: &Value, redactor: &Redactor) -> Result<Answer, CallError> {
+    if v.get("choices").is_none()
+        && let Some(err) = v.get("error")
+    {
+        return Err(CallError::new(
+            ErrorKind::Server,
+            format!(
+                "error in a 200 response: {}",
+                redactor.scrub(
+                    &http::ErrorBody::parse(json!({ "error": err }).to_string().as_bytes()).message
+                )
+            ),
+        ));
+    }
+    let choice = v
+        .pointer("/choices/0")
+        .ok_or_else(|| http::bad_body("expected choices[0] in the completion", v, redactor))?;
+    let content = choice
+        .pointer("/message/content")
+        .or_else(|| choice.get("text"))
+        .ok_or_else(|| http::bad_body("expected choices[0].message.content", v, redactor))?;
+    let text = match content {
+        Value::String(s) => s.clone(),
+        // A refusal or a reasoning-only answer: no text, still an answer.
+        Value::Null => String::new(),
+        // Content parts: keep the text ones.
+        Value::Array(parts) => parts
+            .iter()
+            .filter_map(|p| p.get("text").and_then(Value::as_str))
+            .collect(),
+        _ => {
+            return Err(http::bad_body(
+                "expected choices[0].message.content to be text",
+                v,
+                redactor,
+            ));
+        }
+    };
+    let mut a = Answer {
+        text: redactor.scrub(&text),
+        latency: Latency::Measure,
+        http_status: Some(200),
+        ..Answer::default()
+    };
+    read_usage(v, &mut a);
+    Ok(a)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn completion_text_usage_and_reported_cost() {
+        let v = json!({"id":"x","object":"chat.completion","model":"m",
+            "choices":[{"index":0,"message":{"role":"assistant","content":"84"},"finish_reason":"stop"}],
+            "usage":{"prompt_tokens":33,"completion_tokens":2,"total_tokens":35,"cost":0.0001},
+            "system_fingerprint":"fp"});
+        let a = parse_completion(&v, &Redactor::default()).unwrap();
+        assert_eq!(a.text, "84");
+        assert_eq!((a.input_tokens, a.output_tokens), (Some(33), Some(2)));
+        assert_eq!(a.cost, Some((0.0001, CostSource::Reported)));
+    }
+
+    #[test]
+    fn null_content_is_an_empty_answer_and_missing_choices_a_bad_body() {
+        let v = json!({"choices":[{"message":{"role":"assistant","content":null}}]});
+        let a = parse_completion(&v, &Redactor::default()).unwrap();
+        assert_eq!(a.text, "");
+        assert_eq!(a.input_tokens, None);
+        let e = parse_completion(&json!({"id":"x"}), &Redactor::default()).unwrap_err();
+        assert_eq!(e.kind, ErrorKind::BadBody);
+        assert!(e.kind.retryable());
+        let e = parse_completion(
+            &json!({"error":{"message":"upstream timeout","code":504}}),
+            &Redactor::default(),
+        )
+        .unwrap_err();
+        assert_eq!(e.kind, ErrorKind::Server);
+        assert!(e.message.contains("upstream timeout"), "{}", e.message);
+    }
+}
