@@ -1,2 +1,3 @@
 mod bad_input;
 mod offline_suites;
+mod providers;
