@@ -1205,6 +1205,72 @@ primary = "openai/gpt-4-0314"
     }
 
     #[test]
+    fn live_endpoint_knobs_are_read_and_checked() {
+        let src = GOOD.replace(
+            "kind = \"openai\"\n",
+            "kind = \"openai\"\nstream = true\nbackoff_base_ms = 5\nbackoff_cap_ms = 40\nmax_retry_after_s = 2\n",
+        );
+        let c = parse(&src).unwrap();
+        let ep = &c.endpoints["api"];
+        assert!(ep.stream);
+        assert_eq!(ep.backoff.base, Duration::from_millis(5));
+        assert_eq!(ep.backoff.cap, Duration::from_millis(40));
+        assert_eq!(ep.backoff.max_retry_after, Duration::from_secs(2));
+        assert_eq!(ep.anthropic_version, DEFAULT_ANTHROPIC_VERSION);
+        assert_eq!(
+            ep.line,
+            Some(src.lines().position(|l| l == "[endpoints.api]").unwrap() + 1)
+        );
+
+        let e = one_error(&GOOD.replace(
+            "kind = \"openai\"\n",
+            "kind = \"openai\"\nbackoff_cap_ms = -1\n",
+        ));
+        assert_eq!(e.field.as_deref(), Some("endpoints.api.backoff_cap_ms"));
+        let e = one_error(&GOOD.replace(
+            "kind = \"openai\"\n",
+            "kind = \"openai\"\nprovider_keys = { anthropic = { header = \"X-ANTHROPIC-API-KEY\", env = \"K\" } }\n",
+        ));
+        assert_eq!(e.field.as_deref(), Some("endpoints.api.provider_keys"));
+        let e = one_error(&GOOD.replace(
+            "kind = \"openai\"\n",
+            "kind = \"openai\"\nanthropic_version = \"2023-06-01\"\n",
+        ));
+        assert_eq!(e.field.as_deref(), Some("endpoints.api.anthropic_version"));
+    }
+
+    #[test]
+    fn promptster_provider_keys_and_no_streaming() {
+        let promptster = GOOD.replace(
+            "kind = \"openai\"\nbase_url = \"http://127.0.0.1:8088/v1\"",
+            "kind = \"promptster\"\nbase_url = \"https://www.promptster.dev/v1\"\napi_key_env = \"PROMPTSTER_API_KEY\"",
+        );
+        let src = promptster.replace(
+            "api_key_env = \"PROMPTSTER_API_KEY\"",
+            "api_key_env = \"PROMPTSTER_API_KEY\"\n[endpoints.api.provider_keys]\nanthropic = { header = \"X-ANTHROPIC-API-KEY\", env = \"ANTHROPIC_API_KEY\" }",
+        );
+        let c = parse(&src).unwrap();
+        assert_eq!(
+            c.endpoints["api"].provider_keys["anthropic"],
+            ProviderKey {
+                header: "X-ANTHROPIC-API-KEY".into(),
+                env: "ANTHROPIC_API_KEY".into()
+            }
+        );
+        let e = one_error(&src.replace("X-ANTHROPIC-API-KEY", "X ANTHROPIC"));
+        assert_eq!(
+            e.field.as_deref(),
+            Some("endpoints.api.provider_keys.anthropic")
+        );
+        let e = one_error(&promptster.replace(
+            "api_key_env = \"PROMPTSTER_API_KEY\"",
+            "api_key_env = \"PROMPTSTER_API_KEY\"\nstream = true",
+        ));
+        assert_eq!(e.field.as_deref(), Some("endpoints.api.stream"));
+        assert!(e.message.contains("cannot stream"), "{e}");
+    }
+
+    #[test]
     fn cross_tier_fallback_is_a_warning() {
         let src = GOOD.replace("tier = [\"frontier\", \"budget\"]", "tier = \"budget\"");
         let c = parse(&src).unwrap();

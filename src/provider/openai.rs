@@ -53,14 +53,14 @@ impl OpenAi {
             .http
             .post("/chat/completions", headers, &self.body(req))
             .await?;
+        if self.stream {
+            // A streamed response's processing time covers only the start of the stream.
+            return self.read_stream(sent).await;
+        }
         let server_ms = processing_ms(sent.response.headers());
-        let mut a = if self.stream {
-            self.read_stream(sent).await?
-        } else {
-            let (v, _) = self.http.json(sent).await?;
-            parse_completion(&v, &self.http.redactor)?
-        };
-        a.server_latency_ms = a.server_latency_ms.or(server_ms);
+        let (v, _) = self.http.json(sent).await?;
+        let mut a = parse_completion(&v, &self.http.redactor)?;
+        a.server_latency_ms = server_ms;
         Ok(a)
     }
 

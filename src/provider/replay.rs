@@ -211,6 +211,24 @@ mod tests {
     }
 
     #[test]
+    fn a_repeat_field_picks_the_answer_whatever_the_line_order() {
+        let sha = sha256_hex(b"2+2?");
+        let body = format!(
+            "{{\"model\":\"a/m\",\"prompt_sha256\":\"{sha}\",\"response\":\"second\",\"repeat\":1,\"server_latency_ms\":3.0}}\n\
+             {{\"model\":\"a/m\",\"prompt_sha256\":\"{sha}\",\"response\":\"first\",\"repeat\":0}}\n"
+        );
+        let rec = Recording::parse(Path::new("r.jsonl"), body.as_bytes()).unwrap();
+        assert_eq!(rec.answer(&req("a/m", "2+2?", 0)).unwrap().text, "first");
+        let second = rec.answer(&req("a/m", "2+2?", 1)).unwrap();
+        assert_eq!(second.text, "second");
+        assert_eq!(second.server_latency_ms, Some(3.0));
+        assert_eq!(
+            rec.answer(&req("a/m", "2+2?", 2)).unwrap_err().kind,
+            ErrorKind::NotRecorded
+        );
+    }
+
+    #[test]
     fn bad_lines_are_located() {
         let e = Recording::parse(Path::new("r.jsonl"), b"\n{\"model\":\"a/m\"}\n")
             .err()

@@ -351,7 +351,7 @@ fallback = "{b}"
         timeout = if endpoint_extra.contains("timeout_s") {
             ""
         } else {
-            "timeout_s = 0.4\n"
+            "timeout_s = 1\n"
         },
     )
 }
@@ -874,6 +874,22 @@ fn requests_per_minute_spaces_requests_evenly() {
     let span = reqs[5].at.duration_since(reqs[0].at);
     // 600 a minute is one every 100 ms: six requests span at least 500 ms.
     assert!(span >= Duration::from_millis(450), "{span:?}");
+}
+
+#[test]
+fn calls_to_one_endpoint_reuse_one_connection() {
+    let wire = Wire::OpenAi { stream: false };
+    let server = Server::start(move |r| healthy(wire, r, Duration::ZERO));
+    let run = run_live(
+        &one_model_routes(wire, &server.url(), "max_concurrency = 1\n"),
+        6,
+        &[],
+    );
+    ok(&run.out);
+    let reqs = server.requests();
+    assert_eq!(reqs.len(), 6);
+    let connections: HashSet<usize> = reqs.iter().map(|r| r.connection).collect();
+    assert_eq!(connections.len(), 1, "keep-alive: {connections:?}");
 }
 
 #[test]

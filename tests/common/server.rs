@@ -23,6 +23,8 @@ pub struct Request {
     /// How many requests with this path and body arrived so far, this one included: a retry of
     /// a call sends the same body again.
     pub nth: u32,
+    /// Which TCP connection carried it (numbered in accept order).
+    pub connection: usize,
 }
 
 impl Request {
@@ -96,6 +98,7 @@ struct State {
     handler: Box<Handler>,
     requests: Mutex<Vec<Request>>,
     seen: Mutex<HashMap<(String, Vec<u8>), u32>>,
+    connections: std::sync::atomic::AtomicUsize,
 }
 
 /// A running server; it stops when dropped.
@@ -120,6 +123,7 @@ impl Server {
             handler: Box::new(handler),
             requests: Mutex::new(Vec::new()),
             seen: Mutex::new(HashMap::new()),
+            connections: std::sync::atomic::AtomicUsize::new(0),
         });
         let st = state.clone();
         rt.spawn(async move {
@@ -157,11 +161,15 @@ impl Drop for Server {
 }
 
 async fn serve(mut sock: TcpStream, state: Arc<State>) {
+    let connection = state
+        .connections
+        .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
     let mut buf = Vec::new();
     loop {
         let Some(mut req) = read_request(&mut sock, &mut buf).await else {
             return;
         };
+        req.connection = connection;
         {
             let mut seen = state.seen.lock().unwrap();
             let n = seen
@@ -281,5 +289,6 @@ async fn read_request(sock: &mut TcpStream, buf: &mut Vec<u8>) -> Option<Request
         body,
         at: Instant::now(),
         nth: 0,
+        connection: 0,
     })
 }
