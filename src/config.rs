@@ -351,7 +351,11 @@ impl Config {
             path,
         };
         let raw: RawFile = toml::from_str(&source).map_err(|e| {
-            let offset = e.span().map(|s| s.start);
+            // A span over the whole document (a missing top-level table) points at no line.
+            let offset = e
+                .span()
+                .filter(|s| !(s.start == 0 && (s.end == 0 || s.end >= source.trim_end().len())))
+                .map(|s| s.start);
             let field = offset.and_then(|o| loc.key_at(o));
             let mut err = InputError::new(path, first_line(e.message()).to_string())
                 .line_opt(offset.map(|o| line_of_byte(&source, o)));
@@ -589,7 +593,9 @@ fn build(
                 ));
             }
         }
+        // A key written here is reported by the literal-key scan, without echoing it.
         if let Some(v) = &e.api_key_env
+            && !looks_like_key(v)
             && (v.is_empty() || !v.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
         {
             errs.push(loc.err(

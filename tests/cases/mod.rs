@@ -1,2 +1,3 @@
 mod bad_input;
+mod hostile;
 mod offline_suites;
