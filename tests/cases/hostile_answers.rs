@@ -5,9 +5,18 @@ use crate::common::*;
 
 fn nasty_answers() -> Vec<(&'static str, String)> {
     vec![
-        ("csv", "a,b;\"quoted\"\r\nnew line, \"\"double\"\" and a trailing quote\"".to_string()),
-        ("html", "<script>alert('x')</script><img src=x onerror=\"alert(1)\"> | pipe & amp".to_string()),
-        ("nul", "before\u{0}after\u{1}\u{7f} and \u{202e}bidi".to_string()),
+        (
+            "csv",
+            "a,b;\"quoted\"\r\nnew line, \"\"double\"\" and a trailing quote\"".to_string(),
+        ),
+        (
+            "html",
+            "<script>alert('x')</script><img src=x onerror=\"alert(1)\"> | pipe & amp".to_string(),
+        ),
+        (
+            "nul",
+            "before\u{0}after\u{1}\u{7f} and \u{202e}bidi".to_string(),
+        ),
         ("big", "0123456789abcdef".repeat(200_000)),
     ]
 }
@@ -53,21 +62,43 @@ primary = "local/m"
     )
     .unwrap();
     let out = tmp.path().join("reports");
-    ok(&run_in(tmp.path(), &["run", "--suite", suite.to_str().unwrap(), "--out", out.to_str().unwrap(), "--quiet"]));
+    ok(&run_in(
+        tmp.path(),
+        &[
+            "run",
+            "--suite",
+            suite.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--quiet",
+        ],
+    ));
     let dir = only_run_dir(&out);
 
     let results = read_csv(&dir.join("results.csv"));
     assert_eq!(results.len(), 4);
     for (id, answer) in nasty_answers() {
         let row = results.iter().find(|r| r["item_id"] == id).unwrap();
-        assert!(row["answer"] == answer, "{id}: the CSV answer differs from the recorded one");
+        assert!(
+            row["answer"] == answer,
+            "{id}: the CSV answer differs from the recorded one"
+        );
         assert_eq!(row["score"], "1", "{id}: {row:?}");
     }
     let journal = read_jsonl(&dir.join("journal.jsonl"));
     for (id, answer) in nasty_answers() {
-        let row = journal.iter().find(|r| r["item"] == id && r["kind"] == "candidate").unwrap();
-        assert!(row["response"].as_str().unwrap() == answer, "{id}: the journal answer differs");
+        let row = journal
+            .iter()
+            .find(|r| r["item"] == id && r["kind"] == "candidate")
+            .unwrap();
+        assert!(
+            row["response"].as_str().unwrap() == answer,
+            "{id}: the journal answer differs"
+        );
     }
     let md = std::fs::read_to_string(dir.join("report.md")).unwrap();
-    assert!(!md.contains("<script>"), "report.md must not carry raw HTML from answers");
+    assert!(
+        !md.contains("<script>"),
+        "report.md must not carry raw HTML from answers"
+    );
 }
