@@ -39,6 +39,126 @@ pub enum Command {
     Report(ReportArgs),
     /// Print the proposed change to the routes file as a unified diff.
     Diff(DiffArgs),
+    /// Route prompts with the table: classify, look the cell up, answer (falling back on 5xx/timeouts).
+    Route(RouteArgs),
+    /// Summarise the router's log: requests, cost, latency, fallback and parse-miss rates, alerts.
+    Monitor(MonitorArgs),
+    /// Build datasets for the next re-benchmark.
+    #[command(subcommand)]
+    Dataset(DatasetCommand),
+}
+
+/// A duration such as `90s`, `30m`, `24h`, `7d` or `2w`.
+pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    let s = s.trim();
+    let split = s
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let n: f64 = num
+        .parse()
+        .map_err(|_| format!("{s:?} is not a duration such as 30m, 24h or 7d"))?;
+    let secs = match unit.trim() {
+        "s" | "" => 1.0,
+        "m" => 60.0,
+        "h" => 3600.0,
+        "d" => 86_400.0,
+        "w" => 604_800.0,
+        other => {
+            return Err(format!(
+                "unknown unit {other:?} in {s:?} (use s, m, h, d or w)"
+            ));
+        }
+    };
+    if !n.is_finite() || n < 0.0 {
+        return Err(format!("{s:?} is not a duration"));
+    }
+    Ok(std::time::Duration::from_secs_f64(n * secs))
+}
+
+#[derive(Debug, Args)]
+pub struct RouteArgs {
+    /// The prompt; without it (or with `-`), prompts are read from stdin, one per line.
+    pub prompt: Option<String>,
+    /// The routes file.
+    #[arg(long, value_name = "FILE", default_value = "routes.toml")]
+    pub routes: PathBuf,
+    /// Stdin lines are JSON objects {"id": …, "prompt": …}.
+    #[arg(long)]
+    pub jsonl: bool,
+    /// Print one JSON object per prompt: answer, labels, route, fallback, cost, latency.
+    #[arg(long)]
+    pub json: bool,
+    /// Append one JSON line per routed request to this log.
+    #[arg(long, value_name = "FILE", env = "ROUTECAL_LOG")]
+    pub log: Option<PathBuf>,
+    /// Also write each prompt into the log (for `dataset from-log`).
+    #[arg(long)]
+    pub log_prompts: bool,
+    /// The classification cache file [default: ~/.cache/routecal/classifications.jsonl].
+    #[arg(long, value_name = "FILE", conflicts_with = "no_cache")]
+    pub cache: Option<PathBuf>,
+    /// Keep classifications in memory only.
+    #[arg(long)]
+    pub no_cache: bool,
+    /// How long a cached classification stays valid.
+    #[arg(long, value_name = "DURATION", default_value = "24h", value_parser = parse_duration)]
+    pub cache_ttl: std::time::Duration,
+    /// Prompts routed at once when reading from stdin.
+    #[arg(long, value_name = "N", default_value_t = 8)]
+    pub concurrency: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum MonitorFormat {
+    Text,
+    Markdown,
+    Csv,
+}
+
+#[derive(Debug, Args)]
+pub struct MonitorArgs {
+    /// The router's log (see `route --log`).
+    pub log: PathBuf,
+    /// Only requests this recent (e.g. 24h, 7d).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub since: Option<std::time::Duration>,
+    /// Alert when a cell's or a provider's fallback rate exceeds this share.
+    #[arg(long, value_name = "RATE", default_value_t = 0.05)]
+    pub fallback_alert: f64,
+    /// Alert when the classifier's parse-miss rate exceeds this share.
+    #[arg(long, value_name = "RATE", default_value_t = 0.10)]
+    pub parse_miss_alert: f64,
+    /// Groups with fewer requests never alert.
+    #[arg(long, value_name = "N", default_value_t = 20)]
+    pub min_requests: usize,
+    #[arg(long, value_enum, default_value_t = MonitorFormat::Text)]
+    pub format: MonitorFormat,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DatasetCommand {
+    /// A stratified sample of logged prompts (logged with `route --log-prompts`), labelled by the
+    /// classifier and graded by the judge, for the next re-benchmark.
+    FromLog(FromLogArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct FromLogArgs {
+    /// The router's log.
+    pub log: PathBuf,
+    /// How many prompts to draw.
+    #[arg(long, value_name = "N")]
+    pub sample: usize,
+    /// Seed of the draw.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Write the dataset here instead of stdout.
+    #[arg(long, short, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// The judge's rubric for every sampled item.
+    #[arg(long)]
+    pub rubric: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -401,7 +401,11 @@ impl Config {
             path,
         };
         let raw: RawFile = toml::from_str(&source).map_err(|e| {
-            let offset = e.span().map(|s| s.start);
+            // A span over the whole document (a missing top-level table) points at no line.
+            let offset = e
+                .span()
+                .filter(|s| !(s.start == 0 && (s.end == 0 || s.end >= source.trim_end().len())))
+                .map(|s| s.start);
             let field = offset.and_then(|o| loc.key_at(o));
             let mut err = InputError::new(path, first_line(e.message()).to_string())
                 .line_opt(offset.map(|o| line_of_byte(&source, o)));
@@ -639,7 +643,9 @@ fn build(
                 ));
             }
         }
+        // A key written here is reported by the literal-key scan, without echoing it.
         if let Some(v) = &e.api_key_env
+            && !looks_like_key(v)
             && !is_env_name(v)
         {
             errs.push(loc.err(
@@ -669,13 +675,16 @@ fn build(
                 "provider_keys",
                 provider.as_str(),
             ];
-            if reqwest::header::HeaderName::from_bytes(pk.header.as_bytes()).is_err() {
+            // A key written into either field is reported by the literal-key scan, unechoed.
+            if !looks_like_key(&pk.header)
+                && reqwest::header::HeaderName::from_bytes(pk.header.as_bytes()).is_err()
+            {
                 errs.push(loc.err(
                     &at,
                     format!("header {:?} is not an HTTP header name", pk.header),
                 ));
             }
-            if !is_env_name(&pk.env) {
+            if !looks_like_key(&pk.env) && !is_env_name(&pk.env) {
                 errs.push(loc.err(
                     &at,
                     format!("env {:?} is not an environment variable name", pk.env),

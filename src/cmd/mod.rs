@@ -1,7 +1,10 @@
 //! One file per command, each a thin layer over the library.
 
+pub mod dataset;
 pub mod diff;
+pub mod monitor;
 pub mod report;
+pub mod route;
 pub mod run;
 pub mod validate;
 
@@ -20,6 +23,9 @@ pub fn dispatch(cmd: Command) -> anyhow::Result<u8> {
         Command::Validate(a) => validate::validate(a),
         Command::Report(a) => report::report(a),
         Command::Diff(a) => diff::diff(a),
+        Command::Route(a) => route::route(a),
+        Command::Monitor(a) => monitor::monitor(a),
+        Command::Dataset(crate::cli::DatasetCommand::FromLog(a)) => dataset::from_log(a),
     }
 }
 

@@ -1,0 +1,52 @@
+//! `routecal dataset from-log`: real traffic into the next re-benchmark's dataset.
+
+use crate::cli::FromLogArgs;
+use crate::error::UsageError;
+use crate::from_log::{self, DEFAULT_RUBRIC};
+use crate::router::log;
+
+pub fn from_log(a: FromLogArgs) -> anyhow::Result<u8> {
+    let (records, skipped) = log::read(&a.log).map_err(|e| {
+        UsageError(format!(
+            "cannot read the route log {}: {e}",
+            a.log.display()
+        ))
+    })?;
+    let s = from_log::sample(
+        &records,
+        a.sample,
+        a.seed,
+        a.rubric.as_deref().unwrap_or(DEFAULT_RUBRIC),
+    );
+    if s.items.is_empty() {
+        return Err(UsageError(format!(
+            "{} holds no logged prompts ({} requests without one): route with --log-prompts to collect them",
+            a.log.display(),
+            s.without_prompt
+        ))
+        .into());
+    }
+    let mut out = Vec::new();
+    for item in &s.items {
+        serde_json::to_writer(&mut out, item)?;
+        out.push(b'\n');
+    }
+    match &a.out {
+        Some(p) => crate::report::write_atomic(p, &out)?,
+        None => print!("{}", String::from_utf8(out)?),
+    }
+    let cells: Vec<String> = s
+        .population
+        .iter()
+        .map(|(k, v)| format!("{k} {v}"))
+        .collect();
+    eprintln!(
+        "sampled {} of {} distinct logged prompts ({}); {} requests had no logged prompt; {} log lines skipped",
+        s.items.len(),
+        s.population.values().sum::<usize>(),
+        cells.join(", "),
+        s.without_prompt,
+        skipped
+    );
+    Ok(crate::error::exit::OK)
+}

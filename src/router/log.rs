@@ -1,0 +1,77 @@
+//! The route log: one JSON line per routed request, safe to append from several processes.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::provider::ErrorKind;
+
+/// One routed request.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RouteRecord {
+    /// RFC 3339.
+    pub ts: String,
+    pub prompt_sha256: String,
+    pub task: String,
+    pub priority: String,
+    /// `task.priority`, or `default` when the cell is not in the table.
+    pub cell: String,
+    pub primary: String,
+    /// The model that answered (or last failed).
+    pub routed_to: String,
+    pub fallback_used: bool,
+    pub ok: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_kind: Option<ErrorKind>,
+    /// Why the primary failed, when the fallback was used.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub primary_error_kind: Option<ErrorKind>,
+    /// Classifier plus answering calls; `None` when a model is unpriced.
+    pub cost_usd: Option<f64>,
+    pub latency_ms: f64,
+    pub classifier_cache_hit: bool,
+    pub classifier_parse_miss: bool,
+    /// The prompt itself, only with `--log-prompts`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prompt: Option<String>,
+}
+
+/// Appends records to a log file.
+pub struct RouteLog {
+    path: PathBuf,
+}
+
+impl RouteLog {
+    pub fn new(path: &Path) -> Self {
+        RouteLog {
+            path: path.to_path_buf(),
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn append(&self, r: &RouteRecord) -> std::io::Result<()> {
+        let mut line = serde_json::to_vec(r).map_err(std::io::Error::other)?;
+        line.push(b'\n');
+        super::cache::append_locked(&self.path, &line)
+    }
+}
+
+/// Read a route log, skipping lines that do not parse; returns the records and the skipped count.
+pub fn read(path: &Path) -> std::io::Result<(Vec<RouteRecord>, usize)> {
+    let bytes = std::fs::read(path)?;
+    let mut out = Vec::new();
+    let mut skipped = 0;
+    for raw in bytes.split(|&b| b == b'\n') {
+        if raw.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        match serde_json::from_slice::<RouteRecord>(raw) {
+            Ok(r) => out.push(r),
+            Err(_) => skipped += 1,
+        }
+    }
+    Ok((out, skipped))
+}

@@ -1,0 +1,414 @@
+//! The runtime router: classify a prompt, look its cell up in the table, answer on the cell's
+//! primary, and once on its same-tier fallback when the primary fails retryably (5xx, timeout,
+//! connection failure; never on other 4xx). It reads the same `routes.toml` the benchmark writes.
+
+pub mod cache;
+pub mod log;
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use crate::classify;
+use crate::config::Config;
+use crate::meter;
+use crate::prices::PriceTable;
+use crate::provider::{self, Answer, CallError, CallRequest, ErrorKind, Provider, Purpose};
+use crate::types::{Cell, ModelId, Priority, TaskType, sha256_hex};
+
+pub use cache::ClassificationCache;
+pub use log::{RouteLog, RouteRecord};
+
+/// Default time to live of a cached classification.
+pub const DEFAULT_CACHE_TTL: Duration = Duration::from_secs(24 * 3600);
+
+/// How a router is set up beyond the routes file.
+pub struct RouterOptions {
+    /// Persisted classification cache; `None` keeps it in memory only.
+    pub cache_path: Option<std::path::PathBuf>,
+    pub cache_ttl: Duration,
+    pub log_path: Option<std::path::PathBuf>,
+    /// Write the prompt itself into the log (needed by `dataset from-log`).
+    pub log_prompts: bool,
+}
+
+impl Default for RouterOptions {
+    fn default() -> Self {
+        RouterOptions {
+            cache_path: None,
+            cache_ttl: DEFAULT_CACHE_TTL,
+            log_path: None,
+            log_prompts: false,
+        }
+    }
+}
+
+/// What the classifier said, and how.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Classification {
+    pub labels: (TaskType, Priority),
+    pub cache_hit: bool,
+    /// The reply did not parse (or the classifier failed): general/default was used.
+    pub parse_miss: bool,
+    pub classifier_error: Option<ErrorKind>,
+    pub cost_usd: Option<f64>,
+}
+
+/// A routed request.
+#[derive(Debug, Clone)]
+pub struct Routed {
+    pub answer: String,
+    pub classification: Classification,
+    /// `false` when the cell is not in the table and `[default]` was used.
+    pub cell_listed: bool,
+    pub primary: ModelId,
+    pub routed_to: ModelId,
+    pub fell_back: bool,
+    /// Why the primary failed, when the fallback answered.
+    pub primary_error: Option<CallError>,
+    /// Classifier plus answering calls; `None` when a model is unpriced.
+    pub cost_usd: Option<f64>,
+    pub latency_ms: f64,
+}
+
+/// A request that got no answer.
+#[derive(Debug, Clone)]
+pub struct RouteFailure {
+    pub classification: Classification,
+    pub primary: ModelId,
+    /// The model whose error ended the request.
+    pub model: ModelId,
+    pub error: CallError,
+    pub fell_back: bool,
+}
+
+impl std::fmt::Display for RouteFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} failed: {}", self.model, self.error)?;
+        if !self.fell_back && !self.error.kind.retryable() {
+            write!(f, " (not retryable, so no fallback)")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for RouteFailure {}
+
+/// The router: the table, a provider per endpoint, the cache and the log.
+pub struct Router {
+    cfg: Arc<Config>,
+    providers: HashMap<String, Arc<dyn Provider>>,
+    cache: Mutex<ClassificationCache>,
+    log: Option<RouteLog>,
+    log_prompts: bool,
+}
+
+fn now_ms() -> i64 {
+    jiff::Timestamp::now().as_millisecond()
+}
+
+impl Router {
+    /// A router over the routes file at `path`, with an in-memory cache and no log.
+    pub fn from_file(path: &Path) -> anyhow::Result<Router> {
+        Router::with_options(path, RouterOptions::default())
+    }
+
+    pub fn with_options(path: &Path, opts: RouterOptions) -> anyhow::Result<Router> {
+        let cfg = Config::load(path, PriceTable::shipped(), jiff::Timestamp::now())?;
+        let providers = provider::build_all(&cfg)?;
+        Ok(Router::new(Arc::new(cfg), providers, opts))
+    }
+
+    /// A router over an already loaded config and its providers.
+    pub fn new(
+        cfg: Arc<Config>,
+        providers: HashMap<String, Arc<dyn Provider>>,
+        opts: RouterOptions,
+    ) -> Router {
+        let cache = match &opts.cache_path {
+            Some(p) => ClassificationCache::open(p, opts.cache_ttl, now_ms()),
+            None => ClassificationCache::in_memory(opts.cache_ttl),
+        };
+        Router {
+            cfg,
+            providers,
+            cache: Mutex::new(cache),
+            log: opts.log_path.as_deref().map(RouteLog::new),
+            log_prompts: opts.log_prompts,
+        }
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.cfg
+    }
+
+    /// The cache key: the classifier and its prompt are part of it, so changing either
+    /// re-classifies.
+    fn cache_key(&self, prompt: &str) -> String {
+        sha256_hex(
+            format!(
+                "{}\n{}\n{}",
+                self.cfg.classifier.model, self.cfg.classifier.prompt_template, prompt
+            )
+            .as_bytes(),
+        )
+    }
+
+    /// Call one model once, with its endpoint's timeout.
+    async fn call(&self, model: &ModelId, req: &CallRequest) -> (Result<Answer, CallError>, f64) {
+        let ep = self.cfg.endpoint_of(model);
+        let Some(p) = self.providers.get(&ep.name) else {
+            return (
+                Err(CallError::new(
+                    ErrorKind::BadRequest,
+                    format!("no provider for endpoint {}", ep.name),
+                )),
+                0.0,
+            );
+        };
+        let t0 = Instant::now();
+        let out = match tokio::time::timeout(ep.timeout, p.call(req)).await {
+            Ok(r) => r,
+            Err(_) => Err(CallError::new(
+                ErrorKind::Timeout,
+                format!("no answer within {:.0} s", ep.timeout.as_secs_f64()),
+            )),
+        };
+        (out, t0.elapsed().as_secs_f64() * 1e3)
+    }
+
+    fn request(
+        &self,
+        model: &ModelId,
+        prompt: Arc<str>,
+        purpose: Purpose,
+        max_tokens: u32,
+        temperature: Option<f64>,
+    ) -> CallRequest {
+        CallRequest {
+            model: model.clone(),
+            wire_name: Arc::from(self.cfg.model(model).wire_name.as_str()),
+            prompt,
+            max_tokens,
+            temperature,
+            purpose,
+            repeat: 0,
+        }
+    }
+
+    fn cost(&self, model: &ModelId, req: &CallRequest, a: &Answer) -> Option<f64> {
+        let tokens = meter::tokens(&req.prompt, &a.text, a.input_tokens, a.output_tokens);
+        meter::cost(self.cfg.model(model), &tokens, a.cost).0
+    }
+
+    /// Labels for a prompt: the cache, else the classifier (a reply that does not parse, or a
+    /// failed classifier, gives general/default and counts as a parse miss).
+    pub async fn classify(&self, prompt: &str) -> Classification {
+        let key = self.cache_key(prompt);
+        if let Some(labels) = self.cache.lock().expect("cache lock").get(&key, now_ms()) {
+            return Classification {
+                labels,
+                cache_hit: true,
+                parse_miss: false,
+                classifier_error: None,
+                cost_usd: Some(0.0),
+            };
+        }
+        let c = &self.cfg.classifier;
+        let rendered: Arc<str> = classify::render_prompt(&c.prompt_template, prompt).into();
+        let req = self.request(
+            &c.model,
+            rendered,
+            Purpose::Classify {
+                text: Arc::from(prompt),
+            },
+            c.max_tokens,
+            Some(0.0),
+        );
+        let (out, _) = self.call(&c.model, &req).await;
+        match out {
+            Ok(a) => {
+                let cost = self.cost(&c.model, &req, &a);
+                match classify::parse_labels(&a.text) {
+                    Some(labels) => {
+                        self.cache
+                            .lock()
+                            .expect("cache lock")
+                            .put(&key, labels, now_ms());
+                        Classification {
+                            labels,
+                            cache_hit: false,
+                            parse_miss: false,
+                            classifier_error: None,
+                            cost_usd: cost,
+                        }
+                    }
+                    None => Classification {
+                        labels: (TaskType::General, Priority::Default),
+                        cache_hit: false,
+                        parse_miss: true,
+                        classifier_error: None,
+                        cost_usd: cost,
+                    },
+                }
+            }
+            Err(e) => Classification {
+                labels: (TaskType::General, Priority::Default),
+                cache_hit: false,
+                parse_miss: true,
+                classifier_error: Some(e.kind),
+                cost_usd: Some(0.0),
+            },
+        }
+    }
+
+    /// Route one prompt: classify, look up, answer on the primary, fall back once on a
+    /// retryable failure. Every request is logged when a log is configured.
+    pub async fn route(&self, prompt: &str) -> Result<Routed, RouteFailure> {
+        let t0 = Instant::now();
+        let classification = self.classify(prompt).await;
+        let cell = Cell::new(classification.labels.0, classification.labels.1);
+        let cell_listed = self.cfg.table.cells.contains_key(&cell);
+        let route = self.cfg.table.route(cell).clone();
+        let prompt_arc: Arc<str> = Arc::from(prompt);
+        let max_tokens = self.cfg.defaults.max_tokens;
+        let temperature = self.cfg.defaults.temperature;
+
+        let mut cost = classification.cost_usd;
+        let add = |total: Option<f64>, c: Option<f64>| match (total, c) {
+            (Some(a), Some(b)) => Some(a + b),
+            _ => None,
+        };
+        let req = self.request(
+            &route.primary,
+            prompt_arc.clone(),
+            Purpose::Candidate,
+            max_tokens,
+            temperature,
+        );
+        let (first, _) = self.call(&route.primary, &req).await;
+        let result = match first {
+            Ok(a) => {
+                cost = add(cost, self.cost(&route.primary, &req, &a));
+                Ok(Routed {
+                    answer: a.text,
+                    classification: classification.clone(),
+                    cell_listed,
+                    primary: route.primary.clone(),
+                    routed_to: route.primary.clone(),
+                    fell_back: false,
+                    primary_error: None,
+                    cost_usd: cost,
+                    latency_ms: 0.0,
+                })
+            }
+            Err(e) if e.kind.retryable() && route.fallback.is_some() => {
+                let fb = route.fallback.clone().expect("checked");
+                let req =
+                    self.request(&fb, prompt_arc, Purpose::Candidate, max_tokens, temperature);
+                match self.call(&fb, &req).await.0 {
+                    Ok(a) => {
+                        cost = add(cost, self.cost(&fb, &req, &a));
+                        Ok(Routed {
+                            answer: a.text,
+                            classification: classification.clone(),
+                            cell_listed,
+                            primary: route.primary.clone(),
+                            routed_to: fb,
+                            fell_back: true,
+                            primary_error: Some(e),
+                            cost_usd: cost,
+                            latency_ms: 0.0,
+                        })
+                    }
+                    Err(e2) => Err(RouteFailure {
+                        classification: classification.clone(),
+                        primary: route.primary.clone(),
+                        model: fb,
+                        error: e2,
+                        fell_back: true,
+                    }),
+                }
+            }
+            Err(e) => Err(RouteFailure {
+                classification: classification.clone(),
+                primary: route.primary.clone(),
+                model: route.primary.clone(),
+                error: e,
+                fell_back: false,
+            }),
+        };
+        let latency_ms = t0.elapsed().as_secs_f64() * 1e3;
+        let result = result.map(|mut r| {
+            r.latency_ms = latency_ms;
+            r
+        });
+        if let Some(log) = &self.log {
+            let record = self.record(prompt, cell, cell_listed, &result, latency_ms);
+            // The answer matters more than its log line: a failed append is reported, not fatal.
+            if let Err(e) = log.append(&record) {
+                eprintln!("warning: cannot append to {}: {e}", log.path().display());
+            }
+        }
+        result
+    }
+
+    fn record(
+        &self,
+        prompt: &str,
+        cell: Cell,
+        listed: bool,
+        result: &Result<Routed, RouteFailure>,
+        latency_ms: f64,
+    ) -> RouteRecord {
+        let (c, primary, routed_to, fell_back, ok, error_kind, primary_error_kind, cost) =
+            match result {
+                Ok(r) => (
+                    &r.classification,
+                    &r.primary,
+                    &r.routed_to,
+                    r.fell_back,
+                    true,
+                    None,
+                    r.primary_error.as_ref().map(|e| e.kind),
+                    r.cost_usd,
+                ),
+                Err(f) => (
+                    &f.classification,
+                    &f.primary,
+                    &f.model,
+                    f.fell_back,
+                    false,
+                    Some(f.error.kind),
+                    None,
+                    f.classification.cost_usd,
+                ),
+            };
+        RouteRecord {
+            ts: jiff::Timestamp::now().to_string(),
+            prompt_sha256: sha256_hex(prompt.as_bytes()),
+            task: c.labels.0.to_string(),
+            priority: c.labels.1.to_string(),
+            cell: if listed {
+                cell.to_string()
+            } else {
+                "default".into()
+            },
+            primary: primary.to_string(),
+            routed_to: routed_to.to_string(),
+            fallback_used: fell_back,
+            ok,
+            error_kind,
+            primary_error_kind,
+            cost_usd: cost,
+            latency_ms,
+            classifier_cache_hit: c.cache_hit,
+            classifier_parse_miss: c.parse_miss,
+            prompt: self.log_prompts.then(|| prompt.to_string()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
