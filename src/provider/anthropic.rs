@@ -65,7 +65,7 @@ impl Anthropic {
         if self.stream {
             self.read_stream(sent).await
         } else {
-            let (v, _) = self.http.json(sent).await?;
+            let v = self.http.json(sent).await?;
             parse_message(&v, &self.http.redactor)
         }
     }

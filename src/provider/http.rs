@@ -62,7 +62,7 @@ impl Key {
         }
     }
 
-    /// A key from a literal (tests).
+    #[cfg(test)]
     pub fn from_literal(v: &str) -> Key {
         Key(Arc::new(SecretString::from(v.to_string())))
     }
@@ -184,8 +184,7 @@ impl Http {
     }
 
     /// The whole body of a 2xx response as JSON.
-    pub async fn json(&self, sent: Sent) -> Result<(serde_json::Value, HeaderMap), CallError> {
-        let headers = sent.response.headers().clone();
+    pub async fn json(&self, sent: Sent) -> Result<serde_json::Value, CallError> {
         let status = sent.response.status().as_u16();
         let bytes = sent
             .response
@@ -205,7 +204,7 @@ impl Http {
             err.http_status = Some(status);
             err
         })?;
-        Ok((v, headers))
+        Ok(v)
     }
 
     /// The events of a 2xx `text/event-stream` response.

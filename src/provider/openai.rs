@@ -58,7 +58,7 @@ impl OpenAi {
             return self.read_stream(sent).await;
         }
         let server_ms = processing_ms(sent.response.headers());
-        let (v, _) = self.http.json(sent).await?;
+        let v = self.http.json(sent).await?;
         let mut a = parse_completion(&v, &self.http.redactor)?;
         a.server_latency_ms = server_ms;
         Ok(a)

@@ -61,7 +61,7 @@ impl Promptster {
             body["temperature"] = json!(t);
         }
         let sent = self.http.post("/prompts/test", headers, &body).await?;
-        let (v, _) = self.http.json(sent).await?;
+        let v = self.http.json(sent).await?;
         parse_test_response(&v, &self.http.redactor)
     }
 }

@@ -73,9 +73,6 @@ pub async fn execute(
         .collect();
     let (tx, rx) = mpsc::channel::<Finished>(1024);
 
-    // One writer thread owns the journal and the progress display, so the hot path of a call
-    // never contends on a lock.
-    let writer_cfg = cfg.clone();
     let mut endpoints = Vec::new();
     for (name, calls) in by_endpoint {
         let ep = cfg.endpoints[&name].clone();
@@ -100,6 +97,9 @@ pub async fn execute(
         };
         endpoints.push((ep, provider, rpm, calls));
     }
+    // One writer thread owns the journal and the progress display, so the hot path of a call
+    // never contends on a lock.
+    let writer_cfg = cfg.clone();
     let writer = std::thread::spawn(move || {
         write_results(
             rx,

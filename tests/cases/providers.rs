@@ -671,7 +671,7 @@ fn results_by_key(run: &Run) -> BTreeMap<(String, String), HashMap<String, Strin
 fn openai_usage_server_latency_and_price_table_cost_are_kept() {
     let wire = Wire::OpenAi { stream: false };
     let server = Server::start(move |r| healthy(wire, r, Duration::ZERO));
-    let run = run_live(&routes(wire, &server.url(), ""), 2, &[]);
+    let run = run_live(&routes(wire, &server.url(), "timeout_s = 10\n"), 2, &[]);
     ok(&run.out);
     let rows = results_by_key(&run);
     let r = &rows[&("q1".to_string(), "acme/beta".to_string())];
@@ -724,7 +724,7 @@ fn streaming_measures_time_to_first_token() {
 fn promptster_reported_cost_and_latency_from_either_shape() {
     let wire = Wire::Promptster;
     let server = Server::start(move |r| healthy(wire, r, Duration::ZERO));
-    let run = run_live(&routes(wire, &server.url(), ""), 2, &[]);
+    let run = run_live(&routes(wire, &server.url(), "timeout_s = 10\n"), 2, &[]);
     ok(&run.out);
     let rows = results_by_key(&run);
     assert_eq!(rows.len(), 4);
@@ -777,7 +777,7 @@ fn fatal_errors_are_not_retried_and_quota_fails_fast() {
             _ => healthy(wire, r, Duration::ZERO),
         }
     });
-    let run = run_live(&routes(wire, &server.url(), ""), 9, &[]);
+    let run = run_live(&routes(wire, &server.url(), "timeout_s = 10\n"), 9, &[]);
     ok(&run.out);
     let expect = [
         ("q0", "auth", "401", "invalid api key"),
