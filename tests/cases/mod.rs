@@ -1,2 +1,4 @@
 mod bad_input;
+mod judge;
 mod offline_suites;
+mod statistics;
