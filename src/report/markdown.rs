@@ -491,7 +491,7 @@ impl Exporter for Markdown {
             let cpt = |x: Option<f64>| x.map(pct).unwrap_or("not reached".into());
             let _ = writeln!(
                 o,
-                "### Strong and weak model (RouteLLM figures)\n\nStrong `{}` (quality {:.3}), weak `{}` (quality {:.3}) on the {} items both were graded on. PGR is the share of the quality gap a router recovers; APGR its average over the share of calls sent to the strong model; CPT(x%) the share of strong calls needed to recover x% of the gap. A random router has APGR 50%.\n",
+                "### Strong and weak model (RouteLLM figures)\n\nStrong `{}` (quality {:.3}), weak `{}` (quality {:.3}) on the {} items both were graded on. PGR is the share of the quality gap a router recovers; APGR its average over the share of calls sent to the strong model; CPT(x%) the share of strong calls needed to recover x% of the gap. A random router has APGR 50%; above 100% means routing beats the strong model alone (the weak one wins some items).\n",
                 sw.strong, sw.quality_strong, sw.weak, sw.quality_weak, sw.n
             );
             md_table(
