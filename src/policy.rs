@@ -796,11 +796,11 @@ fn decide(
             ch,
             Outcome::Changed,
             format!(
-                "changed: the current primary fails {} of its calls (the policy allows {}); {} is the {} choice among the candidates tied with the best",
+                "changed: the current primary fails {} of its calls (the policy allows {}); {} has the lowest {objective_name} among the candidates {}",
                 pct(s.profiles[cur].error_rate),
                 pct(p.max_error_rate),
                 s.profiles[ch].model,
-                objective_name
+                tie_phrase(prio, p)
             ),
             Some(ch),
         )
@@ -1119,4 +1119,69 @@ pub fn primaries(rec: &Recommendation) -> BTreeMap<String, ModelId> {
         .iter()
         .map(|d| (d.label(), d.new.primary.clone()))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn m(s: &str) -> ModelId {
+        ModelId::parse(s).unwrap()
+    }
+
+    #[test]
+    fn a_comparison_reads_the_same_from_either_side() {
+        let c = QualityComparison {
+            task: Some(TaskType::Math),
+            a: m("a/x"),
+            b: m("b/y"),
+            n: 30,
+            quality_a: 0.9,
+            quality_b: 0.6,
+            delta: Estimate {
+                value: 0.3,
+                low: 0.1,
+                high: 0.45,
+            },
+            mcnemar: Some(McNemar {
+                a_only: 12,
+                b_only: 3,
+                p_value: 0.035,
+                exact: true,
+            }),
+            significant: true,
+            items_to_resolve: Some(12),
+        };
+        let r = c.reversed();
+        assert_eq!((r.a.as_str(), r.b.as_str()), ("b/y", "a/x"));
+        assert_eq!((r.quality_a, r.quality_b), (0.6, 0.9));
+        assert_eq!(
+            (r.delta.value, r.delta.low, r.delta.high),
+            (-0.3, -0.45, -0.1)
+        );
+        let mc = r.mcnemar.unwrap();
+        assert_eq!((mc.a_only, mc.b_only), (3, 12));
+        assert_eq!(r.reversed(), c);
+        assert_eq!(c.test(), "mcnemar_exact");
+        assert_eq!(
+            c.describe(),
+            "Δ +0.300 [+0.100, +0.450], McNemar p = 0.035, n = 30"
+        );
+    }
+
+    #[test]
+    fn changes_and_p_values_print_for_reasons() {
+        let e = Estimate {
+            value: -0.961,
+            low: -0.97,
+            high: -0.95,
+        };
+        assert_eq!(fmt_change(&e), "−96% [−97%, −95%]");
+        assert_eq!(fmt_p(0.0004), "p < 0.001");
+        assert_eq!(fmt_p(0.0312), "p = 0.031");
+        assert_eq!(
+            Outcome::KeptNoSignificantDifference.as_str(),
+            "kept_no_significant_difference"
+        );
+    }
 }
