@@ -31,16 +31,26 @@ pub struct CallResult {
     pub latency_ms: Option<f64>,
 }
 
-/// A candidate's figures on one item, repeats averaged.
-#[derive(Debug, Clone, Default)]
+/// A candidate's figures on one item, repeats averaged: the unit every interval resamples.
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct ItemOutcome {
+    /// Mean score of the graded repeats.
     pub score: Option<f64>,
+    /// Mean cost of the successful repeats; `None` when one of them is unpriced.
     pub cost_usd: Option<f64>,
     pub latency_ms: Option<f64>,
     /// Every repeat succeeded.
     pub ok: bool,
     /// A failed repeat failed in a way the router falls back on.
     pub retryable_error: bool,
+    /// Calls (repeats) made, and how many failed.
+    pub n_calls: usize,
+    pub n_errors: usize,
+    /// Latency of each successful repeat, kept whole so quantiles resample items, not calls.
+    pub latencies: Vec<f64>,
+    /// The item's grader can only pass or fail (a judge or `json_fields` score of exactly 0 or
+    /// 1 is still a graded score, not a pass/fail outcome).
+    pub binary: bool,
 }
 
 /// A model on one task type, priorities pooled.
@@ -52,15 +62,37 @@ pub struct ModelTask {
     pub n_errors: usize,
     /// Items with a score.
     pub n_graded: usize,
+    /// Mean of the per-item scores (repeats averaged first), with its interval over items.
     pub quality: Option<Estimate>,
-    /// Scores are all 0 or 1 (pass/fail graders).
+    /// Per-item scores are all 0 or 1 (pass/fail graders, repeats agreeing): Wilson applies.
     pub pass_fail: bool,
     pub cost_per_call: Option<f64>,
     pub p50_ms: Option<f64>,
     pub p95_ms: Option<f64>,
+    /// p95 latency with its interval (whole items resampled).
+    pub p95: Option<Estimate>,
     pub error_rate: f64,
+    /// Error rate with its Wilson interval over calls.
+    pub errors: Option<Estimate>,
     /// Per item score (repeats averaged), for paired comparisons.
     pub item_scores: BTreeMap<String, f64>,
+}
+
+/// The judge's calls, apart from the candidates' (they grade, they do not answer).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct JudgeSummary {
+    pub model: Option<ModelId>,
+    /// Judge rows in the journal (one per judged answer).
+    pub verdicts: usize,
+    /// Verdicts paid for in this run.
+    pub asked: usize,
+    /// Verdicts reused, from the verdict cache or an identical answer (not billed).
+    pub reused: usize,
+    pub errors: usize,
+    /// Replies without a valid verdict.
+    pub unparsable: usize,
+    /// Cost of the judge calls; `None` when the judge is unpriced.
+    pub cost_usd: Option<f64>,
 }
 
 /// What one classifier said about one item.
@@ -88,6 +120,9 @@ pub struct ClassifierSummary {
 
 pub struct Analysis {
     pub results: DataFrame,
+    /// One row per judge call.
+    pub judge: DataFrame,
+    pub judge_summary: JudgeSummary,
     pub summary_task: DataFrame,
     pub summary_cell: DataFrame,
     pub classifier: DataFrame,
@@ -111,9 +146,11 @@ impl Analysis {
             .find(|m| &m.model == model && m.task == task)
     }
 
-    /// Total cost of the calls of one kind, and whether any was unpriced.
+    /// Total cost of the run's calls at the prices in force: candidates, classifiers and judge.
     pub fn spend(&self) -> f64 {
-        sum_f64(&self.results, "cost_usd") + sum_f64(&self.classifier, "cost_usd")
+        sum_f64(&self.results, "cost_usd")
+            + sum_f64(&self.classifier, "cost_usd")
+            + sum_f64(&self.judge, "cost_usd")
     }
 }
 
@@ -173,11 +210,32 @@ pub fn analyze(cfg: &Config, ds: &Dataset, rows: &[JournalRow]) -> PolarsResult<
             list.push(row);
         }
     }
-    let judge_replies: HashMap<&str, &str> = rows
+    // The verdicts of the configured judge only: a journal judged by another model than the
+    // routes file now names would otherwise mix two judges' scales.
+    let judge_model = cfg.judge.as_ref().map(|j| &j.model);
+    let judge_rows: Vec<&JournalRow> = rows
         .iter()
-        .filter(|r| r.kind == CallKind::Judge && r.ok)
-        .filter_map(|r| Some((r.target.as_deref()?, r.response.as_deref()?)))
+        .filter(|r| r.kind == CallKind::Judge)
+        .filter(|r| judge_model.is_none_or(|m| &r.model == m))
         .collect();
+    let mut judge_replies: HashMap<&str, &str> = HashMap::new();
+    let mut judge_errors: HashMap<&str, &str> = HashMap::new();
+    for r in &judge_rows {
+        let Some(target) = r.target.as_deref() else {
+            continue;
+        };
+        // A later row for the same answer (a resumed run) supersedes an earlier one.
+        judge_replies.remove(target);
+        judge_errors.remove(target);
+        match (r.ok, r.response.as_deref(), r.error.as_deref()) {
+            (true, Some(reply), _) => {
+                judge_replies.insert(target, reply);
+            }
+            (_, _, err) => {
+                judge_errors.insert(target, err.unwrap_or("no reply"));
+            }
+        }
+    }
 
     for row in &candidate_rows {
         let Some(item) = ds.get(&row.item) else {
@@ -189,6 +247,7 @@ pub fn analyze(cfg: &Config, ds: &Dataset, rows: &[JournalRow]) -> PolarsResult<
                 answer: row.response.as_deref().unwrap_or(""),
                 recorded: row.grade.as_ref(),
                 judge_reply: judge_replies.get(row.key.as_str()).copied(),
+                judge_error: judge_errors.get(row.key.as_str()).copied(),
             })
         });
         let (cost, cost_source) = price_row(cfg, row);
@@ -236,6 +295,7 @@ pub fn analyze(cfg: &Config, ds: &Dataset, rows: &[JournalRow]) -> PolarsResult<
         });
     }
     let results = r.into_frame()?;
+    let (judge, judge_summary) = judge_frame(cfg, &judge_rows, &candidate_rows)?;
 
     // ---- summaries (Polars) ----
     let summary_task = summarize(&results, &["model", "task_type"])?;
@@ -252,43 +312,49 @@ pub fn analyze(cfg: &Config, ds: &Dataset, rows: &[JournalRow]) -> PolarsResult<
     let mut outcomes = BTreeMap::new();
     for (k, cs) in &per_item {
         let scores: Vec<f64> = cs.iter().filter_map(|c| c.score).collect();
-        let costs: Vec<f64> = cs
-            .iter()
-            .filter(|c| c.ok)
-            .filter_map(|c| c.cost_usd)
-            .collect();
-        let lats: Vec<f64> = cs
-            .iter()
-            .filter(|c| c.ok)
-            .filter_map(|c| c.latency_ms)
-            .collect();
+        let ok_calls: Vec<&&CallResult> = cs.iter().filter(|c| c.ok).collect();
+        let costs: Vec<f64> = ok_calls.iter().filter_map(|c| c.cost_usd).collect();
+        // Repeats in journal order, so the latency list (and anything resampled from it) is
+        // the same on every derivation.
+        let mut ok_sorted = ok_calls.clone();
+        ok_sorted.sort_by_key(|c| c.repeat);
+        let lats: Vec<f64> = ok_sorted.iter().filter_map(|c| c.latency_ms).collect();
         outcomes.insert(
             k.clone(),
             ItemOutcome {
                 score: stats::mean(&scores),
-                cost_usd: stats::mean(&costs),
+                cost_usd: if costs.len() == ok_calls.len() {
+                    stats::mean(&costs)
+                } else {
+                    None
+                },
                 latency_ms: stats::mean(&lats),
                 ok: cs.iter().all(|c| c.ok),
                 retryable_error: cs
                     .iter()
                     .any(|c| c.error_kind.is_some_and(|e| e.retryable())),
+                n_calls: cs.len(),
+                n_errors: cs.iter().filter(|c| !c.ok).count(),
+                latencies: lats,
+                binary: ds.get(&k.0).is_some_and(|i| i.grader.can_pass_fail()),
             },
         );
     }
 
-    // Score vectors in one pass: per (model, task) by item, and per (model, task, priority).
-    let mut by_task: HashMap<(ModelId, TaskType), BTreeMap<String, f64>> = HashMap::new();
-    let mut by_cell: BTreeMap<(ModelId, TaskType, Priority), Vec<f64>> = BTreeMap::new();
+    // Item outcomes grouped per (model, task) and per (model, task, priority), in item order.
+    type Group<'o> = Vec<(&'o str, &'o ItemOutcome)>;
+    let mut by_task: HashMap<(ModelId, TaskType), Group> = HashMap::new();
+    let mut by_cell: HashMap<(ModelId, TaskType, Priority), Group> = HashMap::new();
     for ((item, m), o) in &outcomes {
-        if let (Some(s), Some(it)) = (o.score, ds.get(item)) {
+        if let Some(it) = ds.get(item) {
             by_task
                 .entry((m.clone(), it.task))
                 .or_default()
-                .insert(item.clone(), s);
+                .push((item, o));
             by_cell
                 .entry((m.clone(), it.task, it.priority))
                 .or_default()
-                .push(s);
+                .push((item, o));
         }
     }
 
@@ -301,38 +367,39 @@ pub fn analyze(cfg: &Config, ds: &Dataset, rows: &[JournalRow]) -> PolarsResult<
     let mut ci_cols = CiCols::default();
     let keys = frame_keys(&summary_task, false)?;
     for (model, task, _) in &keys {
-        let item_scores = by_task.remove(&(model.clone(), *task)).unwrap_or_default();
-        let scores: Vec<f64> = item_scores.values().copied().collect();
-        let (quality, pass_fail) = quality_estimate(&scores, cfg, &format!("{model}|{task}"));
+        let group = by_task.remove(&(model.clone(), *task)).unwrap_or_default();
+        let st = item_stats(&group, cfg, &format!("{model}|{task}"));
         let row = summary_row(&summary_task, model, *task, None)?;
-        ci_cols.push(quality, pass_fail);
         model_task.push(ModelTask {
             model: model.clone(),
             task: *task,
             n_calls: row.n_calls,
             n_errors: row.n_errors,
-            n_graded: scores.len(),
-            quality,
-            pass_fail,
+            n_graded: st.n_items,
+            quality: st.quality,
+            pass_fail: st.pass_fail,
             cost_per_call: row.cost_per_call,
             p50_ms: row.p50,
             p95_ms: row.p95,
+            p95: st.p95,
             error_rate: row.error_rate,
-            item_scores,
+            errors: st.errors,
+            item_scores: group
+                .iter()
+                .filter_map(|(id, o)| Some((id.to_string(), o.score?)))
+                .collect(),
         });
+        ci_cols.push(st);
     }
     let summary_task = ci_cols.attach(summary_task)?;
 
     let mut ci_cols = CiCols::default();
     for (model, task, prio) in frame_keys(&summary_cell, true)? {
         let prio = prio.expect("cell frames have priorities");
-        let mut scores = by_cell
+        let group = by_cell
             .remove(&(model.clone(), task, prio))
             .unwrap_or_default();
-        // Outcomes come from a hash map: sort so that resampling sees the same order every time.
-        scores.sort_by(f64::total_cmp);
-        let (q, pf) = quality_estimate(&scores, cfg, &format!("{model}|{task}|{prio}"));
-        ci_cols.push(q, pf);
+        ci_cols.push(item_stats(&group, cfg, &format!("{model}|{task}|{prio}")));
     }
     let summary_cell = ci_cols.attach(summary_cell)?;
 
@@ -434,6 +501,8 @@ pub fn analyze(cfg: &Config, ds: &Dataset, rows: &[JournalRow]) -> PolarsResult<
     }
     Ok(Analysis {
         results,
+        judge,
+        judge_summary,
         summary_task,
         summary_cell,
         classifier,
@@ -452,9 +521,17 @@ pub fn analyze(cfg: &Config, ds: &Dataset, rows: &[JournalRow]) -> PolarsResult<
     })
 }
 
-/// Mean quality with its interval: Wilson for pass/fail scores, seeded bootstrap otherwise.
-fn quality_estimate(scores: &[f64], cfg: &Config, label: &str) -> (Option<Estimate>, bool) {
-    let pass_fail = !scores.is_empty() && scores.iter().all(|&s| s == 0.0 || s == 1.0);
+/// Mean quality with its interval over items: Wilson when every item's score is a pass or a
+/// fail (one Bernoulli outcome per item: `binary` graders, repeats agreeing), else a seeded
+/// bootstrap of the item means (graded repeats of an item are averaged first, so an item counts
+/// once however many times it was asked).
+pub fn quality_estimate(
+    scores: &[f64],
+    binary: bool,
+    cfg: &Config,
+    label: &str,
+) -> (Option<Estimate>, bool) {
+    let pass_fail = binary && !scores.is_empty() && scores.iter().all(|&s| s == 0.0 || s == 1.0);
     let p = &cfg.policy;
     let est = if pass_fail {
         stats::wilson(scores.iter().sum(), scores.len(), p.confidence)
@@ -467,6 +544,47 @@ fn quality_estimate(scores: &[f64], cfg: &Config, label: &str) -> (Option<Estima
         )
     };
     (est, pass_fail)
+}
+
+/// The interval figures of one group of items (a model on a task type, or on a cell).
+struct ItemStats {
+    n_items: usize,
+    quality: Option<Estimate>,
+    pass_fail: bool,
+    p50: Option<Estimate>,
+    p95: Option<Estimate>,
+    errors: Option<Estimate>,
+}
+
+fn item_stats(group: &[(&str, &ItemOutcome)], cfg: &Config, label: &str) -> ItemStats {
+    let p = &cfg.policy;
+    let scores: Vec<f64> = group.iter().filter_map(|(_, o)| o.score).collect();
+    let binary = group.iter().all(|(_, o)| o.binary);
+    let (quality, pass_fail) = quality_estimate(&scores, binary, cfg, label);
+    let lat_groups: Vec<&[f64]> = group
+        .iter()
+        .map(|(_, o)| o.latencies.as_slice())
+        .filter(|l| !l.is_empty())
+        .collect();
+    let latency = |q: f64, what: &str| {
+        stats::bootstrap_quantile(
+            &lat_groups,
+            q,
+            p.bootstrap_resamples,
+            p.confidence,
+            &mut stats::rng_for(p.seed, &format!("{label}|{what}")),
+        )
+    };
+    let calls: usize = group.iter().map(|(_, o)| o.n_calls).sum();
+    let errors: usize = group.iter().map(|(_, o)| o.n_errors).sum();
+    ItemStats {
+        n_items: scores.len(),
+        quality,
+        pass_fail,
+        p50: latency(0.5, "p50"),
+        p95: latency(0.95, "p95"),
+        errors: stats::wilson(errors as f64, calls, p.confidence),
+    }
 }
 
 fn summarize(results: &DataFrame, by: &[&str]) -> PolarsResult<DataFrame> {
@@ -626,27 +744,162 @@ fn summary_row(
     })
 }
 
+/// Interval columns appended to a summary frame, one row per frame row.
 #[derive(Default)]
 struct CiCols {
+    quality: Vec<Option<f64>>,
+    n_items: Vec<u32>,
     low: Vec<Option<f64>>,
     high: Vec<Option<f64>>,
     method: Vec<Option<&'static str>>,
+    p50_low: Vec<Option<f64>>,
+    p50_high: Vec<Option<f64>>,
+    p95_low: Vec<Option<f64>>,
+    p95_high: Vec<Option<f64>>,
+    err_low: Vec<Option<f64>>,
+    err_high: Vec<Option<f64>>,
 }
 
 impl CiCols {
-    fn push(&mut self, q: Option<Estimate>, pass_fail: bool) {
+    fn push(&mut self, st: ItemStats) {
+        let q = st.quality;
+        self.quality.push(q.map(|e| e.value));
+        self.n_items.push(st.n_items as u32);
         self.low.push(q.map(|e| e.low));
         self.high.push(q.map(|e| e.high));
         self.method
-            .push(q.map(|_| if pass_fail { "wilson" } else { "bootstrap" }));
+            .push(q.map(|_| if st.pass_fail { "wilson" } else { "bootstrap" }));
+        self.p50_low.push(st.p50.map(|e| e.low));
+        self.p50_high.push(st.p50.map(|e| e.high));
+        self.p95_low.push(st.p95.map(|e| e.low));
+        self.p95_high.push(st.p95.map(|e| e.high));
+        self.err_low.push(st.errors.map(|e| e.low));
+        self.err_high.push(st.errors.map(|e| e.high));
     }
 
     fn attach(self, mut df: DataFrame) -> PolarsResult<DataFrame> {
+        // Quality is the mean of item means (equal to the mean over calls without repeats), so
+        // that it is the centre of the interval printed next to it.
+        df.with_column(Column::new("quality".into(), self.quality))?;
         df.with_column(Column::new("quality_ci_low".into(), self.low))?;
         df.with_column(Column::new("quality_ci_high".into(), self.high))?;
         df.with_column(Column::new("quality_ci_method".into(), self.method))?;
+        df.with_column(Column::new("n_items".into(), self.n_items))?;
+        df.with_column(Column::new("p50_latency_ci_low_ms".into(), self.p50_low))?;
+        df.with_column(Column::new("p50_latency_ci_high_ms".into(), self.p50_high))?;
+        df.with_column(Column::new("p95_latency_ci_low_ms".into(), self.p95_low))?;
+        df.with_column(Column::new("p95_latency_ci_high_ms".into(), self.p95_high))?;
+        df.with_column(Column::new("error_rate_ci_low".into(), self.err_low))?;
+        df.with_column(Column::new("error_rate_ci_high".into(), self.err_high))?;
         Ok(df)
     }
+}
+
+/// The judge frame (one row per judge call) and its totals.
+fn judge_frame(
+    cfg: &Config,
+    judge_rows: &[&JournalRow],
+    candidate_rows: &[&JournalRow],
+) -> PolarsResult<(DataFrame, JudgeSummary)> {
+    let judged: HashMap<&str, &JournalRow> = candidate_rows
+        .iter()
+        .map(|r| (r.key.as_str(), *r))
+        .collect();
+    let mut summary = JudgeSummary {
+        model: cfg.judge.as_ref().map(|j| j.model.clone()),
+        cost_usd: Some(0.0),
+        ..JudgeSummary::default()
+    };
+    let mut c = JudgeCols::default();
+    for r in judge_rows {
+        let target = r.target.as_deref().and_then(|t| judged.get(t));
+        let grade = crate::grade::judge::grade(
+            r.response.as_deref().filter(|_| r.ok),
+            r.error.as_deref().filter(|_| !r.ok),
+        );
+        let verdict = r
+            .response
+            .as_deref()
+            .filter(|_| r.ok)
+            .and_then(|x| crate::grade::judge::parse_verdict(x).ok());
+        let (cost, source) = price_row(cfg, r);
+        // A reused verdict is journaled with no attempt made.
+        let reused = r.attempts == 0;
+        summary.verdicts += 1;
+        if reused {
+            summary.reused += 1;
+        } else if r.ok {
+            summary.asked += 1;
+        }
+        if !r.ok {
+            summary.errors += 1;
+        } else if verdict.is_none() {
+            summary.unparsable += 1;
+        }
+        summary.cost_usd = match (summary.cost_usd, cost) {
+            (Some(a), Some(b)) => Some(a + b),
+            _ => None,
+        };
+        c.item.push(r.item.clone());
+        c.model.push(target.map(|t| t.model.to_string()));
+        c.repeat.push(target.map(|t| t.repeat));
+        c.judge.push(r.model.to_string());
+        c.ok.push(r.ok);
+        c.reused.push(reused);
+        c.error_kind.push(r.error_kind.map(|k| k.as_str()));
+        c.verdict.push(verdict.map(u32::from));
+        c.score.push(grade.score);
+        c.reason.push(grade.reason);
+        c.input_tokens.push(r.input_tokens);
+        c.output_tokens.push(r.output_tokens);
+        c.cost.push(cost);
+        c.cost_source.push(source.as_str());
+        c.latency.push(r.latency_ms);
+        c.reply.push(r.response.clone());
+    }
+    let n = c.item.len();
+    let df = DataFrame::new(
+        n,
+        vec![
+            Column::new("item_id".into(), c.item),
+            Column::new("model".into(), c.model),
+            Column::new("repeat".into(), c.repeat),
+            Column::new("judge".into(), c.judge),
+            Column::new("ok".into(), c.ok),
+            Column::new("reused".into(), c.reused),
+            Column::new("error_kind".into(), c.error_kind),
+            Column::new("verdict".into(), c.verdict),
+            Column::new("score".into(), c.score),
+            Column::new("grade_reason".into(), c.reason),
+            Column::new("input_tokens".into(), c.input_tokens),
+            Column::new("output_tokens".into(), c.output_tokens),
+            Column::new("cost_usd".into(), c.cost),
+            Column::new("cost_source".into(), c.cost_source),
+            Column::new("latency_ms".into(), c.latency),
+            Column::new("reply".into(), c.reply),
+        ],
+    )?;
+    Ok((df, summary))
+}
+
+#[derive(Default)]
+struct JudgeCols {
+    item: Vec<String>,
+    model: Vec<Option<String>>,
+    repeat: Vec<Option<u32>>,
+    judge: Vec<String>,
+    ok: Vec<bool>,
+    reused: Vec<bool>,
+    error_kind: Vec<Option<&'static str>>,
+    verdict: Vec<Option<u32>>,
+    score: Vec<Option<f64>>,
+    reason: Vec<String>,
+    input_tokens: Vec<Option<u64>>,
+    output_tokens: Vec<Option<u64>>,
+    cost: Vec<Option<f64>>,
+    cost_source: Vec<&'static str>,
+    latency: Vec<Option<f64>>,
+    reply: Vec<Option<String>>,
 }
 
 #[derive(Default)]

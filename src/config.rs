@@ -92,6 +92,8 @@ struct RawJudge {
     model: String,
     #[serde(default)]
     max_tokens: Option<u32>,
+    #[serde(default)]
+    prompt: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -167,15 +169,21 @@ pub struct PolicyConfig {
     pub quality_slack: f64,
     /// Confidence level of intervals and tests.
     pub confidence: f64,
-    /// A challenger must beat the current route by at least this much on the cell's objective
-    /// (quality points for quality cells, relative cost or p95 for default and latency cells).
+    /// A challenger must beat the current route's cost per call (default cells) or p95 latency
+    /// (latency cells) by at least this share, significantly, to replace it (0.05 = 5% lower).
     pub min_effect: f64,
+    /// A challenger must beat the current route's quality by at least this many points (scores
+    /// are in [0, 1]), significantly, to replace it on quality.
+    pub min_quality_effect: f64,
     /// Candidates that fail more often than this are not eligible.
     pub max_error_rate: f64,
     /// Bootstrap resamples for intervals.
     pub bootstrap_resamples: usize,
     /// Seed of every resampling, so a report is reproducible.
     pub seed: u64,
+    /// Bootstrap resamples of the items on which the policy is re-run to measure how stable
+    /// each decision is (the flap rate); 0 turns the measurement off.
+    pub stability_resamples: usize,
 }
 
 impl Default for PolicyConfig {
@@ -185,9 +193,11 @@ impl Default for PolicyConfig {
             quality_slack: 0.03,
             confidence: 0.95,
             min_effect: 0.05,
+            min_quality_effect: 0.05,
             max_error_rate: 0.10,
             bootstrap_resamples: 1000,
             seed: 20_260_528,
+            stability_resamples: 0,
         }
     }
 }
@@ -311,10 +321,13 @@ pub struct ClassifierConfig {
     pub max_tokens: u32,
 }
 
+/// `[judge]`: the model that grades answers of items with a `judge` grader.
 #[derive(Debug, Clone)]
 pub struct JudgeConfig {
     pub model: ModelId,
     pub max_tokens: u32,
+    /// The judge prompt; see [`crate::grade::judge::DEFAULT_JUDGE_PROMPT`] for its placeholders.
+    pub prompt_template: String,
 }
 
 #[derive(Debug, Clone)]
@@ -916,9 +929,25 @@ fn build(
         ));
     }
     let judge = raw.judge.and_then(|j| {
+        let prompt_template = j
+            .prompt
+            .unwrap_or_else(|| crate::grade::judge::DEFAULT_JUDGE_PROMPT.to_string());
+        // Without the answer there is nothing to judge; without the prompt, nothing to judge it by.
+        for needed in ["{answer}", "{prompt}"] {
+            if !prompt_template.contains(needed) {
+                errs.push(loc.err(
+                    &["judge", "prompt"],
+                    format!("the judge prompt must contain {needed}"),
+                ));
+            }
+        }
+        if j.max_tokens == Some(0) {
+            errs.push(loc.err(&["judge", "max_tokens"], "must be at least 1"));
+        }
         declared(&["judge", "model"], &j.model, errs).map(|model| JudgeConfig {
             model,
             max_tokens: j.max_tokens.unwrap_or(512),
+            prompt_template,
         })
     });
 
@@ -1001,10 +1030,34 @@ fn build(
             format!("must be within [0, 1], found {}", p.quality_slack),
         ));
     }
-    if p.min_effect.is_nan() || p.min_effect < 0.0 {
+    if !(0.0..1.0).contains(&p.min_effect) {
         errs.push(loc.err(
             &["policy", "min_effect"],
-            format!("must be non-negative, found {}", p.min_effect),
+            format!(
+                "must be within [0, 1) (a share: 0.05 = 5% lower), found {}",
+                p.min_effect
+            ),
+        ));
+    }
+    if !(0.0..=1.0).contains(&p.min_quality_effect) {
+        errs.push(loc.err(
+            &["policy", "min_quality_effect"],
+            format!(
+                "must be within [0, 1] (quality points), found {}",
+                p.min_quality_effect
+            ),
+        ));
+    }
+    if !(0.0..=1.0).contains(&p.max_error_rate) {
+        errs.push(loc.err(
+            &["policy", "max_error_rate"],
+            format!("must be within [0, 1], found {}", p.max_error_rate),
+        ));
+    }
+    if p.stability_resamples > 10_000 {
+        errs.push(loc.err(
+            &["policy", "stability_resamples"],
+            "use at most 10000 resamples (50 measure the flap rate well)",
         ));
     }
     if p.bootstrap_resamples < 100 {
@@ -1277,6 +1330,35 @@ primary = "openai/gpt-4-0314"
         ));
         assert_eq!(e.field.as_deref(), Some("endpoints.api.stream"));
         assert!(e.message.contains("cannot stream"), "{e}");
+    }
+
+    #[test]
+    fn judge_and_policy_sections_are_checked() {
+        let src = format!("{GOOD}\n[judge]\nmodel = \"openai/gpt-4-0613\"\n");
+        let c = parse(&src).unwrap();
+        let j = c.judge.unwrap();
+        assert_eq!(j.model.as_str(), "openai/gpt-4-0613");
+        assert!(j.prompt_template.contains("[[5]]"));
+        let src = format!(
+            "{GOOD}\n[judge]\nmodel = \"openai/gpt-4-0613\"\nprompt = \"rate {{answer}}\"\n"
+        );
+        let e = one_error(&src);
+        assert_eq!(e.field.as_deref(), Some("judge.prompt"));
+        assert!(e.message.contains("{prompt}"), "{e}");
+        let src = format!("{GOOD}\n[judge]\nmodel = \"openai/nope\"\n");
+        assert_eq!(one_error(&src).field.as_deref(), Some("judge.model"));
+        let src = format!("{GOOD}\n[policy]\nmin_quality_effect = 2\n");
+        let e = one_error(&src);
+        assert_eq!(e.field.as_deref(), Some("policy.min_quality_effect"));
+        assert_eq!(
+            e.line,
+            Some(
+                src.lines()
+                    .position(|l| l.starts_with("min_quality"))
+                    .unwrap()
+                    + 1
+            )
+        );
     }
 
     #[test]

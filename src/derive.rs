@@ -6,11 +6,12 @@ use std::path::Path;
 use crate::analyze::{self, Analysis};
 use crate::config::Config;
 use crate::dataset::Dataset;
-use crate::policy::{self, Recommendation};
+use crate::policy::{self, QualityComparison, Recommendation};
 use crate::routes_file;
 use crate::run_dir::Manifest;
 use crate::runner::journal::JournalContents;
-use crate::simulate::{self, SimRow};
+use crate::simulate::{self, ClassifierValue, SimRow, StrongWeak};
+use crate::stability::{self, Stability};
 
 pub struct Derived<'a> {
     pub manifest: &'a Manifest,
@@ -18,7 +19,15 @@ pub struct Derived<'a> {
     pub ds: &'a Dataset,
     pub analysis: Analysis,
     pub rec: Recommendation,
+    /// Every pair of candidates compared on quality, per task type and over every item.
+    pub comparisons: Vec<QualityComparison>,
+    /// The decisions re-made on bootstrap resamples (`[policy] stability_resamples`).
+    pub stability: Option<Stability>,
     pub sim: Vec<SimRow>,
+    /// RouteLLM-comparable figures for the strongest and the cheapest candidate.
+    pub strong_weak: Option<StrongWeak>,
+    /// What each declared classifier is worth for its cost.
+    pub classifier_value: Vec<ClassifierValue>,
     pub recommended_toml: String,
     pub diff: String,
     pub journal_notes: Vec<String>,
@@ -35,10 +44,29 @@ impl Derived<'_> {
             .collect();
         w.extend(self.journal_notes.iter().cloned());
         w.extend(self.analysis.notes.iter().cloned());
+        // A flag shared by several cells (the same tier without another provider, say) is one
+        // warning listing the cells, not one line per cell.
+        let mut flagged: Vec<(&str, Vec<String>)> = Vec::new();
         for d in &self.rec.decisions {
             for f in &d.flags {
-                w.push(format!("{}: {f}", d.label()));
+                match flagged.iter_mut().find(|(text, _)| text == f) {
+                    Some((_, cells)) => cells.push(d.label()),
+                    None => flagged.push((f, vec![d.label()])),
+                }
             }
+        }
+        for (text, cells) in flagged {
+            w.push(format!("{}: {text}", cells.join(", ")));
+        }
+        let j = &self.analysis.judge_summary;
+        if j.unparsable + j.errors > 0 {
+            w.push(format!(
+                "{} of {} judge verdicts are missing ({} unparsable replies, {} failed calls): those answers are ungradable, not zero",
+                j.unparsable + j.errors,
+                j.verdicts,
+                j.unparsable,
+                j.errors
+            ));
         }
         for mt in &self.analysis.model_task {
             if mt.error_rate > self.cfg.policy.max_error_rate {
@@ -82,8 +110,21 @@ pub fn derive<'a>(
     journal: &JournalContents,
 ) -> anyhow::Result<Derived<'a>> {
     let analysis = analyze::analyze(cfg, ds, &journal.rows)?;
-    let rec = policy::recommend(cfg, &analysis);
-    let sim = simulate::standard(&analysis, ds, &cfg.table, &rec.table, &cfg.classifiers());
+    let (rec, comparisons, stability) = {
+        let obs = policy::Observations::new(&analysis, ds);
+        let p = &cfg.policy;
+        (
+            policy::recommend(cfg, &obs),
+            policy::pairwise(cfg, &obs),
+            (p.stability_resamples > 0)
+                .then(|| stability::measure(cfg, &obs, p.stability_resamples, p.seed)),
+        )
+    };
+    let classifiers = cfg.classifiers();
+    let sim = simulate::standard(&analysis, ds, &cfg.table, &rec.table, &classifiers);
+    let strong_weak = simulate::strong_weak(&analysis, ds, &cfg.classifier.model, &sim);
+    let classifier_value =
+        simulate::classifier_value(&analysis.classifier_summary, &sim, &classifiers);
     let recommended_toml = routes_file::render(&cfg.source, &rec.table, None)?;
     let name = Path::new(&manifest.routes.path)
         .file_name()
@@ -115,7 +156,11 @@ pub fn derive<'a>(
         ds,
         analysis,
         rec,
+        comparisons,
+        stability,
         sim,
+        strong_weak,
+        classifier_value,
         recommended_toml,
         diff,
         journal_notes,

@@ -1,21 +1,163 @@
-//! The policy: from the measured figures and the current table to a recommended table, with
-//! the reason and the evidence of every cell.
+//! The policy: from the measured figures and the current table to a recommended table, with the
+//! reason and the evidence of every cell. One entry point, [`recommend`].
 //!
-//! - quality cell: the best quality; among candidates statistically tied with it (paired test),
-//!   the cheapest.
-//! - latency cell: the lowest p95 among candidates tied with the best or within `quality_slack`.
-//! - default cell: the lowest cost per call among the same.
-//! - hysteresis: the current route stays unless the challenger is better by at least
-//!   `min_effect` (significantly so on quality); cells under `min_samples` keep their route.
-//! - fallback: same tier as the primary, another provider, preferring the candidate that
-//!   succeeds where the primary failed or scored lowest.
+//! - quality cell: the best quality; among the candidates statistically tied with it (paired
+//!   test: McNemar for pass/fail scores, the paired bootstrap interval otherwise), the cheapest.
+//! - latency cell: the lowest p95 among the candidates tied with the best or within
+//!   `quality_slack` of it; default cell (and `[default]`): the lowest cost per call among them.
+//! - hysteresis: the current primary stays unless a challenger is *significantly* better on the
+//!   cell's objective by at least the minimum effect — the paired test rejects equality and the
+//!   whole interval of the difference clears `min_quality_effect` points of quality, or
+//!   `min_effect` (relative) of cost or p95 — or the current primary fails more than
+//!   `max_error_rate` of its calls. Cells under `min_samples` keep their route and are flagged.
+//!   Requiring the interval, not just the point, to clear the effect is what keeps a route whose
+//!   challenger is within the noise from flapping from week to week.
+//! - fallback: a candidate sharing a tier with the primary, from another provider if one exists,
+//!   the one that most often rescues the items where the primary failed or scored lowest.
 
-use std::collections::BTreeMap;
+use std::cell::RefCell;
+use std::collections::{BTreeMap, HashMap};
 
-use crate::analyze::{Analysis, ModelTask};
-use crate::config::{Config, Route, RouteTable};
-use crate::stats::{self, Estimate};
+use crate::analyze::{Analysis, ItemOutcome};
+use crate::config::{Config, PolicyConfig, Route, RouteTable};
+use crate::dataset::Dataset;
+use crate::stats::{self, Estimate, McNemar};
 use crate::types::{Cell, ModelId, Priority, TaskType};
+
+// ---------------------------------------------------------------------------------------------
+// What the policy decides on
+
+/// The per-item outcomes the policy decides on: one row per item and one column per candidate.
+/// A bootstrap resample is another `Observations` whose rows repeat some items.
+#[derive(Clone)]
+pub struct Observations<'a> {
+    tasks: Vec<TaskType>,
+    models: Vec<&'a ModelId>,
+    /// `cells[row][model]`.
+    cells: Vec<Vec<Option<&'a ItemOutcome>>>,
+}
+
+impl<'a> Observations<'a> {
+    /// Every dataset item that some candidate answered, in dataset order.
+    pub fn new(a: &'a Analysis, ds: &Dataset) -> Observations<'a> {
+        let models: Vec<&ModelId> = a.models.iter().collect();
+        let mut tasks = Vec::new();
+        let mut cells = Vec::new();
+        for item in &ds.items {
+            let row: Vec<Option<&ItemOutcome>> = models
+                .iter()
+                .map(|m| a.outcomes.get(&(item.id.clone(), (*m).clone())))
+                .collect();
+            if row.iter().any(Option::is_some) {
+                tasks.push(item.task);
+                cells.push(row);
+            }
+        }
+        Observations {
+            tasks,
+            models,
+            cells,
+        }
+    }
+
+    /// Items (rows).
+    pub fn len(&self) -> usize {
+        self.cells.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.cells.is_empty()
+    }
+
+    /// A bootstrap resample of the items, stratified by task type: each task type keeps its
+    /// number of items, drawn with replacement from its own items.
+    pub fn resample(&self, rng: &mut impl rand::Rng) -> Observations<'a> {
+        use rand::RngExt;
+        let mut rows = Vec::with_capacity(self.len());
+        for t in TaskType::ALL {
+            let own: Vec<usize> = (0..self.len()).filter(|&i| self.tasks[i] == *t).collect();
+            for _ in 0..own.len() {
+                rows.push(own[rng.random_range(0..own.len())]);
+            }
+        }
+        Observations {
+            tasks: rows.iter().map(|&i| self.tasks[i]).collect(),
+            models: self.models.clone(),
+            cells: rows.iter().map(|&i| self.cells[i].clone()).collect(),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Outputs
+
+/// Quality of `a` against `b` on the items both were graded on.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QualityComparison {
+    /// The task type compared on; `None` is every item (the `[default]` route).
+    pub task: Option<TaskType>,
+    pub a: ModelId,
+    pub b: ModelId,
+    /// Items both were graded on.
+    pub n: usize,
+    pub quality_a: f64,
+    pub quality_b: f64,
+    /// `a − b`, with its paired bootstrap interval.
+    pub delta: Estimate,
+    /// McNemar's test, when both score pass/fail on every shared item.
+    pub mcnemar: Option<McNemar>,
+    /// The paired test rejects "equal quality" at the configured confidence.
+    pub significant: bool,
+    /// Items a difference of this size would need to be significant (normal approximation).
+    pub items_to_resolve: Option<usize>,
+}
+
+impl QualityComparison {
+    /// The same comparison seen from `b`.
+    pub fn reversed(&self) -> QualityComparison {
+        QualityComparison {
+            task: self.task,
+            a: self.b.clone(),
+            b: self.a.clone(),
+            n: self.n,
+            quality_a: self.quality_b,
+            quality_b: self.quality_a,
+            delta: Estimate {
+                value: -self.delta.value,
+                low: -self.delta.high,
+                high: -self.delta.low,
+            },
+            mcnemar: self.mcnemar.map(|m| McNemar {
+                a_only: m.b_only,
+                b_only: m.a_only,
+                ..m
+            }),
+            significant: self.significant,
+            items_to_resolve: self.items_to_resolve,
+        }
+    }
+
+    /// The test that decides significance.
+    pub fn test(&self) -> &'static str {
+        match &self.mcnemar {
+            Some(m) => m.method(),
+            None => "paired_bootstrap",
+        }
+    }
+
+    pub fn p_value(&self) -> Option<f64> {
+        self.mcnemar.map(|m| m.p_value)
+    }
+
+    /// "Δ +0.200 [+0.080, +0.330], McNemar p = 0.004", for reasons.
+    pub fn describe(&self) -> String {
+        let test = match &self.mcnemar {
+            Some(m) => format!(", McNemar {}", fmt_p(m.p_value)),
+            None => ", paired bootstrap".into(),
+        };
+        format!("{}{test}, n = {}", fmt_delta(&self.delta), self.n)
+    }
+}
 
 /// A challenger compared with the current primary, on the items both answered.
 #[derive(Debug, Clone, PartialEq)]
@@ -23,12 +165,52 @@ pub struct Evidence {
     pub challenger: ModelId,
     /// Quality difference challenger − current, paired on shared items.
     pub delta_quality: Option<Estimate>,
-    /// Cost difference per 1,000 requests, USD.
+    /// Cost difference per 1,000 requests, USD, on the items both answered.
     pub delta_cost_per_1k: Option<f64>,
+    /// Its interval (paired bootstrap of the per-item cost differences × 1,000).
+    pub delta_cost_per_1k_ci: Option<Estimate>,
+    /// p95 latency difference on the items both answered, milliseconds.
     pub delta_p95_ms: Option<f64>,
+    /// Relative p95 difference (challenger / current − 1) with its paired interval.
+    pub p95_change: Option<Estimate>,
+    /// Relative cost difference (challenger / current − 1) with its paired interval.
+    pub cost_change: Option<Estimate>,
     pub delta_error_rate: f64,
-    /// Items both answered.
+    /// Items both were graded on.
     pub n: usize,
+    /// The quality test, challenger against current.
+    pub quality: Option<QualityComparison>,
+}
+
+/// Why a cell came out as it did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Outcome {
+    /// A challenger is significantly better by at least the minimum effect, or the current
+    /// primary errs too often.
+    Changed,
+    /// The current primary is the policy's own choice.
+    KeptBest,
+    /// A challenger looks better, but not significantly or not by the minimum effect.
+    KeptNoSignificantDifference,
+    /// Too few graded items to decide.
+    KeptTooFewSamples,
+    /// The current primary was not measured in this run.
+    KeptUnmeasured,
+    /// No candidate is usable (no data, or every one errs too often).
+    KeptNoCandidate,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Changed => "changed",
+            Outcome::KeptBest => "kept_best",
+            Outcome::KeptNoSignificantDifference => "kept_no_significant_difference",
+            Outcome::KeptTooFewSamples => "kept_too_few_samples",
+            Outcome::KeptUnmeasured => "kept_unmeasured",
+            Outcome::KeptNoCandidate => "kept_no_candidate",
+        }
+    }
 }
 
 /// What the policy decided for one cell.
@@ -39,11 +221,17 @@ pub struct Decision {
     pub old: Route,
     pub new: Route,
     pub reason: String,
+    /// The primary's outcome (the fallback may change on its own).
+    pub outcome: Outcome,
+    /// Why the fallback is what it is.
+    pub fallback_reason: String,
     pub evidence: Option<Evidence>,
     /// Warnings about this cell (too few samples, no same-tier fallback, …).
     pub flags: Vec<String>,
     /// Graded items behind the decision (of the chosen primary).
     pub n: usize,
+    /// More graded items the cell needs before the policy may decide it.
+    pub samples_needed: Option<usize>,
     /// Whether the cell is written explicitly in the recommended table.
     pub explicit: bool,
 }
@@ -71,53 +259,58 @@ impl Recommendation {
     }
 }
 
-/// The figures of one model for one objective scope (a task type, or every item for `[default]`).
-struct Candidate<'a> {
-    model: &'a ModelId,
-    quality: f64,
-    n: usize,
-    items: &'a BTreeMap<String, f64>,
-    cost: Option<f64>,
-    p95: Option<f64>,
-    error_rate: f64,
+pub fn fmt_delta(d: &Estimate) -> String {
+    format!("Δ {:+.3} [{:+.3}, {:+.3}]", d.value, d.low, d.high)
 }
 
-pub fn recommend(cfg: &Config, a: &Analysis) -> Recommendation {
-    let tasks: Vec<TaskType> = TaskType::ALL
-        .iter()
-        .copied()
-        .filter(|t| a.model_task.iter().any(|m| m.task == *t))
-        .collect();
+/// A relative change as a percentage with its interval: "−96% [−97%, −95%]".
+pub fn fmt_change(e: &Estimate) -> String {
+    let p = |x: f64| {
+        let v = x * 100.0;
+        if v < 0.0 {
+            format!("−{:.0}%", -v)
+        } else {
+            format!("+{v:.0}%")
+        }
+    };
+    format!("{} [{}, {}]", p(e.value), p(e.low), p(e.high))
+}
+
+/// A p-value as reports print it: "p = 0.031", "p < 0.001".
+pub fn fmt_p(p: f64) -> String {
+    if p < 0.001 {
+        "p < 0.001".into()
+    } else {
+        format!("p = {p:.3}")
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The entry point
+
+/// The recommended table and the decision behind every cell.
+pub fn recommend(cfg: &Config, obs: &Observations) -> Recommendation {
     let mut decisions = Vec::new();
 
     // [default]: the default objective over every item.
-    let pooled = pool(a);
-    let default_decision = decide(
-        cfg,
-        a,
-        None,
-        Priority::Default,
-        &pooled.iter().collect::<Vec<_>>(),
-        &cfg.table.default,
-    );
+    let all = Scope::new(cfg, obs, None);
+    let mut default_decision = decide(cfg, &all, None, Priority::Default, &cfg.table.default);
+    default_decision.explicit = true;
     let new_default = default_decision.new.clone();
-    decisions.push(Decision {
-        explicit: true,
-        ..default_decision
-    });
+    decisions.push(default_decision);
 
-    for task in tasks {
-        let scope: Vec<&ModelTask> = a.model_task.iter().filter(|m| m.task == task).collect();
+    for &task in TaskType::ALL {
+        let scope = Scope::new(cfg, obs, Some(task));
+        if scope.rows.is_empty() {
+            continue;
+        }
         for &prio in Priority::ALL {
             let cell = Cell::new(task, prio);
             let current = cfg.table.route(cell).clone();
-            let mut d = decide(cfg, a, Some(cell), prio, &scope, &current);
+            let mut d = decide(cfg, &scope, Some(cell), prio, &current);
             // Keep the table compact: a cell that is not listed and resolves to the new default
             // stays unlisted.
             d.explicit = cfg.table.cells.contains_key(&cell) || d.new != new_default;
-            if !cfg.table.cells.contains_key(&cell) {
-                d.old = cfg.table.default.clone();
-            }
             decisions.push(d);
         }
     }
@@ -129,9 +322,12 @@ pub fn recommend(cfg: &Config, a: &Analysis) -> Recommendation {
                 old: route.clone(),
                 new: route.clone(),
                 reason: "kept: the dataset has no items of this task type".into(),
+                outcome: Outcome::KeptNoCandidate,
+                fallback_reason: "kept: no data".into(),
                 evidence: None,
-                flags: vec!["no data".into()],
+                flags: vec!["no items of this task type in the dataset".into()],
                 n: 0,
+                samples_needed: Some(cfg.policy.min_samples),
                 explicit: true,
             });
         }
@@ -152,425 +348,840 @@ pub fn recommend(cfg: &Config, a: &Analysis) -> Recommendation {
     }
 }
 
-/// Every task pooled per model, for the `[default]` route.
-fn pool(a: &Analysis) -> Vec<ModelTask> {
-    let mut out: Vec<ModelTask> = Vec::new();
-    for mt in &a.model_task {
-        match out.iter_mut().find(|m| m.model == mt.model) {
-            Some(m) => {
-                m.n_calls += mt.n_calls;
-                m.n_errors += mt.n_errors;
-                m.item_scores
-                    .extend(mt.item_scores.iter().map(|(k, v)| (k.clone(), *v)));
-                m.n_graded = m.item_scores.len();
+/// Every pair of candidates compared on quality within each task type (and over every item),
+/// with the same seeds the policy uses, so the numbers match its reasons.
+pub fn pairwise(cfg: &Config, obs: &Observations) -> Vec<QualityComparison> {
+    let mut out = Vec::new();
+    let scopes = std::iter::once(None).chain(TaskType::ALL.iter().copied().map(Some));
+    for task in scopes {
+        let scope = Scope::new(cfg, obs, task);
+        let graded: Vec<usize> = (0..scope.profiles.len())
+            .filter(|&i| scope.profiles[i].quality.is_some())
+            .collect();
+        for (k, &i) in graded.iter().enumerate() {
+            for &j in &graded[k + 1..] {
+                if let Some(c) = scope.quality(i, j) {
+                    out.push(c);
+                }
             }
-            None => out.push(mt.clone()),
         }
-    }
-    for m in &mut out {
-        let scores: Vec<f64> = m.item_scores.values().copied().collect();
-        m.quality = stats::mean(&scores).map(|v| Estimate {
-            value: v,
-            low: v,
-            high: v,
-        });
-        m.error_rate = if m.n_calls == 0 {
-            0.0
-        } else {
-            m.n_errors as f64 / m.n_calls as f64
-        };
-        let (costs, lats) = pooled_cost_latency(a, &m.model);
-        m.cost_per_call = costs;
-        m.p95_ms = lats;
     }
     out
 }
 
-fn pooled_cost_latency(a: &Analysis, model: &ModelId) -> (Option<f64>, Option<f64>) {
-    let mut costs = Vec::new();
-    let mut lats = Vec::new();
-    let mut unpriced = false;
-    for ((_, m), o) in &a.outcomes {
-        if m != model || !o.ok {
-            continue;
-        }
-        match o.cost_usd {
-            Some(c) => costs.push(c),
-            None => unpriced = true,
-        }
-        if let Some(l) = o.latency_ms {
-            lats.push(l);
+// ---------------------------------------------------------------------------------------------
+// One scope: a task type (or every item) and the candidates' figures on it
+
+/// A candidate's figures on one scope.
+struct Profile<'a> {
+    model: &'a ModelId,
+    /// Column in the observations.
+    col: usize,
+    n_graded: usize,
+    quality: Option<f64>,
+    /// Mean cost per call; `None` when unpriced (or nothing succeeded).
+    cost: Option<f64>,
+    p95: Option<f64>,
+    error_rate: f64,
+}
+
+/// Which per-item figure an objective comparison reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Measure {
+    Cost,
+    P95,
+}
+
+struct Scope<'o, 'a> {
+    cfg: &'o Config,
+    obs: &'o Observations<'a>,
+    task: Option<TaskType>,
+    rows: Vec<usize>,
+    profiles: Vec<Profile<'a>>,
+    quality_memo: RefCell<HashMap<(usize, usize), Option<QualityComparison>>>,
+    objective_memo: RefCell<HashMap<(Measure, usize, usize), Option<Estimate>>>,
+}
+
+impl<'o, 'a> Scope<'o, 'a> {
+    fn new(cfg: &'o Config, obs: &'o Observations<'a>, task: Option<TaskType>) -> Self {
+        let rows: Vec<usize> = (0..obs.len())
+            .filter(|&i| task.is_none_or(|t| obs.tasks[i] == t))
+            .collect();
+        let profiles = obs
+            .models
+            .iter()
+            .enumerate()
+            .filter(|(_, m)| cfg.models.get(*m).is_some_and(|x| x.candidate))
+            .filter_map(|(col, m)| {
+                let outs: Vec<&ItemOutcome> =
+                    rows.iter().filter_map(|&r| obs.cells[r][col]).collect();
+                if outs.is_empty() {
+                    return None;
+                }
+                let scores: Vec<f64> = outs.iter().filter_map(|o| o.score).collect();
+                let answered: Vec<&&ItemOutcome> =
+                    outs.iter().filter(|o| o.n_errors < o.n_calls).collect();
+                let costs: Vec<f64> = answered.iter().filter_map(|o| o.cost_usd).collect();
+                let lats: Vec<&[f64]> = outs.iter().map(|o| o.latencies.as_slice()).collect();
+                let calls: usize = outs.iter().map(|o| o.n_calls).sum();
+                let errors: usize = outs.iter().map(|o| o.n_errors).sum();
+                Some(Profile {
+                    model: m,
+                    col,
+                    n_graded: scores.len(),
+                    quality: stats::mean(&scores),
+                    cost: if costs.len() == answered.len() {
+                        stats::mean(&costs)
+                    } else {
+                        None
+                    },
+                    p95: stats::pooled_quantile(&lats, 0.95),
+                    error_rate: if calls == 0 {
+                        0.0
+                    } else {
+                        errors as f64 / calls as f64
+                    },
+                })
+            })
+            .collect();
+        Scope {
+            cfg,
+            obs,
+            task,
+            rows,
+            profiles,
+            quality_memo: RefCell::default(),
+            objective_memo: RefCell::default(),
         }
     }
-    (
-        if unpriced { None } else { stats::mean(&costs) },
-        stats::quantile(&lats, 0.95),
-    )
+
+    fn label(&self) -> &'static str {
+        self.task.map(|t| t.as_str()).unwrap_or("all")
+    }
+
+    fn find(&self, m: &ModelId) -> Option<usize> {
+        self.profiles.iter().position(|p| p.model == m)
+    }
+
+    fn outcome(&self, row: usize, p: usize) -> Option<&'a ItemOutcome> {
+        self.obs.cells[row][self.profiles[p].col]
+    }
+
+    /// Quality of profile `i` against profile `j` (`i − j`), memoised; computed once per
+    /// unordered pair in model order so both directions share one resampling.
+    fn quality(&self, i: usize, j: usize) -> Option<QualityComparison> {
+        let (lo, hi) = if self.profiles[i].model <= self.profiles[j].model {
+            (i, j)
+        } else {
+            (j, i)
+        };
+        let c = self
+            .quality_memo
+            .borrow_mut()
+            .entry((lo, hi))
+            .or_insert_with(|| self.compute_quality(lo, hi))
+            .clone()?;
+        Some(if lo == i { c } else { c.reversed() })
+    }
+
+    fn compute_quality(&self, i: usize, j: usize) -> Option<QualityComparison> {
+        let p = &self.cfg.policy;
+        let mut binary = true;
+        let (a, b): (Vec<f64>, Vec<f64>) = self
+            .rows
+            .iter()
+            .filter_map(|&r| {
+                let (x, y) = (self.outcome(r, i)?, self.outcome(r, j)?);
+                let pair = (x.score?, y.score?);
+                binary &= x.binary && y.binary;
+                Some(pair)
+            })
+            .unzip();
+        if a.is_empty() {
+            return None;
+        }
+        let (ma, mb) = (self.profiles[i].model, self.profiles[j].model);
+        let delta = stats::paired_bootstrap(
+            &a,
+            &b,
+            p.bootstrap_resamples,
+            p.confidence,
+            &mut stats::rng_for(p.seed, &format!("{}|{ma}|{mb}", self.label())),
+        )?;
+        let mcnemar = if binary { stats::mcnemar(&a, &b) } else { None };
+        let significant = match &mcnemar {
+            Some(m) => m.p_value < 1.0 - p.confidence,
+            None => delta.above_zero() || delta.below_zero(),
+        };
+        let diffs: Vec<f64> = a.iter().zip(&b).map(|(x, y)| x - y).collect();
+        Some(QualityComparison {
+            task: self.task,
+            a: ma.clone(),
+            b: mb.clone(),
+            n: a.len(),
+            quality_a: stats::mean(&a).unwrap_or(0.0),
+            quality_b: stats::mean(&b).unwrap_or(0.0),
+            delta,
+            mcnemar,
+            significant,
+            items_to_resolve: stats::items_to_resolve(&diffs, p.confidence),
+        })
+    }
+
+    /// Relative difference `i / j − 1` of mean cost or p95 latency on the items both answered.
+    fn objective(&self, what: Measure, i: usize, j: usize) -> Option<Estimate> {
+        *self
+            .objective_memo
+            .borrow_mut()
+            .entry((what, i, j))
+            .or_insert_with(|| self.compute_objective(what, i, j))
+    }
+
+    fn compute_objective(&self, what: Measure, i: usize, j: usize) -> Option<Estimate> {
+        let p = &self.cfg.policy;
+        let label = format!(
+            "{}|{what:?}|{}|{}",
+            self.label(),
+            self.profiles[i].model,
+            self.profiles[j].model
+        );
+        let mut rng = stats::rng_for(p.seed, &label);
+        match what {
+            Measure::Cost => {
+                let (a, b) = self.paired_costs(i, j);
+                if a.is_empty() {
+                    return None;
+                }
+                stats::paired_relative_mean(&a, &b, p.bootstrap_resamples, p.confidence, &mut rng)
+            }
+            Measure::P95 => {
+                let (a, b) = self.paired_latencies(i, j);
+                if a.is_empty() {
+                    return None;
+                }
+                stats::paired_relative_quantile(
+                    &a,
+                    &b,
+                    0.95,
+                    p.bootstrap_resamples,
+                    p.confidence,
+                    &mut rng,
+                )
+            }
+        }
+    }
+
+    fn paired_costs(&self, i: usize, j: usize) -> (Vec<f64>, Vec<f64>) {
+        let answered = |o: &ItemOutcome| o.n_errors < o.n_calls;
+        self.rows
+            .iter()
+            .filter_map(|&r| {
+                let (x, y) = (self.outcome(r, i)?, self.outcome(r, j)?);
+                if !answered(x) || !answered(y) {
+                    return None;
+                }
+                Some((x.cost_usd?, y.cost_usd?))
+            })
+            .unzip()
+    }
+
+    fn paired_latencies(&self, i: usize, j: usize) -> (Vec<&'a [f64]>, Vec<&'a [f64]>) {
+        self.rows
+            .iter()
+            .filter_map(|&r| {
+                let (x, y) = (self.outcome(r, i)?, self.outcome(r, j)?);
+                (!x.latencies.is_empty() && !y.latencies.is_empty())
+                    .then_some((x.latencies.as_slice(), y.latencies.as_slice()))
+            })
+            .unzip()
+    }
+
+    /// The evidence for replacing profile `cur` by profile `ch`.
+    fn evidence(&self, ch: usize, cur: usize) -> Evidence {
+        let p = &self.cfg.policy;
+        let (ca, cb) = self.paired_costs(ch, cur);
+        let cost_diff: Vec<f64> = ca.iter().zip(&cb).map(|(x, y)| (x - y) * 1000.0).collect();
+        let (la, lb) = self.paired_latencies(ch, cur);
+        let quality = self.quality(ch, cur);
+        Evidence {
+            challenger: self.profiles[ch].model.clone(),
+            delta_quality: quality.as_ref().map(|q| q.delta),
+            delta_cost_per_1k: stats::mean(&cost_diff),
+            delta_cost_per_1k_ci: stats::bootstrap_mean(
+                &cost_diff,
+                p.bootstrap_resamples,
+                p.confidence,
+                &mut stats::rng_for(
+                    p.seed,
+                    &format!(
+                        "{}|cost1k|{}|{}",
+                        self.label(),
+                        self.profiles[ch].model,
+                        self.profiles[cur].model
+                    ),
+                ),
+            ),
+            delta_p95_ms: match (
+                stats::pooled_quantile(&la, 0.95),
+                stats::pooled_quantile(&lb, 0.95),
+            ) {
+                (Some(x), Some(y)) => Some(x - y),
+                _ => None,
+            },
+            p95_change: self.objective(Measure::P95, ch, cur),
+            cost_change: self.objective(Measure::Cost, ch, cur),
+            delta_error_rate: self.profiles[ch].error_rate - self.profiles[cur].error_rate,
+            n: quality.as_ref().map(|q| q.n).unwrap_or(0),
+            quality,
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// One cell
+
+fn objective_of(prio: Priority) -> (Measure, &'static str) {
+    match prio {
+        Priority::Latency => (Measure::P95, "p95 latency"),
+        Priority::Quality | Priority::Default => (Measure::Cost, "cost per call"),
+    }
 }
 
 fn decide(
     cfg: &Config,
-    a: &Analysis,
+    s: &Scope,
     cell: Option<Cell>,
     prio: Priority,
-    scope: &[&ModelTask],
     current: &Route,
 ) -> Decision {
     let p = &cfg.policy;
-    let keep = |reason: String, flags: Vec<String>, n: usize| Decision {
+    let (measure, objective_name) = objective_of(prio);
+    let value = |i: usize| -> f64 {
+        let pr = &s.profiles[i];
+        match measure {
+            Measure::Cost => pr.cost,
+            Measure::P95 => pr.p95,
+        }
+        .unwrap_or(f64::INFINITY)
+    };
+    let keep = |outcome: Outcome, reason: String, flags: Vec<String>| Decision {
         cell,
         old: current.clone(),
         new: current.clone(),
         reason,
+        outcome,
+        fallback_reason: "kept with the primary".into(),
         evidence: None,
         flags,
-        n,
+        n: 0,
+        samples_needed: None,
         explicit: true,
     };
-    let label = cell
-        .map(|c| c.to_string())
-        .unwrap_or_else(|| "default".into());
 
-    let all: Vec<Candidate> = scope
-        .iter()
-        .filter(|m| cfg.models.get(&m.model).is_some_and(|c| c.candidate))
-        .filter_map(|m| {
-            Some(Candidate {
-                model: &m.model,
-                quality: m.quality?.value,
-                n: m.n_graded,
-                items: &m.item_scores,
-                cost: m.cost_per_call,
-                p95: m.p95_ms,
-                error_rate: m.error_rate,
-            })
-        })
+    let graded: Vec<usize> = (0..s.profiles.len())
+        .filter(|&i| s.profiles[i].quality.is_some())
         .collect();
-    let max_n = all.iter().map(|c| c.n).max().unwrap_or(0);
-    if max_n < p.min_samples {
+    if graded.is_empty() {
         return keep(
+            Outcome::KeptNoCandidate,
+            "kept: no candidate has a graded answer on these items".into(),
+            vec!["no graded answers".into()],
+        );
+    }
+    // A current primary that fails too often is replaced whatever its graded count: a retired
+    // model answers nothing, so it has no grades at all.
+    let measured = s.find(&current.primary);
+    let cur_errs = measured.is_some_and(|i| s.profiles[i].error_rate > p.max_error_rate);
+    let cur = measured.filter(|&i| cur_errs || graded.contains(&i));
+    let quality_of = |i: usize| s.profiles[i].quality.unwrap_or(0.0);
+    let best_of = |set: &[usize]| -> Option<usize> {
+        set.iter().copied().max_by(|&x, &y| {
+            quality_of(x)
+                .total_cmp(&quality_of(y))
+                .then_with(|| value(y).total_cmp(&value(x)))
+                .then_with(|| s.profiles[y].model.cmp(s.profiles[x].model))
+        })
+    };
+
+    // Too few graded items: no decision, and say how many are missing.
+    let max_n = graded
+        .iter()
+        .map(|&i| s.profiles[i].n_graded)
+        .max()
+        .unwrap_or(0);
+    let cur_n = cur.map(|i| s.profiles[i].n_graded);
+    let n_behind = cur_n.unwrap_or(max_n);
+    if n_behind < p.min_samples && !cur_errs {
+        let needed = p.min_samples - n_behind;
+        let mut d = keep(
+            Outcome::KeptTooFewSamples,
             format!(
-                "kept: too few samples ({max_n} graded items; the policy needs {})",
+                "kept: too few samples ({n_behind} graded items; the policy needs {})",
                 p.min_samples
             ),
-            vec![format!("needs {} more graded items", p.min_samples - max_n)],
-            max_n,
+            vec![format!("needs {needed} more graded items")],
         );
+        d.n = n_behind;
+        d.samples_needed = Some(needed);
+        if let Some(c) = cur {
+            let others: Vec<usize> = graded.iter().copied().filter(|&i| i != c).collect();
+            d.evidence = best_of(&others).map(|o| s.evidence(o, c));
+        }
+        return d;
     }
-    let eligible: Vec<&Candidate> = all
-        .iter()
-        .filter(|c| c.n >= p.min_samples && c.error_rate <= p.max_error_rate)
-        .collect();
-    if eligible.is_empty() {
+    let Some(cur) = cur else {
         return keep(
-            "kept: every candidate errs too often".into(),
-            vec!["high error rates".into()],
-            max_n,
+            Outcome::KeptUnmeasured,
+            format!(
+                "kept: the current primary {} has no graded answers in this run, so nothing can be compared with it",
+                current.primary
+            ),
+            vec![format!("{} was not measured", current.primary)],
         );
-    }
-    let best = eligible
+    };
+
+    let eligible: Vec<usize> = graded
         .iter()
         .copied()
-        .max_by(|x, y| {
-            x.quality
-                .total_cmp(&y.quality)
-                .then_with(|| y.model.cmp(x.model))
+        .filter(|&i| {
+            let pr = &s.profiles[i];
+            pr.n_graded >= p.min_samples && pr.error_rate <= p.max_error_rate
         })
-        .expect("non-empty");
-    let rng_label = |m: &ModelId| format!("{label}|{}|{}", best.model, m);
-    // Tied with the best: the paired difference's interval reaches zero.
-    let tied = |c: &Candidate| -> bool {
-        if c.model == best.model {
-            return true;
+        .collect();
+    let Some(best) = best_of(&eligible) else {
+        let mut d = keep(
+            Outcome::KeptNoCandidate,
+            format!(
+                "kept: every candidate fails more than {} of its calls",
+                pct(p.max_error_rate)
+            ),
+            vec!["every candidate errs too often".into()],
+        );
+        d.n = s.profiles[cur].n_graded;
+        return d;
+    };
+    // Significantly worse than the best on quality (the paired test), and, outside quality
+    // cells, by more than the slack.
+    let outclassed = |i: usize, by: usize| -> bool {
+        if i == by {
+            return false;
         }
-        match paired(best.items, c.items, p, &rng_label(c.model)) {
-            Some(d) => d.low <= 0.0,
+        match s.quality(by, i) {
+            Some(c) => {
+                c.significant
+                    && c.delta.value > 0.0
+                    && (prio == Priority::Quality || c.delta.value > p.quality_slack)
+            }
             None => false,
         }
     };
-    let acceptable: Vec<&Candidate> = eligible
+    let acceptable: Vec<usize> = eligible
         .iter()
         .copied()
-        .filter(|c| {
-            tied(c) || (prio != Priority::Quality && c.quality >= best.quality - p.quality_slack)
-        })
+        .filter(|&i| !outclassed(i, best))
         .collect();
-    let objective = |c: &Candidate| -> f64 {
-        match prio {
-            Priority::Quality | Priority::Default => c.cost.unwrap_or(f64::INFINITY),
-            Priority::Latency => c.p95.unwrap_or(f64::INFINITY),
-        }
-    };
-    let choice = acceptable
-        .iter()
-        .copied()
-        .min_by(|x, y| {
-            objective(x)
-                .total_cmp(&objective(y))
-                .then_with(|| y.quality.total_cmp(&x.quality))
-                .then_with(|| x.model.cmp(y.model))
+    let cheapest = |set: &[usize]| -> Option<usize> {
+        set.iter().copied().min_by(|&x, &y| {
+            value(x)
+                .total_cmp(&value(y))
+                .then_with(|| quality_of(y).total_cmp(&quality_of(x)))
+                .then_with(|| s.profiles[x].model.cmp(s.profiles[y].model))
         })
-        .expect("the best is acceptable");
-
-    let cur = all.iter().find(|c| c.model == &current.primary);
-    let objective_name = match prio {
-        Priority::Latency => "p95 latency",
-        _ => "cost per call",
     };
-    let mut flags = Vec::new();
-    let (primary, reason) = match cur {
-        _ if choice.model == &current.primary => (
-            current.primary.clone(),
+    let cur_model = s.profiles[cur].model;
+
+    let (primary, outcome, reason, challenger) = if cur_errs {
+        let ch = cheapest(&acceptable).expect("the best is acceptable");
+        (
+            ch,
+            Outcome::Changed,
             format!(
-                "kept: {} is the best by the {prio} objective",
-                current.primary
+                "changed: the current primary fails {} of its calls (the policy allows {}); {} has the lowest {objective_name} among the candidates {}",
+                pct(s.profiles[cur].error_rate),
+                pct(p.max_error_rate),
+                s.profiles[ch].model,
+                tie_phrase(prio, p)
             ),
-        ),
-        None => (
-            choice.model.clone(),
-            format!(
-                "changed: the current primary {} has no graded answers in this run",
-                current.primary
-            ),
-        ),
-        Some(c) if c.n < p.min_samples => (
-            choice.model.clone(),
-            format!(
-                "changed: the current primary has too few graded items ({} < {})",
-                c.n, p.min_samples
-            ),
-        ),
-        Some(c) if c.error_rate > p.max_error_rate => (
-            choice.model.clone(),
-            format!(
-                "changed: the current primary errs on {:.0}% of calls",
-                c.error_rate * 100.0
-            ),
-        ),
-        Some(c) if !acceptable.iter().any(|x| x.model == c.model) => {
-            let d = paired(choice.items, c.items, p, &rng_label(c.model));
-            (
-                choice.model.clone(),
-                format!(
-                    "changed: the current primary is significantly worse on quality ({})",
-                    d.map(|d| fmt_delta(&d))
-                        .unwrap_or_else(|| "no shared items".into())
-                ),
+            Some(ch),
+        )
+    } else if acceptable.contains(&cur) {
+        // The current primary meets the quality bar: only a significant gain on the cell's
+        // objective, by the minimum effect, moves it. A peer that is significantly worse than
+        // the current primary on quality is no challenger, tie with the best or not.
+        let pool: Vec<usize> = acceptable
+            .iter()
+            .copied()
+            .filter(|&i| i == cur || !outclassed(i, cur))
+            .collect();
+        let ch = cheapest(&pool).expect("the current primary is in the pool");
+        if ch == cur {
+            let runner_up = cheapest(
+                &pool
+                    .iter()
+                    .copied()
+                    .filter(|&i| i != cur)
+                    .collect::<Vec<_>>(),
             )
-        }
-        Some(c) => {
-            let (now, then) = (objective(choice), objective(c));
-            let gain = if then.is_finite() && then > 0.0 {
-                (then - now) / then
-            } else if then.is_infinite() && now.is_finite() {
-                1.0
-            } else {
-                0.0
-            };
-            if gain >= p.min_effect {
-                let quality_note = if tied(c) {
-                    "quality is tied (no significant difference)".to_string()
-                } else {
-                    format!(
-                        "quality is within the {} slack of the best",
-                        p.quality_slack
-                    )
-                };
-                (
-                    choice.model.clone(),
-                    format!(
-                        "changed: {quality_note} and {objective_name} is {:.0}% lower",
-                        gain * 100.0
-                    ),
+            .or_else(|| {
+                best_of(
+                    &graded
+                        .iter()
+                        .copied()
+                        .filter(|&i| i != cur)
+                        .collect::<Vec<_>>(),
                 )
-            } else {
-                (
-                    current.primary.clone(),
+            });
+            (
+                cur,
+                Outcome::KeptBest,
+                format!(
+                    "kept: {cur_model} has the lowest {objective_name} among the candidates {}",
+                    tie_phrase(prio, p)
+                ),
+                runner_up,
+            )
+        } else {
+            match s.objective(measure, ch, cur) {
+                // Significantly lower by at least the minimum effect: the whole interval of
+                // the relative change lies at or below −min_effect.
+                Some(rel) if rel.below_zero() && -rel.high >= p.min_effect => (
+                    ch,
+                    Outcome::Changed,
                     format!(
-                        "kept (no significant difference): {} is {:.1}% lower on {objective_name}, under the {:.0}% minimum effect",
-                        choice.model,
-                        gain * 100.0,
-                        p.min_effect * 100.0
+                        "changed: {} is {} on quality ({}) and its {objective_name} changes by {} against the current primary's",
+                        s.profiles[ch].model,
+                        quality_standing(s, ch, cur, prio, p),
+                        s.quality(ch, cur)
+                            .map(|c| c.describe())
+                            .unwrap_or_else(|| "no shared graded items".into()),
+                        fmt_change(&rel)
                     ),
+                    Some(ch),
+                ),
+                Some(rel) => (
+                    cur,
+                    Outcome::KeptNoSignificantDifference,
+                    format!(
+                        "kept (no significant difference): {}'s {objective_name} differs by {} from the current primary's ({})",
+                        s.profiles[ch].model,
+                        fmt_change(&rel),
+                        if rel.below_zero() {
+                            format!(
+                                "lower, but not surely by the {} minimum effect",
+                                pct(p.min_effect)
+                            )
+                        } else {
+                            "the interval reaches zero".to_string()
+                        }
+                    ),
+                    Some(ch),
+                ),
+                None => (
+                    cur,
+                    Outcome::KeptNoSignificantDifference,
+                    format!(
+                        "kept (no significant difference): the {objective_name} of {} cannot be compared on shared items",
+                        s.profiles[ch].model
+                    ),
+                    Some(ch),
+                ),
+            }
+        }
+    } else {
+        // The current primary falls below the quality bar: a challenger must beat it on
+        // quality, significantly and by the minimum quality effect.
+        let better: Vec<usize> = acceptable
+            .iter()
+            .copied()
+            .filter(|&i| {
+                s.quality(i, cur)
+                    .is_some_and(|c| c.significant && c.delta.low >= p.min_quality_effect)
+            })
+            .collect();
+        match cheapest(&better) {
+            Some(ch) => (
+                ch,
+                Outcome::Changed,
+                format!(
+                    "changed: {} is significantly better on quality than the current primary ({}) and has the lowest {objective_name} among the candidates {}",
+                    s.profiles[ch].model,
+                    s.quality(ch, cur).map(|c| c.describe()).unwrap_or_default(),
+                    tie_phrase(prio, p)
+                ),
+                Some(ch),
+            ),
+            None => {
+                let c = s.quality(best, cur);
+                (
+                    cur,
+                    Outcome::KeptNoSignificantDifference,
+                    format!(
+                        "kept (no significant difference): {} leads on quality ({}), but its interval does not clear the {} minimum quality effect",
+                        s.profiles[best].model,
+                        c.map(|c| c.describe()).unwrap_or_default(),
+                        p.min_quality_effect
+                    ),
+                    Some(best),
                 )
             }
         }
     };
 
-    let fallback = choose_fallback(cfg, a, &primary, &eligible, current, &mut flags, scope);
+    let mut flags = Vec::new();
+    let (fallback, fallback_reason) =
+        choose_fallback(cfg, s, primary, &eligible, current, &mut flags);
     let new = Route {
-        primary: primary.clone(),
+        primary: s.profiles[primary].model.clone(),
         fallback,
     };
-    let chosen = all.iter().find(|c| c.model == &primary);
-    let challenger = if primary != current.primary {
-        Some(&primary)
-    } else if choice.model != &current.primary {
-        Some(choice.model)
-    } else {
-        None
-    };
-    let evidence = challenger.and_then(|ch| {
-        let new_c = all.iter().find(|c| c.model == ch)?;
-        let old_c = cur?;
-        Some(Evidence {
-            challenger: ch.clone(),
-            delta_quality: paired(
-                new_c.items,
-                old_c.items,
-                p,
-                &format!("{label}|evidence|{ch}"),
-            ),
-            delta_cost_per_1k: Some((new_c.cost? - old_c.cost?) * 1000.0),
-            delta_p95_ms: match (new_c.p95, old_c.p95) {
-                (Some(x), Some(y)) => Some(x - y),
-                _ => None,
-            },
-            delta_error_rate: new_c.error_rate - old_c.error_rate,
-            n: shared(new_c.items, old_c.items).0.len(),
-        })
-    });
-    let _ = a;
+    let mut reason = reason;
+    if new.fallback != current.fallback && outcome != Outcome::Changed {
+        reason = format!("{reason}; fallback {fallback_reason}");
+    }
     Decision {
         cell,
         old: current.clone(),
         new,
         reason,
-        evidence,
+        outcome,
+        fallback_reason,
+        evidence: challenger.filter(|&c| c != cur).map(|c| s.evidence(c, cur)),
         flags,
-        n: chosen.map(|c| c.n).unwrap_or(0),
+        n: s.profiles[primary].n_graded,
+        samples_needed: None,
         explicit: true,
     }
 }
 
-/// Paired bootstrap of `a − b` on the items both have.
-fn paired(
-    a: &BTreeMap<String, f64>,
-    b: &BTreeMap<String, f64>,
-    p: &crate::config::PolicyConfig,
-    label: &str,
-) -> Option<Estimate> {
-    let (x, y) = shared(a, b);
-    if x.is_empty() {
-        return None;
+fn tie_phrase(prio: Priority, p: &PolicyConfig) -> String {
+    match prio {
+        Priority::Quality => "tied with the best on quality".into(),
+        _ => format!(
+            "tied with the best on quality or within {} of it",
+            p.quality_slack
+        ),
     }
-    stats::paired_bootstrap(
-        &x,
-        &y,
-        p.bootstrap_resamples,
-        p.confidence,
-        &mut stats::rng_for(p.seed, label),
-    )
 }
 
-fn shared(a: &BTreeMap<String, f64>, b: &BTreeMap<String, f64>) -> (Vec<f64>, Vec<f64>) {
-    a.iter().filter_map(|(k, x)| Some((*x, *b.get(k)?))).unzip()
+/// How the challenger stands against the current primary on quality, in words.
+fn quality_standing(s: &Scope, ch: usize, cur: usize, prio: Priority, p: &PolicyConfig) -> String {
+    match s.quality(ch, cur) {
+        Some(c) if !c.significant => "tied (no significant difference)".into(),
+        Some(c) if c.delta.value > 0.0 => "significantly better".into(),
+        Some(_) if prio != Priority::Quality => format!("within the {} slack", p.quality_slack),
+        Some(_) => "tied with the best".into(),
+        None => "not comparable".into(),
+    }
 }
 
-pub fn fmt_delta(d: &Estimate) -> String {
-    format!("Δ {:+.3} [{:+.3}, {:+.3}]", d.value, d.low, d.high)
+fn pct(x: f64) -> String {
+    format!("{:.0}%", x * 100.0)
 }
+
+// ---------------------------------------------------------------------------------------------
+// Fallback
 
 /// Same tier as the primary, preferring another provider, then the candidate that most often
-/// does well where the primary failed or scored lowest, then quality.
+/// rescues the items where the primary failed or scored in its lowest quarter.
 fn choose_fallback(
     cfg: &Config,
-    a: &Analysis,
-    primary: &ModelId,
-    eligible: &[&Candidate],
+    s: &Scope,
+    primary: usize,
+    eligible: &[usize],
     current: &Route,
     flags: &mut Vec<String>,
-    scope: &[&ModelTask],
-) -> Option<ModelId> {
-    let pm = cfg.models.get(primary)?;
-    let same_tier: Vec<&&Candidate> = eligible
-        .iter()
-        .filter(|c| {
-            c.model != primary && cfg.models.get(c.model).is_some_and(|m| m.shares_tier(pm))
-        })
-        .collect();
-    if same_tier.is_empty() {
-        flags.push(format!("no other candidate in the tier of {primary}"));
-        return current.fallback.clone().filter(|f| f != primary);
-    }
-    let other_provider: Vec<&&Candidate> = same_tier
+) -> (Option<ModelId>, String) {
+    let pm = s.profiles[primary].model;
+    let keep_current = current.fallback.clone().filter(|f| f != pm);
+    let Some(pconf) = cfg.models.get(pm) else {
+        return (keep_current, "kept".into());
+    };
+    let same_tier: Vec<usize> = eligible
         .iter()
         .copied()
-        .filter(|c| c.model.provider() != primary.provider())
+        .filter(|&i| {
+            i != primary
+                && cfg
+                    .models
+                    .get(s.profiles[i].model)
+                    .is_some_and(|m| m.shares_tier(pconf))
+        })
+        .collect();
+    let tiers = pconf
+        .tiers
+        .iter()
+        .map(|t| t.as_str())
+        .collect::<Vec<_>>()
+        .join("/");
+    if same_tier.is_empty() {
+        flags.push(format!(
+            "no other measured candidate shares a tier ({tiers}) with {pm}: the fallback is not re-chosen"
+        ));
+        return (
+            keep_current,
+            "kept: no other candidate in the primary's tier".into(),
+        );
+    }
+    let other_provider: Vec<usize> = same_tier
+        .iter()
+        .copied()
+        .filter(|&i| s.profiles[i].model.provider() != pm.provider())
         .collect();
     let pool = if other_provider.is_empty() {
         flags.push(format!(
-            "the tier of {primary} has no other provider: the fallback shares its provider"
+            "the {tiers} tier has no candidate from another provider than {}: the fallback shares the primary's provider",
+            pm.provider()
         ));
         same_tier
     } else {
         other_provider
     };
-    // The items where the primary failed or scored in its lowest quarter.
-    let primary_items = scope
+
+    // The items where the primary failed, or scored in its lowest quarter (below its best
+    // score, so that a primary that passes 90% of pass/fail items is judged on its failures).
+    let scores: Vec<f64> = s
+        .rows
         .iter()
-        .find(|m| &m.model == primary)
-        .map(|m| &m.item_scores);
-    let weak: Vec<&String> = match primary_items {
-        Some(items) => {
-            let mut scores: Vec<f64> = items.values().copied().collect();
-            scores.sort_by(f64::total_cmp);
-            let cut = if scores.is_empty() {
-                0.0
-            } else {
-                stats::quantile_sorted(&scores, 0.25)
-            };
-            let mut weak: Vec<&String> = items
-                .iter()
-                .filter(|(_, s)| **s <= cut)
-                .map(|(k, _)| k)
-                .collect();
-            weak.extend(
-                a.outcomes
-                    .iter()
-                    .filter(|((item, m), o)| m == primary && !o.ok && !items.contains_key(item))
-                    .map(|((item, _), _)| item),
-            );
-            weak
-        }
-        None => Vec::new(),
-    };
-    let rescue = |c: &Candidate| -> f64 {
+        .filter_map(|&r| s.outcome(r, primary)?.score)
+        .collect();
+    let top = scores.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let cut = stats::quantile(&scores, 0.25).unwrap_or(f64::NEG_INFINITY);
+    let weak: Vec<usize> = s
+        .rows
+        .iter()
+        .copied()
+        .filter(|&r| match s.outcome(r, primary) {
+            None => false,
+            Some(o) if !o.ok => true,
+            Some(o) => o
+                .score
+                .is_some_and(|x| if cut < top { x <= cut } else { x < top }),
+        })
+        .collect();
+    let rescue = |i: usize| -> f64 {
         if weak.is_empty() {
             return 0.0;
         }
-        let ps = primary_items;
-        weak.iter()
-            .filter(|item| {
-                let theirs = c.items.get(item.as_str());
-                let ours = ps.and_then(|p| p.get(item.as_str()));
-                match (theirs, ours) {
-                    (Some(t), Some(o)) => t > o,
-                    (Some(_), None) => true,
+        let rescued = weak
+            .iter()
+            .filter(|&&r| {
+                let ours = s.outcome(r, primary);
+                match s.outcome(r, i) {
+                    Some(t) if t.ok => match (t.score, ours.and_then(|o| o.score)) {
+                        (Some(x), Some(y)) => x > y,
+                        (Some(_), None) => true,
+                        (None, _) => ours.is_some_and(|o| !o.ok),
+                    },
                     _ => false,
                 }
             })
-            .count() as f64
-            / weak.len() as f64
+            .count();
+        rescued as f64 / weak.len() as f64
     };
     let best = pool
         .iter()
-        .max_by(|x, y| {
+        .copied()
+        .max_by(|&x, &y| {
             rescue(x)
                 .total_cmp(&rescue(y))
-                .then_with(|| x.quality.total_cmp(&y.quality))
-                .then_with(|| y.model.cmp(x.model))
+                .then_with(|| {
+                    s.profiles[x]
+                        .quality
+                        .unwrap_or(0.0)
+                        .total_cmp(&s.profiles[y].quality.unwrap_or(0.0))
+                })
+                .then_with(|| s.profiles[y].model.cmp(s.profiles[x].model))
         })
-        .map(|c| c.model.clone());
-    // Keep the current fallback when it is as good a rescuer as the best.
-    if let Some(f) = &current.fallback
-        && f != primary
-        && let Some(cf) = pool.iter().find(|c| c.model == f)
-        && let Some(b) = &best
-        && let Some(bc) = pool.iter().find(|c| c.model == b)
-        && rescue(bc) - rescue(cf) < cfg.policy.min_effect
+        .expect("the pool is not empty");
+    let describe = |i: usize| {
+        format!(
+            "{} rescues {} of the {} items where {pm} failed or scored lowest",
+            s.profiles[i].model,
+            pct(rescue(i)),
+            weak.len()
+        )
+    };
+    // Hysteresis: the current fallback stays unless another rescues clearly more.
+    if let Some(f) = &keep_current
+        && let Some(cf) = pool.iter().copied().find(|&i| s.profiles[i].model == f)
+        && rescue(best) - rescue(cf) < cfg.policy.min_effect
     {
-        return Some(f.clone());
+        return (Some(f.clone()), format!("kept: {}", describe(cf)));
     }
-    best
+    (Some(s.profiles[best].model.clone()), describe(best))
+}
+
+// ---------------------------------------------------------------------------------------------
+
+/// The recommended table's primary for every cell, keyed for comparisons across resamples.
+pub fn primaries(rec: &Recommendation) -> BTreeMap<String, ModelId> {
+    rec.decisions
+        .iter()
+        .map(|d| (d.label(), d.new.primary.clone()))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn m(s: &str) -> ModelId {
+        ModelId::parse(s).unwrap()
+    }
+
+    #[test]
+    fn a_comparison_reads_the_same_from_either_side() {
+        let c = QualityComparison {
+            task: Some(TaskType::Math),
+            a: m("a/x"),
+            b: m("b/y"),
+            n: 30,
+            quality_a: 0.9,
+            quality_b: 0.6,
+            delta: Estimate {
+                value: 0.3,
+                low: 0.1,
+                high: 0.45,
+            },
+            mcnemar: Some(McNemar {
+                a_only: 12,
+                b_only: 3,
+                p_value: 0.035,
+                exact: true,
+            }),
+            significant: true,
+            items_to_resolve: Some(12),
+        };
+        let r = c.reversed();
+        assert_eq!((r.a.as_str(), r.b.as_str()), ("b/y", "a/x"));
+        assert_eq!((r.quality_a, r.quality_b), (0.6, 0.9));
+        assert_eq!(
+            (r.delta.value, r.delta.low, r.delta.high),
+            (-0.3, -0.45, -0.1)
+        );
+        let mc = r.mcnemar.unwrap();
+        assert_eq!((mc.a_only, mc.b_only), (3, 12));
+        assert_eq!(r.reversed(), c);
+        assert_eq!(c.test(), "mcnemar_exact");
+        assert_eq!(
+            c.describe(),
+            "Δ +0.300 [+0.100, +0.450], McNemar p = 0.035, n = 30"
+        );
+    }
+
+    #[test]
+    fn changes_and_p_values_print_for_reasons() {
+        let e = Estimate {
+            value: -0.961,
+            low: -0.97,
+            high: -0.95,
+        };
+        assert_eq!(fmt_change(&e), "−96% [−97%, −95%]");
+        assert_eq!(fmt_p(0.0004), "p < 0.001");
+        assert_eq!(fmt_p(0.0312), "p = 0.031");
+        assert_eq!(
+            Outcome::KeptNoSignificantDifference.as_str(),
+            "kept_no_significant_difference"
+        );
+    }
 }

@@ -1,6 +1,8 @@
-//! Statistics: intervals for means and proportions, paired comparisons, quantiles.
+//! Statistics: intervals for means, proportions and quantiles, and paired comparisons.
 //!
-//! Every resampling is seeded, so the same journal gives the same report.
+//! Every resampling is seeded ([`rng_for`]), so the same journal gives the same report. Intervals
+//! resample *items*: with repeats, an item's calls are averaged (or kept together) first, so that
+//! `k` repeats of one prompt never count as `k` independent observations.
 
 use rand::RngExt;
 use rand::SeedableRng;
@@ -15,13 +17,42 @@ pub struct Estimate {
 }
 
 impl Estimate {
+    /// An estimate with no spread (one observation, or a degenerate resample).
+    pub fn point(value: f64) -> Estimate {
+        Estimate {
+            value,
+            low: value,
+            high: value,
+        }
+    }
+
     pub fn contains(&self, x: f64) -> bool {
         self.low <= x && x <= self.high
+    }
+
+    /// The interval lies entirely above zero.
+    pub fn above_zero(&self) -> bool {
+        self.low > 0.0
+    }
+
+    /// The interval lies entirely below zero.
+    pub fn below_zero(&self) -> bool {
+        self.high < 0.0
     }
 }
 
 pub fn mean(xs: &[f64]) -> Option<f64> {
     (!xs.is_empty()).then(|| xs.iter().sum::<f64>() / xs.len() as f64)
+}
+
+/// Sample standard deviation (n − 1 in the denominator).
+pub fn sd(xs: &[f64]) -> Option<f64> {
+    if xs.len() < 2 {
+        return None;
+    }
+    let m = mean(xs)?;
+    let ss: f64 = xs.iter().map(|x| (x - m) * (x - m)).sum();
+    Some((ss / (xs.len() - 1) as f64).sqrt())
 }
 
 /// Two-sided standard normal quantile for a confidence level (0.95 → 1.959964).
@@ -81,6 +112,34 @@ pub fn inverse_normal_cdf(p: f64) -> f64 {
     }
 }
 
+/// Complementary error function (Numerical Recipes' Chebyshev fit, relative error < 1.2e-7:
+/// ample for p-values that are compared with 0.05).
+pub fn erfc(x: f64) -> f64 {
+    let z = x.abs();
+    let t = 1.0 / (1.0 + 0.5 * z);
+    let r = t
+        * (-z * z - 1.265_512_23
+            + t * (1.000_023_68
+                + t * (0.374_091_96
+                    + t * (0.096_784_18
+                        + t * (-0.186_288_06
+                            + t * (0.278_868_07
+                                + t * (-1.135_203_98
+                                    + t * (1.488_515_87
+                                        + t * (-0.822_152_23 + t * 0.170_872_77)))))))))
+            .exp();
+    if x >= 0.0 { r } else { 2.0 - r }
+}
+
+/// Upper tail of the χ² distribution with one degree of freedom.
+pub fn chi2_1_sf(x: f64) -> f64 {
+    if x <= 0.0 {
+        1.0
+    } else {
+        erfc((x / 2.0).sqrt())
+    }
+}
+
 /// Wilson score interval of a proportion `successes / n`.
 pub fn wilson(successes: f64, n: usize, confidence: f64) -> Option<Estimate> {
     if n == 0 {
@@ -100,6 +159,73 @@ pub fn wilson(successes: f64, n: usize, confidence: f64) -> Option<Estimate> {
     })
 }
 
+/// Discordant pairs at or below which McNemar's test uses the exact binomial distribution; above
+/// it, the χ² approximation with continuity correction is accurate.
+pub const MCNEMAR_EXACT_BELOW: usize = 25;
+
+/// McNemar's test on paired pass/fail outcomes.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct McNemar {
+    /// Items the first sample passed and the second failed.
+    pub a_only: usize,
+    /// Items the second sample passed and the first failed.
+    pub b_only: usize,
+    /// Two-sided p-value of "both pass equally often".
+    pub p_value: f64,
+    /// Whether the exact binomial test was used (few discordant pairs).
+    pub exact: bool,
+}
+
+impl McNemar {
+    pub fn method(&self) -> &'static str {
+        if self.exact {
+            "mcnemar_exact"
+        } else {
+            "mcnemar_chi2"
+        }
+    }
+}
+
+/// McNemar's test of paired 0/1 scores; `None` when a score is not 0 or 1.
+pub fn mcnemar(a: &[f64], b: &[f64]) -> Option<McNemar> {
+    assert_eq!(a.len(), b.len(), "paired samples must align");
+    let binary = |x: f64| x == 0.0 || x == 1.0;
+    if !a.iter().chain(b).all(|&x| binary(x)) {
+        return None;
+    }
+    let a_only = a.iter().zip(b).filter(|(x, y)| **x > **y).count();
+    let b_only = a.iter().zip(b).filter(|(x, y)| **x < **y).count();
+    let n = a_only + b_only;
+    let (p_value, exact) = if n == 0 {
+        (1.0, true)
+    } else if n <= MCNEMAR_EXACT_BELOW {
+        (binomial_two_sided(a_only.min(b_only), n), true)
+    } else {
+        let d = (a_only as f64 - b_only as f64).abs() - 1.0;
+        (chi2_1_sf(d.max(0.0).powi(2) / n as f64), false)
+    };
+    Some(McNemar {
+        a_only,
+        b_only,
+        p_value,
+        exact,
+    })
+}
+
+/// Two-sided exact binomial (sign) test of `k` successes in `n` fair trials, `k ≤ n / 2`:
+/// `min(1, 2 · P(X ≤ k))`.
+pub fn binomial_two_sided(k: usize, n: usize) -> f64 {
+    let k = k.min(n.saturating_sub(k));
+    // C(n, i) / 2^n built up term by term in floating point: exact enough for n in the hundreds.
+    let mut term = 0.5f64.powi(n as i32);
+    let mut tail = term;
+    for i in 1..=k {
+        term *= (n - i + 1) as f64 / i as f64;
+        tail += term;
+    }
+    (2.0 * tail).min(1.0)
+}
+
 /// A seeded generator for one named group, so groups resample independently yet reproducibly.
 pub fn rng_for(seed: u64, label: &str) -> Xoshiro256PlusPlus {
     // FNV-1a of the label, mixed into the seed.
@@ -111,6 +237,45 @@ pub fn rng_for(seed: u64, label: &str) -> Xoshiro256PlusPlus {
     Xoshiro256PlusPlus::seed_from_u64(seed ^ h)
 }
 
+/// Percentile bootstrap of any statistic of `n` items: `stat` sees the indices of one resample
+/// (drawn with replacement) and returns the statistic, or NaN when it is undefined on that
+/// resample (such resamples are left out). `point` is the statistic on the data itself.
+pub fn bootstrap<F>(
+    n: usize,
+    point: f64,
+    resamples: usize,
+    confidence: f64,
+    rng: &mut Xoshiro256PlusPlus,
+    mut stat: F,
+) -> Estimate
+where
+    F: FnMut(&[usize]) -> f64,
+{
+    if n < 2 {
+        return Estimate::point(point);
+    }
+    let mut idx = vec![0usize; n];
+    let mut stats = Vec::with_capacity(resamples);
+    for _ in 0..resamples {
+        for slot in idx.iter_mut() {
+            *slot = rng.random_range(0..n);
+        }
+        let s = stat(&idx);
+        if s.is_finite() {
+            stats.push(s);
+        }
+    }
+    if stats.is_empty() {
+        return Estimate::point(point);
+    }
+    let (low, high) = percentile_interval(&mut stats, confidence);
+    Estimate {
+        value: point,
+        low,
+        high,
+    }
+}
+
 /// Percentile bootstrap interval of the mean.
 pub fn bootstrap_mean(
     xs: &[f64],
@@ -119,23 +284,10 @@ pub fn bootstrap_mean(
     rng: &mut Xoshiro256PlusPlus,
 ) -> Option<Estimate> {
     let m = mean(xs)?;
-    if xs.len() == 1 {
-        return Some(Estimate {
-            value: m,
-            low: m,
-            high: m,
-        });
-    }
-    let n = xs.len();
-    let mut means: Vec<f64> = (0..resamples)
-        .map(|_| (0..n).map(|_| xs[rng.random_range(0..n)]).sum::<f64>() / n as f64)
-        .collect();
-    let (low, high) = percentile_interval(&mut means, confidence);
-    Some(Estimate {
-        value: m,
-        low,
-        high,
-    })
+    let n = xs.len() as f64;
+    Some(bootstrap(xs.len(), m, resamples, confidence, rng, |idx| {
+        idx.iter().map(|&i| xs[i]).sum::<f64>() / n
+    }))
 }
 
 /// Paired bootstrap of the mean difference `a[i] - b[i]` (same items, resampled together).
@@ -149,6 +301,102 @@ pub fn paired_bootstrap(
     assert_eq!(a.len(), b.len(), "paired samples must align");
     let d: Vec<f64> = a.iter().zip(b).map(|(x, y)| x - y).collect();
     bootstrap_mean(&d, resamples, confidence, rng)
+}
+
+/// Paired bootstrap of the relative difference of two means, `mean(a) / mean(b) − 1`
+/// (e.g. −0.30 reads "a costs 30% less than b on the same items").
+pub fn paired_relative_mean(
+    a: &[f64],
+    b: &[f64],
+    resamples: usize,
+    confidence: f64,
+    rng: &mut Xoshiro256PlusPlus,
+) -> Option<Estimate> {
+    assert_eq!(a.len(), b.len(), "paired samples must align");
+    let (sa, sb): (f64, f64) = (a.iter().sum(), b.iter().sum());
+    if a.is_empty() || sb <= 0.0 {
+        return None;
+    }
+    Some(bootstrap(
+        a.len(),
+        sa / sb - 1.0,
+        resamples,
+        confidence,
+        rng,
+        |idx| {
+            let (x, y) = idx
+                .iter()
+                .fold((0.0, 0.0), |(x, y), &i| (x + a[i], y + b[i]));
+            if y > 0.0 { x / y - 1.0 } else { f64::NAN }
+        },
+    ))
+}
+
+/// The `q` quantile of every value of the given groups (an item's calls form one group).
+pub fn pooled_quantile(groups: &[&[f64]], q: f64) -> Option<f64> {
+    let all: Vec<f64> = groups.iter().flat_map(|g| g.iter().copied()).collect();
+    quantile(&all, q)
+}
+
+/// Bootstrap interval of a quantile over items: whole items (all their calls) are resampled.
+pub fn bootstrap_quantile(
+    groups: &[&[f64]],
+    q: f64,
+    resamples: usize,
+    confidence: f64,
+    rng: &mut Xoshiro256PlusPlus,
+) -> Option<Estimate> {
+    let point = pooled_quantile(groups, q)?;
+    let mut buf = Vec::new();
+    Some(bootstrap(
+        groups.len(),
+        point,
+        resamples,
+        confidence,
+        rng,
+        |idx| {
+            buf.clear();
+            for &i in idx {
+                buf.extend_from_slice(groups[i]);
+            }
+            quantile_in_place(&mut buf, q)
+        },
+    ))
+}
+
+/// Paired bootstrap of the relative difference of a quantile, `Q(a) / Q(b) − 1`, resampling the
+/// items both groups share (the p95 latency of two models on the same prompts).
+pub fn paired_relative_quantile(
+    a: &[&[f64]],
+    b: &[&[f64]],
+    q: f64,
+    resamples: usize,
+    confidence: f64,
+    rng: &mut Xoshiro256PlusPlus,
+) -> Option<Estimate> {
+    assert_eq!(a.len(), b.len(), "paired samples must align");
+    let (qa, qb) = (pooled_quantile(a, q)?, pooled_quantile(b, q)?);
+    if qb <= 0.0 {
+        return None;
+    }
+    let (mut xa, mut xb) = (Vec::new(), Vec::new());
+    Some(bootstrap(
+        a.len(),
+        qa / qb - 1.0,
+        resamples,
+        confidence,
+        rng,
+        |idx| {
+            xa.clear();
+            xb.clear();
+            for &i in idx {
+                xa.extend_from_slice(a[i]);
+                xb.extend_from_slice(b[i]);
+            }
+            let (ya, yb) = (quantile_in_place(&mut xa, q), quantile_in_place(&mut xb, q));
+            if yb > 0.0 { ya / yb - 1.0 } else { f64::NAN }
+        },
+    ))
 }
 
 fn percentile_interval(sample: &mut [f64], confidence: f64) -> (f64, f64) {
@@ -171,14 +419,30 @@ pub fn quantile_sorted(sorted: &[f64], q: f64) -> f64 {
     sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo as f64)
 }
 
+fn quantile_in_place(xs: &mut [f64], q: f64) -> f64 {
+    xs.sort_unstable_by(f64::total_cmp);
+    quantile_sorted(xs, q)
+}
+
 /// Linear-interpolation quantile of unsorted data.
 pub fn quantile(xs: &[f64], q: f64) -> Option<f64> {
     if xs.is_empty() {
         return None;
     }
     let mut v = xs.to_vec();
-    v.sort_by(f64::total_cmp);
-    Some(quantile_sorted(&v, q))
+    Some(quantile_in_place(&mut v, q))
+}
+
+/// Items needed for a paired mean difference of the observed size to be significant, from the
+/// normal approximation `n = (z · sd / |Δ|)²`; `None` when the difference is zero.
+pub fn items_to_resolve(differences: &[f64], confidence: f64) -> Option<usize> {
+    let d = mean(differences)?.abs();
+    let s = sd(differences)?;
+    if d < 1e-12 {
+        return None;
+    }
+    let n = (z_for(confidence) * s / d).powi(2).ceil();
+    (n.is_finite() && n < 1e9).then_some(n as usize)
 }
 
 #[cfg(test)]
@@ -186,10 +450,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn normal_quantiles() {
+    fn normal_quantiles_and_tails() {
         assert!((z_for(0.95) - 1.959964).abs() < 1e-5);
         assert!((z_for(0.90) - 1.644854).abs() < 1e-5);
         assert!((inverse_normal_cdf(0.01) + 2.326348).abs() < 1e-5);
+        // P(χ²₁ > 3.841459) = 0.05; P(χ²₁ > 6.634897) = 0.01.
+        assert!((chi2_1_sf(3.841459) - 0.05).abs() < 1e-6);
+        assert!((chi2_1_sf(6.634897) - 0.01).abs() < 1e-6);
+        assert!((erfc(-1.0) - 1.842701).abs() < 1e-6);
     }
 
     #[test]
@@ -202,6 +470,37 @@ mod tests {
         assert_eq!(all.high, 1.0);
         assert!(all.low < 1.0 && all.low > 0.69);
         assert!(wilson(0.0, 0, 0.95).is_none());
+    }
+
+    #[test]
+    fn mcnemar_exact_and_chi2_match_hand_computation() {
+        // 1 vs 9 discordant pairs: 2 · (C(10,0) + C(10,1)) / 2^10 = 22/1024.
+        let mut a = vec![1.0; 1];
+        a.extend(vec![0.0; 9]);
+        a.extend(vec![1.0; 5]);
+        let mut b = vec![0.0; 1];
+        b.extend(vec![1.0; 9]);
+        b.extend(vec![1.0; 5]);
+        let t = mcnemar(&a, &b).unwrap();
+        assert_eq!((t.a_only, t.b_only, t.exact), (1, 9, true));
+        assert!((t.p_value - 22.0 / 1024.0).abs() < 1e-12, "{t:?}");
+        // 10 vs 30: χ² = (|10 − 30| − 1)² / 40 = 9.025, p = 0.002663.
+        let a: Vec<f64> = (0..40).map(|i| if i < 10 { 1.0 } else { 0.0 }).collect();
+        let b: Vec<f64> = a.iter().map(|x| 1.0 - x).collect();
+        let t = mcnemar(&a, &b).unwrap();
+        assert!(!t.exact);
+        assert!((t.p_value - 0.002663).abs() < 1e-5, "{t:?}");
+        // No discordant pair: nothing to tell apart.
+        assert_eq!(mcnemar(&[1.0, 0.0], &[1.0, 0.0]).unwrap().p_value, 1.0);
+        assert!(mcnemar(&[0.5], &[1.0]).is_none());
+    }
+
+    #[test]
+    fn binomial_tails() {
+        assert_eq!(binomial_two_sided(0, 1), 1.0);
+        assert!((binomial_two_sided(0, 5) - 2.0 / 32.0).abs() < 1e-15);
+        assert!((binomial_two_sided(2, 5) - 1.0).abs() < 1e-15);
+        assert!((binomial_two_sided(1, 19) - 40.0 / 524_288.0).abs() < 1e-15);
     }
 
     #[test]
@@ -221,6 +520,37 @@ mod tests {
         let xs = [0.1, 0.5, 0.9, 0.3];
         let d = paired_bootstrap(&xs, &xs, 200, 0.95, &mut rng_for(1, "p")).unwrap();
         assert_eq!((d.value, d.low, d.high), (0.0, 0.0, 0.0));
+        // A constant shift is recovered exactly, whatever the resample.
+        let ys: Vec<f64> = xs.iter().map(|x| x - 0.1).collect();
+        let d = paired_bootstrap(&xs, &ys, 200, 0.95, &mut rng_for(1, "p")).unwrap();
+        assert!((d.low - 0.1).abs() < 1e-12 && (d.high - 0.1).abs() < 1e-12);
+    }
+
+    #[test]
+    fn relative_mean_of_a_constant_ratio_is_exact() {
+        let b = [2.0, 4.0, 6.0, 8.0];
+        let a: Vec<f64> = b.iter().map(|x| x * 0.7).collect();
+        let r = paired_relative_mean(&a, &b, 200, 0.95, &mut rng_for(3, "r")).unwrap();
+        assert!((r.value + 0.3).abs() < 1e-12, "{r:?}");
+        assert!((r.low + 0.3).abs() < 1e-12 && (r.high + 0.3).abs() < 1e-12);
+    }
+
+    #[test]
+    fn quantile_intervals_resample_whole_items() {
+        // Two items of two calls each: every resample's p50 is one of a few values.
+        let g1 = [100.0, 100.0];
+        let g2 = [300.0, 300.0];
+        let groups: Vec<&[f64]> = vec![&g1, &g2];
+        assert_eq!(pooled_quantile(&groups, 0.5), Some(200.0));
+        let e = bootstrap_quantile(&groups, 0.5, 500, 0.95, &mut rng_for(5, "q")).unwrap();
+        assert_eq!((e.value, e.low, e.high), (200.0, 100.0, 300.0));
+        // The same latencies scaled by 0.8: the relative p95 difference is −20% on every resample.
+        let h1 = [80.0, 80.0];
+        let h2 = [240.0, 240.0];
+        let faster: Vec<&[f64]> = vec![&h1, &h2];
+        let r = paired_relative_quantile(&faster, &groups, 0.95, 200, 0.95, &mut rng_for(5, "q"))
+            .unwrap();
+        assert!((r.value + 0.2).abs() < 1e-12 && r.below_zero(), "{r:?}");
     }
 
     #[test]
@@ -229,5 +559,18 @@ mod tests {
         assert_eq!(quantile(&xs, 0.5), Some(3.0));
         assert_eq!(quantile(&xs, 0.95), Some(4.8));
         assert_eq!(quantile(&[], 0.5), None);
+    }
+
+    #[test]
+    fn items_needed_to_resolve_a_difference() {
+        // Differences of mean 0.1 and sd 0.5: (1.96 · 0.5 / 0.1)² = 96.04 → 97 items.
+        let d: Vec<f64> = (0..50)
+            .map(|i| if i % 2 == 0 { 0.6 } else { -0.4 })
+            .collect();
+        let s = sd(&d).unwrap();
+        let expected = (z_for(0.95) * s / 0.1).powi(2).ceil() as usize;
+        assert_eq!(items_to_resolve(&d, 0.95), Some(expected));
+        assert!((95..=100).contains(&expected), "{expected}");
+        assert_eq!(items_to_resolve(&[0.0, 0.0], 0.95), None);
     }
 }

@@ -58,6 +58,7 @@ pub fn load_inputs(
 ) -> anyhow::Result<(Config, Dataset)> {
     let cfg = Config::load(routes, PriceTable::shipped(), at)?;
     let ds = Dataset::load(dataset)?;
+    crate::judge_phase::check(&cfg, &ds)?;
     Ok((cfg, ds))
 }
 

@@ -31,6 +31,9 @@ pub fn run(a: RunArgs) -> anyhow::Result<u8> {
     };
     if mode != ProgressMode::Quiet {
         eprint!("{}", describe_plan(&cfg, &plan));
+        if let Some(j) = crate::judge_phase::estimate(&cfg, &ds, repeats) {
+            eprint!("{}", j.describe());
+        }
     }
 
     let label = a
@@ -97,13 +100,14 @@ pub fn run(a: RunArgs) -> anyhow::Result<u8> {
         record,
         mode,
     ))?;
+    let judged = crate::judge_phase::run(&rt, &cfg, &ds, &providers, &journal_path, &a.out, mode)?;
     drop(rt);
 
     manifest.finished_at = Some(jiff::Timestamp::now().to_string());
     manifest.status = "complete".into();
-    manifest.totals.calls = totals.calls;
-    manifest.totals.errors = totals.errors;
-    manifest.totals.spent_usd = totals.spent.0;
+    manifest.totals.calls = totals.calls + judged.calls;
+    manifest.totals.errors = totals.errors + judged.errors;
+    manifest.totals.spent_usd = totals.spent.0 + judged.spent.0;
     manifest.totals.duration_s = totals.elapsed.as_secs_f64();
     manifest.save(&dir)?;
 

@@ -37,6 +37,7 @@ pub fn validate(a: ValidateArgs) -> anyhow::Result<u8> {
     }
     if let Some(d) = dataset {
         let ds = Dataset::load(&d)?;
+        crate::judge_phase::check(&cfg, &ds)?;
         let per_task: Vec<String> = ds
             .task_types()
             .iter()

@@ -3,12 +3,15 @@
 //! Grading is a pure function of the journal (answer, recorded grade, judge reply), so a changed
 //! grader re-applies to an old run for free.
 
+mod json;
+pub mod judge;
 mod numeric;
 mod text;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+pub use json::first_json_object;
 pub use numeric::extract_final_number;
 pub use text::extract_choice;
 
@@ -28,6 +31,8 @@ pub struct GradeInput<'a> {
     pub recorded: Option<&'a RecordedGrade>,
     /// The judge model's reply about this answer, when a judge was called.
     pub judge_reply: Option<&'a str>,
+    /// Why the judge call about this answer failed, when it did.
+    pub judge_error: Option<&'a str>,
 }
 
 /// A score in [0, 1], or none when the answer could not be graded (an ungradable row is not a zero).
@@ -76,6 +81,15 @@ pub enum Grader {
         expected: String,
         options: Vec<String>,
     },
+    /// Extraction: the share of `expected`'s fields the answer's first JSON object matches.
+    JsonFields {
+        expected: serde_json::Map<String, Value>,
+    },
+    /// An LLM judge's 1–10 verdict against a rubric (and a reference answer, when given).
+    Judge {
+        rubric: String,
+        reference: Option<String>,
+    },
     Recorded,
 }
 
@@ -101,13 +115,29 @@ impl Grader {
             Grader::Regex { .. } => "regex",
             Grader::Numeric { .. } => "numeric",
             Grader::Choice { .. } => "choice",
+            Grader::JsonFields { .. } => "json_fields",
+            Grader::Judge { .. } => "judge",
             Grader::Recorded => "recorded",
         }
     }
 
     /// Pass/fail graders give 0 or 1 (Wilson intervals, McNemar's test apply).
     pub fn is_pass_fail(&self) -> bool {
-        !matches!(self, Grader::Recorded)
+        !matches!(
+            self,
+            Grader::Recorded | Grader::JsonFields { .. } | Grader::Judge { .. }
+        )
+    }
+
+    /// Whether the scores can be read as pass/fail outcomes when they are all 0 or 1 (judge
+    /// verdicts and field shares are graded scores even when they land on 0 or 1).
+    pub fn can_pass_fail(&self) -> bool {
+        !matches!(self, Grader::JsonFields { .. } | Grader::Judge { .. })
+    }
+
+    /// Whether grading needs a judge model's verdict.
+    pub fn needs_judge(&self) -> bool {
+        matches!(self, Grader::Judge { .. })
     }
 
     /// Parse and check a grader object from a dataset line.
@@ -119,7 +149,7 @@ impl Grader {
         let kind = obj.get("kind").and_then(Value::as_str).ok_or_else(|| {
             gerr(
                 "kind",
-                "missing (one of exact, contains, regex, numeric, choice, recorded)",
+                "missing (one of exact, contains, regex, numeric, choice, json_fields, judge, recorded)",
             )
         })?;
         let allowed: &[&str] = match kind {
@@ -129,17 +159,13 @@ impl Grader {
             "numeric" => &["kind", "expected", "tolerance"],
             "choice" => &["kind", "expected", "options"],
             "recorded" => &["kind"],
-            "json_fields" | "judge" => {
-                return Err(gerr(
-                    "kind",
-                    format!("the {kind} grader is not available in this version"),
-                ));
-            }
+            "json_fields" => &["kind", "expected"],
+            "judge" => &["kind", "rubric", "reference"],
             other => {
                 return Err(gerr(
                     "kind",
                     format!(
-                        "unknown grader kind {other:?} (expected one of exact, contains, regex, numeric, choice, recorded)"
+                        "unknown grader kind {other:?} (expected one of exact, contains, regex, numeric, choice, json_fields, judge, recorded)"
                     ),
                 ));
             }
@@ -261,6 +287,30 @@ impl Grader {
                 }
                 Grader::Choice { expected, options }
             }
+            "json_fields" => match obj.get("expected") {
+                Some(Value::Object(m)) if !m.is_empty() => Grader::JsonFields {
+                    expected: m.clone(),
+                },
+                Some(_) => {
+                    return Err(gerr(
+                        "expected",
+                        "must be a non-empty object of the fields to extract, e.g. {\"order_id\":\"A-17\"}",
+                    ));
+                }
+                None => return Err(gerr("expected", "missing")),
+            },
+            "judge" => {
+                let rubric = string("rubric")?;
+                if rubric.trim().is_empty() {
+                    return Err(gerr("rubric", "must not be empty"));
+                }
+                let reference = match obj.get("reference") {
+                    None | Some(Value::Null) => None,
+                    Some(Value::String(s)) => Some(s.clone()),
+                    Some(_) => return Err(gerr("reference", "must be a string")),
+                };
+                Grader::Judge { rubric, reference }
+            }
             _ => Grader::Recorded,
         })
     }
@@ -320,6 +370,8 @@ impl Grader {
                 }
                 None => Grade::pass(false, format!("no option of {} chosen", options.join("/"))),
             },
+            Grader::JsonFields { expected } => json::grade(expected, answer),
+            Grader::Judge { .. } => judge::grade(input.judge_reply, input.judge_error),
             Grader::Recorded => match input.recorded {
                 Some(g) if (0.0..=1.0).contains(&g.score) => Grade {
                     score: Some(g.score),
@@ -404,7 +456,7 @@ mod tests {
         let out = gr.grade(&GradeInput {
             answer: "x",
             recorded: Some(&rec),
-            judge_reply: None,
+            ..Default::default()
         });
         assert_eq!(out.score, Some(0.8));
         assert_eq!(
@@ -429,5 +481,29 @@ mod tests {
         assert_eq!(e.field, "grader.expected");
         let e = Grader::from_json(&json!({"kind":"fuzzy"})).unwrap_err();
         assert_eq!(e.field, "grader.kind");
+        let e = Grader::from_json(&json!({"kind":"json_fields","expected":{}})).unwrap_err();
+        assert_eq!(e.field, "grader.expected");
+        let e = Grader::from_json(&json!({"kind":"judge","rubric":" "})).unwrap_err();
+        assert_eq!(e.field, "grader.rubric");
+        let e = Grader::from_json(&json!({"kind":"judge"})).unwrap_err();
+        assert_eq!(e.field, "grader.rubric");
+    }
+
+    #[test]
+    fn json_fields_and_judge_graders_parse_and_grade() {
+        let j = json!({"kind":"json_fields","expected":{"id":"A-17","n":2}});
+        assert_eq!(
+            g(j, "```json\n{\"id\": \"a-17\", \"n\": \"2\"}\n```").score,
+            Some(1.0)
+        );
+        let judge =
+            Grader::from_json(&json!({"kind":"judge","rubric":"concise","reference":"4"})).unwrap();
+        assert!(judge.needs_judge() && !judge.is_pass_fail());
+        let out = judge.grade(&GradeInput {
+            answer: "4",
+            judge_reply: Some("Fine. Rating: [[9]]"),
+            ..Default::default()
+        });
+        assert_eq!(out.score, Some(0.9));
     }
 }

@@ -89,125 +89,211 @@ pub fn exporters() -> Vec<Box<dyn Exporter>> {
             name: "simulation.csv",
             frame: simulation_frame,
         }),
+        Box::new(FrameCsv {
+            name: "comparisons.csv",
+            frame: comparisons_frame,
+        }),
+        Box::new(FrameCsv {
+            name: "threshold_curve.csv",
+            frame: threshold_frame,
+        }),
+        Box::new(FrameCsv {
+            name: "judge.csv",
+            frame: |d| Ok(d.analysis.judge.clone()),
+        }),
     ]
 }
 
+/// One column from a closure over rows.
+fn col<T, V>(name: &str, rows: &[T], f: impl Fn(&T) -> V) -> Column
+where
+    Vec<V>: IntoColumn,
+{
+    rows.iter().map(f).collect::<Vec<V>>().into_column(name)
+}
+
+/// Lets [`col`] build a column from any vector polars takes.
+trait IntoColumn {
+    fn into_column(self, name: &str) -> Column;
+}
+
+macro_rules! into_column {
+    ($($t:ty),*) => {$(
+        impl IntoColumn for Vec<$t> {
+            fn into_column(self, name: &str) -> Column {
+                Column::new(name.into(), self)
+            }
+        }
+    )*};
+}
+
+into_column!(
+    String,
+    Option<String>,
+    &'static str,
+    Option<&'static str>,
+    bool,
+    Option<bool>,
+    f64,
+    Option<f64>,
+    u32,
+    Option<u32>
+);
+
 fn changes_frame(d: &Derived) -> anyhow::Result<DataFrame> {
+    use crate::policy::Decision;
     let ds = &d.rec.decisions;
-    let s = |f: &dyn Fn(&crate::policy::Decision) -> Option<String>| -> Vec<Option<String>> {
-        ds.iter().map(f).collect()
-    };
-    let x = |f: &dyn Fn(&crate::policy::Decision) -> Option<f64>| -> Vec<Option<f64>> {
-        ds.iter().map(f).collect()
-    };
-    let ev = |dd: &crate::policy::Decision| dd.evidence.clone();
-    Ok(DataFrame::new(
-        ds.len(),
-        vec![
-            Column::new("cell".into(), s(&|d| Some(d.label()))),
-            Column::new(
-                "changed".into(),
-                ds.iter().map(|d| d.changed()).collect::<Vec<_>>(),
-            ),
-            Column::new(
-                "old_primary".into(),
-                s(&|d| Some(d.old.primary.to_string())),
-            ),
-            Column::new(
-                "old_fallback".into(),
-                s(&|d| d.old.fallback.as_ref().map(|m| m.to_string())),
-            ),
-            Column::new(
-                "new_primary".into(),
-                s(&|d| Some(d.new.primary.to_string())),
-            ),
-            Column::new(
-                "new_fallback".into(),
-                s(&|d| d.new.fallback.as_ref().map(|m| m.to_string())),
-            ),
-            Column::new("reason".into(), s(&|d| Some(d.reason.clone()))),
-            Column::new(
-                "challenger".into(),
-                s(&|d| ev(d).map(|e| e.challenger.to_string())),
-            ),
-            Column::new(
-                "delta_quality".into(),
-                x(&|d| ev(d)?.delta_quality.map(|q| q.value)),
-            ),
-            Column::new(
-                "delta_quality_ci_low".into(),
-                x(&|d| ev(d)?.delta_quality.map(|q| q.low)),
-            ),
-            Column::new(
-                "delta_quality_ci_high".into(),
-                x(&|d| ev(d)?.delta_quality.map(|q| q.high)),
-            ),
-            Column::new(
-                "delta_cost_per_1k_requests_usd".into(),
-                x(&|d| ev(d)?.delta_cost_per_1k),
-            ),
-            Column::new("delta_p95_latency_ms".into(), x(&|d| ev(d)?.delta_p95_ms)),
-            Column::new(
-                "delta_error_rate".into(),
-                x(&|d| ev(d).map(|e| e.delta_error_rate)),
-            ),
-            Column::new(
-                "n_paired".into(),
-                ds.iter()
-                    .map(|d| d.evidence.as_ref().map(|e| e.n as u32))
-                    .collect::<Vec<_>>(),
-            ),
-            Column::new(
-                "n".into(),
-                ds.iter().map(|d| d.n as u32).collect::<Vec<_>>(),
-            ),
-            Column::new(
-                "flags".into(),
-                s(&|d| (!d.flags.is_empty()).then(|| d.flags.join("; "))),
-            ),
-        ],
-    )?)
+    let ev = |x: &Decision| x.evidence.clone();
+    let q = |x: &Decision| x.evidence.as_ref().and_then(|e| e.quality.clone());
+    let columns = vec![
+        col("cell", ds, |x| x.label()),
+        col("changed", ds, |x| x.changed()),
+        col("outcome", ds, |x| x.outcome.as_str()),
+        col("old_primary", ds, |x| x.old.primary.to_string()),
+        col("old_fallback", ds, |x| {
+            x.old.fallback.as_ref().map(|m| m.to_string())
+        }),
+        col("new_primary", ds, |x| x.new.primary.to_string()),
+        col("new_fallback", ds, |x| {
+            x.new.fallback.as_ref().map(|m| m.to_string())
+        }),
+        col("reason", ds, |x| x.reason.clone()),
+        col("fallback_reason", ds, |x| x.fallback_reason.clone()),
+        col("challenger", ds, |x| {
+            ev(x).map(|e| e.challenger.to_string())
+        }),
+        col("quality_current", ds, |x| q(x).map(|c| c.quality_b)),
+        col("quality_challenger", ds, |x| q(x).map(|c| c.quality_a)),
+        col("delta_quality", ds, |x| {
+            ev(x)?.delta_quality.map(|e| e.value)
+        }),
+        col("delta_quality_ci_low", ds, |x| {
+            ev(x)?.delta_quality.map(|e| e.low)
+        }),
+        col("delta_quality_ci_high", ds, |x| {
+            ev(x)?.delta_quality.map(|e| e.high)
+        }),
+        col("quality_test", ds, |x| q(x).map(|c| c.test())),
+        col("p_value", ds, |x| q(x)?.p_value()),
+        col("items_to_resolve", ds, |x| {
+            q(x)?
+                .items_to_resolve
+                .map(|n| n.min(u32::MAX as usize) as u32)
+        }),
+        col("delta_cost_per_1k_requests_usd", ds, |x| {
+            ev(x)?.delta_cost_per_1k
+        }),
+        col("delta_cost_per_1k_ci_low_usd", ds, |x| {
+            ev(x)?.delta_cost_per_1k_ci.map(|e| e.low)
+        }),
+        col("delta_cost_per_1k_ci_high_usd", ds, |x| {
+            ev(x)?.delta_cost_per_1k_ci.map(|e| e.high)
+        }),
+        col("cost_change", ds, |x| ev(x)?.cost_change.map(|e| e.value)),
+        col("cost_change_ci_low", ds, |x| {
+            ev(x)?.cost_change.map(|e| e.low)
+        }),
+        col("cost_change_ci_high", ds, |x| {
+            ev(x)?.cost_change.map(|e| e.high)
+        }),
+        col("delta_p95_latency_ms", ds, |x| ev(x)?.delta_p95_ms),
+        col("p95_change", ds, |x| ev(x)?.p95_change.map(|e| e.value)),
+        col("p95_change_ci_low", ds, |x| {
+            ev(x)?.p95_change.map(|e| e.low)
+        }),
+        col("p95_change_ci_high", ds, |x| {
+            ev(x)?.p95_change.map(|e| e.high)
+        }),
+        col("delta_error_rate", ds, |x| {
+            ev(x).map(|e| e.delta_error_rate)
+        }),
+        col("n_paired", ds, |x| ev(x).map(|e| e.n as u32)),
+        col("n", ds, |x| x.n as u32),
+        col("samples_needed", ds, |x| x.samples_needed.map(|n| n as u32)),
+        col("stability", ds, |x| {
+            let st = d.stability.as_ref()?;
+            let c = st.cells.iter().find(|c| c.cell == x.label())?;
+            Some(c.agree as f64 / st.resamples as f64)
+        }),
+        col("flags", ds, |x| {
+            (!x.flags.is_empty()).then(|| x.flags.join("; "))
+        }),
+    ];
+    Ok(DataFrame::new(ds.len(), columns)?)
 }
 
 fn simulation_frame(d: &Derived) -> anyhow::Result<DataFrame> {
     let rows = &d.sim;
-    Ok(DataFrame::new(
-        rows.len(),
-        vec![
-            Column::new(
-                "scenario".into(),
-                rows.iter().map(|r| r.scenario.clone()).collect::<Vec<_>>(),
-            ),
-            Column::new(
-                "classifier".into(),
-                rows.iter()
-                    .map(|r| r.classifier.clone())
-                    .collect::<Vec<_>>(),
-            ),
-            Column::new(
-                "n".into(),
-                rows.iter().map(|r| r.n as u32).collect::<Vec<_>>(),
-            ),
-            Column::new(
-                "quality".into(),
-                rows.iter().map(|r| r.quality).collect::<Vec<_>>(),
-            ),
-            Column::new(
-                "cost_per_1k_requests_usd".into(),
-                rows.iter().map(|r| r.cost_per_1k).collect::<Vec<_>>(),
-            ),
-            Column::new(
-                "p95_latency_ms".into(),
-                rows.iter().map(|r| r.p95_latency_ms).collect::<Vec<_>>(),
-            ),
-            Column::new(
-                "fallback_rate".into(),
-                rows.iter().map(|r| r.fallback_rate).collect::<Vec<_>>(),
-            ),
-            Column::new(
-                "misrouted_rate".into(),
-                rows.iter().map(|r| r.misrouted_rate).collect::<Vec<_>>(),
-            ),
-        ],
-    )?)
+    let strong = d.strong_weak.as_ref();
+    let pgr = |r: &crate::simulate::SimRow| -> Option<f64> {
+        let sw = strong?;
+        Some((r.quality? - sw.quality_weak) / (sw.quality_strong - sw.quality_weak))
+    };
+    let columns = vec![
+        col("scenario", rows, |r| r.scenario.clone()),
+        col("classifier", rows, |r| r.classifier.clone()),
+        col("n", rows, |r| r.n as u32),
+        col("quality", rows, |r| r.quality),
+        col("cost_per_1k_requests_usd", rows, |r| r.cost_per_1k),
+        col("p95_latency_ms", rows, |r| r.p95_latency_ms),
+        col("fallback_rate", rows, |r| r.fallback_rate),
+        col("misrouted_rate", rows, |r| r.misrouted_rate),
+        col("misclassification_loss", rows, |r| r.misclassification_loss),
+        col("strong_model_share", rows, |r| {
+            strong.map(|sw| r.share_of(&sw.strong))
+        }),
+        col("performance_gap_recovered", rows, pgr),
+    ];
+    Ok(DataFrame::new(rows.len(), columns)?)
+}
+
+fn comparisons_frame(d: &Derived) -> anyhow::Result<DataFrame> {
+    let cs = &d.comparisons;
+    let columns = vec![
+        col("task_type", cs, |c| {
+            c.task.map(|t| t.as_str()).unwrap_or("all").to_string()
+        }),
+        col("model_a", cs, |c| c.a.to_string()),
+        col("model_b", cs, |c| c.b.to_string()),
+        col("n", cs, |c| c.n as u32),
+        col("quality_a", cs, |c| c.quality_a),
+        col("quality_b", cs, |c| c.quality_b),
+        col("delta", cs, |c| c.delta.value),
+        col("delta_ci_low", cs, |c| c.delta.low),
+        col("delta_ci_high", cs, |c| c.delta.high),
+        col("test", cs, |c| c.test()),
+        col("p_value", cs, |c| c.p_value()),
+        col("a_only_passed", cs, |c| c.mcnemar.map(|m| m.a_only as u32)),
+        col("b_only_passed", cs, |c| c.mcnemar.map(|m| m.b_only as u32)),
+        col("significant", cs, |c| c.significant),
+        col("items_to_resolve", cs, |c| {
+            c.items_to_resolve.map(|n| n.min(u32::MAX as usize) as u32)
+        }),
+    ];
+    Ok(DataFrame::new(cs.len(), columns)?)
+}
+
+fn threshold_frame(d: &Derived) -> anyhow::Result<DataFrame> {
+    let mut rows: Vec<(String, String, String, crate::simulate::CurvePoint)> = Vec::new();
+    if let Some(sw) = &d.strong_weak {
+        for c in [&sw.cells, &sw.oracle] {
+            for p in &c.points {
+                rows.push((
+                    c.router.clone(),
+                    sw.strong.to_string(),
+                    sw.weak.to_string(),
+                    *p,
+                ));
+            }
+        }
+    }
+    let columns = vec![
+        col("router", &rows, |r| r.0.clone()),
+        col("strong_model", &rows, |r| r.1.clone()),
+        col("weak_model", &rows, |r| r.2.clone()),
+        col("strong_model_share", &rows, |r| r.3.strong_share),
+        col("quality", &rows, |r| r.3.quality),
+        col("performance_gap_recovered", &rows, |r| r.3.pgr),
+    ];
+    Ok(DataFrame::new(rows.len(), columns)?)
 }

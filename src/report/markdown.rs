@@ -5,10 +5,19 @@ use std::fmt::Write;
 use super::Exporter;
 use super::text::{ms, pct, quality, route, signed_ms, signed_usd, usd};
 use crate::derive::Derived;
-use crate::policy::fmt_delta;
+use crate::policy::{fmt_change, fmt_delta, fmt_p};
 use crate::types::TaskType;
 
 pub struct Markdown;
+
+fn fmt_pct_level(confidence: f64) -> String {
+    let v = confidence * 100.0;
+    if (v - v.round()).abs() < 1e-9 {
+        format!("{v:.0}")
+    } else {
+        format!("{v}")
+    }
+}
 
 /// Escape text for a Markdown table cell (pipes, newlines, HTML).
 pub fn cell(s: &str) -> String {
@@ -85,6 +94,20 @@ impl Exporter for Markdown {
         if !lat.is_empty() {
             let _ = writeln!(o, "- **Latency** {}", lat.join(", "));
         }
+        let j = &d.analysis.judge_summary;
+        if j.verdicts > 0 {
+            let _ = writeln!(
+                o,
+                "- **Judge** `{}`: {} verdicts ({} asked, {} reused from the verdict cache or an identical answer, {} unparsable, {} failed) · **judge cost** {} (not in the candidates' figures)",
+                j.model.as_ref().map(|m| m.as_str()).unwrap_or("–"),
+                j.verdicts,
+                j.asked,
+                j.reused,
+                j.unparsable,
+                j.errors,
+                usd(j.cost_usd)
+            );
+        }
         o.push('\n');
 
         // Proposed changes.
@@ -95,32 +118,75 @@ impl Exporter for Markdown {
             changes.len(),
             d.rec.decisions.len()
         );
+        let _ = writeln!(
+            o,
+            "Each row compares the challenger (the proposed primary, or the closest alternative when the cell is kept) with the current primary on the items both answered: Δ = challenger − current, {}% intervals.\n",
+            fmt_pct_level(d.cfg.policy.confidence)
+        );
         let header = [
             "cell",
-            "current",
-            "proposed",
+            "current → proposed",
             "reason",
-            "Δ quality [CI]",
+            "challenger",
+            "Δ quality [CI], test",
             "Δ cost / 1k req",
             "Δ p95",
             "Δ errors",
             "n",
+            "flags",
         ];
         let row = |c: &crate::policy::Decision| -> Vec<String> {
             let e = c.evidence.as_ref();
+            let quality = e
+                .and_then(|e| e.quality.as_ref())
+                .map(|q| {
+                    let test = match q.mcnemar {
+                        Some(m) => format!("McNemar {}", fmt_p(m.p_value)),
+                        None => "paired bootstrap".into(),
+                    };
+                    format!("{} {test}", fmt_delta(&q.delta))
+                })
+                .unwrap_or("–".into());
+            let cost = match e.and_then(|e| e.delta_cost_per_1k) {
+                Some(x) => format!(
+                    "{}{}",
+                    signed_usd(Some(x)),
+                    e.and_then(|e| e.cost_change)
+                        .map(|r| format!(" ({})", fmt_change(&r)))
+                        .unwrap_or_default()
+                ),
+                None => "–".into(),
+            };
+            let p95 = match e.and_then(|e| e.delta_p95_ms) {
+                Some(x) => format!(
+                    "{}{}",
+                    signed_ms(Some(x)),
+                    e.and_then(|e| e.p95_change)
+                        .map(|r| format!(" ({})", fmt_change(&r)))
+                        .unwrap_or_default()
+                ),
+                None => "–".into(),
+            };
             vec![
                 format!("`{}`", c.label()),
-                cell(&route(&c.old)),
-                cell(&route(&c.new)),
+                if c.changed() {
+                    format!("{} → **{}**", cell(&route(&c.old)), cell(&route(&c.new)))
+                } else {
+                    cell(&route(&c.old))
+                },
                 cell(&c.reason),
-                e.and_then(|e| e.delta_quality)
-                    .map(|q| fmt_delta(&q))
+                e.map(|e| format!("`{}`", e.challenger))
                     .unwrap_or("–".into()),
-                signed_usd(e.and_then(|e| e.delta_cost_per_1k)),
-                signed_ms(e.and_then(|e| e.delta_p95_ms)),
+                quality,
+                cost,
+                p95,
                 e.map(|e| format!("{:+.1} pp", e.delta_error_rate * 100.0))
                     .unwrap_or("–".into()),
-                c.n.to_string(),
+                match e {
+                    Some(e) => format!("{} ({} paired)", c.n, e.n),
+                    None => c.n.to_string(),
+                },
+                cell(&c.flags.join("; ")),
             ]
         };
         if changes.is_empty() {
@@ -146,6 +212,44 @@ impl Exporter for Markdown {
             );
             o.push_str("</details>\n\n");
         }
+        if let Some(st) = &d.stability {
+            let rate = |x: Option<f64>| x.map(pct).unwrap_or("–".into());
+            let _ = writeln!(
+                o,
+                "**Stability** on {} bootstrap resamples of the items (stratified by task type, seed {}): flap rate {} over the {} kept cells whose challenger is within the noise ({} where it leads by under one standard error); proposed changes come back in {} of resamples.\n",
+                st.resamples,
+                st.seed,
+                rate(st.flap_rate()),
+                st.cells.iter().filter(|c| c.within_noise).count(),
+                rate(st.flap_rate_within_one_se()),
+                rate(st.change_reproducibility())
+            );
+            let shaky: Vec<Vec<String>> = st
+                .cells
+                .iter()
+                .filter(|c| c.agree < st.resamples)
+                .map(|c| {
+                    vec![
+                        format!("`{}`", c.cell),
+                        format!("`{}`", c.proposed),
+                        format!("{} of {}", c.agree, st.resamples),
+                        format!("{} of {}", c.moved, st.resamples),
+                    ]
+                })
+                .collect();
+            if !shaky.is_empty() {
+                md_table(
+                    &mut o,
+                    &[
+                        "cell",
+                        "proposed primary",
+                        "same in resamples",
+                        "moved from current",
+                    ],
+                    &shaky,
+                );
+            }
+        }
         if !d.diff.is_empty() {
             let _ = writeln!(
                 o,
@@ -155,7 +259,11 @@ impl Exporter for Markdown {
         }
 
         // Leaderboard.
-        o.push_str("## Leaderboard by task type\n\nQuality pools priorities; intervals are 95% (Wilson for pass/fail graders, seeded bootstrap otherwise).\n\n");
+        let _ = writeln!(
+            o,
+            "## Leaderboard by task type\n\nQuality pools priorities and averages an item's repeats first; intervals are {}% over items (Wilson for pass/fail scores, seeded bootstrap otherwise; p95 by bootstrap over items). Δ vs best is paired on the items both were graded on (McNemar's test for pass/fail, else the paired bootstrap interval).\n",
+            fmt_pct_level(d.cfg.policy.confidence)
+        );
         for t in TaskType::ALL {
             let mut rows: Vec<_> = d
                 .analysis
@@ -173,16 +281,47 @@ impl Exporter for Markdown {
                     .total_cmp(&a.quality.map(|q| q.value).unwrap_or(-1.0))
             });
             let _ = writeln!(o, "### {t}\n");
+            let best = rows[0].model.clone();
+            let vs_best = |m: &crate::types::ModelId| -> String {
+                if *m == best {
+                    return "best".into();
+                }
+                d.comparisons
+                    .iter()
+                    .filter(|c| c.task == Some(*t))
+                    .find_map(|c| {
+                        if c.a == *m && c.b == best {
+                            Some(c.clone())
+                        } else if c.b == *m && c.a == best {
+                            Some(c.reversed())
+                        } else {
+                            None
+                        }
+                    })
+                    .map(|c| {
+                        let test = match c.mcnemar {
+                            Some(x) => format!(", McNemar {}", fmt_p(x.p_value)),
+                            None => String::new(),
+                        };
+                        format!(
+                            "{}{test}{}",
+                            fmt_delta(&c.delta),
+                            if c.significant { "" } else { " (tied)" }
+                        )
+                    })
+                    .unwrap_or("–".into())
+            };
             md_table(
                 &mut o,
                 &[
                     "model",
                     "n",
-                    "quality [95% CI]",
+                    "quality [CI]",
+                    "Δ vs best [CI]",
                     "cost / call",
                     "p50",
-                    "p95",
-                    "errors",
+                    "p95 [CI]",
+                    "errors [CI]",
                 ],
                 &rows
                     .iter()
@@ -191,10 +330,27 @@ impl Exporter for Markdown {
                             format!("`{}`", m.model),
                             m.n_graded.to_string(),
                             quality(m.quality),
+                            vs_best(&m.model),
                             usd(m.cost_per_call),
                             ms(m.p50_ms),
-                            ms(m.p95_ms),
-                            pct(m.error_rate),
+                            match m.p95 {
+                                Some(e) => format!(
+                                    "{} [{}, {}]",
+                                    ms(Some(e.value)),
+                                    ms(Some(e.low)),
+                                    ms(Some(e.high))
+                                ),
+                                None => ms(m.p95_ms),
+                            },
+                            match m.errors {
+                                Some(e) => format!(
+                                    "{} [{}, {}]",
+                                    pct(m.error_rate),
+                                    pct(e.low),
+                                    pct(e.high)
+                                ),
+                                None => pct(m.error_rate),
+                            },
                         ]
                     })
                     .collect::<Vec<_>>(),
@@ -232,6 +388,60 @@ impl Exporter for Markdown {
                 })
                 .collect::<Vec<_>>(),
         );
+        if d.classifier_value.len() > 1 {
+            o.push_str("### Classifier return on cost\n\nThe recommended table routed through each classifier's real predictions; cost per 1,000 requests includes the classifier.\n\n");
+            let base = d
+                .classifier_value
+                .iter()
+                .filter(|v| v.classifier_cost_per_1k.is_some())
+                .min_by(|x, y| {
+                    x.classifier_cost_per_1k
+                        .unwrap_or(f64::INFINITY)
+                        .total_cmp(&y.classifier_cost_per_1k.unwrap_or(f64::INFINITY))
+                });
+            md_table(
+                &mut o,
+                &[
+                    "classifier",
+                    "accuracy",
+                    "classifier cost / 1k req",
+                    "quality",
+                    "cost / 1k req",
+                    "p95",
+                    "quality lost to misroutes",
+                    "vs the cheapest classifier",
+                ],
+                &d.classifier_value
+                    .iter()
+                    .map(|v| {
+                        let versus = match base {
+                            Some(b) if b.classifier != v.classifier => {
+                                match (v.quality, b.quality, v.cost_per_1k, b.cost_per_1k) {
+                                    (Some(q), Some(qb), Some(c), Some(cb)) => format!(
+                                        "{:+.3} quality for {} per 1k req",
+                                        q - qb,
+                                        signed_usd(Some(c - cb))
+                                    ),
+                                    _ => "–".into(),
+                                }
+                            }
+                            Some(_) => "cheapest".into(),
+                            None => "–".into(),
+                        };
+                        vec![
+                            format!("`{}`", v.classifier),
+                            pct(v.accuracy),
+                            usd(v.classifier_cost_per_1k),
+                            v.quality.map(|q| format!("{q:.3}")).unwrap_or("–".into()),
+                            usd(v.cost_per_1k),
+                            ms(v.p95_latency_ms),
+                            v.misclassification_loss.map(pct).unwrap_or("–".into()),
+                            versus,
+                        ]
+                    })
+                    .collect::<Vec<_>>(),
+            );
+        }
 
         // Simulation.
         o.push_str("## Simulation\n\nEvery item routed by the classifier's real predictions (misroutes included) and answered by the recorded answer of the model the table picks; a retryable failure of the primary goes to the fallback. Cost includes the classifier.\n\n");
@@ -246,6 +456,7 @@ impl Exporter for Markdown {
                 "p95",
                 "fallback rate",
                 "misrouted",
+                "quality lost to misroutes",
             ],
             &d.sim
                 .iter()
@@ -259,6 +470,7 @@ impl Exporter for Markdown {
                         ms(r.p95_latency_ms),
                         pct(r.fallback_rate),
                         r.misrouted_rate.map(pct).unwrap_or("–".into()),
+                        r.misclassification_loss.map(pct).unwrap_or("–".into()),
                     ]
                 })
                 .collect::<Vec<_>>(),
@@ -275,6 +487,47 @@ impl Exporter for Markdown {
             }
         }
         o.push('\n');
+        if let Some(sw) = &d.strong_weak {
+            let cpt = |x: Option<f64>| x.map(pct).unwrap_or("not reached".into());
+            let _ = writeln!(
+                o,
+                "### Strong and weak model (RouteLLM figures)\n\nStrong `{}` (quality {:.3}), weak `{}` (quality {:.3}) on the {} items both were graded on. PGR is the share of the quality gap a router recovers; APGR its average over the share of calls sent to the strong model; CPT(x%) the share of strong calls needed to recover x% of the gap. A random router has APGR 50%; above 100% means routing beats the strong model alone (the weak one wins some items).\n",
+                sw.strong, sw.quality_strong, sw.weak, sw.quality_weak, sw.n
+            );
+            md_table(
+                &mut o,
+                &["router", "APGR", "CPT(50%)", "CPT(80%)"],
+                &[&sw.cells, &sw.oracle]
+                    .iter()
+                    .map(|c| {
+                        vec![
+                            cell(&format!(
+                                "{}{}",
+                                c.router,
+                                if c.router.starts_with("cells") {
+                                    format!(" (`{}` predictions, in-sample order)", sw.classifier)
+                                } else {
+                                    String::new()
+                                }
+                            )),
+                            pct(c.apgr),
+                            cpt(c.cpt50),
+                            cpt(c.cpt80),
+                        ]
+                    })
+                    .collect::<Vec<_>>(),
+            );
+            for (scenario, share, pgr) in &sw.tables {
+                let _ = writeln!(
+                    o,
+                    "- The {scenario} table (through `{}`) sends {} of requests to the strong model and recovers {} of the gap.",
+                    sw.classifier,
+                    pct(*share),
+                    pct(*pgr)
+                );
+            }
+            o.push_str("\nThe curves are in `threshold_curve.csv`.\n\n");
+        }
 
         // Warnings.
         let warnings = d.warnings();
