@@ -1,4 +1,5 @@
 //! `routecal diff RUN_DIR`: the proposed change to the routes file, for people and CI gates.
+//! Read-only: it prints what `run` or `report` wrote, so it needs no lock.
 
 use crate::cli::DiffArgs;
 use crate::error::exit;
@@ -12,7 +13,23 @@ pub fn diff(a: DiffArgs) -> anyhow::Result<u8> {
             a.run_dir.display()
         ))
     })?;
-    print!("{diff}");
+    if a.json {
+        // The changed cells come from report.json (absent in folders made before it existed).
+        let changes = std::fs::read(a.run_dir.join("report.json"))
+            .ok()
+            .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+            .map(|v| v["changes"].clone())
+            .unwrap_or(serde_json::Value::Null);
+        let out = serde_json::json!({
+            "run_dir": super::display_path(&a.run_dir),
+            "changed": !diff.is_empty(),
+            "changes": changes,
+            "diff": diff,
+        });
+        println!("{}", serde_json::to_string_pretty(&out)?);
+    } else if !a.quiet {
+        print!("{diff}");
+    }
     Ok(if a.exit_code && !diff.is_empty() {
         exit::TABLE_CHANGED
     } else {

@@ -1,7 +1,11 @@
 //! Reports: each file is a pure function of the derived run (one [`Exporter`] per format), and
 //! one writer puts them on disk atomically (temp file, then rename).
 
+mod charts;
+pub mod compare;
 mod csv;
+pub mod html;
+pub mod json;
 mod markdown;
 pub mod text;
 
@@ -22,6 +26,8 @@ pub trait Exporter {
 pub fn exporters() -> Vec<Box<dyn Exporter>> {
     let mut v: Vec<Box<dyn Exporter>> = csv::exporters();
     v.push(Box::new(markdown::Markdown));
+    v.push(Box::new(html::Html));
+    v.push(Box::new(json::ReportJson));
     v.push(Box::new(RecommendedToml));
     v.push(Box::new(RoutesDiff));
     v
@@ -61,23 +67,50 @@ pub fn write_all(dir: &Path, d: &Derived) -> anyhow::Result<Vec<String>> {
     Ok(files.into_iter().map(|(n, _)| n.to_string()).collect())
 }
 
-/// Write to a temporary file in the same folder, sync, then rename over the target.
+/// Write to a temporary file in the same folder, sync, then rename over the target: a reader
+/// sees the old file or the new one, never half of one. The new file keeps the permissions of
+/// the one it replaces (a new file gets the usual ones, umask applied), and a symbolic link is
+/// followed so that the file it points to is replaced, not the link.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    let resolved;
+    let path = if std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink()) {
+        resolved = std::fs::canonicalize(path)
+            .map_err(|e| anyhow::anyhow!("cannot follow the link {}: {e}", path.display()))?;
+        resolved.as_path()
+    } else {
+        path
+    };
     let dir = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
-    let mut tmp = tempfile::Builder::new()
-        .prefix(&format!(
-            ".{}.",
-            path.file_name().and_then(|n| n.to_str()).unwrap_or("out")
-        ))
-        .suffix(".tmp")
+    let existing = std::fs::metadata(path).ok().map(|m| m.permissions());
+    let prefix = format!(
+        ".{}.",
+        path.file_name().and_then(|n| n.to_str()).unwrap_or("out")
+    );
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(&prefix).suffix(".tmp");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        // What `File::create` gives (the umask applies), instead of a temporary file's 0600.
+        builder.permissions(std::fs::Permissions::from_mode(0o666));
+    }
+    let mut tmp = builder
         .tempfile_in(dir)
         .map_err(|e| anyhow::anyhow!("cannot create a temporary file in {}: {e}", dir.display()))?;
+    if let Some(p) = existing {
+        tmp.as_file().set_permissions(p)?;
+    }
     tmp.write_all(bytes)?;
     tmp.as_file().sync_all()?;
     tmp.persist(path)
         .map_err(|e| anyhow::anyhow!("cannot write {}: {}", path.display(), e.error))?;
+    // The rename itself is durable once the folder is synced; best effort, as not every
+    // platform can open a folder.
+    if let Ok(d) = std::fs::File::open(dir) {
+        let _ = d.sync_all();
+    }
     Ok(())
 }

@@ -1,2 +1,4 @@
+mod apply;
 mod bad_input;
 mod offline_suites;
+mod reports;
