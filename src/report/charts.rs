@@ -298,8 +298,8 @@ pub struct Confusion {
 /// The confusion matrix as a heat map: rows are the true task types, columns the predicted
 /// ones; a cell's shade is its share of the row (the recall of that row), its text the count.
 pub fn confusion(title: &str, m: &Confusion) -> anyhow::Result<String> {
-    let n = m.labels.len() as i32;
-    let side = 90 + 62 * n.max(1) as u32;
+    let n = m.labels.len().max(1) as i32;
+    let side = 90 + 62 * n as u32;
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, (side + 40, side + 20)).into_drawing_area();
@@ -309,7 +309,8 @@ pub fn confusion(title: &str, m: &Confusion) -> anyhow::Result<String> {
             .margin(10)
             .x_label_area_size(40)
             .y_label_area_size(80)
-            .build_cartesian_2d((0..n).into_segmented(), (0..n).into_segmented())
+            // A segmented 0..k has k + 1 segments.
+            .build_cartesian_2d((0..n - 1).into_segmented(), (0..n - 1).into_segmented())
             .map_err(plot_err)?;
         let name = |v: &SegmentValue<i32>| match v {
             // Row 0 is drawn at the top.

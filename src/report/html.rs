@@ -55,7 +55,7 @@ const LATENCY_LEVELS: [f64; 17] = [
 ];
 
 const STYLE: &str = r#"
-body{font:15px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,Helvetica,Arial,sans-serif;color:#1d1d1f;margin:0 auto;max-width:1320px;padding:0 24px 48px}
+body{font:15px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,Helvetica,Arial,sans-serif;color:#1d1d1f;margin:0 auto;max-width:1480px;padding:0 24px 48px}
 h1{font-size:1.6em;margin:28px 0 8px}h2{margin-top:36px;border-bottom:1px solid #ddd;padding-bottom:4px}h3{margin:26px 0 8px}
 code,pre{font:13px/1.4 ui-monospace,SFMono-Regular,Menlo,Consolas,monospace}
 pre{background:#f6f8fa;border:1px solid #e1e4e8;border-radius:6px;padding:10px;white-space:pre-wrap;word-break:break-word;max-height:28em;overflow:auto}
@@ -72,7 +72,8 @@ ul.legend{list-style:none;padding:0;margin:4px 0 8px;display:flex;flex-wrap:wrap
 .swatch{display:inline-block;width:11px;height:11px;border-radius:50%;margin-right:6px;vertical-align:-1px}
 .pair{display:grid;grid-template-columns:1fr 1fr;gap:12px}.pair h4{margin:6px 0 2px;font-size:14px}
 .warn li{margin:2px 0}.muted{color:#666}
-table.decisions td:nth-child(4){min-width:18em}
+.scroll{overflow-x:auto}table.decisions td:first-child{white-space:nowrap}table.decisions td:nth-child(4){min-width:16em}
+table.decisions td:nth-child(2),table.decisions td:nth-child(3){min-width:13em}table.decisions td:nth-child(2) code,table.decisions td:nth-child(3) code{overflow-wrap:anywhere}
 details.example{margin:6px 0;border:1px solid #e5e5e5;border-radius:6px;padding:6px 10px}details.example summary{cursor:pointer}
 "#;
 
@@ -185,7 +186,10 @@ fn table(
     numeric: &[bool],
     rows: &[(bool, Vec<String>)],
 ) {
-    let _ = write!(o, "<table class=\"{class}\">\n<thead><tr>");
+    let _ = write!(
+        o,
+        "<div class=\"scroll\"><table class=\"{class}\">\n<thead><tr>"
+    );
     for h in header {
         let _ = write!(o, "<th>{h}</th>");
     }
@@ -205,7 +209,7 @@ fn table(
         }
         o.push_str("</tr>\n");
     }
-    o.push_str("</tbody>\n</table>\n");
+    o.push_str("</tbody>\n</table></div>\n");
 }
 
 fn route_html(r: &crate::config::Route) -> String {
@@ -675,6 +679,17 @@ fn confusion_of(df: &DataFrame) -> anyhow::Result<BTreeMap<String, Confusion>> {
                 counts: vec![vec![0; labels.len()]; labels.len()],
             });
         m.counts[r][c] += n.get(i).unwrap_or(0);
+    }
+    // Task types neither in the dataset nor ever predicted would only add empty rows.
+    for m in out.values_mut() {
+        let keep: Vec<usize> = (0..m.labels.len())
+            .filter(|&k| m.counts[k].iter().sum::<u64>() > 0 || m.counts.iter().any(|r| r[k] > 0))
+            .collect();
+        m.labels = keep.iter().map(|&k| m.labels[k].clone()).collect();
+        m.counts = keep
+            .iter()
+            .map(|&r| keep.iter().map(|&c| m.counts[r][c]).collect())
+            .collect();
     }
     Ok(out)
 }
