@@ -10,6 +10,7 @@ use crate::error::UsageError;
 
 pub const MANIFEST: &str = "run.json";
 pub const JOURNAL: &str = "journal.jsonl";
+/// The lock file; see [`Lock`].
 pub const LOCK: &str = "run.lock";
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

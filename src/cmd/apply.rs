@@ -14,6 +14,7 @@ use crate::routes_file::{self, CellLabel};
 use crate::run_dir::{Lock, Manifest};
 use crate::types::sha256_hex;
 
+/// Run `apply`; the exit code.
 pub fn apply(a: ApplyArgs) -> anyhow::Result<u8> {
     let manifest = Manifest::load(&a.run_dir)?;
     let cells = a.cells.as_deref().map(parse_cells).transpose()?;

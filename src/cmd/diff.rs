@@ -4,6 +4,7 @@
 use crate::cli::DiffArgs;
 use crate::error::exit;
 
+/// Run `diff`; the exit code (3 with `--exit-code` when the table would change).
 pub fn diff(a: DiffArgs) -> anyhow::Result<u8> {
     let path = a.run_dir.join("routes.diff");
     let diff = std::fs::read_to_string(&path).map_err(|e| {

@@ -11,6 +11,7 @@ use crate::report::{self, compare, text};
 use crate::run_dir::{self, Lock, Manifest};
 use crate::runner::journal::{self, JournalContents};
 
+/// Run `report` with one run directory or two; the exit code.
 pub fn report(a: ReportArgs) -> anyhow::Result<u8> {
     match &a.later {
         None => one(&a),

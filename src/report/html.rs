@@ -18,6 +18,7 @@ use crate::derive::Derived;
 use crate::policy::{Decision, fmt_delta};
 use crate::types::{ModelId, TaskType};
 
+/// The `report.html` exporter.
 pub struct Html;
 
 impl Exporter for Html {

@@ -6,6 +6,7 @@ use super::Exporter;
 use crate::config::Route;
 use crate::derive::Derived;
 
+/// The `report.json` exporter.
 pub struct ReportJson;
 
 fn route(r: &Route) -> serde_json::Value {
