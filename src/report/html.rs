@@ -31,7 +31,8 @@ impl Exporter for Html {
     }
 }
 
-/// Escape text for HTML element content and quoted attribute values.
+/// Escape text for HTML element content and quoted attribute values. Control characters other
+/// than tab and line ends (a NUL in a model's answer) are not allowed in HTML: they become U+FFFD.
 pub fn escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + s.len() / 8);
     for c in s.chars() {
@@ -41,6 +42,8 @@ pub fn escape(s: &str) -> String {
             '>' => out.push_str("&gt;"),
             '"' => out.push_str("&quot;"),
             '\'' => out.push_str("&#39;"),
+            '\t' | '\n' | '\r' => out.push(c),
+            c if c.is_control() => out.push('\u{FFFD}'),
             c => out.push(c),
         }
     }
@@ -809,7 +812,8 @@ mod tests {
             escape(r#"<script>alert("x")</script> ' & "#),
             "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &#39; &amp; "
         );
-        assert_eq!(escape("plain – text"), "plain – text");
+        assert_eq!(escape("plain – text\n\tend"), "plain – text\n\tend");
+        assert_eq!(escape("a\0b\u{1b}[31m"), "a\u{FFFD}b\u{FFFD}[31m");
     }
 
     #[test]
