@@ -1,12 +1,13 @@
 //! Writing routes back: the recommended table rendered into the current file with toml_edit,
-//! so comments, blank lines and the order of everything else are kept; and its unified diff.
+//! so comments, blank lines and the order of everything else are kept; its unified diff; and
+//! accepting some cells of a proposal into a routes file (`apply`).
 
 use std::collections::BTreeMap;
 
 use toml_edit::{DocumentMut, Item, Table, value};
 
 use crate::config::{Route, RouteTable};
-use crate::types::Cell;
+use crate::types::{Cell, ModelId};
 
 /// The current file with `[default]` and the listed `[routes.*]` cells of `table` written in.
 /// With `only`, just those cells (and `[default]` only if `only` names `default`) change.
@@ -88,6 +89,168 @@ fn set_string(t: &mut Table, key: &str, v: &str) {
             t.insert(key, value(v));
         }
     }
+}
+
+/// A cell of the table as `apply --cells` names it: `default` or `task.priority`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum CellLabel {
+    Default,
+    Cell(Cell),
+}
+
+impl std::str::FromStr for CellLabel {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let s = s.trim();
+        if s == "default" {
+            return Ok(CellLabel::Default);
+        }
+        s.parse::<Cell>().map(CellLabel::Cell)
+    }
+}
+
+impl std::fmt::Display for CellLabel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CellLabel::Default => f.write_str("default"),
+            CellLabel::Cell(c) => c.fmt(f),
+        }
+    }
+}
+
+/// The routing table written in a routes file: `[default]` and every `[routes.TASK.PRIORITY]`.
+/// Only the table is read; the rest of the file is `Config`'s business.
+pub fn read_table(source: &str) -> anyhow::Result<RouteTable> {
+    let doc: toml::Table = toml::from_str(source)?;
+    fn route(v: &toml::Value, at: &str) -> anyhow::Result<Route> {
+        let t = v
+            .as_table()
+            .ok_or_else(|| anyhow::anyhow!("{at} is not a table"))?;
+        let model = |key: &str| -> anyhow::Result<Option<ModelId>> {
+            match t.get(key) {
+                None => Ok(None),
+                Some(v) => {
+                    let s = v
+                        .as_str()
+                        .ok_or_else(|| anyhow::anyhow!("{at}.{key} is not a string"))?;
+                    ModelId::parse(s)
+                        .map(Some)
+                        .map_err(|e| anyhow::anyhow!("{at}.{key}: {e}"))
+                }
+            }
+        };
+        Ok(Route {
+            primary: model("primary")?.ok_or_else(|| anyhow::anyhow!("{at} has no primary"))?,
+            fallback: model("fallback")?,
+        })
+    }
+    let default = route(
+        doc.get("default")
+            .ok_or_else(|| anyhow::anyhow!("there is no [default] route"))?,
+        "default",
+    )?;
+    let mut cells = BTreeMap::new();
+    if let Some(routes) = doc.get("routes") {
+        let routes = routes
+            .as_table()
+            .ok_or_else(|| anyhow::anyhow!("routes is not a table"))?;
+        for (task, prios) in routes {
+            let prios = prios
+                .as_table()
+                .ok_or_else(|| anyhow::anyhow!("routes.{task} is not a table"))?;
+            for (prio, r) in prios {
+                let label = format!("{task}.{prio}");
+                let cell: Cell = label
+                    .parse()
+                    .map_err(|e| anyhow::anyhow!("routes.{label}: {e}"))?;
+                cells.insert(cell, route(r, &format!("routes.{label}"))?);
+            }
+        }
+    }
+    Ok(RouteTable { default, cells })
+}
+
+/// One cell whose route changes, and how it came to change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RouteChange {
+    pub cell: CellLabel,
+    pub old: Route,
+    pub new: Route,
+    /// The cell is not written in the file: it changes because `[default]` does.
+    pub via_default: bool,
+}
+
+/// The outcome of accepting cells of a proposal into a routes file.
+#[derive(Debug, Clone)]
+pub struct Accepted {
+    /// The routes file with the accepted cells written in (equal to the input when nothing
+    /// changes).
+    pub text: String,
+    /// The cells taken from the proposal, in table order.
+    pub accepted: Vec<CellLabel>,
+    /// Every cell whose effective route changes, `[default]` first; cells that follow
+    /// `[default]` are listed too, so a reviewer sees everything the edit reroutes.
+    pub changes: Vec<RouteChange>,
+}
+
+/// Accept cells of `proposal` (a recommended routes file) into `current` (a routes file):
+/// the named cells, or with `None` every cell where the two differ. Only those tables change;
+/// comments, blank lines and everything else stay byte for byte.
+pub fn accept(
+    current: &str,
+    proposal: &str,
+    only: Option<&[CellLabel]>,
+) -> anyhow::Result<Accepted> {
+    let before = read_table(current)?;
+    let proposed = read_table(proposal)?;
+    let accepted: Vec<CellLabel> = match only {
+        Some(labels) => {
+            let mut v = labels.to_vec();
+            v.sort();
+            v.dedup();
+            v
+        }
+        None => {
+            let mut v = Vec::new();
+            if proposed.default != before.default {
+                v.push(CellLabel::Default);
+            }
+            for (c, r) in &proposed.cells {
+                if before.cells.get(c) != Some(r) {
+                    v.push(CellLabel::Cell(*c));
+                }
+            }
+            v
+        }
+    };
+    let names: Vec<String> = accepted.iter().map(|l| l.to_string()).collect();
+    let text = render(current, &proposed, Some(&names))?;
+    let after = read_table(&text)?;
+    let mut changes = Vec::new();
+    if after.default != before.default {
+        changes.push(RouteChange {
+            cell: CellLabel::Default,
+            old: before.default.clone(),
+            new: after.default.clone(),
+            via_default: false,
+        });
+    }
+    for cell in Cell::all() {
+        let (old, new) = (before.route(cell), after.route(cell));
+        if old != new {
+            changes.push(RouteChange {
+                cell: CellLabel::Cell(cell),
+                old: old.clone(),
+                new: new.clone(),
+                via_default: !after.cells.contains_key(&cell),
+            });
+        }
+    }
+    Ok(Accepted {
+        text,
+        accepted,
+        changes,
+    })
 }
 
 /// Unified diff between two versions of a routes file.
@@ -192,6 +355,77 @@ min_samples = 5
         assert!(out.contains("[routes.math.latency]"));
         let same = render(SRC, &table(), Some(&[])).unwrap();
         assert_eq!(same, SRC);
+    }
+
+    #[test]
+    fn read_table_reads_default_and_cells() {
+        let t = read_table(SRC).unwrap();
+        assert_eq!(t.default.primary, m("a/x"));
+        assert_eq!(t.default.fallback, Some(m("b/y")));
+        assert_eq!(t.cells.len(), 1);
+        assert_eq!(
+            t.route(Cell::new(TaskType::Code, Priority::Quality))
+                .fallback,
+            Some(m("b/y"))
+        );
+        assert!(read_table("[routes.code.quality]\nprimary = \"a/x\"\n").is_err());
+        assert!(
+            read_table("[default]\nprimary = \"a/x\"\n[routes.cod.quality]\nprimary = \"a/x\"\n")
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn accept_names_every_rerouted_cell_including_those_following_default() {
+        let proposal = render(SRC, &table(), None).unwrap();
+        let mut moved = table();
+        moved.default = Route {
+            primary: m("b/y"),
+            fallback: None,
+        };
+        let proposal_new_default = render(SRC, &moved, None).unwrap();
+
+        let all = accept(SRC, &proposal, None).unwrap();
+        assert_eq!(all.text, proposal);
+        assert_eq!(
+            all.accepted,
+            vec![
+                CellLabel::Cell(Cell::new(TaskType::Code, Priority::Quality)),
+                CellLabel::Cell(Cell::new(TaskType::Math, Priority::Latency)),
+            ]
+        );
+        // Both are written in the file; math.latency loses the fallback it had through [default].
+        assert_eq!(all.changes.len(), 2, "{:?}", all.changes);
+        assert!(all.changes.iter().all(|c| !c.via_default));
+        assert_eq!(all.changes[1].old.fallback, Some(m("b/y")));
+        assert_eq!(all.changes[1].new.fallback, None);
+
+        let only_default = accept(SRC, &proposal_new_default, Some(&[CellLabel::Default])).unwrap();
+        assert!(only_default.text.contains(
+            "[default]                 # fallback route\nprimary = \"b/y\"           # budget\n"
+        ));
+        assert!(!only_default.text.contains("fallback = \"b/y\"\n\n[routes"));
+        // Default plus the 17 cells that follow it; code.quality is written and keeps its route.
+        assert_eq!(only_default.changes.len(), 18);
+        assert!(only_default.changes[1..].iter().all(|c| c.via_default));
+
+        let none = accept(SRC, &proposal, Some(&[])).unwrap();
+        assert_eq!(none.text, SRC);
+        assert!(none.changes.is_empty());
+    }
+
+    #[test]
+    fn cell_labels_parse_default_and_task_priority_only() {
+        assert_eq!("default".parse::<CellLabel>(), Ok(CellLabel::Default));
+        assert_eq!(
+            " math.default".parse::<CellLabel>(),
+            Ok(CellLabel::Cell(Cell::new(
+                TaskType::Math,
+                Priority::Default
+            )))
+        );
+        assert!("code.qualty".parse::<CellLabel>().is_err());
+        assert!("code".parse::<CellLabel>().is_err());
     }
 
     #[test]

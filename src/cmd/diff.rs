@@ -1,8 +1,10 @@
 //! `routecal diff RUN_DIR`: the proposed change to the routes file, for people and CI gates.
+//! Read-only: it prints what `run` or `report` wrote, so it needs no lock.
 
 use crate::cli::DiffArgs;
 use crate::error::exit;
 
+/// Run `diff`; the exit code (3 with `--exit-code` when the table would change).
 pub fn diff(a: DiffArgs) -> anyhow::Result<u8> {
     let path = a.run_dir.join("routes.diff");
     let diff = std::fs::read_to_string(&path).map_err(|e| {
@@ -12,7 +14,23 @@ pub fn diff(a: DiffArgs) -> anyhow::Result<u8> {
             a.run_dir.display()
         ))
     })?;
-    print!("{diff}");
+    if a.json {
+        // The changed cells come from report.json (absent in folders made before it existed).
+        let changes = std::fs::read(a.run_dir.join("report.json"))
+            .ok()
+            .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+            .map(|v| v["changes"].clone())
+            .unwrap_or(serde_json::Value::Null);
+        let out = serde_json::json!({
+            "run_dir": super::display_path(&a.run_dir),
+            "changed": !diff.is_empty(),
+            "changes": changes,
+            "diff": diff,
+        });
+        println!("{}", serde_json::to_string_pretty(&out)?);
+    } else if !a.quiet {
+        print!("{diff}");
+    }
     Ok(if a.exit_code && !diff.is_empty() {
         exit::TABLE_CHANGED
     } else {

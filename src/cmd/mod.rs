@@ -1,5 +1,6 @@
 //! One file per command, each a thin layer over the library.
 
+pub mod apply;
 pub mod dataset;
 pub mod diff;
 pub mod monitor;
@@ -21,6 +22,7 @@ pub fn dispatch(cmd: Command) -> anyhow::Result<u8> {
     match cmd {
         Command::Run(a) => run::run(a),
         Command::Validate(a) => validate::validate(a),
+        Command::Apply(a) => apply::apply(a),
         Command::Report(a) => report::report(a),
         Command::Diff(a) => diff::diff(a),
         Command::Route(a) => route::route(a),

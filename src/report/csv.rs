@@ -37,7 +37,8 @@ pub fn fmt_float(f: f64) -> String {
     if f.is_nan() {
         String::new()
     } else {
-        f.to_string()
+        // `+ 0.0` turns a negative zero into zero, so no cell reads "-0".
+        (f + 0.0).to_string()
     }
 }
 
@@ -183,25 +184,29 @@ fn changes_frame(d: &Derived) -> anyhow::Result<DataFrame> {
         col("delta_cost_per_1k_requests_usd", ds, |x| {
             ev(x)?.delta_cost_per_1k
         }),
-        col("delta_cost_per_1k_ci_low_usd", ds, |x| {
+        col("delta_cost_per_1k_requests_ci_low_usd", ds, |x| {
             ev(x)?.delta_cost_per_1k_ci.map(|e| e.low)
         }),
-        col("delta_cost_per_1k_ci_high_usd", ds, |x| {
+        col("delta_cost_per_1k_requests_ci_high_usd", ds, |x| {
             ev(x)?.delta_cost_per_1k_ci.map(|e| e.high)
         }),
-        col("cost_change", ds, |x| ev(x)?.cost_change.map(|e| e.value)),
-        col("cost_change_ci_low", ds, |x| {
+        col("cost_rel_change", ds, |x| {
+            ev(x)?.cost_change.map(|e| e.value)
+        }),
+        col("cost_rel_change_ci_low", ds, |x| {
             ev(x)?.cost_change.map(|e| e.low)
         }),
-        col("cost_change_ci_high", ds, |x| {
+        col("cost_rel_change_ci_high", ds, |x| {
             ev(x)?.cost_change.map(|e| e.high)
         }),
         col("delta_p95_latency_ms", ds, |x| ev(x)?.delta_p95_ms),
-        col("p95_change", ds, |x| ev(x)?.p95_change.map(|e| e.value)),
-        col("p95_change_ci_low", ds, |x| {
+        col("p95_latency_rel_change", ds, |x| {
+            ev(x)?.p95_change.map(|e| e.value)
+        }),
+        col("p95_latency_rel_change_ci_low", ds, |x| {
             ev(x)?.p95_change.map(|e| e.low)
         }),
-        col("p95_change_ci_high", ds, |x| {
+        col("p95_latency_rel_change_ci_high", ds, |x| {
             ev(x)?.p95_change.map(|e| e.high)
         }),
         col("delta_error_rate", ds, |x| {

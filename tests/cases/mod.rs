@@ -1,8 +1,10 @@
+mod apply;
 mod bad_input;
 mod hostile;
 mod hostile_answers;
 mod judge;
 mod offline_suites;
 mod providers;
+mod reports;
 mod router;
 mod statistics;

@@ -92,11 +92,17 @@ fn tied_models_keep_every_route_with_an_exact_mcnemar_test() {
         assert_eq!(r["challenger"], "beta/model-b");
     }
     let q = find(&changes, &[("cell", "math.quality")]);
-    assert!(close(num(q, "cost_change"), -0.02, 1e-12), "{q:?}");
-    assert!(close(num(q, "cost_change_ci_high"), -0.02, 1e-12), "{q:?}");
+    assert!(close(num(q, "cost_rel_change"), -0.02, 1e-12), "{q:?}");
+    assert!(
+        close(num(q, "cost_rel_change_ci_high"), -0.02, 1e-12),
+        "{q:?}"
+    );
     assert_eq!(q["quality_test"], "mcnemar_exact");
     let l = find(&changes, &[("cell", "math.latency")]);
-    assert!(close(num(l, "p95_change"), -0.02, 1e-9), "{l:?}");
+    assert!(
+        close(num(l, "p95_latency_rel_change"), -0.02, 1e-9),
+        "{l:?}"
+    );
     assert!(
         std::fs::read_to_string(dir.join("routes.diff"))
             .unwrap()
