@@ -7,4 +7,5 @@ mod offline_suites;
 mod providers;
 mod reports;
 mod router;
+mod router_http;
 mod statistics;
