@@ -106,6 +106,9 @@ pub struct RouteArgs {
     /// How long a cached classification stays valid.
     #[arg(long, value_name = "DURATION", default_value = "24h", value_parser = parse_duration)]
     pub cache_ttl: std::time::Duration,
+    /// Classify with this model of the routes file instead of `[classifier] model`.
+    #[arg(long, value_name = "MODEL", value_parser = crate::types::ModelId::parse)]
+    pub classifier: Option<crate::types::ModelId>,
     /// Prompts routed at once when reading from stdin.
     #[arg(long, value_name = "N", default_value_t = 8)]
     pub concurrency: usize,

@@ -73,6 +73,7 @@ pub fn route(a: RouteArgs) -> anyhow::Result<u8> {
         cache_ttl: a.cache_ttl,
         log_path: a.log.clone(),
         log_prompts: a.log_prompts,
+        classifier: a.classifier.clone(),
     };
     let router = Router::with_options(&a.routes, opts)?;
     let rt = tokio::runtime::Builder::new_multi_thread()

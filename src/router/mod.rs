@@ -31,6 +31,9 @@ pub struct RouterOptions {
     pub log_path: Option<std::path::PathBuf>,
     /// Write the prompt itself into the log (needed by `dataset from-log`).
     pub log_prompts: bool,
+    /// Classify with this declared model instead of `[classifier] model` (e.g. one of the
+    /// `alternatives` the benchmark measured).
+    pub classifier: Option<ModelId>,
 }
 
 impl Default for RouterOptions {
@@ -40,6 +43,7 @@ impl Default for RouterOptions {
             cache_ttl: DEFAULT_CACHE_TTL,
             log_path: None,
             log_prompts: false,
+            classifier: None,
         }
     }
 }
@@ -115,7 +119,17 @@ impl Router {
     }
 
     pub fn with_options(path: &Path, opts: RouterOptions) -> anyhow::Result<Router> {
-        let cfg = Config::load(path, PriceTable::shipped(), jiff::Timestamp::now())?;
+        let mut cfg = Config::load(path, PriceTable::shipped(), jiff::Timestamp::now())?;
+        if let Some(m) = &opts.classifier {
+            if !cfg.models.contains_key(m) {
+                return Err(crate::error::UsageError(format!(
+                    "--classifier {m}: not a model of {}",
+                    path.display()
+                ))
+                .into());
+            }
+            cfg.classifier.model = m.clone();
+        }
         let providers = provider::build_all(&cfg)?;
         Ok(Router::new(Arc::new(cfg), providers, opts))
     }

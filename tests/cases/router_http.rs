@@ -214,6 +214,32 @@ fn an_unlisted_cell_uses_the_default_and_garbage_routes_to_general_default() {
     );
     assert_eq!(models(&server), ["clf", "gamma", "clf", "gamma"]);
 
+    // Another declared model may classify; an undeclared one is bad input.
+    let (_, v) = route(
+        d,
+        "Fix this function",
+        &["--no-cache", "--classifier", "acme/gamma"],
+    );
+    assert_eq!(
+        v["classifier_parse_miss"], true,
+        "gamma does not answer in labels"
+    );
+    assert_eq!(models(&server)[4..], ["gamma", "gamma"]);
+    let o = run_in(
+        d,
+        &[
+            "route",
+            "--routes",
+            "routes.toml",
+            "--classifier",
+            "acme/nope",
+            "hi",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("acme/nope"), "{}", stderr(&o));
+    assert_eq!(models(&server).len(), 6, "nothing was called");
+
     let log = read_jsonl(&d.join("routes.jsonl"));
     assert_eq!(log[1]["classifier_parse_miss"], true);
     assert_eq!(log[0]["classifier_parse_miss"], false);
