@@ -140,6 +140,14 @@ pub struct Analysis {
 }
 
 impl Analysis {
+    /// The models measured on task type `t`, best quality first (unmeasured quality last).
+    pub fn ranked(&self, t: TaskType) -> Vec<&ModelTask> {
+        let mut rows: Vec<&ModelTask> = self.model_task.iter().filter(|m| m.task == t).collect();
+        let q = |m: &ModelTask| m.quality.map(|q| q.value).unwrap_or(-1.0);
+        rows.sort_by(|a, b| q(b).total_cmp(&q(a)));
+        rows
+    }
+
     pub fn model_task(&self, model: &ModelId, task: TaskType) -> Option<&ModelTask> {
         self.model_task
             .iter()

@@ -551,21 +551,10 @@ fn tasks(o: &mut String, d: &Derived) -> anyhow::Result<()> {
     let latency = latency_quantiles(&d.analysis.results)?;
     o.push_str("<h2 id=\"tasks\">By task type</h2>\n<p>Quality pools priorities; intervals are 95% (Wilson for pass/fail graders, seeded bootstrap otherwise). Filled points are on the Pareto front (no other model is both cheaper and better); rings are dominated. Latency curves show, for each model, the share of successful calls that finished within a time.</p>\n");
     for t in TaskType::ALL {
-        let mut rows: Vec<_> = d
-            .analysis
-            .model_task
-            .iter()
-            .filter(|m| m.task == *t)
-            .collect();
+        let rows = d.analysis.ranked(*t);
         if rows.is_empty() {
             continue;
         }
-        rows.sort_by(|a, b| {
-            b.quality
-                .map(|q| q.value)
-                .unwrap_or(-1.0)
-                .total_cmp(&a.quality.map(|q| q.value).unwrap_or(-1.0))
-        });
         let _ = writeln!(o, "<h3 id=\"task-{t}\">{t}</h3>");
         let mut in_legend: Vec<(usize, &ModelId)> = rows
             .iter()

@@ -265,21 +265,10 @@ impl Exporter for Markdown {
             fmt_pct_level(d.cfg.policy.confidence)
         );
         for t in TaskType::ALL {
-            let mut rows: Vec<_> = d
-                .analysis
-                .model_task
-                .iter()
-                .filter(|m| m.task == *t)
-                .collect();
+            let rows = d.analysis.ranked(*t);
             if rows.is_empty() {
                 continue;
             }
-            rows.sort_by(|a, b| {
-                b.quality
-                    .map(|q| q.value)
-                    .unwrap_or(-1.0)
-                    .total_cmp(&a.quality.map(|q| q.value).unwrap_or(-1.0))
-            });
             let _ = writeln!(o, "### {t}\n");
             let best = rows[0].model.clone();
             let vs_best = |m: &crate::types::ModelId| -> String {
