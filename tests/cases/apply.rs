@@ -27,23 +27,7 @@ fn commented_suite(dir: &Path) -> PathBuf {
 }
 
 fn run(cwd: &Path, suite: &Path) -> PathBuf {
-    let out = cwd.join("reports");
-    ok(&run_in(
-        cwd,
-        &[
-            "run",
-            "--suite",
-            suite.to_str().unwrap(),
-            "--out",
-            out.to_str().unwrap(),
-            "--quiet",
-        ],
-    ));
-    only_run_dir(&out)
-}
-
-fn read(p: &Path) -> String {
-    std::fs::read_to_string(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+    run_ok(cwd, suite, &cwd.join("reports"))
 }
 
 #[test]

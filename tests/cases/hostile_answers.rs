@@ -61,19 +61,7 @@ primary = "local/m"
 "#,
     )
     .unwrap();
-    let out = tmp.path().join("reports");
-    ok(&run_in(
-        tmp.path(),
-        &[
-            "run",
-            "--suite",
-            suite.to_str().unwrap(),
-            "--out",
-            out.to_str().unwrap(),
-            "--quiet",
-        ],
-    ));
-    let dir = only_run_dir(&out);
+    let dir = run_ok(tmp.path(), &suite, &tmp.path().join("reports"));
 
     let results = read_csv(&dir.join("results.csv"));
     assert_eq!(results.len(), 4);

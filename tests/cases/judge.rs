@@ -28,16 +28,7 @@ fn run(cwd: &Path, suite: &Path, out: &Path) -> PathBuf {
     let before: Vec<PathBuf> = std::fs::read_dir(out)
         .map(|d| d.map(|e| e.unwrap().path()).collect())
         .unwrap_or_default();
-    let o = run_in(
-        cwd,
-        &[
-            "run",
-            "--suite",
-            suite.to_str().unwrap(),
-            "--out",
-            out.to_str().unwrap(),
-        ],
-    );
+    let o = run_suite_in(cwd, suite, out, &[]);
     ok(&o);
     std::fs::read_dir(out)
         .unwrap()
@@ -185,16 +176,7 @@ fn a_judge_grader_without_a_judge_model_is_rejected_before_any_call() {
     let end = start + text[start..].find("\n\n").unwrap();
     std::fs::write(&routes, format!("{}{}", &text[..start], &text[end + 2..])).unwrap();
     let out = tmp.path().join("reports");
-    let o = run_in(
-        tmp.path(),
-        &[
-            "run",
-            "--suite",
-            suite.to_str().unwrap(),
-            "--out",
-            out.to_str().unwrap(),
-        ],
-    );
+    let o = run_suite_in(tmp.path(), &suite, &out, &[]);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     let err = stderr(&o);
     assert!(

@@ -8,16 +8,7 @@ fn run_suite(name: &str) -> (tempfile::TempDir, std::path::PathBuf) {
     let tmp = tempfile::tempdir().unwrap();
     let suite = repo().join("datasets").join(name);
     let out = tmp.path().join("reports");
-    let o = run_in(
-        tmp.path(),
-        &[
-            "run",
-            "--suite",
-            suite.to_str().unwrap(),
-            "--out",
-            out.to_str().unwrap(),
-        ],
-    );
+    let o = run_suite_in(tmp.path(), &suite, &out, &[]);
     ok(&o);
     let dir = only_run_dir(&out);
     assert!(
@@ -194,17 +185,7 @@ fn diff_exit_code_is_3_when_the_table_would_change_and_0_when_not() {
     )
     .unwrap();
     let out2 = tmp.path().join("reports2");
-    ok(&run_in(
-        tmp.path(),
-        &[
-            "run",
-            "--suite",
-            suite.to_str().unwrap(),
-            "--out",
-            out2.to_str().unwrap(),
-            "--quiet",
-        ],
-    ));
+    ok(&run_suite_in(tmp.path(), &suite, &out2, &["--quiet"]));
     let dir2 = only_run_dir(&out2);
     let o = run_in(tmp.path(), &["diff", dir2.to_str().unwrap(), "--exit-code"]);
     assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));

@@ -9,27 +9,11 @@ use crate::common::*;
 
 /// Run `suite` (a folder) from `cwd` into `cwd/<out>`; the run directory.
 fn run(cwd: &Path, suite: &Path, out: &str) -> PathBuf {
-    let out = cwd.join(out);
-    ok(&run_in(
-        cwd,
-        &[
-            "run",
-            "--suite",
-            suite.to_str().unwrap(),
-            "--out",
-            out.to_str().unwrap(),
-            "--quiet",
-        ],
-    ));
-    only_run_dir(&out)
+    run_ok(cwd, suite, &cwd.join(out))
 }
 
 fn shipped(name: &str) -> PathBuf {
     repo().join("datasets").join(name)
-}
-
-fn read(p: &Path) -> String {
-    std::fs::read_to_string(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
 }
 
 fn schema() -> serde_json::Value {

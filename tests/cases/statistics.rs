@@ -20,17 +20,8 @@ fn fixture(name: &str) -> PathBuf {
 fn run_fixture(name: &str, extra: &[&str]) -> (tempfile::TempDir, PathBuf) {
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("reports");
-    let suite = fixture(name);
-    let mut args = vec![
-        "run",
-        "--suite",
-        suite.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-        "--quiet",
-    ];
-    args.extend_from_slice(extra);
-    ok(&run_in(tmp.path(), &args));
+    let extra = [&["--quiet"], extra].concat();
+    ok(&run_suite_in(tmp.path(), &fixture(name), &out, &extra));
     let dir = only_run_dir(&out);
     (tmp, dir)
 }
@@ -330,17 +321,7 @@ fn flap_rate_on_the_shipped_suites() {
         let tmp = tempfile::tempdir().unwrap();
         let out = tmp.path().join("reports");
         let path = repo().join("datasets").join(suite);
-        ok(&run_in(
-            tmp.path(),
-            &[
-                "run",
-                "--suite",
-                path.to_str().unwrap(),
-                "--out",
-                out.to_str().unwrap(),
-                "--quiet",
-            ],
-        ));
+        ok(&run_suite_in(tmp.path(), &path, &out, &["--quiet"]));
         let started = std::time::Instant::now();
         let s = stability(&only_run_dir(&out), &path, 50);
         println!(

@@ -43,6 +43,29 @@ pub fn ok(o: &Output) {
     );
 }
 
+/// `routecal run --suite SUITE --out OUT` and `extra`, in `cwd`.
+pub fn run_suite_in(cwd: &Path, suite: &Path, out: &Path, extra: &[&str]) -> Output {
+    let mut args = vec![
+        "run",
+        "--suite",
+        suite.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    run_in(cwd, &args)
+}
+
+/// A quiet run of `suite` into `out` that must succeed; its run directory.
+pub fn run_ok(cwd: &Path, suite: &Path, out: &Path) -> PathBuf {
+    ok(&run_suite_in(cwd, suite, out, &["--quiet"]));
+    only_run_dir(out)
+}
+
+pub fn read(p: &Path) -> String {
+    std::fs::read_to_string(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
+
 /// The single run directory under `reports`.
 pub fn only_run_dir(reports: &Path) -> PathBuf {
     let dirs: Vec<PathBuf> = std::fs::read_dir(reports)
