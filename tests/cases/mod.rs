@@ -6,5 +6,6 @@ mod judge;
 mod offline_suites;
 mod providers;
 mod reports;
+mod resume;
 mod router;
 mod statistics;
