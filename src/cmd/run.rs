@@ -156,6 +156,9 @@ pub fn run(a: RunArgs) -> anyhow::Result<u8> {
             m.prices = prices_ref;
             m.settings.repeats = repeats;
             m.settings.max_spend_usd = a.max_spend;
+            m.models = cfg.candidates().map(|m| m.id.to_string()).collect();
+            m.classifiers = cfg.classifiers().iter().map(|m| m.to_string()).collect();
+            m.simulated = cfg.endpoints.values().any(|e| e.kind == EndpointKind::Sim);
             (dir, lock.expect("locked above"), m)
         }
         None => {
