@@ -182,9 +182,38 @@ pub struct RunArgs {
     /// Print a JSON summary on stdout instead of the tables.
     #[arg(long)]
     pub json: bool,
-    /// Write every live answer to FILE as a replay recording (created or overwritten).
+    /// Write every live answer to FILE as a replay recording (created or overwritten; appended
+    /// to with --resume).
     #[arg(long, value_name = "FILE")]
     pub record: Option<PathBuf>,
+    /// Continue the run in RUN_DIR: make only the planned calls its journal does not hold. Its
+    /// routes file and dataset are used unless --suite, --routes or --dataset name others.
+    #[arg(long, value_name = "RUN_DIR")]
+    pub resume: Option<PathBuf>,
+    /// With --resume: continue even though the routes file, dataset, prices or settings differ
+    /// from the run's.
+    #[arg(long, requires = "resume")]
+    pub force: bool,
+    /// Refuse a plan estimated above USD on live endpoints, and start no call that could pass
+    /// it (the run then ends `partial`; --resume continues it).
+    #[arg(long, value_name = "USD", value_parser = parse_usd)]
+    pub max_spend: Option<f64>,
+    /// Print the plan and its estimated spend, then exit: no call, nothing written.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+/// A non-negative amount of US dollars, `12.5` or `$12.50`.
+pub fn parse_usd(s: &str) -> Result<f64, String> {
+    let v: f64 = s
+        .trim()
+        .trim_start_matches('$')
+        .parse()
+        .map_err(|_| format!("{s:?} is not an amount in USD such as 5 or 12.50"))?;
+    if !v.is_finite() || v < 0.0 {
+        return Err(format!("{s:?} is not an amount in USD such as 5 or 12.50"));
+    }
+    Ok(v)
 }
 
 #[derive(Debug, Args)]

@@ -35,7 +35,7 @@ use crate::types::{ModelId, Usd, sha256_hex};
 pub const CACHE_FILE: &str = "judge-cache.jsonl";
 
 /// Judge replies are short: an explanation and a verdict.
-const EXPECTED_JUDGE_OUTPUT_TOKENS: u64 = 250;
+pub const EXPECTED_JUDGE_OUTPUT_TOKENS: u64 = 250;
 
 /// Items graded by a judge need a `[judge]` model; checked before anything is called.
 pub fn check(cfg: &Config, ds: &Dataset) -> Result<(), InputErrors> {
@@ -146,6 +146,8 @@ pub struct JudgeTotals {
     pub reused: usize,
     /// Money spent on live endpoints.
     pub spent: Usd,
+    /// Verdicts not asked because the budget (`--max-spend`) would have been passed.
+    pub not_started: usize,
 }
 
 /// One cached verdict (a line of `judge-cache.jsonl`).
@@ -222,7 +224,9 @@ struct Pending {
     vkey: String,
 }
 
-/// Ask the judge about every answer that needs a verdict and has none in the journal yet.
+/// Ask the judge about every answer that needs a verdict and has none in the journal yet, each
+/// call within `budget` when one is given.
+#[allow(clippy::too_many_arguments)]
 pub fn run(
     rt: &tokio::runtime::Runtime,
     cfg: &Arc<Config>,
@@ -231,6 +235,7 @@ pub fn run(
     journal_path: &Path,
     cache_dir: &Path,
     mode: ProgressMode,
+    budget: Option<Arc<crate::runner::budget::Budget>>,
 ) -> anyhow::Result<JudgeTotals> {
     let Some(jc) = cfg.judge.as_ref() else {
         return Ok(JudgeTotals::default());
@@ -351,8 +356,10 @@ pub fn run(
             writer,
             None,
             mode,
+            budget,
         ))?;
         totals.calls = t.calls;
+        totals.not_started = t.not_started;
         totals.errors = t.errors;
         totals.spent = t.spent;
     }

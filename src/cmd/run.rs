@@ -1,39 +1,136 @@
 //! `routecal run`: plan, call, journal, derive, report.
 
 use std::collections::HashSet;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::cli::RunArgs;
 use crate::config::{Config, EndpointKind};
 use crate::dataset::Dataset;
 use crate::derive;
+use crate::error::UsageError;
+use crate::judge_phase::JudgeEstimate;
 use crate::prices;
 use crate::provider;
 use crate::report::{self, text};
 use crate::run_dir::{self, FileRef, Lock, Manifest, Settings, Totals};
-use crate::runner::{self, journal, plan::Plan, progress::ProgressMode};
-use crate::types::sha256_hex;
+use crate::runner::{self, budget::Budget, journal, plan::Plan, progress::ProgressMode};
+use crate::types::{Usd, sha256_hex};
 
 pub fn run(a: RunArgs) -> anyhow::Result<u8> {
-    let (routes_path, dataset_path) = super::resolve(&a.inputs, true)?;
-    let dataset_path = dataset_path.expect("resolve requires a dataset for run");
+    let resumed = match &a.resume {
+        Some(dir) => Some((dir.clone(), Manifest::load(dir)?)),
+        None => None,
+    };
+    let (routes_path, dataset_path) = match &resumed {
+        Some((dir, m)) => resume_inputs(&a, dir, m),
+        None => {
+            let (r, d) = super::resolve(&a.inputs, true)?;
+            (r, d.expect("resolve requires a dataset for run"))
+        }
+    };
     let now = jiff::Timestamp::now();
-    let (cfg, ds) = super::load_inputs(&routes_path, &dataset_path, now)?;
-    let providers = provider::build_all(&cfg)?;
-    let repeats = a.repeats.unwrap_or(cfg.defaults.repeats).max(1);
-
-    let plan = runner::plan::build(&cfg, &ds, repeats, &HashSet::new());
+    // A resumed run resolves dated prices at its start, as its first part did.
+    let at = resumed.as_ref().map_or(now, |(_, m)| m.started());
+    let (cfg, ds) = super::load_inputs(&routes_path, &dataset_path, at)?;
+    let repeats = a
+        .repeats
+        .or(resumed.as_ref().map(|(_, m)| m.settings.repeats))
+        .unwrap_or(cfg.defaults.repeats)
+        .max(1);
+    let routes_ref = FileRef {
+        path: super::display_path(&routes_path),
+        sha256: cfg.sha256.clone(),
+    };
+    let dataset_ref = FileRef {
+        path: super::display_path(&dataset_path),
+        sha256: ds.sha256.clone(),
+    };
+    let prices_ref = FileRef {
+        path: prices::SNAPSHOT_SOURCE.into(),
+        sha256: sha256_hex(prices::SNAPSHOT_JSON.as_bytes()),
+    };
     let mode = if a.json {
         ProgressMode::Quiet
     } else {
         ProgressMode::auto(a.quiet)
     };
-    if mode != ProgressMode::Quiet {
-        eprint!("{}", describe_plan(&cfg, &plan));
-        if let Some(j) = crate::judge_phase::estimate(&cfg, &ds, repeats) {
-            eprint!("{}", j.describe());
+    if let Some((dir, m)) = &resumed {
+        let differs = differences(m, &routes_ref, &dataset_ref, &prices_ref, repeats);
+        if !differs.is_empty() {
+            let list: String = differs.iter().map(|d| format!("\n  {d}")).collect();
+            if !a.force {
+                return Err(UsageError(format!(
+                    "cannot resume {}: it was made from other inputs than these:{list}\nresuming would mix answers to different questions in one journal; start a new run, or pass --force to resume anyway",
+                    dir.display()
+                ))
+                .into());
+            }
+            if mode != ProgressMode::Quiet {
+                eprintln!(
+                    "Resuming {} with --force although its inputs differ:{list}",
+                    dir.display()
+                );
+            }
         }
+    }
+    let providers = provider::build_all(&cfg)?;
+
+    // A resumed run is locked before its journal is read, so no other process adds to it.
+    let lock = match &resumed {
+        Some((dir, _)) if !a.dry_run => Some(Lock::acquire(dir)?),
+        _ => None,
+    };
+    let earlier = match &resumed {
+        Some((dir, _)) => journal::read(&dir.join(run_dir::JOURNAL))?,
+        None => journal::JournalContents::default(),
+    };
+    let done: HashSet<String> = earlier.rows.iter().map(|r| r.key.clone()).collect();
+    let already_spent = live_spend(&cfg, &earlier);
+    let plan = runner::plan::build(&cfg, &ds, repeats, &done);
+    let judge = crate::judge_phase::estimate(&cfg, &ds, repeats).map(|mut j| {
+        // Verdicts already in the journal are not asked again.
+        let judged = earlier
+            .rows
+            .iter()
+            .filter(|r| r.kind == journal::CallKind::Judge && r.model == j.model)
+            .count()
+            .min(j.calls);
+        let left = j.calls - judged;
+        j.est_cost = j
+            .est_cost
+            .map(|c| Usd(c.0 * left as f64 / j.calls.max(1) as f64));
+        j.calls = left;
+        j
+    });
+    let estimate = Estimate::new(&plan, judge.as_ref(), already_spent);
+    let plan_text = describe_plan(&cfg, &plan, judge.as_ref(), &estimate, a.max_spend);
+    if a.dry_run {
+        if a.json {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&plan_json(
+                    &plan,
+                    judge.as_ref(),
+                    &estimate,
+                    a.max_spend
+                ))
+                .unwrap_or_default()
+            );
+        } else {
+            print!("{plan_text}");
+        }
+    } else if mode != ProgressMode::Quiet {
+        eprint!("{plan_text}");
+    }
+    if let Some(limit) = a.max_spend {
+        check_budget(&cfg, &plan, judge.as_ref(), &estimate, limit)?;
+    }
+    if a.dry_run {
+        if !a.json {
+            println!("Dry run: no call made, nothing written.");
+        }
+        return super::ok();
     }
 
     let label = a
@@ -45,49 +142,60 @@ pub fn run(a: RunArgs) -> anyhow::Result<u8> {
         .and_then(|s| s.to_str())
         .unwrap_or("run")
         .to_string();
-    let record = a
-        .record
-        .as_deref()
-        .map(runner::record::RecordWriter::create)
-        .transpose()?;
-    let (run_id, dir) = run_dir::create(&a.out, now, &label)?;
-    let _lock = Lock::acquire(&dir)?;
-    let mut manifest = Manifest {
-        tool: "routecal".into(),
-        version: env!("CARGO_PKG_VERSION").into(),
-        run_id: run_id.clone(),
-        started_at: now.to_string(),
-        finished_at: None,
-        status: "running".into(),
-        routes: FileRef {
-            path: super::display_path(&routes_path),
-            sha256: cfg.sha256.clone(),
-        },
-        dataset: FileRef {
-            path: super::display_path(&dataset_path),
-            sha256: ds.sha256.clone(),
-        },
-        prices: FileRef {
-            path: prices::SNAPSHOT_SOURCE.into(),
-            sha256: sha256_hex(prices::SNAPSHOT_JSON.as_bytes()),
-        },
-        settings: Settings {
-            repeats,
-            max_spend_usd: None,
-        },
-        models: cfg.candidates().map(|m| m.id.to_string()).collect(),
-        classifiers: cfg.classifiers().iter().map(|m| m.to_string()).collect(),
-        simulated: cfg.endpoints.values().any(|e| e.kind == EndpointKind::Sim),
-        totals: Totals {
-            planned_calls: plan.calls.len(),
-            estimated_usd: plan.est_live_spend().0,
-            ..Totals::default()
-        },
+    let record = match (&a.record, &resumed) {
+        (None, _) => None,
+        (Some(p), None) => Some(runner::record::RecordWriter::create(p)?),
+        (Some(p), Some(_)) => Some(runner::record::RecordWriter::append_to(p)?),
     };
+    let (dir, _lock, mut manifest) = match resumed {
+        Some((dir, mut m)) => {
+            m.finished_at = None;
+            m.status = "running".into();
+            m.routes = routes_ref;
+            m.dataset = dataset_ref;
+            m.prices = prices_ref;
+            m.settings.repeats = repeats;
+            m.settings.max_spend_usd = a.max_spend;
+            m.models = cfg.candidates().map(|m| m.id.to_string()).collect();
+            m.classifiers = cfg.classifiers().iter().map(|m| m.to_string()).collect();
+            m.simulated = cfg.endpoints.values().any(|e| e.kind == EndpointKind::Sim);
+            (dir, lock.expect("locked above"), m)
+        }
+        None => {
+            let (run_id, dir) = run_dir::create(&a.out, now, &label)?;
+            let lock = Lock::acquire(&dir)?;
+            let m = Manifest {
+                tool: "routecal".into(),
+                version: env!("CARGO_PKG_VERSION").into(),
+                run_id,
+                started_at: now.to_string(),
+                finished_at: None,
+                status: "running".into(),
+                routes: routes_ref,
+                dataset: dataset_ref,
+                prices: prices_ref,
+                settings: Settings {
+                    repeats,
+                    max_spend_usd: a.max_spend,
+                },
+                models: cfg.candidates().map(|m| m.id.to_string()).collect(),
+                classifiers: cfg.classifiers().iter().map(|m| m.to_string()).collect(),
+                simulated: cfg.endpoints.values().any(|e| e.kind == EndpointKind::Sim),
+                totals: Totals::default(),
+            };
+            (dir, lock, m)
+        }
+    };
+    manifest.version = env!("CARGO_PKG_VERSION").into();
+    manifest.totals.planned_calls = plan.calls.len() + plan.skipped;
+    manifest.totals.estimated_usd = estimate.total();
     manifest.save(&dir)?;
 
     let journal_path = dir.join(run_dir::JOURNAL);
     let writer = journal::JournalWriter::open_append(&journal_path)?;
+    let budget = a
+        .max_spend
+        .map(|limit| Arc::new(Budget::new(limit, already_spent)));
     let cfg = Arc::new(cfg);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -99,26 +207,260 @@ pub fn run(a: RunArgs) -> anyhow::Result<u8> {
         writer,
         record,
         mode,
+        budget.clone(),
     ))?;
-    let judged = crate::judge_phase::run(&rt, &cfg, &ds, &providers, &journal_path, &a.out, mode)?;
+    // The verdict cache lives next to the run directories.
+    let cache_dir = dir.parent().unwrap_or(&a.out).to_path_buf();
+    let judged = crate::judge_phase::run(
+        &rt,
+        &cfg,
+        &ds,
+        &providers,
+        &journal_path,
+        &cache_dir,
+        mode,
+        budget.clone(),
+    )?;
     drop(rt);
 
+    let contents = journal::read(&journal_path)?;
+    let keys: HashSet<String> = contents.rows.iter().map(|r| r.key.clone()).collect();
+    let missing = runner::plan::build(&cfg, &ds, repeats, &keys).calls.len();
+    let not_started = totals.not_started + judged.not_started;
     manifest.finished_at = Some(jiff::Timestamp::now().to_string());
-    manifest.status = "complete".into();
-    manifest.totals.calls = totals.calls + judged.calls;
-    manifest.totals.errors = totals.errors + judged.errors;
-    manifest.totals.spent_usd = totals.spent.0 + judged.spent.0;
-    manifest.totals.duration_s = totals.elapsed.as_secs_f64();
+    manifest.status = if missing == 0 && not_started == 0 {
+        "complete"
+    } else {
+        "partial"
+    }
+    .into();
+    // Totals cover the whole journal, every part of a resumed run included.
+    let made = contents.rows.iter().filter(|r| r.attempts > 0);
+    manifest.totals.calls = made.clone().count();
+    manifest.totals.errors = made.filter(|r| !r.ok).count();
+    manifest.totals.spent_usd = live_spend(&cfg, &contents);
+    manifest.totals.duration_s += totals.elapsed.as_secs_f64();
     manifest.save(&dir)?;
 
-    let contents = journal::read(&journal_path)?;
     let derived = derive::derive(&manifest, &cfg, &ds, &contents)?;
     report::write_all(&dir, &derived)?;
     print_outcome(&a, &derived, &dir, &ds);
+    if manifest.status == "partial" {
+        let limit = budget.as_ref().map_or(0.0, |b| b.limit());
+        let advice = format!(
+            "routecal run --resume {} --max-spend <more than {}>",
+            super::display_path(&dir),
+            text::usd(Some(limit))
+        );
+        eprintln!(
+            "warning: stopped at --max-spend {}: {} planned calls not made ({} spent on live endpoints); the reports cover the calls made. Continue with: {advice}",
+            text::usd(Some(limit)),
+            missing.max(not_started),
+            text::usd(Some(manifest.totals.spent_usd)),
+        );
+    }
     super::ok()
 }
 
-fn describe_plan(cfg: &Config, plan: &Plan) -> String {
+/// The inputs of a resumed run: those named on the command line, else the run's own.
+fn resume_inputs(a: &RunArgs, dir: &Path, m: &Manifest) -> (PathBuf, PathBuf) {
+    if let Some(s) = &a.inputs.suite {
+        return (s.join("routes.toml"), s.join("dataset.jsonl"));
+    }
+    let routes = a
+        .inputs
+        .routes
+        .clone()
+        .unwrap_or_else(|| super::report::locate(dir, &m.routes.path));
+    let dataset = a
+        .inputs
+        .dataset
+        .clone()
+        .unwrap_or_else(|| super::report::locate(dir, &m.dataset.path));
+    (routes, dataset)
+}
+
+fn short(sha: &str) -> &str {
+    &sha[..sha.len().min(12)]
+}
+
+/// What differs between a run's manifest and the inputs of its resumption, one line each.
+fn differences(
+    m: &Manifest,
+    routes: &FileRef,
+    dataset: &FileRef,
+    prices: &FileRef,
+    repeats: u32,
+) -> Vec<String> {
+    let mut out = Vec::new();
+    for (what, old, new) in [
+        ("routes file", &m.routes, routes),
+        ("dataset", &m.dataset, dataset),
+        ("prices", &m.prices, prices),
+    ] {
+        if old.sha256 != new.sha256 {
+            out.push(format!(
+                "{what} {}: sha256 {} in run.json, {} now{}",
+                new.path,
+                short(&old.sha256),
+                short(&new.sha256),
+                if old.path != new.path {
+                    format!(" (the run used {})", old.path)
+                } else {
+                    String::new()
+                }
+            ));
+        }
+    }
+    if m.settings.repeats != repeats {
+        out.push(format!(
+            "settings: repeats {} in run.json, {repeats} now",
+            m.settings.repeats
+        ));
+    }
+    out
+}
+
+/// Money spent on live endpoints by the calls of a journal.
+fn live_spend(cfg: &Config, contents: &journal::JournalContents) -> f64 {
+    contents
+        .rows
+        .iter()
+        .filter(|r| {
+            cfg.endpoints
+                .get(&r.endpoint)
+                .is_some_and(|e| e.kind.is_live())
+        })
+        .filter_map(|r| r.cost_usd)
+        .fold(0.0, |a, b| a + b)
+}
+
+/// The spend a plan expects on live endpoints, before its first call.
+struct Estimate {
+    /// Classifier and candidate calls.
+    calls: f64,
+    /// Judge verdicts (at most; cached verdicts cost nothing).
+    judge: f64,
+    /// Spent by the earlier part of a resumed run.
+    already: f64,
+}
+
+impl Estimate {
+    fn new(plan: &Plan, judge: Option<&JudgeEstimate>, already: f64) -> Estimate {
+        Estimate {
+            calls: plan.est_live_spend().0,
+            judge: judge
+                .filter(|j| j.live)
+                .and_then(|j| j.est_cost)
+                .map_or(0.0, |c| c.0),
+            already,
+        }
+    }
+
+    fn total(&self) -> f64 {
+        self.calls + self.judge + self.already
+    }
+}
+
+/// Live models whose cost cannot be estimated, with calls still to make.
+fn unpriced_live(cfg: &Config, plan: &Plan, judge: Option<&JudgeEstimate>) -> Vec<String> {
+    let mut out: Vec<String> = plan
+        .per_model
+        .iter()
+        .filter(|m| m.live && m.est_cost.is_none() && m.calls > 0)
+        .map(|m| format!("{} (endpoint {})", m.model, m.endpoint))
+        .collect();
+    if let Some(j) = judge.filter(|j| j.live && j.est_cost.is_none() && j.calls > 0) {
+        let entry = format!("{} (endpoint {})", j.model, cfg.model(&j.model).endpoint);
+        if !out.contains(&entry) {
+            out.push(entry);
+        }
+    }
+    out
+}
+
+/// `--max-spend`: refuse, before any call, a plan that cannot be kept within the limit.
+fn check_budget(
+    cfg: &Config,
+    plan: &Plan,
+    judge: Option<&JudgeEstimate>,
+    est: &Estimate,
+    limit: f64,
+) -> anyhow::Result<()> {
+    let unpriced = unpriced_live(cfg, plan, judge);
+    if !unpriced.is_empty() {
+        return Err(UsageError(format!(
+            "{}: --max-spend cannot be kept: no price for {}, so what their calls cost is unknown; give them input_per_mtok and output_per_mtok, or run without --max-spend. Nothing was called or written.",
+            cfg.path.display(),
+            unpriced.join(", ")
+        ))
+        .into());
+    }
+    if est.total() > limit {
+        let already = if est.already > 0.0 {
+            format!(
+                " ({} already spent by this run)",
+                text::usd(Some(est.already))
+            )
+        } else {
+            String::new()
+        };
+        return Err(UsageError(format!(
+            "the plan is estimated at {}{already}, over --max-spend {}: nothing was called or written. Raise --max-spend, or use fewer items, models or repeats.",
+            text::usd(Some(est.total())),
+            text::usd(Some(limit)),
+        ))
+        .into());
+    }
+    Ok(())
+}
+
+fn plan_json(
+    plan: &Plan,
+    judge: Option<&JudgeEstimate>,
+    est: &Estimate,
+    max_spend: Option<f64>,
+) -> serde_json::Value {
+    let models: Vec<serde_json::Value> = plan
+        .per_model
+        .iter()
+        .map(|m| {
+            serde_json::json!({
+                "model": m.model.to_string(),
+                "role": m.kind.as_str(),
+                "endpoint": m.endpoint,
+                "live": m.live,
+                "calls": m.calls,
+                "est_input_tokens": m.est_input_tokens,
+                "est_output_tokens": m.est_output_tokens,
+                "est_cost_usd": m.est_cost.map(|c| c.0),
+            })
+        })
+        .collect();
+    serde_json::json!({
+        "dry_run": true,
+        "calls": plan.calls.len(),
+        "already_in_journal": plan.skipped,
+        "models": models,
+        "judge": judge.map(|j| serde_json::json!({
+            "model": j.model.to_string(),
+            "live": j.live,
+            "calls": j.calls,
+            "est_cost_usd": j.est_cost.map(|c| c.0),
+        })),
+        "already_spent_usd": est.already,
+        "estimated_usd": est.total(),
+        "max_spend_usd": max_spend,
+    })
+}
+
+fn describe_plan(
+    cfg: &Config,
+    plan: &Plan,
+    judge: Option<&JudgeEstimate>,
+    est: &Estimate,
+    max_spend: Option<f64>,
+) -> String {
     let classifiers = cfg.classifiers().len();
     let candidates = cfg.candidates().count();
     let mut out = format!(
@@ -130,8 +472,15 @@ fn describe_plan(cfg: &Config, plan: &Plan) -> String {
         if candidates == 1 { "" } else { "s" },
         plan.repeats,
         if plan.repeats == 1 { "" } else { "s" },
-        plan.calls.len()
+        plan.calls.len() + plan.skipped
     );
+    if plan.skipped > 0 {
+        out.push_str(&format!(
+            "Resuming: {} of them are in the journal already and are not made again; {} to make\n",
+            plan.skipped,
+            plan.calls.len()
+        ));
+    }
     let rows: Vec<Vec<String>> = plan
         .per_model
         .iter()
@@ -153,7 +502,7 @@ fn describe_plan(cfg: &Config, plan: &Plan) -> String {
             ]
         })
         .collect();
-    for line in text::table(
+    let table = text::table(
         &[
             "model",
             "role",
@@ -163,17 +512,49 @@ fn describe_plan(cfg: &Config, plan: &Plan) -> String {
             "est. cost",
         ],
         &rows,
-    )
-    .lines()
-    {
+    );
+    for line in table.lines().filter(|_| !rows.is_empty()) {
         out.push_str("  ");
         out.push_str(line);
         out.push('\n');
     }
+    if let Some(j) = judge.filter(|j| j.calls > 0) {
+        out.push_str(&j.describe());
+    }
     out.push_str(&format!(
-        "Estimated spend on live endpoints: {}\n",
-        text::usd(Some(plan.est_live_spend().0))
+        "Estimated spend on live endpoints: {}",
+        text::usd(Some(est.calls + est.judge))
     ));
+    if est.judge > 0.0 {
+        out.push_str(&format!(
+            " ({} calls, {} judge)",
+            text::usd(Some(est.calls)),
+            text::usd(Some(est.judge))
+        ));
+    }
+    if est.already > 0.0 {
+        out.push_str(&format!(
+            ", {} already spent, {} in all",
+            text::usd(Some(est.already)),
+            text::usd(Some(est.total()))
+        ));
+    }
+    out.push_str(&format!(
+        "\n  (input tokens: characters / 4; output tokens: min({}, max_tokens) per answer, {} per verdict, 3 per classification)\n",
+        runner::plan::EXPECTED_OUTPUT_TOKENS,
+        crate::judge_phase::EXPECTED_JUDGE_OUTPUT_TOKENS
+    ));
+    if let Some(limit) = max_spend {
+        out.push_str(&format!(
+            "Budget (--max-spend): {}{}\n",
+            text::usd(Some(limit)),
+            if est.total() > limit {
+                ": the estimate is over it, the run is refused"
+            } else {
+                ""
+            }
+        ));
+    }
     let unpriced = plan.unpriced();
     if !unpriced.is_empty() {
         out.push_str(&format!(

@@ -2,7 +2,7 @@
 //! source of truth: every report is derived from it, and a resumed run skips what it holds.
 
 use std::fs::{File, OpenOptions};
-use std::io::{BufWriter, Write};
+use std::io::{BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -88,43 +88,111 @@ pub struct JournalRow {
     pub finished_ms: i64,
 }
 
+/// How often an open journal is synced to disk. A row reaches the operating system as soon as
+/// it is appended, so a killed process loses nothing; a power cut loses at most this much.
+pub const SYNC_EVERY: Duration = Duration::from_secs(1);
+
 /// Appends rows; each row reaches the OS when appended, and the file is synced to disk at a
-/// bounded interval and on finish.
+/// bounded interval ([`SYNC_EVERY`]) and on finish.
 pub struct JournalWriter {
-    out: BufWriter<File>,
+    /// `None` only in the overhead measurement, which runs without a journal.
+    out: Option<BufWriter<File>>,
     last_sync: Instant,
     sync_every: Duration,
     line: Vec<u8>,
 }
 
 impl JournalWriter {
+    /// Open `path` for appending (created when missing). A torn last line, left by a process
+    /// killed mid-write, is cut off first, so the next row starts on a line of its own.
     pub fn open_append(path: &Path) -> std::io::Result<JournalWriter> {
-        let file = OpenOptions::new().create(true).append(true).open(path)?;
+        let mut file = OpenOptions::new()
+            .create(true)
+            .read(true)
+            .append(true)
+            .open(path)?;
+        repair_tail(&mut file)?;
         Ok(JournalWriter {
-            out: BufWriter::with_capacity(1 << 16, file),
+            out: Some(BufWriter::with_capacity(1 << 16, file)),
             last_sync: Instant::now(),
-            sync_every: Duration::from_secs(1),
+            sync_every: SYNC_EVERY,
             line: Vec::with_capacity(4096),
         })
     }
 
+    /// A writer that keeps nothing: only for measuring what the journal costs.
+    #[cfg(test)]
+    pub(crate) fn discard() -> JournalWriter {
+        JournalWriter {
+            out: None,
+            last_sync: Instant::now(),
+            sync_every: SYNC_EVERY,
+            line: Vec::new(),
+        }
+    }
+
     pub fn append(&mut self, row: &JournalRow) -> std::io::Result<()> {
+        let Some(out) = self.out.as_mut() else {
+            return Ok(());
+        };
         self.line.clear();
         serde_json::to_writer(&mut self.line, row).map_err(std::io::Error::other)?;
         self.line.push(b'\n');
-        self.out.write_all(&self.line)?;
-        self.out.flush()?;
+        out.write_all(&self.line)?;
+        out.flush()?;
         if self.last_sync.elapsed() >= self.sync_every {
-            self.out.get_ref().sync_data()?;
+            out.get_ref().sync_data()?;
             self.last_sync = Instant::now();
         }
         Ok(())
     }
 
-    pub fn finish(mut self) -> std::io::Result<()> {
-        self.out.flush()?;
-        self.out.get_ref().sync_all()
+    pub fn finish(self) -> std::io::Result<()> {
+        let Some(mut out) = self.out else {
+            return Ok(());
+        };
+        out.flush()?;
+        out.get_ref().sync_all()
     }
+}
+
+/// Make a journal end with a whole line: a last line without its newline is either a whole row
+/// (the newline was lost; it is added) or a torn one (it is cut off, as [`read`] ignores it).
+fn repair_tail(file: &mut File) -> std::io::Result<()> {
+    let len = file.metadata()?.len();
+    if len == 0 {
+        return Ok(());
+    }
+    let mut last = [0u8; 1];
+    file.seek(SeekFrom::Start(len - 1))?;
+    file.read_exact(&mut last)?;
+    if last[0] == b'\n' {
+        return Ok(());
+    }
+    // Find the start of the last line, reading backwards.
+    let mut start = 0;
+    let mut end = len;
+    let mut chunk = vec![0u8; 1 << 16];
+    'search: while end > 0 {
+        let from = end.saturating_sub(chunk.len() as u64);
+        let n = (end - from) as usize;
+        file.seek(SeekFrom::Start(from))?;
+        file.read_exact(&mut chunk[..n])?;
+        if let Some(i) = chunk[..n].iter().rposition(|&b| b == b'\n') {
+            start = from + i as u64 + 1;
+            break 'search;
+        }
+        end = from;
+    }
+    let mut tail = Vec::with_capacity((len - start) as usize);
+    file.seek(SeekFrom::Start(start))?;
+    file.read_to_end(&mut tail)?;
+    if serde_json::from_slice::<JournalRow>(&tail).is_ok() {
+        file.write_all(b"\n")?;
+    } else {
+        file.set_len(start)?;
+    }
+    file.sync_data()
 }
 
 /// What a journal file held.
@@ -216,6 +284,125 @@ mod tests {
         let torn = parse(&bytes);
         assert_eq!(torn.rows.len(), 2);
         assert!(torn.torn_tail && torn.bad_lines.is_empty());
+    }
+
+    #[test]
+    fn appending_after_a_torn_tail_starts_a_fresh_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("journal.jsonl");
+        let mut w = JournalWriter::open_append(&p).unwrap();
+        w.append(&row("k1")).unwrap();
+        w.finish().unwrap();
+        let whole = std::fs::read(&p).unwrap();
+        // Torn: half of a second row.
+        let second = serde_json::to_vec(&row("k2")).unwrap();
+        let mut torn = whole.clone();
+        torn.extend_from_slice(&second[..second.len() / 2]);
+        std::fs::write(&p, &torn).unwrap();
+        let mut w = JournalWriter::open_append(&p).unwrap();
+        w.append(&row("k3")).unwrap();
+        w.finish().unwrap();
+        let back = read(&p).unwrap();
+        assert_eq!(back.rows, vec![row("k1"), row("k3")]);
+        assert!(!back.torn_tail && back.bad_lines.is_empty());
+        // A whole row that lost only its newline is kept.
+        let mut no_newline = whole.clone();
+        no_newline.extend_from_slice(&second);
+        std::fs::write(&p, &no_newline).unwrap();
+        let mut w = JournalWriter::open_append(&p).unwrap();
+        w.append(&row("k3")).unwrap();
+        w.finish().unwrap();
+        assert_eq!(
+            read(&p).unwrap().rows,
+            vec![row("k1"), row("k2"), row("k3")]
+        );
+    }
+
+    /// What the journal costs: calls per second through the runner on the shipped llm-drift
+    /// replay suite (no network, so the runner and the journal are all there is), with the
+    /// journal on disk and with a writer that keeps nothing. Not a pass/fail test; run with
+    /// `cargo test --release --lib journal_overhead -- --ignored --nocapture`.
+    #[test]
+    #[ignore]
+    fn journal_overhead() {
+        use crate::runner::{execute, plan, progress::ProgressMode};
+        use std::collections::HashSet;
+        use std::sync::Arc;
+
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("datasets/llm-drift");
+        let now = jiff::Timestamp::now();
+        let cfg = crate::config::Config::load(
+            &root.join("routes.toml"),
+            crate::prices::PriceTable::shipped(),
+            now,
+        )
+        .unwrap();
+        let ds = crate::dataset::Dataset::load(&root.join("dataset.jsonl")).unwrap();
+        let providers = crate::provider::build_all(&cfg).unwrap();
+        let cfg = Arc::new(cfg);
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let repeats = 10;
+        let dir = tempfile::tempdir().unwrap();
+        let mut rates: [Vec<f64>; 2] = [Vec::new(), Vec::new()];
+        for round in 0..6 {
+            for (i, journaled) in [true, false].into_iter().enumerate() {
+                let plan = plan::build(&cfg, &ds, repeats, &HashSet::new());
+                let n = plan.calls.len();
+                let writer = if journaled {
+                    JournalWriter::open_append(&dir.path().join(format!("j{round}.jsonl"))).unwrap()
+                } else {
+                    JournalWriter::discard()
+                };
+                let t = Instant::now();
+                let totals = rt
+                    .block_on(execute(
+                        plan,
+                        cfg.clone(),
+                        &providers,
+                        writer,
+                        None,
+                        ProgressMode::Quiet,
+                        None,
+                    ))
+                    .unwrap();
+                assert_eq!(totals.calls, n);
+                // The first round warms caches; it is not counted.
+                if round > 0 {
+                    rates[i].push(n as f64 / t.elapsed().as_secs_f64());
+                }
+            }
+        }
+        let bytes = std::fs::metadata(dir.path().join("j1.jsonl"))
+            .unwrap()
+            .len();
+        let median = |v: &mut Vec<f64>| {
+            v.sort_by(f64::total_cmp);
+            v[v.len() / 2]
+        };
+        let (with, without) = (median(&mut rates[0]), median(&mut rates[1]));
+        eprintln!(
+            "{} calls a run ({bytes} journal bytes): {with:.0} calls/s with the journal, {without:.0} without; {:.1} µs a call",
+            270 * 5 * repeats,
+            (1.0 / with - 1.0 / without) * 1e6
+        );
+        // The writer's own time per row (serialise, write, flush, the periodic sync), which
+        // bounds the calls per second the journal can take.
+        let rows = read(&dir.path().join("j1.jsonl")).unwrap().rows;
+        let mut w = JournalWriter::open_append(&dir.path().join("alone.jsonl")).unwrap();
+        let t = Instant::now();
+        for r in &rows {
+            w.append(r).unwrap();
+        }
+        w.finish().unwrap();
+        let per_row = t.elapsed().as_secs_f64() / rows.len() as f64;
+        eprintln!(
+            "appending alone: {:.1} µs a row ({:.0} rows/s)",
+            per_row * 1e6,
+            1.0 / per_row
+        );
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! The runner: makes every planned call, endpoint by endpoint with each endpoint's own
 //! concurrency and rate limits, and journals each call as it finishes.
 
+pub mod budget;
 pub mod journal;
 pub mod plan;
 pub mod progress;
@@ -14,13 +15,14 @@ use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 
 use crate::config::{Config, Endpoint};
 use crate::provider::{Answer, CallError, ErrorKind, Latency, LatencySource, Provider};
 use crate::types::Usd;
 use crate::{meter, provider::CostSource};
 
+use budget::Budget;
 use journal::{JournalRow, JournalWriter};
 use plan::{Plan, PlannedCall};
 use progress::{Progress, ProgressMode};
@@ -36,6 +38,11 @@ struct Finished {
     measured_ms: f64,
     started_ms: i64,
     finished_ms: i64,
+    /// The call's estimated cost, held by the budget until the row is journaled.
+    est_usd: f64,
+    /// Told once the row is in the journal: the call keeps its concurrency slot until then, so
+    /// a kill loses at most `max_concurrency` calls per endpoint.
+    journaled: Option<oneshot::Sender<()>>,
 }
 
 /// Totals of a run's calls.
@@ -46,6 +53,8 @@ pub struct RunTotals {
     /// Money spent on live endpoints during this run.
     pub spent: Usd,
     pub elapsed: Duration,
+    /// Calls not started because the budget (`--max-spend`) would have been passed.
+    pub not_started: usize,
 }
 
 fn now_ms() -> i64 {
@@ -53,7 +62,7 @@ fn now_ms() -> i64 {
 }
 
 /// Make every call of `plan`, appending each result to `journal` (and each live answer to
-/// `record`, when given).
+/// `record`, when given). With a `budget`, a call starts only while the budget allows it.
 pub async fn execute(
     plan: Plan,
     cfg: Arc<Config>,
@@ -61,11 +70,16 @@ pub async fn execute(
     journal: JournalWriter,
     record: Option<RecordWriter>,
     mode: ProgressMode,
+    budget: Option<Arc<Budget>>,
 ) -> anyhow::Result<RunTotals> {
     let started = Instant::now();
-    let mut by_endpoint: BTreeMap<String, Vec<PlannedCall>> = BTreeMap::new();
+    let mut by_endpoint: BTreeMap<String, Vec<(PlannedCall, f64)>> = BTreeMap::new();
     for c in plan.calls {
-        by_endpoint.entry(c.endpoint.clone()).or_default().push(c);
+        let est = budget::call_estimate(&cfg, &c);
+        by_endpoint
+            .entry(c.endpoint.clone())
+            .or_default()
+            .push((c, est));
     }
     let totals: BTreeMap<String, u64> = by_endpoint
         .iter()
@@ -100,6 +114,7 @@ pub async fn execute(
     // One writer thread owns the journal and the progress display, so the hot path of a call
     // never contends on a lock.
     let writer_cfg = cfg.clone();
+    let writer_budget = budget.clone();
     let writer = std::thread::spawn(move || {
         write_results(
             rx,
@@ -107,6 +122,7 @@ pub async fn execute(
             record,
             Progress::new(mode, &totals),
             &writer_cfg,
+            writer_budget.as_deref(),
         )
     });
 
@@ -118,6 +134,7 @@ pub async fn execute(
             rpm,
             calls,
             tx.clone(),
+            budget.clone(),
         )));
     }
     drop(tx);
@@ -128,6 +145,7 @@ pub async fn execute(
         .await?
         .map_err(|_| anyhow::anyhow!("the journal writer panicked"))??;
     totals.elapsed = started.elapsed();
+    totals.not_started = budget.map_or(0, |b| b.not_started());
     Ok(totals)
 }
 
@@ -169,8 +187,9 @@ async fn run_endpoint(
     ep: Endpoint,
     provider: Arc<dyn Provider>,
     rpm: Option<u32>,
-    calls: Vec<PlannedCall>,
+    calls: Vec<(PlannedCall, f64)>,
     tx: mpsc::Sender<Finished>,
+    budget: Option<Arc<Budget>>,
 ) {
     // No burst: requests are spaced evenly, so a server counting in any 60-second window never
     // sees more than the limit.
@@ -181,15 +200,21 @@ async fn run_endpoint(
         pause: Pause::default(),
         policy: RetryPolicy::for_endpoint(&ep),
     };
-    let (ep, limits) = (&ep, &limits);
+    let (ep, limits, budget) = (&ep, &limits, budget.as_deref());
     futures::stream::iter(calls)
-        .for_each_concurrent(ep.max_concurrency, |call| {
+        .for_each_concurrent(ep.max_concurrency, |(call, est)| {
             let provider = provider.clone();
             let tx = tx.clone();
             async move {
-                let fin = call_with_retries(ep, &*provider, limits, call).await;
+                if budget.is_some_and(|b| !b.try_start(est)) {
+                    return;
+                }
+                let (journaled, done) = oneshot::channel();
+                let fin = call_with_retries(ep, &*provider, limits, call, est, journaled).await;
                 // The receiver only goes away when the writer failed; that error is reported there.
-                let _ = tx.send(fin).await;
+                if tx.send(fin).await.is_ok() {
+                    let _ = done.await;
+                }
             }
         })
         .await;
@@ -200,6 +225,8 @@ async fn call_with_retries(
     provider: &dyn Provider,
     limits: &Limits,
     call: PlannedCall,
+    est_usd: f64,
+    journaled: oneshot::Sender<()>,
 ) -> Finished {
     let started_ms = now_ms();
     let mut attempt = 0;
@@ -252,6 +279,8 @@ async fn call_with_retries(
             measured_ms,
             started_ms,
             finished_ms: now_ms(),
+            est_usd,
+            journaled: Some(journaled),
         };
     }
 }
@@ -262,9 +291,10 @@ fn write_results(
     mut record: Option<RecordWriter>,
     mut progress: Progress,
     cfg: &Config,
+    budget: Option<&Budget>,
 ) -> anyhow::Result<RunTotals> {
     let mut totals = RunTotals::default();
-    while let Some(fin) = rx.blocking_recv() {
+    while let Some(mut fin) = rx.blocking_recv() {
         let live = cfg.endpoints[&fin.call.endpoint].kind.is_live();
         // Cloned before the row takes the answer, and written after the journal has the row:
         // the journal is the source of truth.
@@ -272,10 +302,14 @@ fn write_results(
             (Some(_), true, Ok(a)) => Some((fin.call.request.clone(), a.clone(), fin.measured_ms)),
             _ => None,
         };
+        let (est, journaled) = (fin.est_usd, fin.journaled.take());
         let row = to_row(fin, cfg);
         journal
             .append(&row)
             .map_err(|e| anyhow::anyhow!("cannot append to the journal: {e}"))?;
+        if let Some(j) = journaled {
+            let _ = j.send(());
+        }
         if let (Some(rec), Some((req, answer, ms))) = (&mut record, to_record) {
             rec.append(&req.model, &req.prompt, req.repeat, &answer, ms)?;
         }
@@ -286,6 +320,9 @@ fn write_results(
         let cost = row.cost_usd.unwrap_or(0.0);
         if live {
             totals.spent += Usd(cost);
+        }
+        if let Some(b) = budget {
+            b.settle(est, if live { cost } else { 0.0 });
         }
         progress.record(&row.endpoint, row.ok, if live { cost } else { 0.0 });
     }
@@ -307,6 +344,7 @@ fn to_row(fin: Finished, cfg: &Config) -> JournalRow {
         measured_ms,
         started_ms,
         finished_ms,
+        ..
     } = fin;
     let req = &call.request;
     let mut row = JournalRow {

@@ -32,6 +32,25 @@ impl RecordWriter {
         })
     }
 
+    /// Open `path` for appending (a resumed run adds to the recording of its earlier part).
+    pub fn append_to(path: &Path) -> anyhow::Result<RecordWriter> {
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .map_err(|e| {
+                UsageError(format!(
+                    "--record {}: cannot open the recording: {e}",
+                    path.display()
+                ))
+            })?;
+        Ok(RecordWriter {
+            path: path.to_path_buf(),
+            out: BufWriter::new(file),
+            lines: 0,
+        })
+    }
+
     /// Append a successful answer. Only what the provider reported is written (tokens, cost),
     /// so that a replay estimates and prices exactly as the live run did.
     pub fn append(

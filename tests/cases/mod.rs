@@ -6,6 +6,7 @@ mod judge;
 mod offline_suites;
 mod providers;
 mod reports;
+mod resume;
 mod router;
 mod router_http;
 mod statistics;
