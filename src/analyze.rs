@@ -6,6 +6,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use polars::prelude::*;
+use rayon::prelude::*;
 
 use crate::classify;
 use crate::config::Config;
@@ -366,9 +367,18 @@ pub fn analyze(cfg: &Config, ds: &Dataset, rows: &[JournalRow]) -> PolarsResult<
     let mut model_task = Vec::new();
     let mut ci_cols = CiCols::default();
     let keys = frame_keys(&summary_task, false)?;
-    for (model, task, _) in &keys {
-        let group = by_task.remove(&(model.clone(), *task)).unwrap_or_default();
-        let st = item_stats(&group, cfg, &format!("{model}|{task}"));
+    // Each group's intervals are seeded by its own label, so they are computed in parallel and
+    // come out the same as one after the other.
+    let groups: Vec<Group> = keys
+        .iter()
+        .map(|(model, task, _)| by_task.remove(&(model.clone(), *task)).unwrap_or_default())
+        .collect();
+    let stats: Vec<ItemStats> = keys
+        .par_iter()
+        .zip(&groups)
+        .map(|((model, task, _), group)| item_stats(group, cfg, &format!("{model}|{task}")))
+        .collect();
+    for (((model, task, _), group), st) in keys.iter().zip(groups).zip(stats) {
         let row = summary_row(&summary_task, model, *task, None)?;
         model_task.push(ModelTask {
             model: model.clone(),
@@ -394,12 +404,22 @@ pub fn analyze(cfg: &Config, ds: &Dataset, rows: &[JournalRow]) -> PolarsResult<
     let summary_task = ci_cols.attach(summary_task)?;
 
     let mut ci_cols = CiCols::default();
-    for (model, task, prio) in frame_keys(&summary_cell, true)? {
-        let prio = prio.expect("cell frames have priorities");
-        let group = by_cell
-            .remove(&(model.clone(), task, prio))
-            .unwrap_or_default();
-        ci_cols.push(item_stats(&group, cfg, &format!("{model}|{task}|{prio}")));
+    let cell_groups: Vec<(String, Group)> = frame_keys(&summary_cell, true)?
+        .into_iter()
+        .map(|(model, task, prio)| {
+            let prio = prio.expect("cell frames have priorities");
+            let group = by_cell
+                .remove(&(model.clone(), task, prio))
+                .unwrap_or_default();
+            (format!("{model}|{task}|{prio}"), group)
+        })
+        .collect();
+    let cell_stats: Vec<ItemStats> = cell_groups
+        .par_iter()
+        .map(|(label, group)| item_stats(group, cfg, label))
+        .collect();
+    for st in cell_stats {
+        ci_cols.push(st);
     }
     let summary_cell = ci_cols.attach(summary_cell)?;
 

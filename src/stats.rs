@@ -347,7 +347,8 @@ pub fn bootstrap_quantile(
     rng: &mut Xoshiro256PlusPlus,
 ) -> Option<Estimate> {
     let point = pooled_quantile(groups, q)?;
-    let mut buf = Vec::new();
+    let pooled = Pooled::new(groups);
+    let mut w = vec![0u32; groups.len()];
     Some(bootstrap(
         groups.len(),
         point,
@@ -355,11 +356,8 @@ pub fn bootstrap_quantile(
         confidence,
         rng,
         |idx| {
-            buf.clear();
-            for &i in idx {
-                buf.extend_from_slice(groups[i]);
-            }
-            quantile_in_place(&mut buf, q)
+            pooled.count(idx, &mut w);
+            pooled.weighted_quantile(&w, q)
         },
     ))
 }
@@ -379,7 +377,8 @@ pub fn paired_relative_quantile(
     if qb <= 0.0 {
         return None;
     }
-    let (mut xa, mut xb) = (Vec::new(), Vec::new());
+    let (pa, pb) = (Pooled::new(a), Pooled::new(b));
+    let mut w = vec![0u32; a.len()];
     Some(bootstrap(
         a.len(),
         qa / qb - 1.0,
@@ -387,16 +386,92 @@ pub fn paired_relative_quantile(
         confidence,
         rng,
         |idx| {
-            xa.clear();
-            xb.clear();
-            for &i in idx {
-                xa.extend_from_slice(a[i]);
-                xb.extend_from_slice(b[i]);
-            }
-            let (ya, yb) = (quantile_in_place(&mut xa, q), quantile_in_place(&mut xb, q));
+            pa.count(idx, &mut w);
+            let (ya, yb) = (pa.weighted_quantile(&w, q), pb.weighted_quantile(&w, q));
             if yb > 0.0 { ya / yb - 1.0 } else { f64::NAN }
         },
     ))
+}
+
+/// The values of several groups sorted once, each with its group, so that the quantile of a
+/// resample (each group counted as many times as it was drawn) is a partial scan of a sorted
+/// list instead of a copy and a sort. The result equals the quantile of the concatenated
+/// resample exactly.
+struct Pooled {
+    values: Vec<f64>,
+    owner: Vec<u32>,
+    lens: Vec<u64>,
+}
+
+impl Pooled {
+    fn new(groups: &[&[f64]]) -> Pooled {
+        let mut pairs: Vec<(f64, u32)> = groups
+            .iter()
+            .enumerate()
+            .flat_map(|(g, vs)| vs.iter().map(move |&v| (v, g as u32)))
+            .collect();
+        pairs.sort_unstable_by(|x, y| x.0.total_cmp(&y.0));
+        Pooled {
+            values: pairs.iter().map(|p| p.0).collect(),
+            owner: pairs.iter().map(|p| p.1).collect(),
+            lens: groups.iter().map(|g| g.len() as u64).collect(),
+        }
+    }
+
+    /// How many times each group was drawn.
+    fn count(&self, idx: &[usize], w: &mut [u32]) {
+        w.fill(0);
+        for &i in idx {
+            w[i] += 1;
+        }
+    }
+
+    /// The linear-interpolation `q` quantile of the multiset where group `g` counts `w[g]` times.
+    fn weighted_quantile(&self, w: &[u32], q: f64) -> f64 {
+        let total: u64 = self.lens.iter().zip(w).map(|(l, &c)| l * c as u64).sum();
+        if total == 0 {
+            return f64::NAN;
+        }
+        let pos = q.clamp(0.0, 1.0) * (total - 1) as f64;
+        let lo = pos.floor() as u64;
+        let hi = pos.ceil() as u64;
+        let (mut vlo, mut vhi) = (f64::NAN, f64::NAN);
+        let mut seen = 0u64;
+        if lo < total / 2 {
+            for (v, &g) in self.values.iter().zip(&self.owner) {
+                let c = w[g as usize] as u64;
+                if c == 0 {
+                    continue;
+                }
+                seen += c;
+                if vlo.is_nan() && seen > lo {
+                    vlo = *v;
+                }
+                if seen > hi {
+                    vhi = *v;
+                    break;
+                }
+            }
+        } else {
+            // Ranks counted from the top: `hi` is reached first.
+            let (rhi, rlo) = (total - 1 - hi, total - 1 - lo);
+            for (v, &g) in self.values.iter().zip(&self.owner).rev() {
+                let c = w[g as usize] as u64;
+                if c == 0 {
+                    continue;
+                }
+                seen += c;
+                if vhi.is_nan() && seen > rhi {
+                    vhi = *v;
+                }
+                if seen > rlo {
+                    vlo = *v;
+                    break;
+                }
+            }
+        }
+        vlo + (vhi - vlo) * (pos - lo as f64)
+    }
 }
 
 fn percentile_interval(sample: &mut [f64], confidence: f64) -> (f64, f64) {
@@ -447,6 +522,44 @@ pub fn items_to_resolve(differences: &[f64], confidence: f64) -> Option<usize> {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn a_weighted_scan_equals_the_quantile_of_the_concatenated_resample() {
+        let mut rng = rng_for(11, "pooled");
+        for round in 0..200 {
+            let n = 1 + round % 13;
+            let groups: Vec<Vec<f64>> = (0..n)
+                .map(|_| {
+                    (0..rng.random_range(0..5))
+                        .map(|_| (rng.random_range(0..40) as f64) * 2.5)
+                        .collect()
+                })
+                .collect();
+            let refs: Vec<&[f64]> = groups.iter().map(Vec::as_slice).collect();
+            let pooled = Pooled::new(&refs);
+            let idx: Vec<usize> = (0..n).map(|_| rng.random_range(0..n)).collect();
+            let mut w = vec![0; n];
+            pooled.count(&idx, &mut w);
+            let mut flat: Vec<f64> = idx
+                .iter()
+                .flat_map(|&i| groups[i].iter().copied())
+                .collect();
+            for q in [0.0, 0.05, 0.3, 0.5, 0.77, 0.95, 1.0] {
+                let got = pooled.weighted_quantile(&w, q);
+                if flat.is_empty() {
+                    assert!(got.is_nan());
+                } else {
+                    let want = quantile_in_place(&mut flat, q);
+                    assert_eq!(
+                        got.to_bits(),
+                        want.to_bits(),
+                        "q {q} groups {groups:?} idx {idx:?}"
+                    );
+                }
+            }
+        }
+    }
+
     use super::*;
 
     #[test]
