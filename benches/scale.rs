@@ -16,7 +16,8 @@
 //! - `quickstart`: `routecal run --suite datasets/mt-bench` and `datasets/llm-drift`.
 //!
 //! `ROUTECAL_BIN=path` measures another binary (a debug build, say); `ROUTECAL_BENCH_DIR` sets the
-//! work folder (default: the system temp folder). Results are printed and written to
+//! work folder (default: the system temp folder); `ROUTECAL_BENCH_REPORT_ITEMS` shrinks the
+//! aggregation case (20 journal rows an item). Results are printed and written to
 //! `<work>/results.json`.
 
 use std::io::{BufRead, BufReader, Read, Write};
@@ -124,12 +125,33 @@ struct Measured {
 }
 
 /// Run `cmd` to completion; its wall time, its own CPU time and peak RSS (from `wait4`).
-fn measure(mut cmd: Command, log: &Path) -> Measured {
+fn measure(cmd: Command, log: &Path) -> Measured {
+    measure_phases(cmd, log, None).0
+}
+
+/// Like [`measure`], and also the peak RSS while `phase_file` (a run.json) says the run is
+/// still `running` (the runner's phase, before the reports are derived), sampled every 20 ms
+/// from /proc.
+fn measure_phases(mut cmd: Command, log: &Path, phase_dir: Option<&Path>) -> (Measured, f64) {
     let out = std::fs::File::create(log).expect("log file");
     cmd.stdout(out.try_clone().unwrap()).stderr(out);
     let t0 = Instant::now();
     let child = cmd.spawn().expect("spawn routecal");
     let pid = child.id() as libc::pid_t;
+    let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let sampler = phase_dir.map(|dir| {
+        let (done, dir) = (done.clone(), dir.to_path_buf());
+        std::thread::spawn(move || {
+            let mut peak_kib = 0u64;
+            while !done.load(Ordering::Relaxed) {
+                if running(&dir) {
+                    peak_kib = peak_kib.max(rss_kib(pid));
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            peak_kib as f64 / 1024.0
+        })
+    });
     let mut status = 0;
     // SAFETY: rusage is plain data; wait4 fills it for our own child, which we reap here.
     let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
@@ -143,14 +165,43 @@ fn measure(mut cmd: Command, log: &Path) -> Measured {
     } else {
         -1
     };
-    Measured {
-        wall_s,
-        cpu_s: tv(ru.ru_utime) + tv(ru.ru_stime),
-        user_s: tv(ru.ru_utime),
-        sys_s: tv(ru.ru_stime),
-        max_rss_mib: ru.ru_maxrss as f64 / 1024.0,
-        code,
-    }
+    done.store(true, Ordering::Relaxed);
+    let phase_peak = sampler.map_or(f64::NAN, |t| t.join().unwrap());
+    (
+        Measured {
+            wall_s,
+            cpu_s: tv(ru.ru_utime) + tv(ru.ru_stime),
+            user_s: tv(ru.ru_utime),
+            sys_s: tv(ru.ru_stime),
+            max_rss_mib: ru.ru_maxrss as f64 / 1024.0,
+            code,
+        },
+        phase_peak,
+    )
+}
+
+fn rss_kib(pid: libc::pid_t) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmRSS:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// Whether the one run directory under `out` exists and its run.json says `running`.
+fn running(out: &Path) -> bool {
+    let Ok(entries) = std::fs::read_dir(out) else {
+        return false;
+    };
+    entries.filter_map(|e| e.ok()).any(|e| {
+        std::fs::read(e.path().join("run.json"))
+            .ok()
+            .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
+            .is_some_and(|m| m["status"] == "running")
+    })
 }
 
 fn check(m: &Measured, what: &str, log: &Path) {
@@ -436,7 +487,7 @@ fn runner_case(bin: &Path, work: &Path, name: &str, items: usize) -> Value {
         "reports",
     ]);
     let log = dir.join("run.log");
-    let m = measure(cmd, &log);
+    let (m, runner_rss) = measure_phases(cmd, &log, Some(&dir.join("reports")));
     check(&m, name, &log);
     let (calls, conns) = server.stats();
     let run_dir = the_run_dir(&dir.join("reports"));
@@ -474,13 +525,14 @@ fn runner_case(bin: &Path, work: &Path, name: &str, items: usize) -> Value {
         "report_wall_s": r.wall_s,
         "runner_cpu_ms_per_call_excl_report": (m.cpu_s - r.cpu_s) * 1e3 / calls as f64,
         "peak_rss_mib": m.max_rss_mib,
+        "runner_phase_peak_rss_mib": runner_rss,
         "report_peak_rss_mib": r.max_rss_mib,
         "journal_mib": mib(journal),
         "load_average": loadavg(),
     });
     println!(
         "{name}: {calls} calls over {conns} connections; runner {runner_s:.2} s for an ideal {limit:.2} s (ratio {:.3}), process {:.2} s; \
-         CPU {:.2} s = {:.3} ms/call ({:.3} ms/call without the reports' {:.2} s); peak RSS {:.1} MiB (report alone {:.1} MiB); load {}",
+         CPU {:.2} s = {:.3} ms/call ({:.3} ms/call without the reports' {:.2} s); peak RSS {:.1} MiB (runner phase {:.1} MiB, report alone {:.1} MiB); load {}",
         runner_s / limit,
         m.wall_s,
         m.cpu_s,
@@ -488,6 +540,7 @@ fn runner_case(bin: &Path, work: &Path, name: &str, items: usize) -> Value {
         (m.cpu_s - r.cpu_s) * 1e3 / calls as f64,
         r.cpu_s,
         m.max_rss_mib,
+        runner_rss,
         r.max_rss_mib,
         loadavg()
     );
@@ -591,13 +644,18 @@ fn multi_case(bin: &Path, work: &Path, sim: bool) -> Value {
 
 /// `routecal report` on a synthetic run of 1,000,000 journal rows.
 fn report_case(bin: &Path, work: &Path) -> Value {
+    // ROUTECAL_BENCH_REPORT_ITEMS scales the case down (20 rows an item) for a quick look.
+    let items = std::env::var("ROUTECAL_BENCH_REPORT_ITEMS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(50_000);
     let spec = routecal::synth::Spec {
-        items: 50_000,
+        items,
         candidates: 4,
         repeats: 4,
         seed: 20_260_528,
     };
-    let root = work.join("report-1m");
+    let root = work.join(format!("report-{items}"));
     let run_dir = root.join("reports").join("synthetic-1m");
     let stamp = root.join("spec.txt");
     let spec_text = format!("{spec:?} v{}", env!("CARGO_PKG_VERSION"));

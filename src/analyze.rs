@@ -19,11 +19,11 @@ use crate::types::{ModelId, Priority, TaskType};
 
 /// One candidate call, graded and priced.
 #[derive(Debug, Clone)]
-pub struct CallResult {
-    pub item: String,
+pub struct CallResult<'a> {
+    pub item: &'a str,
     pub task: TaskType,
     pub priority: Priority,
-    pub model: ModelId,
+    pub model: &'a ModelId,
     pub repeat: u32,
     pub ok: bool,
     pub error_kind: Option<ErrorKind>,
@@ -258,14 +258,14 @@ pub fn analyze(cfg: &Config, ds: &Dataset, rows: &[JournalRow]) -> PolarsResult<
                 .or_default()
                 .insert(s.as_str());
         }
-        r.item.push(row.item.clone());
+        r.item.push(&row.item);
         r.task.push(item.task.as_str());
         r.priority.push(item.priority.as_str());
-        r.model.push(row.model.to_string());
+        r.model.push(row.model.as_str());
         r.repeat.push(row.repeat);
         r.ok.push(row.ok);
         r.error_kind.push(row.error_kind.map(|k| k.as_str()));
-        r.error.push(row.error.clone());
+        r.error.push(row.error.as_deref());
         r.http_status.push(row.http_status.map(u32::from));
         r.attempts.push(row.attempts);
         r.score.push(grade.as_ref().and_then(|g| g.score));
@@ -281,12 +281,12 @@ pub fn analyze(cfg: &Config, ds: &Dataset, rows: &[JournalRow]) -> PolarsResult<
             .push(row.latency_source.map(|s| s.as_str()));
         r.server_latency.push(row.server_latency_ms);
         r.ttft.push(row.ttft_ms);
-        r.answer.push(row.response.clone());
+        r.answer.push(row.response.as_deref());
         calls.push(CallResult {
-            item: row.item.clone(),
+            item: &row.item,
             task: item.task,
             priority: item.priority,
-            model: row.model.clone(),
+            model: &row.model,
             repeat: row.repeat,
             ok: row.ok,
             error_kind: row.error_kind,
@@ -303,12 +303,10 @@ pub fn analyze(cfg: &Config, ds: &Dataset, rows: &[JournalRow]) -> PolarsResult<
     let summary_cell = summarize(&results, &["model", "task_type", "priority"])?;
 
     // ---- item outcomes and per (model, task) score vectors ----
-    let mut per_item: HashMap<(String, ModelId), Vec<&CallResult>> = HashMap::new();
+    let mut per_item: HashMap<(&str, &ModelId), Vec<&CallResult>> =
+        HashMap::with_capacity(calls.len());
     for c in &calls {
-        per_item
-            .entry((c.item.clone(), c.model.clone()))
-            .or_default()
-            .push(c);
+        per_item.entry((c.item, c.model)).or_default().push(c);
     }
     let mut outcomes = BTreeMap::new();
     for (k, cs) in &per_item {
@@ -321,7 +319,7 @@ pub fn analyze(cfg: &Config, ds: &Dataset, rows: &[JournalRow]) -> PolarsResult<
         ok_sorted.sort_by_key(|c| c.repeat);
         let lats: Vec<f64> = ok_sorted.iter().filter_map(|c| c.latency_ms).collect();
         outcomes.insert(
-            k.clone(),
+            (k.0.to_string(), k.1.clone()),
             ItemOutcome {
                 score: stats::mean(&scores),
                 cost_usd: if costs.len() == ok_calls.len() {
@@ -337,7 +335,7 @@ pub fn analyze(cfg: &Config, ds: &Dataset, rows: &[JournalRow]) -> PolarsResult<
                 n_calls: cs.len(),
                 n_errors: cs.iter().filter(|c| !c.ok).count(),
                 latencies: lats,
-                binary: ds.get(&k.0).is_some_and(|i| i.grader.can_pass_fail()),
+                binary: ds.get(k.0).is_some_and(|i| i.grader.can_pass_fail()),
             },
         );
     }
@@ -362,7 +360,7 @@ pub fn analyze(cfg: &Config, ds: &Dataset, rows: &[JournalRow]) -> PolarsResult<
     let models: Vec<ModelId> = cfg
         .candidates()
         .map(|m| m.id.clone())
-        .filter(|m| calls.iter().any(|c| &c.model == m))
+        .filter(|m| calls.iter().any(|c| c.model == m))
         .collect();
     let mut model_task = Vec::new();
     let mut ci_cols = CiCols::default();
@@ -923,15 +921,15 @@ struct JudgeCols {
 }
 
 #[derive(Default)]
-struct ResultCols {
-    item: Vec<String>,
+struct ResultCols<'a> {
+    item: Vec<&'a str>,
     task: Vec<&'static str>,
     priority: Vec<&'static str>,
-    model: Vec<String>,
+    model: Vec<&'a str>,
     repeat: Vec<u32>,
     ok: Vec<bool>,
     error_kind: Vec<Option<&'static str>>,
-    error: Vec<Option<String>>,
+    error: Vec<Option<&'a str>>,
     http_status: Vec<Option<u32>>,
     attempts: Vec<u32>,
     score: Vec<Option<f64>>,
@@ -946,7 +944,7 @@ struct ResultCols {
     latency_source: Vec<Option<&'static str>>,
     server_latency: Vec<Option<f64>>,
     ttft: Vec<Option<f64>>,
-    answer: Vec<Option<String>>,
+    answer: Vec<Option<&'a str>>,
 }
 
 /// Column names of results.csv, in order.
@@ -976,7 +974,7 @@ pub const RESULT_COLUMNS: &[&str] = &[
     "answer",
 ];
 
-impl ResultCols {
+impl ResultCols<'_> {
     fn into_frame(self) -> PolarsResult<DataFrame> {
         let n = self.item.len();
         let c = |name: &str, col: Column| -> Column { col.with_name(name.into()) };

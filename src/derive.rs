@@ -113,12 +113,20 @@ pub fn derive<'a>(
     let (rec, comparisons, stability) = {
         let obs = policy::Observations::new(&analysis, ds);
         let p = &cfg.policy;
-        (
-            policy::recommend(cfg, &obs),
-            policy::pairwise(cfg, &obs),
-            (p.stability_resamples > 0)
-                .then(|| stability::measure(cfg, &obs, p.stability_resamples, p.seed)),
-        )
+        // Independent and each seeded by its own labels: computed side by side.
+        let (rec, (comparisons, stability)) = rayon::join(
+            || policy::recommend(cfg, &obs),
+            || {
+                rayon::join(
+                    || policy::pairwise(cfg, &obs),
+                    || {
+                        (p.stability_resamples > 0)
+                            .then(|| stability::measure(cfg, &obs, p.stability_resamples, p.seed))
+                    },
+                )
+            },
+        );
+        (rec, comparisons, stability)
     };
     let classifiers = cfg.classifiers();
     let sim = simulate::standard(&analysis, ds, &cfg.table, &rec.table, &classifiers);
