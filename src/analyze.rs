@@ -191,7 +191,7 @@ pub fn analyze(cfg: &Config, ds: &Dataset, rows: &[JournalRow]) -> PolarsResult<
     let mut unknown_items = 0usize;
 
     // ---- results: one row per candidate call ----
-    let mut r = ResultCols::default();
+    let mut res: Vec<ResultRow> = Vec::new();
     let mut calls: Vec<CallResult> = Vec::new();
     let mut latency_sources: BTreeMap<ModelId, BTreeSet<&'static str>> = BTreeMap::new();
     // The last row per key wins (a resumed call supersedes nothing, but be safe on duplicates).
@@ -258,30 +258,18 @@ pub fn analyze(cfg: &Config, ds: &Dataset, rows: &[JournalRow]) -> PolarsResult<
                 .or_default()
                 .insert(s.as_str());
         }
-        r.item.push(&row.item);
-        r.task.push(item.task.as_str());
-        r.priority.push(item.priority.as_str());
-        r.model.push(row.model.as_str());
-        r.repeat.push(row.repeat);
-        r.ok.push(row.ok);
-        r.error_kind.push(row.error_kind.map(|k| k.as_str()));
-        r.error.push(row.error.as_deref());
-        r.http_status.push(row.http_status.map(u32::from));
-        r.attempts.push(row.attempts);
-        r.score.push(grade.as_ref().and_then(|g| g.score));
-        r.reason.push(grade.as_ref().map(|g| g.reason.clone()));
-        r.grader.push(item.grader.kind());
-        r.input_tokens.push(row.input_tokens);
-        r.output_tokens.push(row.output_tokens);
-        r.tokens_source.push(row.tokens_source.map(|s| s.as_str()));
-        r.cost.push(cost);
-        r.cost_source.push(cost_source.as_str());
-        r.latency.push(row.latency_ms);
-        r.latency_source
-            .push(row.latency_source.map(|s| s.as_str()));
-        r.server_latency.push(row.server_latency_ms);
-        r.ttft.push(row.ttft_ms);
-        r.answer.push(row.response.as_deref());
+        let (score, reason) = match &grade {
+            Some(g) => (g.score, Some(g.reason.clone())),
+            None => (None, None),
+        };
+        res.push(ResultRow {
+            row,
+            item,
+            score,
+            reason,
+            cost,
+            cost_source,
+        });
         calls.push(CallResult {
             item: &row.item,
             task: item.task,
@@ -295,7 +283,8 @@ pub fn analyze(cfg: &Config, ds: &Dataset, rows: &[JournalRow]) -> PolarsResult<
             latency_ms: row.latency_ms,
         });
     }
-    let results = r.into_frame()?;
+    let results = results_frame(&res)?;
+    drop(res);
     let (judge, judge_summary) = judge_frame(cfg, &judge_rows, &candidate_rows)?;
 
     // ---- summaries (Polars) ----
@@ -920,99 +909,64 @@ struct JudgeCols {
     reply: Vec<Option<String>>,
 }
 
-#[derive(Default)]
-struct ResultCols<'a> {
-    item: Vec<&'a str>,
-    task: Vec<&'static str>,
-    priority: Vec<&'static str>,
-    model: Vec<&'a str>,
-    repeat: Vec<u32>,
-    ok: Vec<bool>,
-    error_kind: Vec<Option<&'static str>>,
-    error: Vec<Option<&'a str>>,
-    http_status: Vec<Option<u32>>,
-    attempts: Vec<u32>,
-    score: Vec<Option<f64>>,
-    reason: Vec<Option<String>>,
-    grader: Vec<&'static str>,
-    input_tokens: Vec<Option<u64>>,
-    output_tokens: Vec<Option<u64>>,
-    tokens_source: Vec<Option<&'static str>>,
-    cost: Vec<Option<f64>>,
-    cost_source: Vec<&'static str>,
-    latency: Vec<Option<f64>>,
-    latency_source: Vec<Option<&'static str>>,
-    server_latency: Vec<Option<f64>>,
-    ttft: Vec<Option<f64>>,
-    answer: Vec<Option<&'a str>>,
+/// One candidate call of the results frame, as graded and priced.
+struct ResultRow<'a> {
+    row: &'a JournalRow,
+    item: &'a crate::dataset::Item,
+    score: Option<f64>,
+    reason: Option<String>,
+    cost: Option<f64>,
+    cost_source: CostSource,
 }
 
-/// Column names of results.csv, in order.
-pub const RESULT_COLUMNS: &[&str] = &[
-    "item_id",
-    "task_type",
-    "priority",
-    "model",
-    "repeat",
-    "ok",
-    "error_kind",
-    "error",
-    "http_status",
-    "attempts",
-    "score",
-    "grade_reason",
-    "grader",
-    "input_tokens",
-    "output_tokens",
-    "tokens_source",
-    "cost_usd",
-    "cost_source",
-    "latency_ms",
-    "latency_source",
-    "server_latency_ms",
-    "ttft_ms",
-    "answer",
-];
-
-impl ResultCols<'_> {
-    fn into_frame(self) -> PolarsResult<DataFrame> {
-        let n = self.item.len();
-        let c = |name: &str, col: Column| -> Column { col.with_name(name.into()) };
-        DataFrame::new(
-            n,
-            vec![
-                c("item_id", Column::new("".into(), self.item)),
-                c("task_type", Column::new("".into(), self.task)),
-                c("priority", Column::new("".into(), self.priority)),
-                c("model", Column::new("".into(), self.model)),
-                c("repeat", Column::new("".into(), self.repeat)),
-                c("ok", Column::new("".into(), self.ok)),
-                c("error_kind", Column::new("".into(), self.error_kind)),
-                c("error", Column::new("".into(), self.error)),
-                c("http_status", Column::new("".into(), self.http_status)),
-                c("attempts", Column::new("".into(), self.attempts)),
-                c("score", Column::new("".into(), self.score)),
-                c("grade_reason", Column::new("".into(), self.reason)),
-                c("grader", Column::new("".into(), self.grader)),
-                c("input_tokens", Column::new("".into(), self.input_tokens)),
-                c("output_tokens", Column::new("".into(), self.output_tokens)),
-                c("tokens_source", Column::new("".into(), self.tokens_source)),
-                c("cost_usd", Column::new("".into(), self.cost)),
-                c("cost_source", Column::new("".into(), self.cost_source)),
-                c("latency_ms", Column::new("".into(), self.latency)),
-                c(
-                    "latency_source",
-                    Column::new("".into(), self.latency_source),
-                ),
-                c(
-                    "server_latency_ms",
-                    Column::new("".into(), self.server_latency),
-                ),
-                c("ttft_ms", Column::new("".into(), self.ttft)),
-                c("answer", Column::new("".into(), self.answer)),
-            ],
-        )
+/// The results frame, one column at a time: each column's values are gathered just before
+/// Polars takes them, so no second copy of every column is ever held at once.
+fn results_frame(res: &[ResultRow]) -> PolarsResult<DataFrame> {
+    fn col<T, I>(name: &str, values: I) -> Column
+    where
+        I: Iterator<Item = T>,
+        Series: NamedFrom<Vec<T>, [T]>,
+    {
+        Column::new(name.into(), values.collect::<Vec<T>>())
     }
+    let r = || res.iter();
+    DataFrame::new(
+        res.len(),
+        vec![
+            col("item_id", r().map(|x| x.row.item.as_str())),
+            col("task_type", r().map(|x| x.item.task.as_str())),
+            col("priority", r().map(|x| x.item.priority.as_str())),
+            col("model", r().map(|x| x.row.model.as_str())),
+            col("repeat", r().map(|x| x.row.repeat)),
+            col("ok", r().map(|x| x.row.ok)),
+            col(
+                "error_kind",
+                r().map(|x| x.row.error_kind.map(|k| k.as_str())),
+            ),
+            col("error", r().map(|x| x.row.error.as_deref())),
+            col("http_status", r().map(|x| x.row.http_status.map(u32::from))),
+            col("attempts", r().map(|x| x.row.attempts)),
+            col("score", r().map(|x| x.score)),
+            col("grade_reason", r().map(|x| x.reason.as_deref())),
+            col("grader", r().map(|x| x.item.grader.kind())),
+            col("input_tokens", r().map(|x| x.row.input_tokens)),
+            col("output_tokens", r().map(|x| x.row.output_tokens)),
+            col(
+                "tokens_source",
+                r().map(|x| x.row.tokens_source.map(|s| s.as_str())),
+            ),
+            col("cost_usd", r().map(|x| x.cost)),
+            col("cost_source", r().map(|x| x.cost_source.as_str())),
+            col("latency_ms", r().map(|x| x.row.latency_ms)),
+            col(
+                "latency_source",
+                r().map(|x| x.row.latency_source.map(|s| s.as_str())),
+            ),
+            col("server_latency_ms", r().map(|x| x.row.server_latency_ms)),
+            col("ttft_ms", r().map(|x| x.row.ttft_ms)),
+            col("answer", r().map(|x| x.row.response.as_deref())),
+        ],
+    )
 }
 
 #[derive(Default)]

@@ -7,12 +7,23 @@ use crate::derive::Derived;
 
 /// Write a frame as CSV. Floats print in Rust's shortest round-trip form, nulls as empty fields.
 pub fn frame_to_csv(df: &DataFrame) -> anyhow::Result<Vec<u8>> {
-    let mut w = ::csv::WriterBuilder::new().from_writer(Vec::with_capacity(df.height() * 64));
+    /// Rows written before the buffer is sized for the whole file from their average length,
+    /// so that a large file is not copied by repeated doubling (which held twice its size).
+    const SAMPLE_ROWS: usize = 1024;
+    let mut w = ::csv::WriterBuilder::new().from_writer(Vec::new());
     let cols = df.columns();
     w.write_record(cols.iter().map(|c| c.name().as_str()))?;
     let series: Vec<&Series> = cols.iter().map(|c| c.as_materialized_series()).collect();
     let mut record: Vec<String> = vec![String::new(); series.len()];
     for i in 0..df.height() {
+        if i == SAMPLE_ROWS {
+            let mut buf = w.into_inner().map_err(|e| anyhow::anyhow!("{e}"))?;
+            let per_row = buf.len() / SAMPLE_ROWS + 1;
+            buf.reserve(per_row * (df.height() - SAMPLE_ROWS) * 9 / 8);
+            w = ::csv::WriterBuilder::new()
+                .has_headers(false)
+                .from_writer(buf);
+        }
         for (j, s) in series.iter().enumerate() {
             write_cell(&mut record[j], s.get(i)?);
         }
