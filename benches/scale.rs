@@ -60,6 +60,15 @@ fn main() {
             std::process::exit(2);
         }
     }
+    // `cargo bench` passes --bench; `cargo test --all-targets` runs this binary with nothing:
+    // the benchmark takes minutes and is no test, so it only runs when asked.
+    if wanted.is_empty() && !args.iter().any(|a| a == "--bench") {
+        println!(
+            "scale benchmark: run it with `cargo bench --bench scale` (cases: {})",
+            all.join(", ")
+        );
+        return;
+    }
     let run = |c: &str| wanted.is_empty() || wanted.contains(&c);
 
     let bin = std::env::var_os("ROUTECAL_BIN")
