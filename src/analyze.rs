@@ -211,6 +211,7 @@ pub fn analyze(cfg: &Config, ds: &Dataset, rows: &[JournalRow]) -> PolarsResult<
             list.push(row);
         }
     }
+    drop(seen);
     // The verdicts of the configured judge only: a journal judged by another model than the
     // routes file now names would otherwise mix two judges' scales.
     let judge_model = cfg.judge.as_ref().map(|j| &j.model);
@@ -292,8 +293,7 @@ pub fn analyze(cfg: &Config, ds: &Dataset, rows: &[JournalRow]) -> PolarsResult<
     let summary_cell = summarize(&results, &["model", "task_type", "priority"])?;
 
     // ---- item outcomes and per (model, task) score vectors ----
-    let mut per_item: HashMap<(&str, &ModelId), Vec<&CallResult>> =
-        HashMap::with_capacity(calls.len());
+    let mut per_item: HashMap<(&str, &ModelId), Vec<&CallResult>> = HashMap::new();
     for c in &calls {
         per_item.entry((c.item, c.model)).or_default().push(c);
     }
@@ -329,6 +329,15 @@ pub fn analyze(cfg: &Config, ds: &Dataset, rows: &[JournalRow]) -> PolarsResult<
         );
     }
 
+    let models: Vec<ModelId> = cfg
+        .candidates()
+        .map(|m| m.id.clone())
+        .filter(|m| calls.iter().any(|c| c.model == m))
+        .collect();
+    // The outcomes hold what the rest needs of the calls.
+    drop(per_item);
+    drop(calls);
+
     // Item outcomes grouped per (model, task) and per (model, task, priority), in item order.
     type Group<'o> = Vec<(&'o str, &'o ItemOutcome)>;
     let mut by_task: HashMap<(ModelId, TaskType), Group> = HashMap::new();
@@ -346,11 +355,6 @@ pub fn analyze(cfg: &Config, ds: &Dataset, rows: &[JournalRow]) -> PolarsResult<
         }
     }
 
-    let models: Vec<ModelId> = cfg
-        .candidates()
-        .map(|m| m.id.clone())
-        .filter(|m| calls.iter().any(|c| c.model == m))
-        .collect();
     let mut model_task = Vec::new();
     let mut ci_cols = CiCols::default();
     let keys = frame_keys(&summary_task, false)?;
@@ -425,12 +429,12 @@ pub fn analyze(cfg: &Config, ds: &Dataset, rows: &[JournalRow]) -> PolarsResult<
             ((TaskType::General, Priority::Default), false)
         };
         let (cost, _) = price_row(cfg, row);
-        k.item.push(row.item.clone());
-        k.classifier.push(row.model.to_string());
+        k.item.push(&row.item);
+        k.classifier.push(row.model.as_str());
         k.task.push(item.task.as_str());
         k.priority.push(item.priority.as_str());
         k.ok.push(row.ok);
-        k.reply.push(row.response.clone());
+        k.reply.push(row.response.as_deref());
         k.parsed.push(parsed);
         k.pred_task.push(labels.0.as_str());
         k.pred_priority.push(labels.1.as_str());
@@ -970,13 +974,13 @@ fn results_frame(res: &[ResultRow]) -> PolarsResult<DataFrame> {
 }
 
 #[derive(Default)]
-struct ClassifierCols {
-    item: Vec<String>,
-    classifier: Vec<String>,
+struct ClassifierCols<'a> {
+    item: Vec<&'a str>,
+    classifier: Vec<&'a str>,
     task: Vec<&'static str>,
     priority: Vec<&'static str>,
     ok: Vec<bool>,
-    reply: Vec<Option<String>>,
+    reply: Vec<Option<&'a str>>,
     parsed: Vec<bool>,
     pred_task: Vec<&'static str>,
     pred_priority: Vec<&'static str>,
@@ -986,7 +990,7 @@ struct ClassifierCols {
     latency: Vec<Option<f64>>,
 }
 
-impl ClassifierCols {
+impl ClassifierCols<'_> {
     fn into_frame(self) -> PolarsResult<DataFrame> {
         let n = self.item.len();
         DataFrame::new(

@@ -29,10 +29,15 @@ struct Loaded {
 }
 
 impl Loaded {
-    /// Derive from `journal` (this run's, possibly moved out so that it can be freed before
-    /// the reports are written).
-    fn derive(&self, journal: &JournalContents) -> anyhow::Result<derive::Derived<'_>> {
-        let mut d = derive::derive(&self.manifest, &self.cfg, &self.ds, journal)?;
+    fn derive(&self) -> anyhow::Result<derive::Derived<'_>> {
+        let mut d = derive::derive(&self.manifest, &self.cfg, &self.ds, &self.journal)?;
+        d.journal_notes.extend(self.notes.iter().cloned());
+        Ok(d)
+    }
+
+    /// [`Loaded::derive`] from a journal moved out of the run, freed as soon as it is analysed.
+    fn derive_owned(&self, journal: JournalContents) -> anyhow::Result<derive::Derived<'_>> {
+        let mut d = derive::derive_owned(&self.manifest, &self.cfg, &self.ds, journal)?;
         d.journal_notes.extend(self.notes.iter().cloned());
         Ok(d)
     }
@@ -77,9 +82,7 @@ fn one(a: &ReportArgs) -> anyhow::Result<u8> {
     let _lock = Lock::acquire(&a.run_dir)?;
     let mut run = load(&a.run_dir, a.routes.as_deref(), a.dataset.as_deref())?;
     let journal = std::mem::take(&mut run.journal);
-    let derived = run.derive(&journal)?;
-    // Everything the reports need is derived: the rows go before the files are written.
-    drop(journal);
+    let derived = run.derive_owned(journal)?;
     let files = report::write_all(&a.run_dir, &derived)?;
     if a.json {
         let mut out = report::json::summary(&derived);
@@ -106,7 +109,7 @@ fn two(a: &ReportArgs, later: &Path) -> anyhow::Result<u8> {
     // The comparison is written into the later run; the earlier one is only read.
     let _lock = Lock::acquire(later)?;
     let (ra, rb) = (load(&a.run_dir, None, None)?, load(later, None, None)?);
-    let (da, db) = (ra.derive(&ra.journal)?, rb.derive(&rb.journal)?);
+    let (da, db) = (ra.derive()?, rb.derive()?);
     let c = compare::compare(&da, &db);
     let stem = format!("compare-{}", c.a);
     let md_path = later.join(format!("{stem}.md"));

@@ -112,8 +112,7 @@ pub fn run(a: RunArgs) -> anyhow::Result<u8> {
     manifest.save(&dir)?;
 
     let contents = journal::read(&journal_path)?;
-    let derived = derive::derive(&manifest, &cfg, &ds, &contents)?;
-    drop(contents); // the rows are no longer needed: free them before the reports are written
+    let derived = derive::derive_owned(&manifest, &cfg, &ds, contents)?;
     report::write_all(&dir, &derived)?;
     print_outcome(&a, &derived, &dir, &ds);
     super::ok()

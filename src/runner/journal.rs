@@ -157,6 +157,7 @@ pub fn read(path: &Path) -> std::io::Result<JournalContents> {
         if got == 0 {
             // The end: what is left is a last line without its newline (or nothing).
             parse_into(&buf, first_line, &mut out);
+            out.rows.shrink_to_fit();
             return Ok(out);
         }
         let Some(nl) = buf.iter().rposition(|&b| b == b'\n') else {
