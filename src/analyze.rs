@@ -6,6 +6,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use polars::prelude::*;
+use rayon::prelude::*;
 
 use crate::classify;
 use crate::config::Config;
@@ -18,11 +19,11 @@ use crate::types::{ModelId, Priority, TaskType};
 
 /// One candidate call, graded and priced.
 #[derive(Debug, Clone)]
-pub struct CallResult {
-    pub item: String,
+pub struct CallResult<'a> {
+    pub item: &'a str,
     pub task: TaskType,
     pub priority: Priority,
-    pub model: ModelId,
+    pub model: &'a ModelId,
     pub repeat: u32,
     pub ok: bool,
     pub error_kind: Option<ErrorKind>,
@@ -198,7 +199,7 @@ pub fn analyze(cfg: &Config, ds: &Dataset, rows: &[JournalRow]) -> PolarsResult<
     let mut unknown_items = 0usize;
 
     // ---- results: one row per candidate call ----
-    let mut r = ResultCols::default();
+    let mut res: Vec<ResultRow> = Vec::new();
     let mut calls: Vec<CallResult> = Vec::new();
     let mut latency_sources: BTreeMap<ModelId, BTreeSet<&'static str>> = BTreeMap::new();
     // The last row per key wins (a resumed call supersedes nothing, but be safe on duplicates).
@@ -218,6 +219,7 @@ pub fn analyze(cfg: &Config, ds: &Dataset, rows: &[JournalRow]) -> PolarsResult<
             list.push(row);
         }
     }
+    drop(seen);
     // The verdicts of the configured judge only: a journal judged by another model than the
     // routes file now names would otherwise mix two judges' scales.
     let judge_model = cfg.judge.as_ref().map(|j| &j.model);
@@ -265,35 +267,23 @@ pub fn analyze(cfg: &Config, ds: &Dataset, rows: &[JournalRow]) -> PolarsResult<
                 .or_default()
                 .insert(s.as_str());
         }
-        r.item.push(row.item.clone());
-        r.task.push(item.task.as_str());
-        r.priority.push(item.priority.as_str());
-        r.model.push(row.model.to_string());
-        r.repeat.push(row.repeat);
-        r.ok.push(row.ok);
-        r.error_kind.push(row.error_kind.map(|k| k.as_str()));
-        r.error.push(row.error.clone());
-        r.http_status.push(row.http_status.map(u32::from));
-        r.attempts.push(row.attempts);
-        r.score.push(grade.as_ref().and_then(|g| g.score));
-        r.reason.push(grade.as_ref().map(|g| g.reason.clone()));
-        r.grader.push(item.grader.kind());
-        r.input_tokens.push(row.input_tokens);
-        r.output_tokens.push(row.output_tokens);
-        r.tokens_source.push(row.tokens_source.map(|s| s.as_str()));
-        r.cost.push(cost);
-        r.cost_source.push(cost_source.as_str());
-        r.latency.push(row.latency_ms);
-        r.latency_source
-            .push(row.latency_source.map(|s| s.as_str()));
-        r.server_latency.push(row.server_latency_ms);
-        r.ttft.push(row.ttft_ms);
-        r.answer.push(row.response.clone());
+        let (score, reason) = match &grade {
+            Some(g) => (g.score, Some(g.reason.clone())),
+            None => (None, None),
+        };
+        res.push(ResultRow {
+            row,
+            item,
+            score,
+            reason,
+            cost,
+            cost_source,
+        });
         calls.push(CallResult {
-            item: row.item.clone(),
+            item: &row.item,
             task: item.task,
             priority: item.priority,
-            model: row.model.clone(),
+            model: &row.model,
             repeat: row.repeat,
             ok: row.ok,
             error_kind: row.error_kind,
@@ -302,7 +292,8 @@ pub fn analyze(cfg: &Config, ds: &Dataset, rows: &[JournalRow]) -> PolarsResult<
             latency_ms: row.latency_ms,
         });
     }
-    let results = r.into_frame()?;
+    let results = results_frame(&res)?;
+    drop(res);
     let (judge, judge_summary) = judge_frame(cfg, &judge_rows, &candidate_rows)?;
 
     // ---- summaries (Polars) ----
@@ -310,12 +301,9 @@ pub fn analyze(cfg: &Config, ds: &Dataset, rows: &[JournalRow]) -> PolarsResult<
     let summary_cell = summarize(&results, &["model", "task_type", "priority"])?;
 
     // ---- item outcomes and per (model, task) score vectors ----
-    let mut per_item: HashMap<(String, ModelId), Vec<&CallResult>> = HashMap::new();
+    let mut per_item: HashMap<(&str, &ModelId), Vec<&CallResult>> = HashMap::new();
     for c in &calls {
-        per_item
-            .entry((c.item.clone(), c.model.clone()))
-            .or_default()
-            .push(c);
+        per_item.entry((c.item, c.model)).or_default().push(c);
     }
     let mut outcomes = BTreeMap::new();
     for (k, cs) in &per_item {
@@ -328,7 +316,7 @@ pub fn analyze(cfg: &Config, ds: &Dataset, rows: &[JournalRow]) -> PolarsResult<
         ok_sorted.sort_by_key(|c| c.repeat);
         let lats: Vec<f64> = ok_sorted.iter().filter_map(|c| c.latency_ms).collect();
         outcomes.insert(
-            k.clone(),
+            (k.0.to_string(), k.1.clone()),
             ItemOutcome {
                 score: stats::mean(&scores),
                 cost_usd: if costs.len() == ok_calls.len() {
@@ -344,10 +332,19 @@ pub fn analyze(cfg: &Config, ds: &Dataset, rows: &[JournalRow]) -> PolarsResult<
                 n_calls: cs.len(),
                 n_errors: cs.iter().filter(|c| !c.ok).count(),
                 latencies: lats,
-                binary: ds.get(&k.0).is_some_and(|i| i.grader.can_pass_fail()),
+                binary: ds.get(k.0).is_some_and(|i| i.grader.can_pass_fail()),
             },
         );
     }
+
+    let models: Vec<ModelId> = cfg
+        .candidates()
+        .map(|m| m.id.clone())
+        .filter(|m| calls.iter().any(|c| c.model == m))
+        .collect();
+    // The outcomes hold what the rest needs of the calls.
+    drop(per_item);
+    drop(calls);
 
     // Item outcomes grouped per (model, task) and per (model, task, priority), in item order.
     type Group<'o> = Vec<(&'o str, &'o ItemOutcome)>;
@@ -366,17 +363,21 @@ pub fn analyze(cfg: &Config, ds: &Dataset, rows: &[JournalRow]) -> PolarsResult<
         }
     }
 
-    let models: Vec<ModelId> = cfg
-        .candidates()
-        .map(|m| m.id.clone())
-        .filter(|m| calls.iter().any(|c| &c.model == m))
-        .collect();
     let mut model_task = Vec::new();
     let mut ci_cols = CiCols::default();
     let keys = frame_keys(&summary_task, false)?;
-    for (model, task, _) in &keys {
-        let group = by_task.remove(&(model.clone(), *task)).unwrap_or_default();
-        let st = item_stats(&group, cfg, &format!("{model}|{task}"));
+    // Each group's intervals are seeded by its own label, so they are computed in parallel and
+    // come out the same as one after the other.
+    let groups: Vec<Group> = keys
+        .iter()
+        .map(|(model, task, _)| by_task.remove(&(model.clone(), *task)).unwrap_or_default())
+        .collect();
+    let stats: Vec<ItemStats> = keys
+        .par_iter()
+        .zip(&groups)
+        .map(|((model, task, _), group)| item_stats(group, cfg, &format!("{model}|{task}")))
+        .collect();
+    for (((model, task, _), group), st) in keys.iter().zip(groups).zip(stats) {
         let row = summary_row(&summary_task, model, *task, None)?;
         model_task.push(ModelTask {
             model: model.clone(),
@@ -402,12 +403,22 @@ pub fn analyze(cfg: &Config, ds: &Dataset, rows: &[JournalRow]) -> PolarsResult<
     let summary_task = ci_cols.attach(summary_task)?;
 
     let mut ci_cols = CiCols::default();
-    for (model, task, prio) in frame_keys(&summary_cell, true)? {
-        let prio = prio.expect("cell frames have priorities");
-        let group = by_cell
-            .remove(&(model.clone(), task, prio))
-            .unwrap_or_default();
-        ci_cols.push(item_stats(&group, cfg, &format!("{model}|{task}|{prio}")));
+    let cell_groups: Vec<(String, Group)> = frame_keys(&summary_cell, true)?
+        .into_iter()
+        .map(|(model, task, prio)| {
+            let prio = prio.expect("cell frames have priorities");
+            let group = by_cell
+                .remove(&(model.clone(), task, prio))
+                .unwrap_or_default();
+            (format!("{model}|{task}|{prio}"), group)
+        })
+        .collect();
+    let cell_stats: Vec<ItemStats> = cell_groups
+        .par_iter()
+        .map(|(label, group)| item_stats(group, cfg, label))
+        .collect();
+    for st in cell_stats {
+        ci_cols.push(st);
     }
     let summary_cell = ci_cols.attach(summary_cell)?;
 
@@ -426,12 +437,12 @@ pub fn analyze(cfg: &Config, ds: &Dataset, rows: &[JournalRow]) -> PolarsResult<
             ((TaskType::General, Priority::Default), false)
         };
         let (cost, _) = price_row(cfg, row);
-        k.item.push(row.item.clone());
-        k.classifier.push(row.model.to_string());
+        k.item.push(&row.item);
+        k.classifier.push(row.model.as_str());
         k.task.push(item.task.as_str());
         k.priority.push(item.priority.as_str());
         k.ok.push(row.ok);
-        k.reply.push(row.response.clone());
+        k.reply.push(row.response.as_deref());
         k.parsed.push(parsed);
         k.pred_task.push(labels.0.as_str());
         k.pred_priority.push(labels.1.as_str());
@@ -910,109 +921,74 @@ struct JudgeCols {
     reply: Vec<Option<String>>,
 }
 
-#[derive(Default)]
-struct ResultCols {
-    item: Vec<String>,
-    task: Vec<&'static str>,
-    priority: Vec<&'static str>,
-    model: Vec<String>,
-    repeat: Vec<u32>,
-    ok: Vec<bool>,
-    error_kind: Vec<Option<&'static str>>,
-    error: Vec<Option<String>>,
-    http_status: Vec<Option<u32>>,
-    attempts: Vec<u32>,
-    score: Vec<Option<f64>>,
-    reason: Vec<Option<String>>,
-    grader: Vec<&'static str>,
-    input_tokens: Vec<Option<u64>>,
-    output_tokens: Vec<Option<u64>>,
-    tokens_source: Vec<Option<&'static str>>,
-    cost: Vec<Option<f64>>,
-    cost_source: Vec<&'static str>,
-    latency: Vec<Option<f64>>,
-    latency_source: Vec<Option<&'static str>>,
-    server_latency: Vec<Option<f64>>,
-    ttft: Vec<Option<f64>>,
-    answer: Vec<Option<String>>,
+/// One candidate call of the results frame, as graded and priced.
+struct ResultRow<'a> {
+    row: &'a JournalRow,
+    item: &'a crate::dataset::Item,
+    score: Option<f64>,
+    reason: Option<String>,
+    cost: Option<f64>,
+    cost_source: CostSource,
 }
 
-/// Column names of results.csv, in order.
-pub const RESULT_COLUMNS: &[&str] = &[
-    "item_id",
-    "task_type",
-    "priority",
-    "model",
-    "repeat",
-    "ok",
-    "error_kind",
-    "error",
-    "http_status",
-    "attempts",
-    "score",
-    "grade_reason",
-    "grader",
-    "input_tokens",
-    "output_tokens",
-    "tokens_source",
-    "cost_usd",
-    "cost_source",
-    "latency_ms",
-    "latency_source",
-    "server_latency_ms",
-    "ttft_ms",
-    "answer",
-];
-
-impl ResultCols {
-    fn into_frame(self) -> PolarsResult<DataFrame> {
-        let n = self.item.len();
-        let c = |name: &str, col: Column| -> Column { col.with_name(name.into()) };
-        DataFrame::new(
-            n,
-            vec![
-                c("item_id", Column::new("".into(), self.item)),
-                c("task_type", Column::new("".into(), self.task)),
-                c("priority", Column::new("".into(), self.priority)),
-                c("model", Column::new("".into(), self.model)),
-                c("repeat", Column::new("".into(), self.repeat)),
-                c("ok", Column::new("".into(), self.ok)),
-                c("error_kind", Column::new("".into(), self.error_kind)),
-                c("error", Column::new("".into(), self.error)),
-                c("http_status", Column::new("".into(), self.http_status)),
-                c("attempts", Column::new("".into(), self.attempts)),
-                c("score", Column::new("".into(), self.score)),
-                c("grade_reason", Column::new("".into(), self.reason)),
-                c("grader", Column::new("".into(), self.grader)),
-                c("input_tokens", Column::new("".into(), self.input_tokens)),
-                c("output_tokens", Column::new("".into(), self.output_tokens)),
-                c("tokens_source", Column::new("".into(), self.tokens_source)),
-                c("cost_usd", Column::new("".into(), self.cost)),
-                c("cost_source", Column::new("".into(), self.cost_source)),
-                c("latency_ms", Column::new("".into(), self.latency)),
-                c(
-                    "latency_source",
-                    Column::new("".into(), self.latency_source),
-                ),
-                c(
-                    "server_latency_ms",
-                    Column::new("".into(), self.server_latency),
-                ),
-                c("ttft_ms", Column::new("".into(), self.ttft)),
-                c("answer", Column::new("".into(), self.answer)),
-            ],
-        )
+/// The results frame, one column at a time: each column's values are gathered just before
+/// Polars takes them, so no second copy of every column is ever held at once.
+fn results_frame(res: &[ResultRow]) -> PolarsResult<DataFrame> {
+    fn col<T, I>(name: &str, values: I) -> Column
+    where
+        I: Iterator<Item = T>,
+        Series: NamedFrom<Vec<T>, [T]>,
+    {
+        Column::new(name.into(), values.collect::<Vec<T>>())
     }
+    let r = || res.iter();
+    DataFrame::new(
+        res.len(),
+        vec![
+            col("item_id", r().map(|x| x.row.item.as_str())),
+            col("task_type", r().map(|x| x.item.task.as_str())),
+            col("priority", r().map(|x| x.item.priority.as_str())),
+            col("model", r().map(|x| x.row.model.as_str())),
+            col("repeat", r().map(|x| x.row.repeat)),
+            col("ok", r().map(|x| x.row.ok)),
+            col(
+                "error_kind",
+                r().map(|x| x.row.error_kind.map(|k| k.as_str())),
+            ),
+            col("error", r().map(|x| x.row.error.as_deref())),
+            col("http_status", r().map(|x| x.row.http_status.map(u32::from))),
+            col("attempts", r().map(|x| x.row.attempts)),
+            col("score", r().map(|x| x.score)),
+            col("grade_reason", r().map(|x| x.reason.as_deref())),
+            col("grader", r().map(|x| x.item.grader.kind())),
+            col("input_tokens", r().map(|x| x.row.input_tokens)),
+            col("output_tokens", r().map(|x| x.row.output_tokens)),
+            col(
+                "tokens_source",
+                r().map(|x| x.row.tokens_source.map(|s| s.as_str())),
+            ),
+            col("cost_usd", r().map(|x| x.cost)),
+            col("cost_source", r().map(|x| x.cost_source.as_str())),
+            col("latency_ms", r().map(|x| x.row.latency_ms)),
+            col(
+                "latency_source",
+                r().map(|x| x.row.latency_source.map(|s| s.as_str())),
+            ),
+            col("server_latency_ms", r().map(|x| x.row.server_latency_ms)),
+            col("ttft_ms", r().map(|x| x.row.ttft_ms)),
+            col("answer", r().map(|x| x.row.response.as_deref())),
+        ],
+    )
 }
 
 #[derive(Default)]
-struct ClassifierCols {
-    item: Vec<String>,
-    classifier: Vec<String>,
+struct ClassifierCols<'a> {
+    item: Vec<&'a str>,
+    classifier: Vec<&'a str>,
     task: Vec<&'static str>,
     priority: Vec<&'static str>,
     ok: Vec<bool>,
-    reply: Vec<Option<String>>,
+    reply: Vec<Option<&'a str>>,
     parsed: Vec<bool>,
     pred_task: Vec<&'static str>,
     pred_priority: Vec<&'static str>,
@@ -1022,7 +998,7 @@ struct ClassifierCols {
     latency: Vec<Option<f64>>,
 }
 
-impl ClassifierCols {
+impl ClassifierCols<'_> {
     fn into_frame(self) -> PolarsResult<DataFrame> {
         let n = self.item.len();
         DataFrame::new(

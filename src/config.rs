@@ -123,6 +123,8 @@ struct RawEndpoint {
     backoff_base_ms: Option<f64>,
     backoff_cap_ms: Option<f64>,
     max_retry_after_s: Option<f64>,
+    seed: Option<i64>,
+    time_scale: Option<f64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -137,6 +139,18 @@ struct RawModel {
     candidate: bool,
     wire_name: Option<String>,
     latency_model: Option<LatencyModel>,
+    sim: Option<RawSimProfile>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSimProfile {
+    p50_ms: Option<f64>,
+    p95_ms: Option<f64>,
+    error_rate: Option<f64>,
+    rate_limited_rate: Option<f64>,
+    quality: Option<f64>,
+    output_tokens: Option<i64>,
 }
 
 fn yes() -> bool {
@@ -213,6 +227,36 @@ pub struct LatencyModel {
     pub source: String,
 }
 
+/// How a `sim` endpoint answers for one model (`[models."…"] sim = { … }`): a log-normal
+/// latency with the given median and 95th percentile, a share of server errors and of 429s,
+/// and a pass rate. Everything it produces is labelled simulated.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SimProfile {
+    pub p50_ms: f64,
+    pub p95_ms: f64,
+    /// Share of calls that fail with a 5xx.
+    pub error_rate: f64,
+    /// Share of calls that fail with a 429.
+    pub rate_limited_rate: f64,
+    /// Share of answers graded 1 (the rest 0), by the `recorded` grader.
+    pub quality: f64,
+    /// Mean output tokens of an answer.
+    pub output_tokens: u64,
+}
+
+impl Default for SimProfile {
+    fn default() -> Self {
+        SimProfile {
+            p50_ms: 800.0,
+            p95_ms: 2_000.0,
+            error_rate: 0.0,
+            rate_limited_rate: 0.0,
+            quality: 0.7,
+            output_tokens: 200,
+        }
+    }
+}
+
 /// A bring-your-own provider key a Promptster endpoint sends with calls to one provider:
 /// the header's name is configuration because only one name is documented.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -270,6 +314,11 @@ pub struct Endpoint {
     /// Anthropic: the `anthropic-version` header.
     pub anthropic_version: String,
     pub backoff: Backoff,
+    /// Sim: the seed of every draw.
+    pub seed: u64,
+    /// Sim: simulated latencies are waited for this many times over (0 answers at once,
+    /// 1 in real time); the journal keeps the simulated figure either way.
+    pub time_scale: f64,
 }
 
 #[derive(Debug, Clone)]
@@ -284,6 +333,8 @@ pub struct Model {
     /// The model name sent on the wire, when it differs from the part after `provider/`.
     pub wire_name: String,
     pub latency_model: Option<LatencyModel>,
+    /// The model's behaviour on a `sim` endpoint (defaults when the model sets none).
+    pub sim: Option<SimProfile>,
 }
 
 impl Model {
@@ -737,6 +788,41 @@ fn build(
                 None => {}
             }
         }
+        let sim = kind == EndpointKind::Sim;
+        if !sim {
+            for (field, set) in [
+                ("seed", e.seed.is_some()),
+                ("time_scale", e.time_scale.is_some()),
+            ] {
+                if set {
+                    errs.push(loc.err(&k(field), format!("{field} is only for sim endpoints")));
+                }
+            }
+        }
+        let seed = match e.seed {
+            Some(s) if s < 0 => {
+                errs.push(loc.err(
+                    &k("seed"),
+                    format!("must be a non-negative integer, found {s}"),
+                ));
+                0
+            }
+            Some(s) => s as u64,
+            None => 0,
+        };
+        let time_scale = match e.time_scale {
+            Some(t) if !(0.0..=1000.0).contains(&t) => {
+                errs.push(loc.err(
+                    &k("time_scale"),
+                    format!(
+                        "must be within 0..1000 (0 answers at once, 1 waits the simulated latency), found {t}"
+                    ),
+                ));
+                1.0
+            }
+            Some(t) => t,
+            None => 1.0,
+        };
         let path = match (kind, &e.path) {
             (EndpointKind::Replay, None) => {
                 errs.push(loc.err(
@@ -784,6 +870,8 @@ fn build(
                     .anthropic_version
                     .unwrap_or_else(|| DEFAULT_ANTHROPIC_VERSION.to_string()),
                 backoff,
+                seed,
+                time_scale,
             },
         );
     }
@@ -876,9 +964,25 @@ fn build(
                 "latency figures must be non-negative",
             ));
         }
+        let sim = m.sim.map(|raw| {
+            if kind.is_some_and(|k| k != EndpointKind::Sim) {
+                errs.push(loc.err(
+                    &["models", &name, "sim"],
+                    format!(
+                        "sim is only for models on a sim endpoint ({} is a {} endpoint)",
+                        m.endpoint,
+                        kind.map(EndpointKind::as_str).unwrap_or("?")
+                    ),
+                ));
+            }
+            sim_profile(raw, |f, msg| {
+                errs.push(loc.err(&["models", &name, "sim", f], msg))
+            })
+        });
         models.insert(
             id.clone(),
             Model {
+                sim,
                 wire_name: m.wire_name.unwrap_or_else(|| id.name().to_string()),
                 id,
                 endpoint: m.endpoint,
@@ -1088,6 +1192,66 @@ fn build(
         policy: raw.policy,
         warnings,
     })
+}
+
+/// A validated sim profile; `bad(field, message)` receives every invalid field.
+fn sim_profile(raw: RawSimProfile, mut bad: impl FnMut(&str, String)) -> SimProfile {
+    let d = SimProfile::default();
+    let mut positive = |f: &str, v: Option<f64>, default: f64| match v {
+        Some(x) if x > 0.0 && x.is_finite() => x,
+        Some(x) => {
+            bad(
+                f,
+                format!("must be a positive number of milliseconds, found {x}"),
+            );
+            default
+        }
+        None => default,
+    };
+    let p50_ms = positive("p50_ms", raw.p50_ms, d.p50_ms);
+    let p95_ms = positive("p95_ms", raw.p95_ms, p50_ms * 2.5);
+    let mut share = |f: &str, v: Option<f64>, default: f64| match v {
+        Some(x) if (0.0..=1.0).contains(&x) => x,
+        Some(x) => {
+            bad(f, format!("must be a share within [0, 1], found {x}"));
+            default
+        }
+        None => default,
+    };
+    let error_rate = share("error_rate", raw.error_rate, 0.0);
+    let rate_limited_rate = share("rate_limited_rate", raw.rate_limited_rate, 0.0);
+    let quality = share("quality", raw.quality, d.quality);
+    if p95_ms < p50_ms {
+        bad(
+            "p95_ms",
+            format!("must be at least p50_ms ({p50_ms}), found {p95_ms}"),
+        );
+    }
+    if error_rate + rate_limited_rate > 1.0 {
+        bad(
+            "rate_limited_rate",
+            format!(
+                "error_rate + rate_limited_rate must not exceed 1, found {}",
+                error_rate + rate_limited_rate
+            ),
+        );
+    }
+    let output_tokens = match raw.output_tokens {
+        Some(t) if t >= 1 => t as u64,
+        Some(t) => {
+            bad("output_tokens", format!("must be at least 1, found {t}"));
+            d.output_tokens
+        }
+        None => d.output_tokens,
+    };
+    SimProfile {
+        p50_ms,
+        p95_ms: p95_ms.max(p50_ms),
+        error_rate,
+        rate_limited_rate,
+        quality,
+        output_tokens,
+    }
 }
 
 fn list_or_none(items: &[&str]) -> String {
@@ -1367,5 +1531,87 @@ primary = "openai/gpt-4-0314"
         let c = parse(&src).unwrap();
         assert_eq!(c.warnings.len(), 1, "{:?}", c.warnings);
         assert!(c.warnings[0].message.contains("default"));
+    }
+
+    const SIM: &str = r#"
+[endpoints.fake]
+kind = "sim"
+seed = 42
+time_scale = 0
+max_concurrency = 200
+
+[models."sim/fast"]
+endpoint = "fake"
+tier = "budget"
+sim = { p50_ms = 300, p95_ms = 900, error_rate = 0.02, rate_limited_rate = 0.01, quality = 0.6 }
+
+[models."sim/slow"]
+endpoint = "fake"
+tier = "budget"
+"#;
+
+    #[test]
+    fn a_sim_endpoint_and_its_profiles() {
+        let c = parse(&format!("{GOOD}{SIM}")).unwrap();
+        let ep = &c.endpoints["fake"];
+        assert_eq!(
+            (ep.kind, ep.seed, ep.time_scale),
+            (EndpointKind::Sim, 42, 0.0)
+        );
+        assert!(!ep.kind.is_live());
+        assert_eq!(ep.max_concurrency, 200);
+        let fast = c.model(&ModelId::parse("sim/fast").unwrap());
+        let p = fast.sim.as_ref().unwrap();
+        assert_eq!((p.p50_ms, p.p95_ms, p.quality), (300.0, 900.0, 0.6));
+        assert_eq!(p.output_tokens, SimProfile::default().output_tokens);
+        // A model without a profile answers by the defaults.
+        assert!(c.model(&ModelId::parse("sim/slow").unwrap()).sim.is_none());
+        assert_eq!(c.endpoints["api"].time_scale, 1.0);
+    }
+
+    #[test]
+    fn bad_sim_fields_name_the_line_and_the_field() {
+        let line_of = |src: &str, needle: &str| {
+            Some(src.lines().position(|l| l.contains(needle)).unwrap() + 1)
+        };
+        let src = format!("{GOOD}{SIM}").replace("error_rate = 0.02", "error_rate = 1.5");
+        let e = one_error(&src);
+        assert_eq!(e.field.as_deref(), Some("models.sim/fast.sim.error_rate"));
+        assert_eq!(e.line, line_of(&src, "error_rate = 1.5"));
+        assert!(e.message.contains("1.5"), "{e}");
+
+        let src = format!("{GOOD}{SIM}").replace("p95_ms = 900", "p95_ms = 100");
+        let e = one_error(&src);
+        assert_eq!(e.field.as_deref(), Some("models.sim/fast.sim.p95_ms"));
+
+        let src = format!("{GOOD}{SIM}").replace("quality = 0.6", "qualty = 0.6");
+        let e = one_error(&src);
+        assert!(e.message.contains("qualty"), "{e}");
+        assert_eq!(e.line, line_of(&src, "qualty"));
+
+        let src = format!("{GOOD}{SIM}").replace("seed = 42", "seed = -1");
+        assert_eq!(
+            one_error(&src).field.as_deref(),
+            Some("endpoints.fake.seed")
+        );
+
+        let src = format!("{GOOD}{SIM}").replace("time_scale = 0", "time_scale = -2");
+        assert_eq!(
+            one_error(&src).field.as_deref(),
+            Some("endpoints.fake.time_scale")
+        );
+
+        // Sim settings on another kind of endpoint or model.
+        let src = GOOD.replace("kind = \"openai\"", "kind = \"openai\"\nseed = 3");
+        let e = one_error(&src);
+        assert_eq!(e.field.as_deref(), Some("endpoints.api.seed"));
+        assert_eq!(e.line, line_of(&src, "seed = 3"));
+        let src = GOOD.replace(
+            "tier = [\"frontier\", \"budget\"]",
+            "tier = [\"frontier\", \"budget\"]\nsim = { quality = 0.5 }",
+        );
+        let e = one_error(&src);
+        assert_eq!(e.field.as_deref(), Some("models.openai/gpt-4-0314.sim"));
+        assert!(e.message.contains("openai endpoint"), "{e}");
     }
 }

@@ -110,15 +110,64 @@ pub fn derive<'a>(
     journal: &JournalContents,
 ) -> anyhow::Result<Derived<'a>> {
     let analysis = analyze::analyze(cfg, ds, &journal.rows)?;
+    from_analysis(manifest, cfg, ds, analysis, journal_notes(journal))
+}
+
+/// [`derive`], freeing the journal's rows as soon as the analysis holds what it needs of them
+/// (at a million rows, the rows are the largest thing in memory).
+pub fn derive_owned<'a>(
+    manifest: &'a Manifest,
+    cfg: &'a Config,
+    ds: &'a Dataset,
+    journal: JournalContents,
+) -> anyhow::Result<Derived<'a>> {
+    let analysis = analyze::analyze(cfg, ds, &journal.rows)?;
+    let notes = journal_notes(&journal);
+    drop(journal);
+    from_analysis(manifest, cfg, ds, analysis, notes)
+}
+
+fn journal_notes(journal: &JournalContents) -> Vec<String> {
+    let mut journal_notes = Vec::new();
+    if journal.torn_tail {
+        journal_notes.push(
+            "the journal's last line was cut short (an interrupted write) and was ignored"
+                .to_string(),
+        );
+    }
+    if !journal.bad_lines.is_empty() {
+        journal_notes.push(format!(
+            "{} journal lines did not parse and were ignored",
+            journal.bad_lines.len()
+        ));
+    }
+    journal_notes
+}
+
+fn from_analysis<'a>(
+    manifest: &'a Manifest,
+    cfg: &'a Config,
+    ds: &'a Dataset,
+    analysis: analyze::Analysis,
+    journal_notes: Vec<String>,
+) -> anyhow::Result<Derived<'a>> {
     let (rec, comparisons, stability) = {
         let obs = policy::Observations::new(&analysis, ds);
         let p = &cfg.policy;
-        (
-            policy::recommend(cfg, &obs),
-            policy::pairwise(cfg, &obs),
-            (p.stability_resamples > 0)
-                .then(|| stability::measure(cfg, &obs, p.stability_resamples, p.seed)),
-        )
+        // Independent and each seeded by its own labels: computed side by side.
+        let (rec, (comparisons, stability)) = rayon::join(
+            || policy::recommend(cfg, &obs),
+            || {
+                rayon::join(
+                    || policy::pairwise(cfg, &obs),
+                    || {
+                        (p.stability_resamples > 0)
+                            .then(|| stability::measure(cfg, &obs, p.stability_resamples, p.seed))
+                    },
+                )
+            },
+        );
+        (rec, comparisons, stability)
     };
     let classifiers = cfg.classifiers();
     let sim = simulate::standard(&analysis, ds, &cfg.table, &rec.table, &classifiers);
@@ -137,19 +186,6 @@ pub fn derive<'a>(
         &name,
         "routes.recommended.toml",
     );
-    let mut journal_notes = Vec::new();
-    if journal.torn_tail {
-        journal_notes.push(
-            "the journal's last line was cut short (an interrupted write) and was ignored"
-                .to_string(),
-        );
-    }
-    if !journal.bad_lines.is_empty() {
-        journal_notes.push(format!(
-            "{} journal lines did not parse and were ignored",
-            journal.bad_lines.len()
-        ));
-    }
     Ok(Derived {
         manifest,
         cfg,

@@ -29,5 +29,7 @@ pub mod runner;
 pub mod simulate;
 pub mod stability;
 pub mod stats;
+#[doc(hidden)]
+pub mod synth;
 pub mod tokens;
 pub mod types;

@@ -60,6 +60,7 @@ mod tests {
             candidate: true,
             wire_name: "b".into(),
             latency_model: None,
+            sim: None,
         }
     }
 

@@ -16,6 +16,8 @@
 //!   the one that most often rescues the items where the primary failed or scored lowest.
 
 use std::cell::RefCell;
+
+use rayon::prelude::*;
 use std::collections::{BTreeMap, HashMap};
 
 use crate::analyze::{Analysis, ItemOutcome};
@@ -292,27 +294,42 @@ pub fn fmt_p(p: f64) -> String {
 pub fn recommend(cfg: &Config, obs: &Observations) -> Recommendation {
     let mut decisions = Vec::new();
 
-    // [default]: the default objective over every item.
-    let all = Scope::new(cfg, obs, None);
-    let mut default_decision = decide(cfg, &all, None, Priority::Default, &cfg.table.default);
+    // [default] (the default objective over every item) and each task type's cells are
+    // independent, each seeded by its own labels: they are decided in parallel.
+    let (mut default_decision, per_task) = rayon::join(
+        || {
+            let all = Scope::new(cfg, obs, None);
+            decide(cfg, &all, None, Priority::Default, &cfg.table.default)
+        },
+        || {
+            TaskType::ALL
+                .par_iter()
+                .map(|&task| {
+                    let scope = Scope::new(cfg, obs, Some(task));
+                    if scope.rows.is_empty() {
+                        return Vec::new();
+                    }
+                    Priority::ALL
+                        .iter()
+                        .map(|&prio| {
+                            let cell = Cell::new(task, prio);
+                            let current = cfg.table.route(cell).clone();
+                            decide(cfg, &scope, Some(cell), prio, &current)
+                        })
+                        .collect::<Vec<_>>()
+                })
+                .collect::<Vec<_>>()
+        },
+    );
     default_decision.explicit = true;
     let new_default = default_decision.new.clone();
     decisions.push(default_decision);
-
-    for &task in TaskType::ALL {
-        let scope = Scope::new(cfg, obs, Some(task));
-        if scope.rows.is_empty() {
-            continue;
-        }
-        for &prio in Priority::ALL {
-            let cell = Cell::new(task, prio);
-            let current = cfg.table.route(cell).clone();
-            let mut d = decide(cfg, &scope, Some(cell), prio, &current);
-            // Keep the table compact: a cell that is not listed and resolves to the new default
-            // stays unlisted.
-            d.explicit = cfg.table.cells.contains_key(&cell) || d.new != new_default;
-            decisions.push(d);
-        }
+    for mut d in per_task.into_iter().flatten() {
+        let cell = d.cell.expect("task decisions have cells");
+        // Keep the table compact: a cell that is not listed and resolves to the new default
+        // stays unlisted.
+        d.explicit = cfg.table.cells.contains_key(&cell) || d.new != new_default;
+        decisions.push(d);
     }
     // Listed cells of task types without data stay as they are.
     for (cell, route) in &cfg.table.cells {
@@ -351,22 +368,28 @@ pub fn recommend(cfg: &Config, obs: &Observations) -> Recommendation {
 /// Every pair of candidates compared on quality within each task type (and over every item),
 /// with the same seeds the policy uses, so the numbers match its reasons.
 pub fn pairwise(cfg: &Config, obs: &Observations) -> Vec<QualityComparison> {
-    let mut out = Vec::new();
-    let scopes = std::iter::once(None).chain(TaskType::ALL.iter().copied().map(Some));
-    for task in scopes {
-        let scope = Scope::new(cfg, obs, task);
-        let graded: Vec<usize> = (0..scope.profiles.len())
-            .filter(|&i| scope.profiles[i].quality.is_some())
-            .collect();
-        for (k, &i) in graded.iter().enumerate() {
-            for &j in &graded[k + 1..] {
-                if let Some(c) = scope.quality(i, j) {
-                    out.push(c);
+    let scopes: Vec<Option<TaskType>> = std::iter::once(None)
+        .chain(TaskType::ALL.iter().copied().map(Some))
+        .collect();
+    let per_scope: Vec<Vec<QualityComparison>> = scopes
+        .par_iter()
+        .map(|&task| {
+            let mut out = Vec::new();
+            let scope = Scope::new(cfg, obs, task);
+            let graded: Vec<usize> = (0..scope.profiles.len())
+                .filter(|&i| scope.profiles[i].quality.is_some())
+                .collect();
+            for (k, &i) in graded.iter().enumerate() {
+                for &j in &graded[k + 1..] {
+                    if let Some(c) = scope.quality(i, j) {
+                        out.push(c);
+                    }
                 }
             }
-        }
-    }
-    out
+            out
+        })
+        .collect();
+    per_scope.into_iter().flatten().collect()
 }
 
 // ---------------------------------------------------------------------------------------------

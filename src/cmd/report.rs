@@ -34,6 +34,13 @@ impl Loaded {
         d.journal_notes.extend(self.notes.iter().cloned());
         Ok(d)
     }
+
+    /// [`Loaded::derive`] from a journal moved out of the run, freed as soon as it is analysed.
+    fn derive_owned(&self, journal: JournalContents) -> anyhow::Result<derive::Derived<'_>> {
+        let mut d = derive::derive_owned(&self.manifest, &self.cfg, &self.ds, journal)?;
+        d.journal_notes.extend(self.notes.iter().cloned());
+        Ok(d)
+    }
 }
 
 fn load(dir: &Path, routes: Option<&Path>, dataset: Option<&Path>) -> anyhow::Result<Loaded> {
@@ -73,8 +80,9 @@ fn one(a: &ReportArgs) -> anyhow::Result<u8> {
     // Read the manifest first: a folder that is not a run directory is bad input, not a lock.
     Manifest::load(&a.run_dir)?;
     let _lock = Lock::acquire(&a.run_dir)?;
-    let run = load(&a.run_dir, a.routes.as_deref(), a.dataset.as_deref())?;
-    let derived = run.derive()?;
+    let mut run = load(&a.run_dir, a.routes.as_deref(), a.dataset.as_deref())?;
+    let journal = std::mem::take(&mut run.journal);
+    let derived = run.derive_owned(journal)?;
     let files = report::write_all(&a.run_dir, &derived)?;
     if a.json {
         let mut out = report::json::summary(&derived);

@@ -242,7 +242,7 @@ pub fn run(a: RunArgs) -> anyhow::Result<u8> {
     manifest.totals.duration_s += totals.elapsed.as_secs_f64();
     manifest.save(&dir)?;
 
-    let derived = derive::derive(&manifest, &cfg, &ds, &contents)?;
+    let derived = derive::derive_owned(&manifest, &cfg, &ds, contents)?;
     report::write_all(&dir, &derived)?;
     print_outcome(&a, &derived, &dir, &ds);
     if manifest.status == "partial" {

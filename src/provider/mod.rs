@@ -6,6 +6,7 @@ mod keywords;
 mod openai;
 mod promptster;
 mod replay;
+pub mod sim;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -261,6 +262,10 @@ fn build(ep: &Endpoint, cfg: &Config) -> anyhow::Result<Arc<dyn Provider>> {
             Arc::new(Recording::open(path, models)?)
         }
         EndpointKind::Keywords => Arc::new(keywords::Keywords),
+        EndpointKind::Sim => Arc::new(sim::Sim::new(
+            ep,
+            cfg.models.values().filter(|m| m.endpoint == ep.name),
+        )),
         EndpointKind::Openai => {
             let key = match &ep.api_key_env {
                 Some(var) => Some(Key::from_env(var, ep, &cfg.path, "api_key_env")?),
@@ -281,10 +286,5 @@ fn build(ep: &Endpoint, cfg: &Config) -> anyhow::Result<Arc<dyn Provider>> {
             }
             Arc::new(promptster::Promptster::new(ep, key, byok)?)
         }
-        kind => anyhow::bail!(
-            "endpoint {:?}: the {} kind is not available in this build",
-            ep.name,
-            kind.as_str()
-        ),
     })
 }

@@ -7,38 +7,51 @@ use crate::derive::Derived;
 
 /// Write a frame as CSV. Floats print in Rust's shortest round-trip form, nulls as empty fields.
 pub fn frame_to_csv(df: &DataFrame) -> anyhow::Result<Vec<u8>> {
-    let mut w = ::csv::WriterBuilder::new().from_writer(Vec::with_capacity(df.height() * 64));
+    /// Rows written before the buffer is sized for the whole file from their average length,
+    /// so that a large file is not copied by repeated doubling (which held twice its size).
+    const SAMPLE_ROWS: usize = 1024;
+    let mut w = ::csv::WriterBuilder::new().from_writer(Vec::new());
     let cols = df.columns();
     w.write_record(cols.iter().map(|c| c.name().as_str()))?;
     let series: Vec<&Series> = cols.iter().map(|c| c.as_materialized_series()).collect();
     let mut record: Vec<String> = vec![String::new(); series.len()];
     for i in 0..df.height() {
+        if i == SAMPLE_ROWS {
+            let mut buf = w.into_inner().map_err(|e| anyhow::anyhow!("{e}"))?;
+            let per_row = buf.len() / SAMPLE_ROWS + 1;
+            buf.reserve(per_row * (df.height() - SAMPLE_ROWS) * 9 / 8);
+            w = ::csv::WriterBuilder::new()
+                .has_headers(false)
+                .from_writer(buf);
+        }
         for (j, s) in series.iter().enumerate() {
-            record[j] = cell(s.get(i)?);
+            write_cell(&mut record[j], s.get(i)?);
         }
         w.write_record(&record)?;
     }
     w.into_inner().map_err(|e| anyhow::anyhow!("{e}"))
 }
 
-fn cell(v: AnyValue) -> String {
+/// One CSV cell into a reused buffer: a null or NaN is empty, a float prints shortest and never
+/// as a negative zero (`+ 0.0`), anything else as Polars prints it.
+fn write_cell(out: &mut String, v: AnyValue) {
+    use std::fmt::Write;
+    out.clear();
     match v {
-        AnyValue::Null => String::new(),
-        AnyValue::Boolean(b) => b.to_string(),
-        AnyValue::String(s) => s.to_string(),
-        AnyValue::StringOwned(s) => s.to_string(),
-        AnyValue::Float64(f) => fmt_float(f),
-        AnyValue::Float32(f) => fmt_float(f as f64),
-        other => other.to_string(),
-    }
-}
-
-pub fn fmt_float(f: f64) -> String {
-    if f.is_nan() {
-        String::new()
-    } else {
-        // `+ 0.0` turns a negative zero into zero, so no cell reads "-0".
-        (f + 0.0).to_string()
+        AnyValue::Null => {}
+        AnyValue::Boolean(b) => out.push_str(if b { "true" } else { "false" }),
+        AnyValue::String(s) => out.push_str(s),
+        AnyValue::StringOwned(s) => out.push_str(&s),
+        AnyValue::Float64(f) if !f.is_nan() => {
+            let _ = write!(out, "{}", f + 0.0);
+        }
+        AnyValue::Float32(f) if !f.is_nan() => {
+            let _ = write!(out, "{}", f as f64 + 0.0);
+        }
+        AnyValue::Float64(_) | AnyValue::Float32(_) => {}
+        other => {
+            let _ = write!(out, "{other}");
+        }
     }
 }
 

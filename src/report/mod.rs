@@ -17,7 +17,7 @@ use crate::derive::Derived;
 pub use self::csv::frame_to_csv;
 
 /// One report file.
-pub trait Exporter {
+pub trait Exporter: Send + Sync {
     fn file_name(&self) -> &'static str;
     fn serialize(&self, d: &Derived) -> anyhow::Result<Vec<u8>>;
 }
@@ -57,10 +57,13 @@ impl Exporter for RoutesDiff {
 
 /// Serialize every report first, then write them all; a failure leaves no half-written file.
 pub fn write_all(dir: &Path, d: &Derived) -> anyhow::Result<Vec<String>> {
-    let mut files = Vec::new();
-    for e in exporters() {
-        files.push((e.file_name(), e.serialize(d)?));
-    }
+    use rayon::prelude::*;
+    // Every file is serialized (in parallel) before any is written, so a failure leaves the
+    // previous reports whole.
+    let files = exporters()
+        .par_iter()
+        .map(|e| Ok((e.file_name(), e.serialize(d)?)))
+        .collect::<anyhow::Result<Vec<_>>>()?;
     for (name, bytes) in &files {
         write_atomic(&dir.join(name), bytes)?;
     }

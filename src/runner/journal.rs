@@ -206,31 +206,85 @@ pub struct JournalContents {
 }
 
 /// Read a journal. A missing file is an empty journal; a torn last line is skipped.
+///
+/// The file is read in blocks and each block's lines are parsed in parallel, so memory holds
+/// the rows and one block, never the whole file next to its rows.
 pub fn read(path: &Path) -> std::io::Result<JournalContents> {
-    let bytes = match std::fs::read(path) {
-        Ok(b) => b,
+    use std::io::Read;
+    const BLOCK: usize = 8 << 20;
+    let mut f = match File::open(path) {
+        Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(JournalContents::default()),
         Err(e) => return Err(e),
     };
-    Ok(parse(&bytes))
+    let mut out = JournalContents::default();
+    let mut buf: Vec<u8> = Vec::with_capacity(BLOCK * 2);
+    let mut first_line = 1;
+    loop {
+        let got = (&mut f).take(BLOCK as u64).read_to_end(&mut buf)?;
+        if got == 0 {
+            // The end: what is left is a last line without its newline (or nothing).
+            parse_into(&buf, first_line, &mut out);
+            out.rows.shrink_to_fit();
+            return Ok(out);
+        }
+        let Some(nl) = buf.iter().rposition(|&b| b == b'\n') else {
+            continue;
+        };
+        first_line = parse_into(&buf[..=nl], first_line, &mut out);
+        buf.drain(..=nl);
+    }
 }
 
 pub fn parse(bytes: &[u8]) -> JournalContents {
     let mut out = JournalContents::default();
-    let ends_clean = bytes.is_empty() || bytes.ends_with(b"\n");
-    let lines: Vec<&[u8]> = bytes.split(|&b| b == b'\n').collect();
+    parse_into(bytes, 1, &mut out);
+    out
+}
+
+/// Parse the lines of `bytes` (numbered from `first_line`) into `out`, in parallel and in order;
+/// the number of the line after them. When `bytes` does not end with a newline, its last line is
+/// the file's last and a failure to parse it is a torn tail.
+fn parse_into(bytes: &[u8], first_line: usize, out: &mut JournalContents) -> usize {
+    use rayon::prelude::*;
+    enum Skip {
+        Blank,
+        Bad,
+    }
+    if bytes.is_empty() {
+        return first_line;
+    }
+    let ends_clean = bytes.ends_with(b"\n");
+    let body = if ends_clean {
+        &bytes[..bytes.len() - 1]
+    } else {
+        bytes
+    };
+    let lines: Vec<&[u8]> = body.split(|&b| b == b'\n').collect();
     let n = lines.len();
-    for (i, line) in lines.into_iter().enumerate() {
-        if line.is_empty() {
-            continue;
-        }
-        match serde_json::from_slice::<JournalRow>(line) {
-            Ok(row) => out.rows.push(row),
-            Err(_) if i + 1 == n && !ends_clean => out.torn_tail = true,
-            Err(_) => out.bad_lines.push(i + 1),
+    let mut parsed: Vec<Result<JournalRow, Skip>> = Vec::with_capacity(n);
+    lines
+        .par_iter()
+        .with_min_len(256)
+        .map(|line| {
+            if line.is_empty() {
+                Err(Skip::Blank)
+            } else {
+                serde_json::from_slice::<JournalRow>(line).map_err(|_| Skip::Bad)
+            }
+        })
+        .collect_into_vec(&mut parsed);
+    for (i, r) in parsed.iter().enumerate() {
+        if let Err(Skip::Bad) = r {
+            if i + 1 == n && !ends_clean {
+                out.torn_tail = true;
+            } else {
+                out.bad_lines.push(first_line + i);
+            }
         }
     }
-    out
+    out.rows.extend(parsed.into_iter().filter_map(Result::ok));
+    first_line + n
 }
 
 #[cfg(test)]
@@ -418,5 +472,34 @@ mod tests {
                 .rows
                 .is_empty()
         );
+    }
+
+    #[test]
+    fn reading_in_blocks_keeps_line_numbers_and_the_torn_tail() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("journal.jsonl");
+        let mut bytes = Vec::new();
+        let mut want = Vec::new();
+        // Enough rows to span several read blocks.
+        for i in 0..12_000 {
+            let mut r = row(&format!("k{i}"));
+            r.response = Some("x".repeat(i % 2_400));
+            if i == 7_000 {
+                bytes.extend_from_slice(b"not json\n\n");
+            }
+            serde_json::to_writer(&mut bytes, &r).unwrap();
+            bytes.push(b'\n');
+            want.push(r);
+        }
+        bytes.extend_from_slice(b"{\"key\":\"torn");
+        std::fs::write(&p, &bytes).unwrap();
+        let back = read(&p).unwrap();
+        assert_eq!(back.rows.len(), want.len());
+        assert!(back.rows == want);
+        assert_eq!(back.bad_lines, vec![7_001]);
+        assert!(back.torn_tail);
+        let same = parse(&bytes);
+        assert_eq!(same.bad_lines, back.bad_lines);
+        assert!(same.torn_tail && same.rows == want);
     }
 }

@@ -347,6 +347,7 @@ fn to_row(fin: Finished, cfg: &Config) -> JournalRow {
         ..
     } = fin;
     let req = &call.request;
+    let simulated = cfg.endpoints[&call.endpoint].kind == crate::config::EndpointKind::Sim;
     let mut row = JournalRow {
         key: call.key,
         kind: call.kind,
@@ -406,7 +407,11 @@ fn to_row(fin: Finished, cfg: &Config) -> JournalRow {
             row.cost_usd = Some(0.0);
             row.cost_source = CostSource::NotBilled;
             row.latency_ms = Some(measured_ms);
-            row.latency_source = Some(LatencySource::Measured);
+            row.latency_source = Some(if simulated {
+                LatencySource::Simulated
+            } else {
+                LatencySource::Measured
+            });
         }
     }
     row
