@@ -406,33 +406,22 @@ pub fn run(
             continue;
         }
         let mut row = JournalRow {
-            key,
-            kind: CallKind::Judge,
-            item: p.item_id.clone(),
-            model: jc.model.clone(),
-            repeat: 0,
-            endpoint: judge_model.endpoint.clone(),
             ok: true,
-            error_kind: None,
-            error: None,
-            http_status: None,
             // No attempt was made: the verdict was reused.
-            attempts: 0,
-            response: None,
-            input_tokens: None,
-            output_tokens: None,
-            tokens_source: None,
             given_cost_usd: Some(0.0),
             cost_usd: Some(0.0),
             cost_source: CostSource::NotBilled,
-            latency_ms: None,
-            latency_source: None,
-            server_latency_ms: None,
-            ttft_ms: None,
-            grade: None,
             target: Some(p.target.clone()),
             started_ms: now_ms,
             finished_ms: now_ms,
+            ..JournalRow::new(
+                key,
+                CallKind::Judge,
+                p.item_id.clone(),
+                jc.model.clone(),
+                0,
+                judge_model.endpoint.clone(),
+            )
         };
         if let Some(v) = cache.get(&p.vkey) {
             row.response = Some(v.response.clone());

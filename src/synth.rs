@@ -268,32 +268,17 @@ fn base_row(
     t0: i64,
 ) -> JournalRow {
     JournalRow {
-        key: call_key(kind, item, model, repeat),
-        kind,
-        item: item.to_string(),
-        model: model.clone(),
-        repeat,
-        endpoint: endpoint.to_string(),
-        ok: false,
-        error_kind: None,
-        error: None,
-        http_status: None,
         attempts: 1,
-        response: None,
-        input_tokens: None,
-        output_tokens: None,
-        tokens_source: None,
-        given_cost_usd: None,
-        cost_usd: None,
-        cost_source: CostSource::Unpriced,
-        latency_ms: None,
-        latency_source: None,
-        server_latency_ms: None,
-        ttft_ms: None,
-        grade: None,
-        target: None,
         started_ms: t0,
         finished_ms: t0 + 1,
+        ..JournalRow::new(
+            call_key(kind, item, model, repeat),
+            kind,
+            item.to_string(),
+            model.clone(),
+            repeat,
+            endpoint.to_string(),
+        )
     }
 }
 

@@ -88,6 +88,48 @@ pub struct JournalRow {
     pub finished_ms: i64,
 }
 
+impl JournalRow {
+    /// A row for the call `key` with nothing known yet: not ok, no attempt, no answer, no
+    /// measurement, cost unknown. Callers fill in what they know.
+    pub fn new(
+        key: String,
+        kind: CallKind,
+        item: String,
+        model: ModelId,
+        repeat: u32,
+        endpoint: String,
+    ) -> JournalRow {
+        JournalRow {
+            key,
+            kind,
+            item,
+            model,
+            repeat,
+            endpoint,
+            ok: false,
+            error_kind: None,
+            error: None,
+            http_status: None,
+            attempts: 0,
+            response: None,
+            input_tokens: None,
+            output_tokens: None,
+            tokens_source: None,
+            given_cost_usd: None,
+            cost_usd: None,
+            cost_source: CostSource::Unpriced,
+            latency_ms: None,
+            latency_source: None,
+            server_latency_ms: None,
+            ttft_ms: None,
+            grade: None,
+            target: None,
+            started_ms: 0,
+            finished_ms: 0,
+        }
+    }
+}
+
 /// How often an open journal is synced to disk. A row reaches the operating system as soon as
 /// it is appended, so a killed process loses nothing; a power cut loses at most this much.
 pub const SYNC_EVERY: Duration = Duration::from_secs(1);

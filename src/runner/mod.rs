@@ -349,32 +349,18 @@ fn to_row(fin: Finished, cfg: &Config) -> JournalRow {
     let req = &call.request;
     let simulated = cfg.endpoints[&call.endpoint].kind == crate::config::EndpointKind::Sim;
     let mut row = JournalRow {
-        key: call.key,
-        kind: call.kind,
-        item: call.item_id,
-        model: req.model.clone(),
-        repeat: req.repeat,
-        endpoint: call.endpoint,
-        ok: false,
-        error_kind: None,
-        error: None,
-        http_status: None,
         attempts,
-        response: None,
-        input_tokens: None,
-        output_tokens: None,
-        tokens_source: None,
-        given_cost_usd: None,
-        cost_usd: None,
-        cost_source: CostSource::Unpriced,
-        latency_ms: None,
-        latency_source: None,
-        server_latency_ms: None,
-        ttft_ms: None,
-        grade: None,
         target: call.target,
         started_ms,
         finished_ms,
+        ..JournalRow::new(
+            call.key,
+            call.kind,
+            call.item_id,
+            req.model.clone(),
+            req.repeat,
+            call.endpoint,
+        )
     };
     match outcome {
         Ok(a) => {
