@@ -380,29 +380,7 @@ async fn connection(
 
 // ---------- suites ----------
 
-const PROMPTS: [(&str, &str); 6] = [
-    (
-        "code",
-        "Write a python function that reverses linked list number {i}.",
-    ),
-    (
-        "math",
-        "Solve the equation 3x + {i} = 2x - 7 and give the integer.",
-    ),
-    (
-        "extraction",
-        "Extract the fields name and date from this email as JSON: ticket {i}.",
-    ),
-    (
-        "creative",
-        "Write a short poem about lighthouse number {i}.",
-    ),
-    (
-        "factual",
-        "What is the history of the bridge number {i}? Explain briefly.",
-    ),
-    ("general", "Help me plan a quiet weekend, suggestion {i}."),
-];
+use routecal::synth::TASK_PROMPTS as PROMPTS;
 
 fn write_dataset(path: &Path, items: usize) {
     let mut out = Vec::new();

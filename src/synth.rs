@@ -31,7 +31,8 @@ impl Spec {
     }
 }
 
-const TASK_PROMPTS: [(&str, &str); 6] = [
+/// One prompt template per task type (`{i}` is the item number), shared with the scale benchmark.
+pub const TASK_PROMPTS: [(&str, &str); 6] = [
     (
         "code",
         "Write a python function that reverses linked list number {i}.",

@@ -19,31 +19,32 @@ pub struct RecordWriter {
 impl RecordWriter {
     /// Create (or truncate) `path` before any call is made, so a bad path costs nothing.
     pub fn create(path: &Path) -> anyhow::Result<RecordWriter> {
-        let file = File::create(path).map_err(|e| {
-            UsageError(format!(
-                "--record {}: cannot create the recording: {e}",
-                path.display()
-            ))
-        })?;
-        Ok(RecordWriter {
-            path: path.to_path_buf(),
-            out: BufWriter::new(file),
-            lines: 0,
-        })
+        Self::open(
+            path,
+            std::fs::OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(true),
+            "create",
+        )
     }
 
     /// Open `path` for appending (a resumed run adds to the recording of its earlier part).
     pub fn append_to(path: &Path) -> anyhow::Result<RecordWriter> {
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(path)
-            .map_err(|e| {
-                UsageError(format!(
-                    "--record {}: cannot open the recording: {e}",
-                    path.display()
-                ))
-            })?;
+        Self::open(
+            path,
+            std::fs::OpenOptions::new().create(true).append(true),
+            "open",
+        )
+    }
+
+    fn open(path: &Path, how: &std::fs::OpenOptions, verb: &str) -> anyhow::Result<RecordWriter> {
+        let file = how.open(path).map_err(|e| {
+            UsageError(format!(
+                "--record {}: cannot {verb} the recording: {e}",
+                path.display()
+            ))
+        })?;
         Ok(RecordWriter {
             path: path.to_path_buf(),
             out: BufWriter::new(file),
