@@ -31,10 +31,15 @@ impl OpenAi {
         let mut body = json!({
             "model": &*req.wire_name,
             "messages": [{"role": "user", "content": &*req.prompt}],
-            "max_tokens": req.max_tokens,
         });
-        if let Some(t) = req.temperature {
-            body["temperature"] = json!(t);
+        if is_reasoning_model(&req.wire_name) {
+            // OpenAI's reasoning models reject `max_tokens` and any temperature but their own.
+            body["max_completion_tokens"] = json!(req.max_tokens);
+        } else {
+            body["max_tokens"] = json!(req.max_tokens);
+            if let Some(t) = req.temperature {
+                body["temperature"] = json!(t);
+            }
         }
         if self.stream {
             body["stream"] = json!(true);
@@ -208,9 +213,79 @@ pub fn parse_completion(v: &Value, redactor: &Redactor) -> Result<Answer, CallEr
     Ok(a)
 }
 
+/// OpenAI's o-series and GPT-5 models (also behind a router prefix such as OpenRouter's
+/// `openai/o3-mini`), which take `max_completion_tokens` and no `temperature`.
+fn is_reasoning_model(wire_name: &str) -> bool {
+    let name = wire_name
+        .rsplit('/')
+        .next()
+        .unwrap_or(wire_name)
+        .to_ascii_lowercase();
+    ["o1", "o3", "o4", "gpt-5"].iter().any(|p| {
+        name.strip_prefix(p)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with(['-', '.']))
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn request(wire_name: &str) -> CallRequest {
+        CallRequest {
+            model: crate::types::ModelId::parse("openai/x").unwrap(),
+            wire_name: std::sync::Arc::from(wire_name),
+            prompt: std::sync::Arc::from("hi"),
+            max_tokens: 64,
+            temperature: Some(0.0),
+            purpose: crate::provider::Purpose::Candidate,
+            repeat: 0,
+        }
+    }
+
+    #[test]
+    fn reasoning_models_get_max_completion_tokens_and_no_temperature() {
+        let src = "[classifier]\nmodel = \"openai/x\"\n[endpoints.api]\nkind = \"openai\"\nbase_url = \"http://127.0.0.1:1/v1\"\n\
+                   [models.\"openai/x\"]\nendpoint = \"api\"\ntier = \"budget\"\n\
+                   input_per_mtok = 1.0\noutput_per_mtok = 1.0\n\
+                   [default]\nprimary = \"openai/x\"\n";
+        let cfg = crate::config::Config::parse(
+            std::path::Path::new("routes.toml"),
+            src.to_string(),
+            crate::prices::PriceTable::shipped(),
+            jiff::Timestamp::now(),
+        )
+        .unwrap();
+        let p = OpenAi::new(&cfg.endpoints["api"], None).unwrap();
+        for name in [
+            "o3-mini",
+            "o1",
+            "gpt-5.2",
+            "gpt-5-mini",
+            "openai/o4-mini",
+            "GPT-5",
+        ] {
+            let b = p.body(&request(name));
+            assert_eq!(b["max_completion_tokens"], 64, "{name}");
+            assert!(
+                b.get("max_tokens").is_none() && b.get("temperature").is_none(),
+                "{name}"
+            );
+        }
+        for name in [
+            "gpt-4o",
+            "gpt-4.1-mini",
+            "o3x",
+            "llama-3.3-70b",
+            "gpt-50",
+            "deepseek-chat",
+        ] {
+            let b = p.body(&request(name));
+            assert_eq!(b["max_tokens"], 64, "{name}");
+            assert_eq!(b["temperature"], 0.0, "{name}");
+            assert!(b.get("max_completion_tokens").is_none(), "{name}");
+        }
+    }
 
     #[test]
     fn completion_text_usage_and_reported_cost() {
