@@ -99,10 +99,18 @@ impl std::fmt::Display for RouteFailure {
 
 impl std::error::Error for RouteFailure {}
 
+/// What every request to one endpoint shares: its concurrency and its request rate, as in a
+/// benchmark run, so a batch of prompts never hammers a local server or a rate-limited key.
+struct EndpointLimits {
+    slots: tokio::sync::Semaphore,
+    rate: Option<governor::DefaultDirectRateLimiter>,
+}
+
 /// The router: the table, a provider per endpoint, the cache and the log.
 pub struct Router {
     cfg: Arc<Config>,
     providers: HashMap<String, Arc<dyn Provider>>,
+    limits: HashMap<String, EndpointLimits>,
     cache: Mutex<ClassificationCache>,
     log: Option<RouteLog>,
     log_prompts: bool,
@@ -144,9 +152,22 @@ impl Router {
             Some(p) => ClassificationCache::open(p, opts.cache_ttl, now_ms()),
             None => ClassificationCache::in_memory(opts.cache_ttl),
         };
+        let limits = providers
+            .iter()
+            .filter_map(|(name, p)| {
+                let ep = cfg.endpoints.get(name)?;
+                let limits = EndpointLimits {
+                    slots: tokio::sync::Semaphore::new(ep.max_concurrency.max(1)),
+                    rate: crate::runner::requests_per_minute(ep, &**p)
+                        .and_then(crate::runner::spaced_limiter),
+                };
+                Some((name.clone(), limits))
+            })
+            .collect();
         Router {
             cfg,
             providers,
+            limits,
             cache: Mutex::new(cache),
             log: opts.log_path.as_deref().map(RouteLog::new),
             log_prompts: opts.log_prompts,
@@ -182,6 +203,15 @@ impl Router {
             );
         };
         let t0 = Instant::now();
+        // Waiting for the endpoint's limits counts in the request's latency, not in its timeout.
+        let limits = self.limits.get(&ep.name);
+        let _slot = match limits {
+            Some(l) => l.slots.acquire().await.ok(),
+            None => None,
+        };
+        if let Some(rate) = limits.and_then(|l| l.rate.as_ref()) {
+            rate.until_ready().await;
+        }
         let out = match tokio::time::timeout(ep.timeout, p.call(req)).await {
             Ok(r) => r,
             Err(_) => Err(CallError::new(

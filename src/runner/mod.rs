@@ -57,6 +57,20 @@ pub struct RunTotals {
     pub not_started: usize,
 }
 
+/// An endpoint's request rate: its own `requests_per_minute`, else its provider's default (a
+/// Promptster test key), else none.
+pub fn requests_per_minute(ep: &Endpoint, provider: &dyn Provider) -> Option<u32> {
+    ep.requests_per_minute
+        .or_else(|| provider.default_requests_per_minute().map(|(r, _)| r))
+}
+
+/// A limiter that spaces requests evenly at `rpm` a minute, with no burst: a server counting in
+/// any 60-second window never sees more than the limit.
+pub fn spaced_limiter(rpm: u32) -> Option<DefaultDirectRateLimiter> {
+    NonZeroU32::new(rpm)
+        .map(|r| RateLimiter::direct(Quota::per_minute(r).allow_burst(NonZeroU32::MIN)))
+}
+
 fn now_ms() -> i64 {
     jiff::Timestamp::now().as_millisecond()
 }
@@ -98,16 +112,13 @@ pub async fn execute(
             ep.requests_per_minute,
             provider.default_requests_per_minute(),
         ) {
-            (Some(r), _) => Some(r),
-            (None, Some((r, why))) => {
-                if mode != ProgressMode::Quiet {
-                    eprintln!(
-                        "Endpoint {name}: {r} requests a minute ({why}; set requests_per_minute to change it)"
-                    );
-                }
+            (None, Some((r, why))) if mode != ProgressMode::Quiet => {
+                eprintln!(
+                    "Endpoint {name}: {r} requests a minute ({why}; set requests_per_minute to change it)"
+                );
                 Some(r)
             }
-            (None, None) => None,
+            _ => requests_per_minute(&ep, &*provider),
         };
         endpoints.push((ep, provider, rpm, calls));
     }
@@ -191,12 +202,8 @@ async fn run_endpoint(
     tx: mpsc::Sender<Finished>,
     budget: Option<Arc<Budget>>,
 ) {
-    // No burst: requests are spaced evenly, so a server counting in any 60-second window never
-    // sees more than the limit.
     let limits = Limits {
-        limiter: rpm
-            .and_then(NonZeroU32::new)
-            .map(|r| RateLimiter::direct(Quota::per_minute(r).allow_burst(NonZeroU32::MIN))),
+        limiter: rpm.and_then(spaced_limiter),
         pause: Pause::default(),
         policy: RetryPolicy::for_endpoint(&ep),
     };

@@ -277,3 +277,48 @@ fn the_cache_saves_the_second_classifier_call_and_expires_after_its_ttl() {
         .collect();
     assert_eq!(hits, [false, true, false, false]);
 }
+
+#[test]
+fn a_batch_keeps_to_the_endpoints_concurrency_limit() {
+    // Each answer takes 150 ms; the endpoint takes one request at a time.
+    let server = Server::start(|r| Reply::After(Duration::from_millis(150), Box::new(handler(r))));
+    let tmp = tempfile::tempdir().unwrap();
+    let routes =
+        routes(&server.url()).replace("timeout_s = 1\n", "timeout_s = 5\nmax_concurrency = 1\n");
+    std::fs::write(tmp.path().join("routes.toml"), routes).unwrap();
+    let mut child = bin()
+        .args([
+            "route",
+            "--routes",
+            "routes.toml",
+            "--json",
+            "--no-cache",
+            "--concurrency",
+            "4",
+        ])
+        .current_dir(tmp.path())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"Refactor this parser\nRefactor this lexer\nRefactor this printer\n")
+        .unwrap();
+    let o = child.wait_with_output().unwrap();
+    ok(&o);
+    assert_eq!(stdout(&o).lines().count(), 3);
+    let mut at: Vec<_> = server.requests().iter().map(|r| r.at).collect();
+    at.sort();
+    assert_eq!(at.len(), 6, "a classifier call and an answer per prompt");
+    for w in at.windows(2) {
+        assert!(
+            w[1] - w[0] >= Duration::from_millis(140),
+            "two requests overlapped on an endpoint with max_concurrency = 1: {:?}",
+            w[1] - w[0]
+        );
+    }
+}
