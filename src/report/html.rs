@@ -13,7 +13,9 @@ use polars::prelude::*;
 
 use super::Exporter;
 use super::charts::{self, Confusion, CostQualityPoint, LatencyCurve};
-use super::text::{ms, pct, quality, signed_ms, signed_usd, usd};
+use super::text::{
+    CLASSIFIER_COLUMNS, classifier_figures, ms, pct, quality, signed_ms, signed_usd, usd,
+};
 use crate::derive::Derived;
 use crate::policy::{Decision, fmt_delta};
 use crate::types::{ModelId, TaskType};
@@ -692,34 +694,15 @@ fn classifier(o: &mut String, d: &Derived) -> anyhow::Result<()> {
     table(
         o,
         "classifiers",
-        &[
-            "classifier",
-            "n",
-            "task accuracy",
-            "priority accuracy",
-            "both",
-            "parse misses",
-            "cost / call",
-            "mean latency",
-        ],
+        &CLASSIFIER_COLUMNS,
         &[false, true, true, true, true, true, true, true],
         &d.analysis
             .classifier_summary
             .iter()
             .map(|c| {
-                (
-                    false,
-                    vec![
-                        format!("<code>{}</code>", escape(c.model.as_str())),
-                        c.n.to_string(),
-                        pct(c.task_accuracy),
-                        pct(c.priority_accuracy),
-                        pct(c.both_accuracy),
-                        c.parse_misses.to_string(),
-                        escape(&usd(c.cost_per_call)),
-                        ms(c.mean_latency_ms),
-                    ],
-                )
+                let name = format!("<code>{}</code>", escape(c.model.as_str()));
+                let figures = classifier_figures(c).map(|f| escape(&f));
+                (false, std::iter::once(name).chain(figures).collect())
             })
             .collect::<Vec<_>>(),
     );

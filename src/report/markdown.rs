@@ -3,7 +3,9 @@
 use std::fmt::Write;
 
 use super::Exporter;
-use super::text::{ms, pct, quality, route, signed_ms, signed_usd, usd};
+use super::text::{
+    CLASSIFIER_COLUMNS, classifier_figures, ms, pct, quality, route, signed_ms, signed_usd, usd,
+};
 use crate::derive::Derived;
 use crate::policy::{fmt_change, fmt_delta, fmt_p};
 use crate::types::TaskType;
@@ -350,30 +352,13 @@ impl Exporter for Markdown {
         o.push_str("## Classifier\n\n");
         md_table(
             &mut o,
-            &[
-                "classifier",
-                "n",
-                "task accuracy",
-                "priority accuracy",
-                "both",
-                "parse misses",
-                "cost / call",
-                "mean latency",
-            ],
+            &CLASSIFIER_COLUMNS,
             &d.analysis
                 .classifier_summary
                 .iter()
                 .map(|c| {
-                    vec![
-                        format!("`{}`", c.model),
-                        c.n.to_string(),
-                        pct(c.task_accuracy),
-                        pct(c.priority_accuracy),
-                        pct(c.both_accuracy),
-                        c.parse_misses.to_string(),
-                        usd(c.cost_per_call),
-                        ms(c.mean_latency_ms),
-                    ]
+                    let name = format!("`{}`", c.model);
+                    std::iter::once(name).chain(classifier_figures(c)).collect()
                 })
                 .collect::<Vec<_>>(),
         );

@@ -1,5 +1,6 @@
 //! Plain-text tables for the terminal, and the number formats every report shares.
 
+use crate::analyze::ClassifierSummary;
 use crate::derive::Derived;
 use crate::stats::Estimate;
 use crate::types::TaskType;
@@ -145,4 +146,29 @@ pub fn route(r: &crate::config::Route) -> String {
         Some(f) => format!("{} (fallback {f})", r.primary),
         None => r.primary.to_string(),
     }
+}
+
+/// The classifier table's columns, shared by report.md and report.html.
+pub const CLASSIFIER_COLUMNS: [&str; 8] = [
+    "classifier",
+    "n",
+    "task accuracy",
+    "priority accuracy",
+    "both",
+    "parse misses",
+    "cost / call",
+    "mean latency",
+];
+
+/// A classifier's figures, in the order of [`CLASSIFIER_COLUMNS`] after its name.
+pub fn classifier_figures(c: &ClassifierSummary) -> [String; 7] {
+    [
+        c.n.to_string(),
+        pct(c.task_accuracy),
+        pct(c.priority_accuracy),
+        pct(c.both_accuracy),
+        c.parse_misses.to_string(),
+        usd(c.cost_per_call),
+        ms(c.mean_latency_ms),
+    ]
 }
