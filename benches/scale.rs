@@ -133,6 +133,18 @@ struct Measured {
     code: i32,
 }
 
+/// `routecal report --quiet RUN_DIR` from `cwd`, measured and checked (log: `cwd/report.log`).
+fn measure_report(bin: &Path, cwd: &Path, run_dir: &Path, case: &str) -> Measured {
+    let mut cmd = Command::new(bin);
+    cmd.current_dir(cwd)
+        .args(["report", "--quiet"])
+        .arg(run_dir);
+    let log = cwd.join("report.log");
+    let m = measure(cmd, &log);
+    check(&m, case, &log);
+    m
+}
+
 /// Run `cmd` to completion; its wall time, its own CPU time and peak RSS (from `wait4`).
 fn measure(cmd: Command, log: &Path) -> Measured {
     measure_phases(cmd, log, None).0
@@ -484,13 +496,7 @@ fn runner_case(bin: &Path, work: &Path, name: &str, items: usize) -> Value {
         .unwrap_or(0);
 
     // The same derivation alone, to separate the runner's CPU from the reports'.
-    let mut rep = Command::new(bin);
-    rep.current_dir(&dir)
-        .args(["report", "--quiet"])
-        .arg(&run_dir);
-    let rlog = dir.join("report.log");
-    let r = measure(rep, &rlog);
-    check(&r, "report", &rlog);
+    let r = measure_report(bin, &dir, &run_dir, "report");
 
     let n = (items * MODELS) as f64;
     let limit = n * LATENCY_MS as f64 / 1e3 / C as f64;
@@ -666,13 +672,7 @@ fn report_case(bin: &Path, work: &Path) -> Value {
     let journal = std::fs::metadata(run_dir.join("journal.jsonl"))
         .map(|m| m.len())
         .unwrap_or(0);
-    let mut cmd = Command::new(bin);
-    cmd.current_dir(&root)
-        .args(["report", "--quiet"])
-        .arg(&run_dir);
-    let log = root.join("report.log");
-    let m = measure(cmd, &log);
-    check(&m, "report-1m", &log);
+    let m = measure_report(bin, &root, &run_dir, "report-1m");
     let files: Vec<String> = ["results.csv", "report.md", "report.html"]
         .iter()
         .map(|f| {
