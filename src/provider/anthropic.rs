@@ -128,17 +128,7 @@ impl Anthropic {
                 _ => {}
             }
         }
-        if !stopped {
-            return Err(CallError::new(
-                ErrorKind::BadBody,
-                format!(
-                    "the event stream ended before message_stop (truncated after {} characters)",
-                    a.text.chars().count()
-                ),
-            ));
-        }
-        a.text = self.http.redactor.scrub(&a.text);
-        Ok(a)
+        http::finish_stream(a, stopped, "message_stop", &self.http.redactor)
     }
 }
 

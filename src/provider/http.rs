@@ -8,7 +8,7 @@ use futures::{Stream, StreamExt};
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use secrecy::{ExposeSecret, SecretString};
 
-use super::{CallError, ErrorKind};
+use super::{Answer, CallError, ErrorKind};
 use crate::config::Endpoint;
 use crate::error::InputError;
 
@@ -479,6 +479,27 @@ pub fn bad_body(what: &str, body: &serde_json::Value, redactor: &Redactor) -> Ca
 }
 
 /// Milliseconds since `t`.
+/// The end of a streamed answer: a stream that closed before its `end` event is a truncated
+/// body (retryable); a complete one has the keys scrubbed from its text.
+pub fn finish_stream(
+    mut a: Answer,
+    completed: bool,
+    end: &str,
+    redactor: &Redactor,
+) -> Result<Answer, CallError> {
+    if !completed {
+        return Err(CallError::new(
+            ErrorKind::BadBody,
+            format!(
+                "the event stream ended before {end} (truncated after {} characters)",
+                a.text.chars().count()
+            ),
+        ));
+    }
+    a.text = redactor.scrub(&a.text);
+    Ok(a)
+}
+
 pub fn ms_since(t: Instant) -> f64 {
     t.elapsed().as_secs_f64() * 1e3
 }

@@ -121,17 +121,7 @@ impl OpenAi {
             }
             read_usage(&v, &mut a);
         }
-        if !done {
-            return Err(CallError::new(
-                ErrorKind::BadBody,
-                format!(
-                    "the event stream ended before data: [DONE] (truncated after {} characters)",
-                    a.text.chars().count()
-                ),
-            ));
-        }
-        a.text = self.http.redactor.scrub(&a.text);
-        Ok(a)
+        http::finish_stream(a, done, "data: [DONE]", &self.http.redactor)
     }
 }
 
