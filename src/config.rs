@@ -10,7 +10,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use crate::error::{InputError, InputErrors};
-use crate::prices::{Price, PriceTable, Rate};
+use crate::prices::{Price, PriceTable};
 use crate::types::{Cell, ModelId, Priority, TaskType, Tier, sha256_hex};
 
 /// The classifier prompt of the router: two lowercase words, task type then priority.
@@ -125,6 +125,9 @@ struct RawEndpoint {
     max_retry_after_s: Option<f64>,
     seed: Option<i64>,
     time_scale: Option<f64>,
+    max_response_bytes: Option<i64>,
+    max_line_bytes: Option<i64>,
+    reasoning_room_tokens: Option<i64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -319,7 +322,23 @@ pub struct Endpoint {
     /// Sim: simulated latencies are waited for this many times over (0 answers at once,
     /// 1 in real time); the journal keeps the simulated figure either way.
     pub time_scale: f64,
+    /// Live endpoints: the most bytes read of one response body (a JSON answer, an error body
+    /// or a whole event stream); more is a `too_large` error.
+    pub max_response_bytes: u64,
+    /// Live endpoints: the most bytes of one line of an event stream.
+    pub max_line_bytes: u64,
+    /// Tokens added to `max_tokens` for a reasoning model, whose hidden reasoning counts
+    /// against the same limit as its answer (0 adds nothing).
+    pub reasoning_room_tokens: u32,
 }
+
+/// Default of `max_response_bytes`: 8 MiB, far above any answer of a few thousand tokens
+/// (streamed or not), far below what would strain memory.
+pub const DEFAULT_MAX_RESPONSE_BYTES: u64 = 8 << 20;
+/// Default of `max_line_bytes`: 1 MiB.
+pub const DEFAULT_MAX_LINE_BYTES: u64 = 1 << 20;
+/// Default of `reasoning_room_tokens`.
+pub const DEFAULT_REASONING_ROOM_TOKENS: u32 = 16_384;
 
 #[derive(Debug, Clone)]
 pub struct Model {
@@ -681,6 +700,27 @@ fn build(
             e.max_attempts,
             if kind.is_live() { 5 } else { 1 },
         );
+        let max_response_bytes = positive(
+            "max_response_bytes",
+            e.max_response_bytes,
+            DEFAULT_MAX_RESPONSE_BYTES as i64,
+        ) as u64;
+        let max_line_bytes = positive(
+            "max_line_bytes",
+            e.max_line_bytes,
+            DEFAULT_MAX_LINE_BYTES as i64,
+        ) as u64;
+        let reasoning_room_tokens = match e.reasoning_room_tokens {
+            None => DEFAULT_REASONING_ROOM_TOKENS,
+            Some(x) if (0..=1_000_000).contains(&x) => x as u32,
+            Some(x) => {
+                errs.push(loc.err(
+                    &k("reasoning_room_tokens"),
+                    format!("must be a number of tokens from 0 to 1000000, found {x}"),
+                ));
+                DEFAULT_REASONING_ROOM_TOKENS
+            }
+        };
         let timeout_s = e.timeout_s.unwrap_or(60.0);
         if !(timeout_s > 0.0 && timeout_s.is_finite()) {
             errs.push(loc.err(
@@ -872,6 +912,9 @@ fn build(
                 backoff,
                 seed,
                 time_scale,
+                max_response_bytes,
+                max_line_bytes,
+                reasoning_room_tokens,
             },
         );
     }
@@ -925,12 +968,7 @@ fn build(
                         ));
                     }
                 }
-                Some(Price {
-                    input: Rate::flat(i),
-                    output: Rate::flat(o),
-                    per_request_usd: m.per_request_usd.unwrap_or(0.0),
-                    source: "override".into(),
-                })
+                Some(Price::flat(i, o, m.per_request_usd.unwrap_or(0.0)))
             }
             (None, None) => {
                 let mut p = prices.lookup(&id, at);

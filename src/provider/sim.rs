@@ -148,6 +148,7 @@ impl Sim {
                 reason: format!("simulated (pass rate {})", p.quality),
             }),
             http_status: None,
+            ..Answer::default()
         })
     }
 }
