@@ -1,7 +1,6 @@
 //! `anthropic`: the Messages API (`POST {base}/messages`, `x-api-key`, `anthropic-version`),
 //! plain or streamed.
 
-use futures::StreamExt;
 use futures::future::BoxFuture;
 use reqwest::header::{HeaderName, HeaderValue};
 use serde_json::{Value, json};
@@ -87,7 +86,7 @@ impl Anthropic {
             ..Answer::default()
         };
         let mut stopped = false;
-        while let Some(ev) = events.next().await {
+        while let Some(ev) = http::next_event(&mut events, a.finish_reason.is_some()).await {
             let ev = ev?;
             if ev.data.trim().is_empty() {
                 continue;

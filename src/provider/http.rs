@@ -681,6 +681,28 @@ fn equivalent_status(err: &serde_json::Value, body: &serde_json::Value) -> u16 {
     }
 }
 
+/// How long a stream whose answer is complete (a finish reason came) may still take to send
+/// its end marker before the answer is taken as it is.
+pub const AFTER_FINISH_GRACE: Duration = Duration::from_secs(2);
+
+/// The next event of a stream. Once the answer is complete but for its end marker (`finished`),
+/// a pause longer than [`AFTER_FINISH_GRACE`] or a connection that breaks ends the stream
+/// instead of failing the answer.
+pub async fn next_event(
+    events: &mut futures::stream::BoxStream<'_, Result<super::sse::Event, CallError>>,
+    finished: bool,
+) -> Option<Result<super::sse::Event, CallError>> {
+    use futures::StreamExt;
+    if !finished {
+        return events.next().await;
+    }
+    match tokio::time::timeout(AFTER_FINISH_GRACE, events.next()).await {
+        Err(_) => None,
+        Ok(Some(Err(e))) if matches!(e.kind, ErrorKind::BadBody | ErrorKind::Connection) => None,
+        Ok(next) => next,
+    }
+}
+
 /// The end of a streamed answer: a stream that closed before its `end` event is a truncated
 /// body (retryable); a complete one has the keys scrubbed from its text.
 pub fn finish_stream(

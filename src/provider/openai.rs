@@ -2,7 +2,6 @@
 //! Cerebras, Gemini's compatible endpoint, OpenRouter, Together, Mistral, vLLM, Ollama,
 //! llama.cpp server, a LiteLLM proxy).
 
-use futures::StreamExt;
 use futures::future::BoxFuture;
 use reqwest::header::{AUTHORIZATION, HeaderMap};
 use serde_json::{Value, json};
@@ -97,7 +96,7 @@ impl OpenAi {
             ..Answer::default()
         };
         let mut done = false;
-        while let Some(ev) = events.next().await {
+        while let Some(ev) = http::next_event(&mut events, a.finish_reason.is_some()).await {
             let ev = ev?;
             let data = ev.data.trim();
             if data == "[DONE]" {

@@ -10,3 +10,5 @@ mod resume;
 mod router;
 mod router_http;
 mod statistics;
+mod usage_pricing;
+mod wire_faults;
