@@ -117,7 +117,9 @@ impl Anthropic {
                     }
                 }
                 "message_delta" => {
-                    if let Some(r) = http::finish_reason(v.pointer("/delta/stop_reason")) {
+                    if let Some(r) =
+                        http::finish_reason(v.pointer("/delta/stop_reason"), &self.http.redactor)
+                    {
                         a.finish_reason = Some(r);
                     }
                     read_usage(v.get("usage"), &mut a);
@@ -199,7 +201,7 @@ pub fn parse_message(v: &Value, redactor: &Redactor) -> Result<Answer, CallError
         text: redactor.scrub(&text),
         latency: Latency::Measure,
         http_status: Some(200),
-        finish_reason: http::finish_reason(v.get("stop_reason")),
+        finish_reason: http::finish_reason(v.get("stop_reason"), redactor),
         ..Answer::default()
     };
     read_usage(v.get("usage"), &mut a);

@@ -724,10 +724,10 @@ pub fn finish_stream(
     Ok(a)
 }
 
-/// A finish (stop) reason: a short string, kept verbatim up to 40 characters; anything else
-/// (null, a number, an object) is no reason.
-pub fn finish_reason(v: Option<&serde_json::Value>) -> Option<String> {
-    let s = v?.as_str()?.trim();
+/// A finish (stop) reason: a short string, keys scrubbed, then kept up to 40 characters
+/// without control characters; anything else (null, a number, an object) is no reason.
+pub fn finish_reason(v: Option<&serde_json::Value>, redactor: &Redactor) -> Option<String> {
+    let s = redactor.scrub(v?.as_str()?.trim());
     (!s.is_empty()).then(|| s.chars().filter(|c| !c.is_control()).take(40).collect())
 }
 

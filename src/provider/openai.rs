@@ -134,7 +134,11 @@ impl OpenAi {
                 }
                 a.text.push_str(piece);
             }
-            read_finish(v.pointer("/choices/0/finish_reason"), &mut a);
+            read_finish(
+                v.pointer("/choices/0/finish_reason"),
+                &mut a,
+                &self.http.redactor,
+            );
             read_usage(&v, &mut a);
         }
         let complete = done || a.finish_reason.is_some();
@@ -164,8 +168,8 @@ fn processing_ms(h: &HeaderMap) -> Option<f64> {
         .filter(|v| v.is_finite() && *v >= 0.0)
 }
 
-fn read_finish(v: Option<&Value>, a: &mut Answer) {
-    if let Some(r) = http::finish_reason(v) {
+fn read_finish(v: Option<&Value>, a: &mut Answer, redactor: &Redactor) {
+    if let Some(r) = http::finish_reason(v, redactor) {
         a.finish_reason = Some(r);
     }
 }
@@ -247,7 +251,7 @@ pub fn parse_completion(v: &Value, redactor: &Redactor) -> Result<Answer, CallEr
         http_status: Some(200),
         ..Answer::default()
     };
-    read_finish(choice.get("finish_reason"), &mut a);
+    read_finish(choice.get("finish_reason"), &mut a, redactor);
     read_usage(v, &mut a);
     Ok(a)
 }

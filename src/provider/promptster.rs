@@ -119,7 +119,7 @@ pub fn parse_test_response(v: &Value, redactor: &Redactor) -> Result<Answer, Cal
         },
         finish_reason: ["finish_reason", "stop_reason"]
             .iter()
-            .find_map(|k| http::finish_reason(field(k))),
+            .find_map(|k| http::finish_reason(field(k), redactor)),
         cost: http::as_number(field("cost_usd")).map(|c| (c, CostSource::Reported)),
         latency: Latency::Measure,
         server_latency_ms: http::as_number(field("latency_ms")),
