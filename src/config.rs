@@ -138,6 +138,8 @@ struct RawModel {
     input_per_mtok: Option<f64>,
     output_per_mtok: Option<f64>,
     per_request_usd: Option<f64>,
+    cache_read_per_mtok: Option<f64>,
+    cache_write_per_mtok: Option<f64>,
     #[serde(default = "yes")]
     candidate: bool,
     wire_name: Option<String>,
@@ -662,6 +664,38 @@ fn scan_for_literal_keys(
     }
 }
 
+/// `cache_read_per_mtok` / `cache_write_per_mtok` of a model: they replace the table's cache
+/// prices (or give an override its cache prices); without a price to attach to they are an error.
+fn cache_price_overrides(
+    (read, write): (Option<f64>, Option<f64>),
+    price: &mut Option<Price>,
+    mut err: impl FnMut(&'static str, String),
+) {
+    for (field, v) in [
+        ("cache_read_per_mtok", read),
+        ("cache_write_per_mtok", write),
+    ] {
+        let Some(v) = v else { continue };
+        if !(v >= 0.0 && v.is_finite()) {
+            err(field, format!("must be a non-negative price, found {v}"));
+            continue;
+        }
+        let Some(p) = price.as_mut() else {
+            err(
+                field,
+                "a cache price needs input_per_mtok and output_per_mtok (the model is not in the price table)".into(),
+            );
+            continue;
+        };
+        let rate = Some(crate::prices::Rate::flat(v));
+        if field == "cache_read_per_mtok" {
+            p.cache_read = rate;
+        } else {
+            p.cache_write = rate;
+        }
+    }
+}
+
 fn build(
     raw: RawFile,
     loc: &Locator,
@@ -954,7 +988,7 @@ fn build(
         if tiers.is_empty() {
             errs.push(loc.err(&["models", &name, "tier"], "name at least one tier"));
         }
-        let price = match (m.input_per_mtok, m.output_per_mtok) {
+        let mut price = match (m.input_per_mtok, m.output_per_mtok) {
             (Some(i), Some(o)) => {
                 for (f, v) in [
                     ("input_per_mtok", i),
@@ -985,6 +1019,10 @@ fn build(
                 None
             }
         };
+        let cache_prices = (m.cache_read_per_mtok, m.cache_write_per_mtok);
+        cache_price_overrides(cache_prices, &mut price, |f, msg| {
+            errs.push(loc.err(&["models", &name, f], msg))
+        });
         let kind = endpoints.get(&m.endpoint).map(|e| e.kind);
         if price.is_none() && kind != Some(EndpointKind::Keywords) {
             warnings.push(Warning {
@@ -1325,6 +1363,7 @@ fn check_base_url(kind: EndpointKind, url: &str) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::prices::Rate;
 
     const GOOD: &str = r#"
 [classifier]
@@ -1501,6 +1540,71 @@ primary = "openai/gpt-4-0314"
             "kind = \"openai\"\nanthropic_version = \"2023-06-01\"\n",
         ));
         assert_eq!(e.field.as_deref(), Some("endpoints.api.anthropic_version"));
+    }
+
+    #[test]
+    fn response_limits_reasoning_room_and_cache_prices_are_read_and_checked() {
+        let c = parse(GOOD).unwrap();
+        let ep = &c.endpoints["api"];
+        assert_eq!(ep.max_response_bytes, DEFAULT_MAX_RESPONSE_BYTES);
+        assert_eq!(ep.max_line_bytes, DEFAULT_MAX_LINE_BYTES);
+        assert_eq!(ep.reasoning_room_tokens, DEFAULT_REASONING_ROOM_TOKENS);
+        let src = GOOD.replace(
+            "kind = \"openai\"\n",
+            "kind = \"openai\"\nmax_response_bytes = 4096\nmax_line_bytes = 512\nreasoning_room_tokens = 0\n",
+        );
+        let ep = &parse(&src).unwrap().endpoints["api"];
+        assert_eq!(
+            (
+                ep.max_response_bytes,
+                ep.max_line_bytes,
+                ep.reasoning_room_tokens
+            ),
+            (4096, 512, 0)
+        );
+        for (bad, field) in [
+            ("max_response_bytes = 0", "max_response_bytes"),
+            ("max_line_bytes = -1", "max_line_bytes"),
+            ("reasoning_room_tokens = -5", "reasoning_room_tokens"),
+        ] {
+            let e = one_error(&GOOD.replace(
+                "kind = \"openai\"\n",
+                &format!("kind = \"openai\"\n{bad}\n"),
+            ));
+            assert_eq!(e.field.as_deref(), Some(&*format!("endpoints.api.{field}")));
+        }
+        // Cache prices: on a table price, on an override, and refused without a price.
+        let table = GOOD.replace(
+            "[models.\"openai/gpt-4-0613\"]\n",
+            "[models.\"openai/gpt-4-0613\"]\ncache_read_per_mtok = 0.5\n",
+        );
+        let p = parse(&table).unwrap().models[&ModelId::parse("openai/gpt-4-0613").unwrap()]
+            .price
+            .clone()
+            .unwrap();
+        assert_eq!(p.cache_read, Some(Rate::flat(0.5)));
+        assert_eq!(p.input.base, 30.0);
+        let over = GOOD.replace(
+            "[models.\"openai/gpt-4-0613\"]\n",
+            "[models.\"openai/gpt-4-0613\"]\ninput_per_mtok = 1.0\noutput_per_mtok = 2.0\ncache_write_per_mtok = 1.25\n",
+        );
+        let p = parse(&over).unwrap().models[&ModelId::parse("openai/gpt-4-0613").unwrap()]
+            .price
+            .clone()
+            .unwrap();
+        assert_eq!(
+            (p.cache_read, p.cache_write),
+            (None, Some(Rate::flat(1.25)))
+        );
+        let unknown = GOOD.replace(
+            "[models.\"openai/gpt-4-0613\"]\n",
+            "[models.\"nobody/no-such-model-xyz\"]\nendpoint = \"api\"\ntier = \"budget\"\ncache_read_per_mtok = 0.5\n\n[models.\"openai/gpt-4-0613\"]\n",
+        );
+        let e = one_error(&unknown);
+        assert_eq!(
+            e.field.as_deref(),
+            Some("models.nobody/no-such-model-xyz.cache_read_per_mtok")
+        );
     }
 
     #[test]

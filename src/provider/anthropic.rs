@@ -96,7 +96,7 @@ impl Anthropic {
                     ErrorKind::BadBody,
                     format!(
                         "expected a JSON event in the stream ({e}), found {}",
-                        self.http.redactor.scrub(&http::truncate(&ev.data, 120))
+                        http::truncate(&self.http.redactor.scrub(&ev.data), 120)
                     ),
                 )
             })?;

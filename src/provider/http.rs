@@ -252,8 +252,7 @@ impl Http {
                 format!(
                     "expected a JSON body, found {} bytes that do not parse ({e}): {}",
                     bytes.len(),
-                    self.redactor
-                        .scrub(&truncate(&String::from_utf8_lossy(bytes), 120))
+                    truncate(&self.redactor.scrub(&String::from_utf8_lossy(bytes)), 120)
                 ),
             );
             err.http_status = Some(status);

@@ -111,7 +111,7 @@ impl OpenAi {
                     ErrorKind::BadBody,
                     format!(
                         "expected a JSON chunk in the event stream ({e}), found {}",
-                        self.http.redactor.scrub(&http::truncate(data, 120))
+                        http::truncate(&self.http.redactor.scrub(data), 120)
                     ),
                 )
             })?;
