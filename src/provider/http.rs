@@ -204,6 +204,20 @@ impl Http {
         ))
     }
 
+    /// A 2xx answer to a stream request that held no event: its start, keys scrubbed.
+    fn not_a_stream(&self, head: &[u8]) -> CallError {
+        let text = self.redactor.scrub(&String::from_utf8_lossy(head));
+        let mut e = CallError::new(
+            ErrorKind::BadBody,
+            format!(
+                "expected an event stream, found a body without events: {}",
+                truncate(text.trim(), 200)
+            ),
+        );
+        e.http_status = Some(200);
+        e
+    }
+
     /// The `too_large` error of this endpoint.
     fn too_large(&self, what: &str, setting: &str, limit: usize) -> CallError {
         let mut e = CallError::new(
@@ -314,22 +328,30 @@ impl Http {
             pending: Option<Vec<u8>>,
             read: usize,
             ended: bool,
+            /// The start of the body and how many events it gave, to name a body that was no
+            /// event stream at all (an HTML error page from a proxy, say).
+            head: Vec<u8>,
+            events: usize,
         }
         let st = St {
             response,
             parser: super::sse::Parser::new(self.max_line),
-            read: first.len(),
+            read: 0,
+            head: first[..first.len().min(300)].to_vec(),
             pending: Some(first),
             ended: false,
+            events: 0,
         };
         futures::stream::unfold(Some(st), move |st| async move {
             let mut st = st?;
             loop {
                 if let Some(ev) = st.parser.next_event() {
+                    st.events += 1;
                     return Some((Ok(ev), Some(st)));
                 }
                 if st.ended {
-                    return None;
+                    return (st.events == 0 && !st.head.trim_ascii().is_empty())
+                        .then(|| (Err(self.not_a_stream(&st.head)), None));
                 }
                 let chunk = match st.pending.take() {
                     Some(c) => Some(c),

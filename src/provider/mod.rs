@@ -126,13 +126,19 @@ pub struct UsageDetail {
     pub reasoning_tokens: Option<u64>,
 }
 
-/// Whether a finish reason says the answer was cut by the token limit (OpenAI `length`,
-/// Anthropic `max_tokens`, or the context window running out).
+/// Whether a finish reason says the answer was cut by the token limit: OpenAI and compatible
+/// servers `length`, Anthropic `max_tokens`, Gemini `MAX_TOKENS`, Mistral `model_length`, or
+/// the context window running out. Case is ignored.
 pub fn is_truncation(finish_reason: &str) -> bool {
-    matches!(
-        finish_reason,
-        "length" | "max_tokens" | "model_context_window_exceeded" | "max_output_tokens"
-    )
+    [
+        "length",
+        "max_tokens",
+        "max_output_tokens",
+        "model_length",
+        "model_context_window_exceeded",
+    ]
+    .iter()
+    .any(|r| finish_reason.eq_ignore_ascii_case(r))
 }
 
 /// A successful answer as the provider gave it.
@@ -327,4 +333,24 @@ fn build(ep: &Endpoint, cfg: &Config) -> anyhow::Result<Arc<dyn Provider>> {
             Arc::new(promptster::Promptster::new(ep, key, byok)?)
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn truncation_reasons_of_every_wire() {
+        for r in ["length", "max_tokens", "MAX_TOKENS", "model_length"] {
+            assert!(super::is_truncation(r), "{r}");
+        }
+        for r in [
+            "stop",
+            "end_turn",
+            "tool_calls",
+            "content_filter",
+            "STOP",
+            "",
+        ] {
+            assert!(!super::is_truncation(r), "{r}");
+        }
+    }
 }

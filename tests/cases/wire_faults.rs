@@ -496,6 +496,18 @@ fn a_json_error_answering_a_stream_request_keeps_its_message_and_kind() {
 }
 
 #[test]
+fn a_body_that_is_no_event_stream_keeps_its_text_in_the_error() {
+    let page = "<html><body><h1>502 Bad Gateway</h1>upstream rejected the request</body></html>";
+    for kind in ["openai", "anthropic"] {
+        let (row, n) = one_call(kind, true, Reply::text(200, page), 2);
+        assert_eq!(row["error_kind"], "bad_body", "{kind}: {row}");
+        let msg = row["error"].as_str().unwrap();
+        assert!(msg.contains("502 Bad Gateway"), "{kind}: {msg}");
+        assert_eq!(n, 2, "a bad body is retried");
+    }
+}
+
+#[test]
 fn a_plain_json_answer_to_a_stream_request_is_an_answer() {
     let openai = json!({"choices":[{"index":0,"message":{"role":"assistant","content":"it is 42"},"finish_reason":"stop"}],
         "usage":{"prompt_tokens":9,"completion_tokens":3}});
