@@ -259,7 +259,7 @@ pub fn parse_completion(v: &Value, redactor: &Redactor) -> Result<Answer, CallEr
 /// Models that reason before they answer, with the reasoning counted against the output limit:
 /// OpenAI's reasoning models, DeepSeek's reasoner and R1 family, QwQ, gpt-oss, Magistral,
 /// grok-3-mini, and names that say `thinking` or `reasoning`.
-fn thinks(wire_name: &str) -> bool {
+pub(super) fn thinks(wire_name: &str) -> bool {
     if is_reasoning_model(wire_name) {
         return true;
     }

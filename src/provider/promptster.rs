@@ -23,6 +23,7 @@ pub struct Promptster {
     key: Key,
     /// Provider name → the header and key of a bring-your-own provider key.
     provider_keys: BTreeMap<String, (HeaderName, Key)>,
+    reasoning_room: u32,
 }
 
 impl Promptster {
@@ -37,6 +38,7 @@ impl Promptster {
             http: Http::new(ep, Redactor::new(secrets))?,
             key,
             provider_keys,
+            reasoning_room: ep.reasoning_room_tokens,
         })
     }
 
@@ -55,7 +57,12 @@ impl Promptster {
             "provider": req.model.provider(),
             "model": &*req.wire_name,
             "prompt": &*req.prompt,
-            "max_tokens": req.max_tokens,
+            // A reasoning model gets room for its hidden reasoning, as on an openai endpoint.
+            "max_tokens": if super::openai::thinks(&req.wire_name) {
+                req.max_tokens.saturating_add(self.reasoning_room)
+            } else {
+                req.max_tokens
+            },
         });
         if let Some(t) = req.temperature {
             body["temperature"] = json!(t);

@@ -426,3 +426,33 @@ fn ordinary_answers_raise_no_truncation_warning() {
     run(tmp.path());
     assert_eq!(limit_of(&server.requests()[0]), 1024);
 }
+
+#[test]
+fn reasoning_models_get_room_to_reason_on_every_kind_that_sends_a_limit() {
+    // (kind, model, the field that carries the limit, room expected)
+    let cases = [
+        ("openai", "deepseek/deepseek-reasoner", "max_tokens", true),
+        ("openai", "openai/gpt-4o", "max_tokens", false),
+        ("promptster", "openai/o3-mini", "max_tokens", true),
+        (
+            "promptster",
+            "anthropic/claude-3-5-sonnet-20241022",
+            "max_tokens",
+            false,
+        ),
+    ];
+    for (kind, model, field, room) in cases {
+        let server = Server::start(|_| {
+            Reply::json(
+                200,
+                json!({"response":"42","choices":[{"index":0,"message":{"content":"42"},"finish_reason":"stop"}]}),
+            )
+        });
+        let tmp = tempfile::tempdir().unwrap();
+        suite(tmp.path(), kind, &server.url(), model, "", 1);
+        run(tmp.path());
+        let sent = server.requests()[0].json()[field].as_u64();
+        let want = if room { 1024 + 16384 } else { 1024 };
+        assert_eq!(sent, Some(want), "{kind} {model}");
+    }
+}
