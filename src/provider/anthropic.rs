@@ -178,9 +178,7 @@ fn read_usage(u: Option<&Value>, a: &mut Answer) {
 /// A non-streamed message: the text blocks joined; other blocks (thinking, tool use) skipped.
 /// A body with an `error` (`{"type":"error","error":{…}}`) is classified like its HTTP error.
 pub fn parse_message(v: &Value, redactor: &Redactor) -> Result<Answer, CallError> {
-    if v.get("content").is_none()
-        && let Some(err) = v.get("error")
-    {
+    if let Some(err) = http::body_error(v, &["content"]) {
         return Err(http::error_in_body(
             err,
             v,

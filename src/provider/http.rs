@@ -665,6 +665,24 @@ pub fn error_in_body(
     e
 }
 
+/// The error a 2xx JSON body holds instead of an answer: its `error` field, or the body itself
+/// when it says only `detail` or `message` (FastAPI-style servers). `answer_keys` are the
+/// fields of an answer: a body with any of them is no error.
+pub fn body_error<'v>(
+    v: &'v serde_json::Value,
+    answer_keys: &[&str],
+) -> Option<&'v serde_json::Value> {
+    if answer_keys.iter().any(|k| v.get(*k).is_some()) {
+        return None;
+    }
+    v.get("error").or_else(|| {
+        ["detail", "message"]
+            .iter()
+            .any(|k| v.get(*k).is_some_and(serde_json::Value::is_string))
+            .then_some(v)
+    })
+}
+
 fn equivalent_status(err: &serde_json::Value, body: &serde_json::Value) -> u16 {
     let field = |k: &str| err.get(k).or_else(|| body.get(k));
     for k in ["code", "status", "status_code"] {

@@ -115,7 +115,11 @@ impl OpenAi {
                     ),
                 )
             })?;
-            if let Some(err) = v.get("error") {
+            // OpenRouter sends an error next to `choices` (finish_reason "error").
+            let err = v
+                .get("error")
+                .or_else(|| http::body_error(&v, &["choices", "usage"]));
+            if let Some(err) = err {
                 // Proxies report upstream failures inside a 200 stream.
                 return Err(http::error_in_body(
                     err,
@@ -211,9 +215,7 @@ fn read_usage(v: &Value, a: &mut Answer) {
 /// A non-streamed completion. Unknown fields are ignored; a body without choices is a bad
 /// body, and one with an `error` instead is classified like the HTTP error it stands for.
 pub fn parse_completion(v: &Value, redactor: &Redactor) -> Result<Answer, CallError> {
-    if v.get("choices").is_none()
-        && let Some(err) = v.get("error")
-    {
+    if let Some(err) = http::body_error(v, &["choices"]) {
         return Err(http::error_in_body(
             err,
             v,

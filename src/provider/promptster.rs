@@ -69,10 +69,7 @@ impl Promptster {
         }
         let sent = self.http.post("/prompts/test", headers, &body).await?;
         let v = self.http.json(sent).await?;
-        if v.get("response").is_none()
-            && v.get("result").is_none()
-            && let Some(err) = v.get("error")
-        {
+        if let Some(err) = http::body_error(&v, &["response", "result"]) {
             return Err(http::error_in_body(
                 err,
                 &v,

@@ -638,4 +638,38 @@ fn an_error_chunk_inside_a_stream_is_classified_like_its_status() {
             .contains("upstream provider overloaded")
     );
     assert_eq!(n, 3);
+    // OpenRouter's mid-stream error: the error next to a choice that finished with "error".
+    let reply = Reply::Events {
+        chunks: vec![
+            sse(
+                None,
+                json!({"choices":[{"index":0,"delta":{"content":"The ans"}}]}),
+            ),
+            sse(
+                None,
+                json!({"id":"gen-1","error":{"code":502,"message":"Provider disconnected"},
+                    "choices":[{"index":0,"delta":{"content":""},"finish_reason":"error"}]}),
+            ),
+        ],
+        cut: false,
+    };
+    let (row, n) = one_call("openai", true, reply, 3);
+    assert_eq!(row["error_kind"], "server", "{row}");
+    assert!(
+        row["error"]
+            .as_str()
+            .unwrap()
+            .contains("Provider disconnected")
+    );
+    assert_eq!(n, 3);
+    // A FastAPI-style {"detail": ...} body to a stream request.
+    let (row, n) = one_call(
+        "openai",
+        true,
+        Reply::json(200, json!({"detail":"model not found: acme-x"})),
+        3,
+    );
+    assert_eq!(row["error_kind"], "server", "{row}");
+    assert!(row["error"].as_str().unwrap().contains("model not found"));
+    assert_eq!(n, 3);
 }
