@@ -302,27 +302,10 @@ fn sim_sample(n: usize, rates: &BTreeMap<ModelId, (f64, f64)>, seed: u64) -> (Da
         }
     }
     let ds = Dataset::parse(Path::new("sample.jsonl"), lines.as_bytes()).expect("valid sample");
-    (ds, analysis(outcomes, rates.keys().cloned().collect()))
-}
-
-fn analysis(outcomes: BTreeMap<(String, ModelId), ItemOutcome>, models: Vec<ModelId>) -> Analysis {
-    Analysis {
-        results: Default::default(),
-        judge: Default::default(),
-        judge_summary: Default::default(),
-        summary_task: Default::default(),
-        summary_cell: Default::default(),
-        classifier: Default::default(),
-        classifier_accuracy: Default::default(),
-        confusion: Default::default(),
-        model_task: Vec::new(),
-        outcomes,
-        predictions: BTreeMap::new(),
-        classifier_summary: Vec::new(),
-        models,
-        latency_sources: BTreeMap::new(),
-        notes: Vec::new(),
-    }
+    (
+        ds,
+        Analysis::from_outcomes(outcomes, rates.keys().cloned().collect()),
+    )
 }
 
 fn sim_cases(dir: &Path, resamples: usize) {
