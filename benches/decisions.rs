@@ -3,11 +3,11 @@
 //! It re-benchmarks like a team does each week — a fresh sample of `n` items per task type — many
 //! times over, where the truth is known, and scores every cell decision of the policy against it:
 //!
-//! - **sim**: the shipped roster with known pass rates and *shared item difficulty*: each item has
-//!   a latent difficulty `w ~ N(0, 1)`, and model `m` passes it when
-//!   `√ρ·w + √(1 − ρ)·e < Φ⁻¹(p_m)` with `e ~ N(0, 1)` its own noise (ρ = 0.6), so every model
-//!   passes with probability `p_m` and strong and weak models fail the same hard items, as real
-//!   ones do. Scenarios: the current primary truly best; truly worse by a gap g (0.05–0.25);
+//! - **sim**: the shipped roster with known pass rates and *shared item difficulty*, drawn by
+//!   the `sim` provider's own [`Sim::draw_on_item`]: each item has a latent difficulty
+//!   `w ~ N(0, 1)`, and model `m` passes it when `√ρ·w + √(1 − ρ)·e < Φ⁻¹(p_m)` with
+//!   `e ~ N(0, 1)` its own noise (ρ = 0.6, the `sim` default), so every model passes with
+//!   probability `p_m` and strong and weak models fail the same hard items, as real ones do. Scenarios: the current primary truly best; truly worse by a gap g (0.05–0.25);
 //!   a much cheaper challenger within 1 point.
 //! - **real**: the recorded `llmdrift-happy-500` pool (500 questions × 4 real models, graded):
 //!   samples of `n` items without replacement, the rest of the pool as the truth.
@@ -23,13 +23,13 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use rand::{RngExt, SeedableRng};
-use rand_distr::{Distribution, StandardNormal};
 use rayon::prelude::*;
 use routecal::analyze::{Analysis, ItemOutcome};
-use routecal::config::Config;
+use routecal::config::{Config, SimProfile};
 use routecal::crossfit::CrossFit;
 use routecal::dataset::Dataset;
 use routecal::policy::{self, Observations};
+use routecal::provider::sim::{DrawOutcome, ItemDifficulty, Sim};
 use routecal::simulate::{self, Routing};
 use routecal::types::{Cell, ModelId, Priority, TaskType};
 
@@ -263,38 +263,42 @@ fn roster_toml(dir: &Path, current: &str) -> PathBuf {
     path
 }
 
-/// One weekly sample: `n` items per task type, every roster model graded on each.
-fn sim_sample(n: usize, rates: &BTreeMap<ModelId, (f64, f64)>, seed: u64) -> (Dataset, Analysis) {
-    let mut rng = rand::rngs::Xoshiro256PlusPlus::seed_from_u64(seed);
+/// One weekly sample: `n` items per task type, every roster model answering each through the
+/// `sim` provider's own draw (shared item difficulty ρ).
+fn sim_sample(n: usize, rates: &Rates, seed: u64) -> (Dataset, Analysis) {
     let mut lines = String::new();
     let mut outcomes = BTreeMap::new();
-    let thresholds: BTreeMap<&ModelId, f64> = rates
-        .iter()
-        .map(|(m, (p, _))| (m, routecal::paired::z(*p)))
-        .collect();
     for task in TaskType::ALL {
         for k in 0..n {
-            let id = format!("{task}-{k}");
+            let id = format!("{task}-{k}-{seed}");
             let prio = Priority::ALL[k % 3];
             lines.push_str(&format!(
-                "{{\"id\":\"{id}\",\"prompt\":\"{id}\",\"task_type\":\"{task}\",\"priority\":\"{prio}\",\"grader\":{{\"kind\":\"exact\",\"expected\":\"x\"}}}}\n"
+                "{{\"id\":\"{id}\",\"prompt\":\"{id}\",\"task_type\":\"{task}\",\"priority\":\"{prio}\",\"grader\":{{\"kind\":\"recorded\"}}}}\n"
             ));
-            let w: f64 = StandardNormal.sample(&mut rng);
-            for (m, (_, cost)) in rates {
-                let e: f64 = StandardNormal.sample(&mut rng);
-                let pass = RHO.sqrt() * w + (1.0 - RHO).sqrt() * e < thresholds[m];
-                let latency = 500.0 + 1000.0 * rng.random::<f64>();
+            let item = ItemDifficulty::of(seed, &id, RHO);
+            for (j, (m, (quality, cost))) in rates.iter().enumerate() {
+                let profile = SimProfile {
+                    p50_ms: 800.0,
+                    p95_ms: 2000.0,
+                    error_rate: 0.0,
+                    rate_limited_rate: 0.0,
+                    quality: *quality,
+                    output_tokens: 200,
+                };
+                let call = seed ^ ((k as u64) << 20) ^ ((j as u64) << 8) ^ task_code(*task);
+                let d = Sim::draw_on_item(seed, &profile, call, 1, &item);
+                let pass = d.outcome == DrawOutcome::Pass;
                 outcomes.insert(
                     (id.clone(), m.clone()),
                     ItemOutcome {
                         score: Some(if pass { 1.0 } else { 0.0 }),
                         cost_usd: Some(*cost),
-                        latency_ms: Some(latency),
+                        latency_ms: Some(d.latency_ms),
                         ok: true,
                         retryable_error: false,
                         n_calls: 1,
                         n_errors: 0,
-                        latencies: vec![latency],
+                        latencies: vec![d.latency_ms],
                         binary: true,
                     },
                 );
@@ -306,6 +310,10 @@ fn sim_sample(n: usize, rates: &BTreeMap<ModelId, (f64, f64)>, seed: u64) -> (Da
         ds,
         Analysis::from_outcomes(outcomes, rates.keys().cloned().collect()),
     )
+}
+
+fn task_code(t: TaskType) -> u64 {
+    (TaskType::ALL.iter().position(|x| *x == t).unwrap_or(0) as u64 + 1) << 40
 }
 
 fn sim_cases(dir: &Path, resamples: usize) {
