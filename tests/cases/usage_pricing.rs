@@ -456,3 +456,81 @@ fn reasoning_models_get_room_to_reason_on_every_kind_that_sends_a_limit() {
         assert_eq!(sent, Some(want), "{kind} {model}");
     }
 }
+
+#[test]
+fn a_recording_keeps_cache_reasoning_and_finish_and_replays_to_the_same_cost() {
+    let server = Server::start(|_| {
+        openai(
+            false,
+            "",
+            "length",
+            json!({"prompt_tokens":2006,"completion_tokens":300,
+                "prompt_tokens_details":{"cached_tokens":1920},"completion_tokens_details":{"reasoning_tokens":300}}),
+        )
+    });
+    let tmp = tempfile::tempdir().unwrap();
+    suite(tmp.path(), "openai", &server.url(), "openai/gpt-4o", "", 2);
+    let o = bin()
+        .args([
+            "run",
+            "--routes",
+            "routes.toml",
+            "--dataset",
+            "dataset.jsonl",
+            "--out",
+            "live",
+            "--quiet",
+            "--record",
+            "recording.jsonl",
+        ])
+        .current_dir(tmp.path())
+        .env(KEY_ENV, KEY)
+        .output()
+        .unwrap();
+    ok(&o);
+    let line = &read_jsonl(&tmp.path().join("recording.jsonl"))
+        .into_iter()
+        .find(|l| l["model"] == "openai/gpt-4o")
+        .unwrap();
+    assert_eq!(line["cache_read_tokens"], 1920, "{line}");
+    assert_eq!(line["reasoning_tokens"], 300);
+    assert_eq!(line["finish_reason"], "length");
+    // The same suite from the recording.
+    let routes = read(&tmp.path().join("routes.toml"));
+    let start = routes.find("kind = \"openai\"").unwrap();
+    let end = start + routes[start..].find("\n\n").unwrap();
+    let replay = format!(
+        "{}kind = \"replay\"\npath = \"recording.jsonl\"{}",
+        &routes[..start],
+        &routes[end..]
+    );
+    std::fs::write(tmp.path().join("replay.toml"), replay).unwrap();
+    let o = run_in(
+        tmp.path(),
+        &[
+            "run",
+            "--routes",
+            "replay.toml",
+            "--dataset",
+            "dataset.jsonl",
+            "--out",
+            "replayed",
+            "--quiet",
+        ],
+    );
+    ok(&o);
+    let live = candidate_rows(&only_run_dir(&tmp.path().join("live")));
+    let replayed = candidate_rows(&only_run_dir(&tmp.path().join("replayed")));
+    assert_eq!(live.len(), 2);
+    for (a, b) in live.iter().zip(&replayed) {
+        for f in [
+            "cost_usd",
+            "cache_read_tokens",
+            "reasoning_tokens",
+            "finish_reason",
+            "truncated",
+        ] {
+            assert_eq!(a[f], b[f], "{f}: {a} vs {b}");
+        }
+    }
+}
