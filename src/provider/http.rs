@@ -993,6 +993,20 @@ mod tests {
     }
 
     #[test]
+    fn an_error_body_is_told_from_an_answer() {
+        use serde_json::json;
+        let answer = ["choices"];
+        let v = json!({"error":{"message":"x"}});
+        assert_eq!(body_error(&v, &answer), Some(&v["error"]));
+        let v = json!({"detail":"model not found"});
+        assert_eq!(body_error(&v, &answer), Some(&v));
+        let v = json!({"choices":[],"message":"hello"});
+        assert_eq!(body_error(&v, &answer), None);
+        assert_eq!(body_error(&json!({"id":"x"}), &answer), None);
+        assert_eq!(body_error(&json!({"message":{"role":"x"}}), &answer), None);
+    }
+
+    #[test]
     fn truncation_respects_characters() {
         assert_eq!(truncate("héllo", 2), "hé…");
         assert_eq!(truncate("hé", 2), "hé");
