@@ -94,11 +94,23 @@ pub fn apply(a: ApplyArgs) -> anyhow::Result<u8> {
                 })
             })
             .collect();
+        let pins: Vec<serde_json::Value> = accepted
+            .pins
+            .iter()
+            .map(|p| {
+                serde_json::json!({
+                    "cell": p.cell.to_string(),
+                    "route": {"primary": p.route.primary, "fallback": p.route.fallback},
+                    "reason": p.reason.as_str(),
+                })
+            })
+            .collect();
         let out = serde_json::json!({
             "run_id": manifest.run_id,
             "routes": super::display_path(&target),
             "accepted": accepted.accepted.iter().map(|c| c.to_string()).collect::<Vec<_>>(),
             "changes": changes,
+            "pinned": pins,
             "written": write,
             "dry_run": a.dry_run,
             "backup": write.then(|| super::display_path(&backup)),
@@ -147,11 +159,25 @@ pub fn apply(a: ApplyArgs) -> anyhow::Result<u8> {
             text::route(&c.old),
             text::route(&c.new),
             if c.via_default {
-                "  (follows [default])"
+                "  (follows [default], as proposed)"
             } else {
                 ""
             }
         );
+    }
+    if !accepted.pins.is_empty() {
+        println!(
+            "{} explicitly in {name}, so that they end where the proposal says:",
+            if a.dry_run { "Would pin" } else { "Pinned" }
+        );
+        for p in &accepted.pins {
+            println!(
+                "  {}: {} ({})",
+                p.cell,
+                text::route(&p.route),
+                p.reason.describe()
+            );
+        }
     }
     if write {
         println!(
