@@ -236,6 +236,10 @@ pub struct ReportArgs {
     /// Use this dataset (graders) instead of the run's.
     #[arg(long, value_name = "FILE", conflicts_with = "later")]
     pub dataset: Option<PathBuf>,
+    /// With --routes or --dataset: name the derivation, written to RUN_DIR/derived-NAME/
+    /// [default: the file's stem and a hash of the inputs]. The run's own reports stay.
+    #[arg(long, value_name = "NAME", conflicts_with = "later")]
+    pub name: Option<String>,
     /// Print nothing but errors.
     #[arg(long, short)]
     pub quiet: bool,

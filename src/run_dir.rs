@@ -12,6 +12,9 @@ pub const MANIFEST: &str = "run.json";
 pub const JOURNAL: &str = "journal.jsonl";
 /// The lock file; see [`Lock`].
 pub const LOCK: &str = "run.lock";
+/// A byte-identical copy of the routes file the run measured (its sha256 is in `run.json`),
+/// so that the run is derived against its own table whatever happens to the file later.
+pub const ROUTES_COPY: &str = "routes.measured.toml";
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FileRef {
@@ -53,6 +56,10 @@ pub struct Manifest {
     pub routes: FileRef,
     pub dataset: FileRef,
     pub prices: FileRef,
+    /// The copy of the routes file kept in the run directory ([`ROUTES_COPY`]) and its sha256;
+    /// absent in runs made before routecal kept one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub routes_copy: Option<FileRef>,
     pub settings: Settings,
     pub models: Vec<String>,
     pub classifiers: Vec<String>,
@@ -78,6 +85,17 @@ impl Manifest {
         let mut bytes = serde_json::to_vec_pretty(self)?;
         bytes.push(b'\n');
         crate::report::write_atomic(&dir.join(MANIFEST), &bytes)
+    }
+
+    /// Keep `source` (the routes file's text as it was read for the run) in the run directory
+    /// as [`ROUTES_COPY`], atomically, and record it in the manifest.
+    pub fn keep_routes_copy(&mut self, dir: &Path, source: &str) -> anyhow::Result<()> {
+        crate::report::write_atomic(&dir.join(ROUTES_COPY), source.as_bytes())?;
+        self.routes_copy = Some(FileRef {
+            path: ROUTES_COPY.into(),
+            sha256: crate::types::sha256_hex(source.as_bytes()),
+        });
+        Ok(())
     }
 
     pub fn started(&self) -> jiff::Timestamp {

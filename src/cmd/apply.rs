@@ -16,20 +16,22 @@ use crate::types::sha256_hex;
 
 /// Run `apply`; the exit code.
 pub fn apply(a: ApplyArgs) -> anyhow::Result<u8> {
-    let manifest = Manifest::load(&a.run_dir)?;
+    // RUN_DIR may be a named derivation inside a run (`report RUN --routes FILE` writes one).
+    let (run, from) = super::report::proposal_dirs(&a.run_dir);
+    let manifest = Manifest::load(&run)?;
     let cells = a.cells.as_deref().map(parse_cells).transpose()?;
-    let _lock = Lock::acquire(&a.run_dir)?;
+    let _lock = Lock::acquire(&run)?;
 
     let target = a
         .routes
         .clone()
-        .unwrap_or_else(|| super::report::locate(&a.run_dir, &manifest.routes.path));
-    let proposal_path = a.run_dir.join("routes.recommended.toml");
+        .unwrap_or_else(|| super::report::locate(&run, &manifest.routes.path));
+    let proposal_path = from.join("routes.recommended.toml");
     let proposal = std::fs::read_to_string(&proposal_path).map_err(|e| {
         UsageError(format!(
             "{} has no routes.recommended.toml ({e}); run `routecal report {}` first",
-            a.run_dir.display(),
-            a.run_dir.display()
+            from.display(),
+            run.display()
         ))
     })?;
     let current = std::fs::read_to_string(&target)
@@ -37,7 +39,7 @@ pub fn apply(a: ApplyArgs) -> anyhow::Result<u8> {
 
     // The proposal is relative to the file it was derived from: report.json records it (a
     // `report --routes` re-derivation changes it); older folders only have run.json's.
-    let basis = report::json::basis(&a.run_dir)
+    let basis = report::json::basis(&from)
         .map(|b| (b.path, b.sha256))
         .unwrap_or((manifest.routes.path.clone(), manifest.routes.sha256.clone()));
     let sha = sha256_hex(current.as_bytes());
@@ -45,13 +47,15 @@ pub fn apply(a: ApplyArgs) -> anyhow::Result<u8> {
         return Err(UsageError(format!(
             "{} is not the routes file this proposal was derived from ({}, sha256 {}…; now {}…): \
              it changed since, or it is another file. Re-derive the proposal against it with \
-             `routecal report {} --routes {}`, or pass --force to write the cells anyway",
+             `routecal report {} --routes {}` and apply the derivation it writes \
+             ({}/derived-…), or pass --force to write the cells anyway",
             target.display(),
             basis.0,
             &basis.1[..basis.1.len().min(12)],
             &sha[..12],
-            a.run_dir.display(),
-            target.display()
+            run.display(),
+            target.display(),
+            run.display()
         ))
         .into());
     }

@@ -126,7 +126,8 @@ fn apply_without_cells_accepts_the_whole_proposal_and_closes_the_loop() {
     assert_eq!(rerouted, expected);
     assert_eq!(read(&routes), read(&dir.join("routes.recommended.toml")));
 
-    // Re-derived against the accepted table, the run proposes nothing more: diff exits 0.
+    // Re-derived against the accepted table (a named derivation beside the run's own reports),
+    // the run proposes nothing more: diff exits 0.
     ok(&run_in(
         tmp.path(),
         &[
@@ -134,15 +135,21 @@ fn apply_without_cells_accepts_the_whole_proposal_and_closes_the_loop() {
             dir.to_str().unwrap(),
             "--routes",
             routes.to_str().unwrap(),
+            "--name",
+            "accepted",
             "--quiet",
         ],
     ));
-    let o = run_in(tmp.path(), &["diff", dir.to_str().unwrap(), "--exit-code"]);
+    let derived = dir.join("derived-accepted");
+    let o = run_in(
+        tmp.path(),
+        &["diff", derived.to_str().unwrap(), "--exit-code"],
+    );
     assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
     assert!(stdout(&o).is_empty());
     // And applying again is a no-op that writes nothing.
     let bak = read(&suite.join("routes.toml.bak"));
-    let o = run_in(tmp.path(), &["apply", dir.to_str().unwrap()]);
+    let o = run_in(tmp.path(), &["apply", derived.to_str().unwrap()]);
     ok(&o);
     assert!(stdout(&o).contains("nothing to write"), "{}", stdout(&o));
     assert_eq!(read(&suite.join("routes.toml.bak")), bak);
