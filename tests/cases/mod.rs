@@ -4,6 +4,7 @@ mod compare;
 mod hostile;
 mod hostile_answers;
 mod judge;
+mod monitor;
 mod offline_suites;
 mod providers;
 mod reports;
