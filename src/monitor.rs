@@ -201,7 +201,8 @@ pub fn monitor(
         "cell" => 1,
         "provider" => 2,
         "model" => 3,
-        _ => 4,
+        "classifier" => 4,
+        _ => 5,
     };
     let scopes = table.column("scope")?.str()?;
     let scope_rank: Vec<u32> = (0..table.height())
@@ -306,6 +307,11 @@ fn call_counts(rs: &[&RouteRecord], cells: &[String]) -> Calls {
         if r.fallback_used {
             made.push((r.routed_to.as_str(), !r.ok, r.error_kind));
         }
+        if !r.classifier_cache_hit {
+            out.entry(("classifier", "classifier".into()))
+                .or_default()
+                .add(r.classifier_error_kind.is_some(), r.classifier_error_kind);
+        }
         for (model, failed, kind) in made {
             for key in [
                 ("cell", cell.clone()),
@@ -319,29 +325,36 @@ fn call_counts(rs: &[&RouteRecord], cells: &[String]) -> Calls {
     out
 }
 
-/// The `model` rows of the table: calls and error rate per model.
+/// The `model` and `classifier` rows of the table: calls and error rate per model, and of
+/// the classifier (its calls are the requests it was not cached for).
 fn model_rows(calls: &Calls) -> PolarsResult<DataFrame> {
-    let models: Vec<(&String, &CallCounts)> = calls
+    let models: Vec<(&str, &String, &CallCounts)> = calls
         .iter()
-        .filter(|((scope, _), _)| *scope == "model")
-        .map(|((_, k), c)| (k, c))
+        .filter(|((scope, _), _)| matches!(*scope, "model" | "classifier"))
+        .map(|((s, k), c)| (*s, k, c))
         .collect();
     let n = models.len();
     let nulls = |name: &str| Column::new(name.into(), vec![None::<f64>; n]);
     DataFrame::new(
         n,
         vec![
-            Column::new("scope".into(), vec!["model"; n]),
+            Column::new(
+                "scope".into(),
+                models.iter().map(|(s, _, _)| *s).collect::<Vec<_>>(),
+            ),
             Column::new(
                 "key".into(),
-                models.iter().map(|(k, _)| k.as_str()).collect::<Vec<_>>(),
+                models
+                    .iter()
+                    .map(|(_, k, _)| k.as_str())
+                    .collect::<Vec<_>>(),
             ),
             Column::new("model".into(), vec![None::<&str>; n]),
             Column::new(
                 "requests".into(),
                 models
                     .iter()
-                    .map(|(_, c)| c.calls as u32)
+                    .map(|(_, _, c)| c.calls as u32)
                     .collect::<Vec<_>>(),
             ),
             nulls("cost_usd"),
@@ -352,7 +365,7 @@ fn model_rows(calls: &Calls) -> PolarsResult<DataFrame> {
                 "error_rate".into(),
                 models
                     .iter()
-                    .map(|(_, c)| Some(c.rate()))
+                    .map(|(_, _, c)| Some(c.rate()))
                     .collect::<Vec<_>>(),
             ),
             nulls("parse_miss_rate"),
@@ -428,16 +441,18 @@ fn alerts(
                 .or_default()
                 .push("error_rate");
         }
-        // Keys and quotas are per account: one alert per model, whatever the numbers.
-        if *s != "model" {
-            continue;
-        }
+        // Keys and quotas are per account: one alert per model (and for the classifier),
+        // whatever the numbers.
+        let from = match *s {
+            "model" => format!("model {k} (provider {})", provider_of(k)),
+            "classifier" => "the classifier".to_string(),
+            _ => continue,
+        };
         for (kind, count) in &c.kinds {
             if let Some(meaning) = alarming(kind) {
                 alerts.push(format!(
-                    "{count} {kind} error{} from model {k} (provider {}) in {} calls: {meaning}",
+                    "{count} {kind} error{} from {from} in {} calls: {meaning}",
                     if *count == 1 { "" } else { "s" },
-                    provider_of(k),
                     c.calls
                 ));
                 flagged
@@ -572,6 +587,7 @@ mod tests {
             latency_ms: latency,
             classifier_cache_hit: false,
             classifier_parse_miss: false,
+            classifier_error_kind: None,
             prompt: None,
         }
     }
@@ -777,6 +793,33 @@ mod tests {
             .unwrap();
         assert_eq!(ml[3], "2");
         assert_eq!(column(&r, "model"), vec!["a/x", "b/y"]);
+    }
+
+    #[test]
+    fn a_classifier_with_a_revoked_key_alerts() {
+        let rs: Vec<RouteRecord> = (0..3)
+            .map(|_| RouteRecord {
+                classifier_parse_miss: true,
+                classifier_error_kind: Some(ErrorKind::Auth),
+                ..rec(
+                    "2026-11-20T10:00:00Z",
+                    "general.default",
+                    "a/x",
+                    "a/x",
+                    false,
+                    5.0,
+                )
+            })
+            .collect();
+        let r = monitor(&rs, None, &Thresholds::default(), 0).unwrap();
+        assert!(
+            r.alerts
+                .iter()
+                .any(|a| a.starts_with("3 auth errors from the classifier in 3 calls")),
+            "{:?}",
+            r.alerts
+        );
+        assert_eq!(column(&r, "classifier"), vec!["classifier"]);
     }
 
     #[test]

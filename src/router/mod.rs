@@ -453,6 +453,7 @@ impl Router {
             latency_ms,
             classifier_cache_hit: c.cache_hit,
             classifier_parse_miss: c.parse_miss,
+            classifier_error_kind: c.classifier_error,
             prompt: self.log_prompts.then(|| prompt.to_string()),
         }
     }

@@ -191,3 +191,40 @@ fn a_log_of_auth_errors_alerts_and_every_real_cell_has_its_row() {
     assert_eq!(model["error_rate"], "1");
     assert!(model["alert"].contains("auth"), "{model:?}");
 }
+
+#[test]
+fn a_classifier_key_that_fails_is_logged_and_alerts_although_requests_are_answered() {
+    let server = Server::start(
+        |r: &Request| match r.json()["model"].as_str().unwrap_or("") {
+            "clf" => Reply::json(401, json!({"error": {"message": "invalid api key"}})),
+            m => completion(m, "an answer"),
+        },
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    std::fs::write(d.join("routes.toml"), routes(&server.url())).unwrap();
+    let o = run_in(
+        d,
+        &[
+            "route",
+            "--routes",
+            "routes.toml",
+            "--no-cache",
+            "--log",
+            "routes.jsonl",
+            "Fix this function",
+        ],
+    );
+    ok(&o);
+    let log = read_jsonl(&d.join("routes.jsonl"));
+    assert_eq!(log[0]["ok"], true);
+    assert_eq!(log[0]["classifier_parse_miss"], true);
+    assert_eq!(log[0]["classifier_error_kind"], "auth");
+    let o = run_in(d, &["monitor", "routes.jsonl"]);
+    assert_eq!(o.status.code(), Some(3), "{}", stdout(&o));
+    assert!(
+        stdout(&o).contains("ALERT: 1 auth error from the classifier in 1 calls"),
+        "{}",
+        stdout(&o)
+    );
+}
