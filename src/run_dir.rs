@@ -202,6 +202,32 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_routes_copy_is_byte_identical_and_its_hash_is_recorded() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut m: Manifest = serde_json::from_value(serde_json::json!({
+            "tool": "routecal", "version": "0", "run_id": "r", "started_at": "2026-11-30T00:00:00Z",
+            "status": "running", "routes": {"path": "routes.toml", "sha256": "x"},
+            "dataset": {"path": "d.jsonl", "sha256": "y"}, "prices": {"path": "p", "sha256": "z"},
+            "settings": {"repeats": 1}, "models": [], "classifiers": [], "simulated": false,
+            "totals": {"planned_calls": 0, "calls": 0, "errors": 0, "spent_usd": 0.0,
+                       "estimated_usd": 0.0, "duration_s": 0.0}
+        }))
+        .unwrap();
+        assert_eq!(m.routes_copy, None, "older run.json files have no copy");
+        let source = "# héllo\r\n[default]\nprimary = \"a/b\"\n";
+        m.keep_routes_copy(dir.path(), source).unwrap();
+        assert_eq!(
+            std::fs::read(dir.path().join(ROUTES_COPY)).unwrap(),
+            source.as_bytes()
+        );
+        let copy = m.routes_copy.clone().unwrap();
+        assert_eq!(copy.path, ROUTES_COPY);
+        assert_eq!(copy.sha256, crate::types::sha256_hex(source.as_bytes()));
+        m.save(dir.path()).unwrap();
+        assert_eq!(Manifest::load(dir.path()).unwrap().routes_copy, Some(copy));
+    }
+
+    #[test]
     fn a_second_lock_is_refused_until_the_first_is_dropped() {
         let dir = tempfile::tempdir().unwrap();
         let first = Lock::acquire(dir.path()).unwrap();

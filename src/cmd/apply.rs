@@ -148,11 +148,19 @@ pub fn apply(a: ApplyArgs) -> anyhow::Result<u8> {
             )
         );
     }
+    let source = if from == run {
+        format!("run {}", manifest.run_id)
+    } else {
+        format!(
+            "run {} ({})",
+            manifest.run_id,
+            from.file_name().unwrap_or_default().to_string_lossy()
+        )
+    };
     println!(
-        "{} {} from run {} to {name}; {} of {} routes change:",
+        "{} {} from {source} to {name}; {} of {} routes change:",
         if a.dry_run { "Would apply" } else { "Applied" },
         join(&accepted.accepted),
-        manifest.run_id,
         accepted.changes.len(),
         crate::types::Cell::all().count() + 1
     );
