@@ -85,119 +85,128 @@ pub fn apply(a: ApplyArgs) -> anyhow::Result<u8> {
         report::write_atomic(&target, accepted.text.as_bytes())?;
     }
 
-    if a.json {
-        let changes: Vec<serde_json::Value> = accepted
-            .changes
-            .iter()
-            .map(|c| {
-                serde_json::json!({
-                    "cell": c.cell.to_string(),
-                    "old": {"primary": c.old.primary, "fallback": c.old.fallback},
-                    "new": {"primary": c.new.primary, "fallback": c.new.fallback},
-                    "via_default": c.via_default,
-                })
-            })
-            .collect();
-        let pins: Vec<serde_json::Value> = accepted
-            .pins
-            .iter()
-            .map(|p| {
-                serde_json::json!({
-                    "cell": p.cell.to_string(),
-                    "route": {"primary": p.route.primary, "fallback": p.route.fallback},
-                    "reason": p.reason.as_str(),
-                })
-            })
-            .collect();
-        let out = serde_json::json!({
-            "run_id": manifest.run_id,
-            "routes": super::display_path(&target),
-            "accepted": accepted.accepted.iter().map(|c| c.to_string()).collect::<Vec<_>>(),
-            "changes": changes,
-            "pinned": pins,
-            "written": write,
-            "dry_run": a.dry_run,
-            "backup": write.then(|| super::display_path(&backup)),
-        });
-        println!("{}", serde_json::to_string_pretty(&out)?);
-        return super::ok();
-    }
-    if a.quiet {
-        return super::ok();
-    }
-    let name = super::display_path(&target);
-    if !changed {
-        println!(
-            "{name} already has {}: nothing to write",
-            if accepted.accepted.is_empty() {
-                "every proposed route".to_string()
-            } else {
-                format!("the routes of {}", join(&accepted.accepted))
-            }
-        );
-        return super::ok();
-    }
-    if a.dry_run {
-        print!(
-            "{}",
-            routes_file::unified_diff(
-                &current,
-                &accepted.text,
-                &name,
-                &format!("{name} (applied)")
+    let out = Outcome {
+        run_id: &manifest.run_id,
+        source: if from == run {
+            format!("run {}", manifest.run_id)
+        } else {
+            format!(
+                "run {} ({})",
+                manifest.run_id,
+                from.file_name().unwrap_or_default().to_string_lossy()
             )
-        );
-    }
-    let source = if from == run {
-        format!("run {}", manifest.run_id)
-    } else {
-        format!(
-            "run {} ({})",
-            manifest.run_id,
-            from.file_name().unwrap_or_default().to_string_lossy()
-        )
+        },
+        target: &target,
+        current: &current,
+        accepted: &accepted,
+        backup: write.then_some(backup.as_path()),
     };
-    println!(
-        "{} {} from {source} to {name}; {} of {} routes change:",
-        if a.dry_run { "Would apply" } else { "Applied" },
-        join(&accepted.accepted),
-        accepted.changes.len(),
-        crate::types::Cell::all().count() + 1
-    );
-    for c in &accepted.changes {
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&out.json(a.dry_run))?);
+    } else if !a.quiet {
+        out.print(a.dry_run);
+    }
+    super::ok()
+}
+
+/// What `apply` did (or would do), for its output.
+struct Outcome<'a> {
+    run_id: &'a str,
+    /// The run, and the derivation inside it when the proposal came from one.
+    source: String,
+    target: &'a Path,
+    current: &'a str,
+    accepted: &'a routes_file::Accepted,
+    /// Where the previous file was kept, when the file was written.
+    backup: Option<&'a Path>,
+}
+
+impl Outcome<'_> {
+    /// The `--json` object.
+    fn json(&self, dry_run: bool) -> serde_json::Value {
+        let route = |r: &crate::config::Route| serde_json::json!({"primary": r.primary, "fallback": r.fallback});
+        let acc = self.accepted;
+        serde_json::json!({
+            "run_id": self.run_id,
+            "routes": super::display_path(self.target),
+            "accepted": acc.accepted.iter().map(|c| c.to_string()).collect::<Vec<_>>(),
+            "changes": acc.changes.iter().map(|c| serde_json::json!({
+                "cell": c.cell.to_string(),
+                "old": route(&c.old),
+                "new": route(&c.new),
+                "via_default": c.via_default,
+            })).collect::<Vec<_>>(),
+            "pinned": acc.pins.iter().map(|p| serde_json::json!({
+                "cell": p.cell.to_string(),
+                "route": route(&p.route),
+                "reason": p.reason.as_str(),
+            })).collect::<Vec<_>>(),
+            "written": self.backup.is_some(),
+            "dry_run": dry_run,
+            "backup": self.backup.map(super::display_path),
+        })
+    }
+
+    /// The text output: every route that changes, the pinned cells and why.
+    fn print(&self, dry_run: bool) {
+        let acc = self.accepted;
+        let name = super::display_path(self.target);
+        if acc.text == self.current {
+            println!(
+                "{name} already has {}: nothing to write",
+                if acc.accepted.is_empty() {
+                    "every proposed route".to_string()
+                } else {
+                    format!("the routes of {}", join(&acc.accepted))
+                }
+            );
+            return;
+        }
+        if dry_run {
+            let applied = format!("{name} (applied)");
+            print!(
+                "{}",
+                routes_file::unified_diff(self.current, &acc.text, &name, &applied)
+            );
+        }
         println!(
-            "  {}: {} → {}{}",
-            c.cell,
-            text::route(&c.old),
-            text::route(&c.new),
-            if c.via_default {
+            "{} {} from {} to {name}; {} of {} routes change:",
+            if dry_run { "Would apply" } else { "Applied" },
+            join(&acc.accepted),
+            self.source,
+            acc.changes.len(),
+            crate::types::Cell::all().count() + 1
+        );
+        for c in &acc.changes {
+            let how = if c.via_default {
                 "  (follows [default], as proposed)"
             } else {
                 ""
-            }
-        );
-    }
-    if !accepted.pins.is_empty() {
-        println!(
-            "{} explicitly in {name}, so that they end where the proposal says:",
-            if a.dry_run { "Would pin" } else { "Pinned" }
-        );
-        for p in &accepted.pins {
+            };
             println!(
-                "  {}: {} ({})",
-                p.cell,
-                text::route(&p.route),
-                p.reason.describe()
+                "  {}: {} → {}{how}",
+                c.cell,
+                text::route(&c.old),
+                text::route(&c.new)
+            );
+        }
+        if !acc.pins.is_empty() {
+            println!(
+                "{} explicitly in {name}, so that they end where the proposal says:",
+                if dry_run { "Would pin" } else { "Pinned" }
+            );
+            for p in &acc.pins {
+                let (route, why) = (text::route(&p.route), p.reason.describe());
+                println!("  {}: {route} ({why})", p.cell);
+            }
+        }
+        if let Some(b) = self.backup {
+            println!(
+                "Previous version: {}. Review with `git diff {name}`, then commit.",
+                super::display_path(b)
             );
         }
     }
-    if write {
-        println!(
-            "Previous version: {}. Review with `git diff {name}`, then commit.",
-            super::display_path(&backup)
-        );
-    }
-    super::ok()
 }
 
 /// `--cells` as typed; any unknown cell is bad input, reported with every valid form.

@@ -276,50 +276,14 @@ fn two(a: &ReportArgs, later: &Path) -> anyhow::Result<u8> {
     report::write_atomic(&md_path, compare::markdown(&c).as_bytes())?;
     report::write_atomic(&csv_path, &csv)?;
     if a.json {
-        let moves: Vec<serde_json::Value> = c
-            .moves
-            .iter()
-            .map(|m| {
-                serde_json::json!({
-                    "model": m.model,
-                    "task_type": m.task.as_str(),
-                    "quality_a": m.quality_a,
-                    "quality_b": m.quality_b,
-                    "delta_quality": m.delta_quality.map(|d| serde_json::json!({"value": d.value, "low": d.low, "high": d.high})),
-                    "cost_per_call_usd_a": m.cost_per_call_a,
-                    "cost_per_call_usd_b": m.cost_per_call_b,
-                    "p95_latency_ms_a": m.p95_a,
-                    "p95_latency_ms_b": m.p95_b,
-                    "error_rate_a": m.error_rate_a,
-                    "error_rate_b": m.error_rate_b,
-                    "notable": m.notable,
-                })
-            })
-            .collect();
-        let out = serde_json::json!({
-            "a": c.a,
-            "b": c.b,
-            "files": [super::display_path(&md_path), super::display_path(&csv_path)],
-            "notable": c.moves.iter().filter(|m| !m.notable.is_empty()).count(),
-            "moves": moves,
-            "table_changes": c.table_changes.iter().map(|(cell, ra, rb)| {
-                serde_json::json!({"cell": cell, "a": ra, "b": rb})
-            }).collect::<Vec<_>>(),
-            "simulation": c.simulation.iter().map(|p| {
-                serde_json::json!({
-                    "scenario": p.scenario,
-                    "classifier": p.classifier,
-                    "quality_a": p.quality_a,
-                    "quality_b": p.quality_b,
-                    "cost_per_1k_requests_usd_a": p.cost_per_1k_a,
-                    "cost_per_1k_requests_usd_b": p.cost_per_1k_b,
-                    "p95_latency_ms_a": p.p95_a,
-                    "p95_latency_ms_b": p.p95_b,
-                })
-            }).collect::<Vec<_>>(),
-            "notes": c.notes,
-        });
-        println!("{}", serde_json::to_string_pretty(&out)?);
+        let files = [
+            super::display_path(&md_path),
+            super::display_path(&csv_path),
+        ];
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&comparison_json(&c, &files))?
+        );
     } else if !a.quiet {
         print!("{}", compare::text(&c));
         println!(
@@ -329,6 +293,61 @@ fn two(a: &ReportArgs, later: &Path) -> anyhow::Result<u8> {
         );
     }
     super::ok()
+}
+
+/// What `report A B --json` prints.
+fn comparison_json(c: &compare::Comparison, files: &[String]) -> serde_json::Value {
+    let moves: Vec<serde_json::Value> = c
+        .moves
+        .iter()
+        .map(|m| {
+            serde_json::json!({
+                "model": m.model,
+                "task_type": m.task.as_str(),
+                "quality_a": m.quality_a,
+                "quality_b": m.quality_b,
+                "delta_quality": m.delta_quality.map(|d| serde_json::json!({"value": d.value, "low": d.low, "high": d.high})),
+                "cost_per_call_usd_a": m.cost_per_call_a,
+                "cost_per_call_usd_b": m.cost_per_call_b,
+                "p95_latency_ms_a": m.p95_a,
+                "p95_latency_ms_b": m.p95_b,
+                "error_rate_a": m.error_rate_a,
+                "error_rate_b": m.error_rate_b,
+                "notable": m.notable,
+            })
+        })
+        .collect();
+    let table_changes: Vec<serde_json::Value> = c
+        .table_changes
+        .iter()
+        .map(|(cell, ra, rb)| serde_json::json!({"cell": cell, "a": ra, "b": rb}))
+        .collect();
+    let simulation: Vec<serde_json::Value> = c
+        .simulation
+        .iter()
+        .map(|p| {
+            serde_json::json!({
+                "scenario": p.scenario,
+                "classifier": p.classifier,
+                "quality_a": p.quality_a,
+                "quality_b": p.quality_b,
+                "cost_per_1k_requests_usd_a": p.cost_per_1k_a,
+                "cost_per_1k_requests_usd_b": p.cost_per_1k_b,
+                "p95_latency_ms_a": p.p95_a,
+                "p95_latency_ms_b": p.p95_b,
+            })
+        })
+        .collect();
+    serde_json::json!({
+        "a": c.a,
+        "b": c.b,
+        "files": files,
+        "notable": c.moves.iter().filter(|m| !m.notable.is_empty()).count(),
+        "moves": moves,
+        "table_changes": table_changes,
+        "simulation": simulation,
+        "notes": c.notes,
+    })
 }
 
 /// A path recorded in run.json: relative to the working directory of the run, which is usually
