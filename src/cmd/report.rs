@@ -152,6 +152,19 @@ fn one(a: &ReportArgs) -> anyhow::Result<u8> {
     } else {
         a.run_dir.clone()
     };
+    // A derivation's reports name the files it was derived against, not the run's.
+    if let Some(p) = &a.routes {
+        run.manifest.routes = run_dir::FileRef {
+            path: super::display_path(p),
+            sha256: run.cfg.sha256.clone(),
+        };
+    }
+    if let Some(p) = &a.dataset {
+        run.manifest.dataset = run_dir::FileRef {
+            path: super::display_path(p),
+            sha256: run.ds.sha256.clone(),
+        };
+    }
     let journal = std::mem::take(&mut run.journal);
     let derived = run.derive_owned(journal)?;
     let files = report::write_all(&out_dir, &derived)?;

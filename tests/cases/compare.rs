@@ -260,6 +260,24 @@ fn report_with_another_routes_file_writes_a_named_derivation_and_keeps_the_run_r
         assert!(derived.join(f).is_file(), "{f}");
     }
     assert_eq!(v["routes"]["sha256"], sha256(&read(&routes)));
+    // A derivation's report names the file it was derived against; the run's keeps its own.
+    let other = suite.join("other.toml");
+    std::fs::copy(&routes, &other).unwrap();
+    ok(&run_in(
+        tmp.path(),
+        &[
+            "report",
+            a.to_str().unwrap(),
+            "--routes",
+            other.to_str().unwrap(),
+            "--name",
+            "other",
+            "--quiet",
+        ],
+    ));
+    let md = read(&a.join("derived-other/report.md"));
+    assert!(md.contains("**routes** `mt-bench/other.toml`"), "{md}");
+    assert!(read(&a.join("report.md")).contains("**routes** `mt-bench/routes.toml`"));
 
     // The derivation is relative to the edited file: code.quality no longer changes, and
     // apply accepts the rest from it without --force.
