@@ -543,7 +543,7 @@ pub fn rows(r: &MonitorReport) -> anyhow::Result<Vec<Vec<String>>> {
                 key.get(i).unwrap_or("").to_string(),
                 model.get(i).unwrap_or("").to_string(),
                 n.get(i).unwrap_or(0).to_string(),
-                if scope.get(i) == Some("model") {
+                if matches!(scope.get(i), Some("model" | "classifier")) {
                     "–".into()
                 } else {
                     usd(cost.get(i))
@@ -820,6 +820,15 @@ mod tests {
             r.alerts
         );
         assert_eq!(column(&r, "classifier"), vec!["classifier"]);
+        let row = rows(&r)
+            .unwrap()
+            .into_iter()
+            .find(|x| x[0] == "classifier")
+            .unwrap();
+        assert_eq!(
+            (row[3].as_str(), row[4].as_str(), row[8].as_str()),
+            ("3", "–", "100.0%")
+        );
     }
 
     #[test]
