@@ -340,15 +340,18 @@ fn plan_writes(
         let listed_in_proposal = proposed.cells.contains_key(&cell);
         if is_accepted(cell) {
             let want = proposed.route(cell);
-            if listed_in_proposal {
+            if before.cells.contains_key(&cell) {
                 cells.insert(cell, want.clone());
             } else if untouched != want {
+                // A cell the file leaves to [default] gets its own table only when it must.
                 cells.insert(cell, want.clone());
-                pins.push(Pin {
-                    cell,
-                    route: want.clone(),
-                    reason: PinReason::FollowsProposedDefault,
-                });
+                if !listed_in_proposal {
+                    pins.push(Pin {
+                        cell,
+                        route: want.clone(),
+                        reason: PinReason::FollowsProposedDefault,
+                    });
+                }
             }
             continue;
         }
@@ -600,6 +603,17 @@ min_samples = 5
         for c in Cell::all().filter(|c| *c != cd) {
             assert_eq!(after.route(c), read_table(SRC).unwrap().route(c), "{c}");
         }
+    }
+
+    #[test]
+    fn accepting_a_cell_whose_route_stays_writes_nothing() {
+        let proposal = moved_default_proposal();
+        // code.default follows [default] in the file; the proposal keeps a/x for math.default,
+        // which the file also leaves to [default] (a/x): accepting it changes nothing.
+        let md = CellLabel::Cell(Cell::new(TaskType::Math, Priority::Default));
+        let out = accept(SRC, &proposal, Some(&[md])).unwrap();
+        assert_eq!(out.text, SRC);
+        assert!(out.changes.is_empty() && out.pins.is_empty());
     }
 
     #[test]
