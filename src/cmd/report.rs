@@ -136,19 +136,14 @@ fn run_routes(
 fn one(a: &ReportArgs) -> anyhow::Result<u8> {
     // Read the manifest first: a folder that is not a run directory is bad input, not a lock.
     Manifest::load(&a.run_dir)?;
+    let name = a.name.as_deref().map(check_name).transpose()?;
     let _lock = Lock::acquire(&a.run_dir)?;
     let mut run = load(&a.run_dir, a.routes.as_deref(), a.dataset.as_deref())?;
     // Against other inputs than the run's, the result is a named derivation beside the run's
     // own reports, which stay as they are.
-    let out_dir = if a.routes.is_some() || a.dataset.is_some() || a.name.is_some() {
-        let name = match &a.name {
-            Some(n) => check_name(n)?,
-            None => default_name(a, &run),
-        };
-        let d = a.run_dir.join(format!("{DERIVED_PREFIX}{name}"));
-        std::fs::create_dir_all(&d)
-            .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", d.display()))?;
-        d
+    let out_dir = if a.routes.is_some() || a.dataset.is_some() || name.is_some() {
+        let name = name.unwrap_or_else(|| default_name(a, &run));
+        a.run_dir.join(format!("{DERIVED_PREFIX}{name}"))
     } else {
         a.run_dir.clone()
     };
@@ -167,6 +162,9 @@ fn one(a: &ReportArgs) -> anyhow::Result<u8> {
     }
     let journal = std::mem::take(&mut run.journal);
     let derived = run.derive_owned(journal)?;
+    // Created only once the derivation succeeded: a failure leaves no empty folder.
+    std::fs::create_dir_all(&out_dir)
+        .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", out_dir.display()))?;
     let files = report::write_all(&out_dir, &derived)?;
     if a.json {
         let mut out = report::json::summary(&derived);

@@ -327,4 +327,28 @@ fn report_with_another_routes_file_writes_a_named_derivation_and_keeps_the_run_r
     );
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     assert!(!tmp.path().join("reports/escape").exists());
+
+    // A routes file that does not parse is bad input naming it, and leaves no folder behind.
+    let bad = suite.join("bad.toml");
+    std::fs::write(&bad, "[default]\nprimary = \n").unwrap();
+    let o = run_in(
+        tmp.path(),
+        &[
+            "report",
+            a.to_str().unwrap(),
+            "--routes",
+            bad.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("bad.toml"), "{}", stderr(&o));
+    let derivations: Vec<String> = std::fs::read_dir(&a)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("derived-"))
+        .collect();
+    assert!(
+        !derivations.iter().any(|n| n.starts_with("derived-bad")),
+        "{derivations:?}"
+    );
 }
