@@ -134,6 +134,10 @@ pub struct MonitorArgs {
     /// Alert when the classifier's parse-miss rate exceeds this share.
     #[arg(long, value_name = "RATE", default_value_t = 0.10)]
     pub parse_miss_alert: f64,
+    /// Alert when the calls of a cell, a model or a provider fail more often than this share
+    /// (`auth` and `quota_exhausted` errors alert at any rate).
+    #[arg(long, value_name = "RATE", default_value_t = 0.05)]
+    pub error_alert: f64,
     /// Groups with fewer requests never alert.
     #[arg(long, value_name = "N", default_value_t = 20)]
     pub min_requests: usize,
@@ -236,6 +240,10 @@ pub struct ReportArgs {
     /// Use this dataset (graders) instead of the run's.
     #[arg(long, value_name = "FILE", conflicts_with = "later")]
     pub dataset: Option<PathBuf>,
+    /// With --routes or --dataset: name the derivation, written to RUN_DIR/derived-NAME/
+    /// [default: the file's stem and a hash of the inputs]. The run's own reports stay.
+    #[arg(long, value_name = "NAME", conflicts_with = "later")]
+    pub name: Option<String>,
     /// Print nothing but errors.
     #[arg(long, short)]
     pub quiet: bool,

@@ -12,6 +12,9 @@ pub const MANIFEST: &str = "run.json";
 pub const JOURNAL: &str = "journal.jsonl";
 /// The lock file; see [`Lock`].
 pub const LOCK: &str = "run.lock";
+/// A byte-identical copy of the routes file the run measured (its sha256 is in `run.json`),
+/// so that the run is derived against its own table whatever happens to the file later.
+pub const ROUTES_COPY: &str = "routes.measured.toml";
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FileRef {
@@ -53,6 +56,10 @@ pub struct Manifest {
     pub routes: FileRef,
     pub dataset: FileRef,
     pub prices: FileRef,
+    /// The copy of the routes file kept in the run directory ([`ROUTES_COPY`]) and its sha256;
+    /// absent in runs made before routecal kept one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub routes_copy: Option<FileRef>,
     pub settings: Settings,
     pub models: Vec<String>,
     pub classifiers: Vec<String>,
@@ -78,6 +85,17 @@ impl Manifest {
         let mut bytes = serde_json::to_vec_pretty(self)?;
         bytes.push(b'\n');
         crate::report::write_atomic(&dir.join(MANIFEST), &bytes)
+    }
+
+    /// Keep `source` (the routes file's text as it was read for the run) in the run directory
+    /// as [`ROUTES_COPY`], atomically, and record it in the manifest.
+    pub fn keep_routes_copy(&mut self, dir: &Path, source: &str) -> anyhow::Result<()> {
+        crate::report::write_atomic(&dir.join(ROUTES_COPY), source.as_bytes())?;
+        self.routes_copy = Some(FileRef {
+            path: ROUTES_COPY.into(),
+            sha256: crate::types::sha256_hex(source.as_bytes()),
+        });
+        Ok(())
     }
 
     pub fn started(&self) -> jiff::Timestamp {
@@ -182,6 +200,32 @@ impl Drop for Lock {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_routes_copy_is_byte_identical_and_its_hash_is_recorded() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut m: Manifest = serde_json::from_value(serde_json::json!({
+            "tool": "routecal", "version": "0", "run_id": "r", "started_at": "2026-11-30T00:00:00Z",
+            "status": "running", "routes": {"path": "routes.toml", "sha256": "x"},
+            "dataset": {"path": "d.jsonl", "sha256": "y"}, "prices": {"path": "p", "sha256": "z"},
+            "settings": {"repeats": 1}, "models": [], "classifiers": [], "simulated": false,
+            "totals": {"planned_calls": 0, "calls": 0, "errors": 0, "spent_usd": 0.0,
+                       "estimated_usd": 0.0, "duration_s": 0.0}
+        }))
+        .unwrap();
+        assert_eq!(m.routes_copy, None, "older run.json files have no copy");
+        let source = "# héllo\r\n[default]\nprimary = \"a/b\"\n";
+        m.keep_routes_copy(dir.path(), source).unwrap();
+        assert_eq!(
+            std::fs::read(dir.path().join(ROUTES_COPY)).unwrap(),
+            source.as_bytes()
+        );
+        let copy = m.routes_copy.clone().unwrap();
+        assert_eq!(copy.path, ROUTES_COPY);
+        assert_eq!(copy.sha256, crate::types::sha256_hex(source.as_bytes()));
+        m.save(dir.path()).unwrap();
+        assert_eq!(Manifest::load(dir.path()).unwrap().routes_copy, Some(copy));
+    }
 
     #[test]
     fn a_second_lock_is_refused_until_the_first_is_dropped() {

@@ -242,6 +242,7 @@ pub fn write(
             path: crate::prices::SNAPSHOT_SOURCE.into(),
             sha256: sha256_hex(crate::prices::SNAPSHOT_JSON.as_bytes()),
         },
+        routes_copy: None,
         settings: Settings {
             repeats: spec.repeats,
             max_spend_usd: None,

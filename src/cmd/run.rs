@@ -174,6 +174,7 @@ pub fn run(a: RunArgs) -> anyhow::Result<u8> {
                 routes: routes_ref,
                 dataset: dataset_ref,
                 prices: prices_ref,
+                routes_copy: None,
                 settings: Settings {
                     repeats,
                     max_spend_usd: a.max_spend,
@@ -189,6 +190,7 @@ pub fn run(a: RunArgs) -> anyhow::Result<u8> {
     manifest.version = env!("CARGO_PKG_VERSION").into();
     manifest.totals.planned_calls = plan.calls.len() + plan.skipped;
     manifest.totals.estimated_usd = estimate.total();
+    manifest.keep_routes_copy(&dir, &cfg.source)?;
     manifest.save(&dir)?;
 
     let journal_path = dir.join(run_dir::JOURNAL);

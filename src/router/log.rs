@@ -23,7 +23,8 @@ pub struct RouteRecord {
     pub ok: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error_kind: Option<ErrorKind>,
-    /// Why the primary failed, when the fallback was used.
+    /// Why the primary failed, when the fallback was used (whether the fallback answered or
+    /// failed too; `error_kind` is then the fallback's).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub primary_error_kind: Option<ErrorKind>,
     /// Classifier plus answering calls; `None` when a model is unpriced.
@@ -31,6 +32,9 @@ pub struct RouteRecord {
     pub latency_ms: f64,
     pub classifier_cache_hit: bool,
     pub classifier_parse_miss: bool,
+    /// Why the classifier call failed (the request then went to general/default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub classifier_error_kind: Option<ErrorKind>,
     /// The prompt itself, only with `--log-prompts`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prompt: Option<String>,

@@ -1,9 +1,11 @@
 mod apply;
 mod bad_input;
+mod compare;
 mod decisions;
 mod hostile;
 mod hostile_answers;
 mod judge;
+mod monitor;
 mod offline_suites;
 mod providers;
 mod reports;
