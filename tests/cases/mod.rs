@@ -10,4 +10,5 @@ mod reports;
 mod resume;
 mod router;
 mod router_http;
+mod router_stream;
 mod statistics;
