@@ -339,7 +339,7 @@ impl Grader {
                 case_sensitive,
             } => text::contains(answer, needles, *all, *case_sensitive),
             Grader::Regex { pattern } => {
-                let ok = pattern.is_match(answer);
+                let ok = pattern.is_match(answer) || pattern.is_match(&text::fold(answer, true));
                 Grade::pass(
                     ok,
                     if ok {
@@ -442,6 +442,16 @@ mod tests {
             g(json!({"kind":"contains","all":["cat","dog"]}), "a dog").score,
             Some(0.0)
         );
+    }
+
+    #[test]
+    fn exact_and_regex_ignore_normalisation_and_width() {
+        let v = json!({"kind":"exact","expected":"Zürich 42"});
+        assert_eq!(g(v.clone(), "Zu\u{308}rich ４２").score, Some(1.0));
+        assert_eq!(g(v, "Zurich 42").score, Some(0.0));
+        let r = json!({"kind":"regex","pattern":"^Zürich \\d+$"});
+        assert_eq!(g(r.clone(), "Zu\u{308}rich ４２").score, Some(1.0));
+        assert_eq!(g(r, "Zurich 42").score, Some(0.0));
     }
 
     #[test]
