@@ -61,7 +61,7 @@ const DROPPED: &[&str] = &[
 /// `\frac`, signs as `-`, digit-group spaces as `,`, and spacing commands gone.
 fn clean(s: &str) -> String {
     let grouped = group_separators(s);
-    let mut t: String = grouped.nfkc().collect();
+    let mut t: String = compatibility_numbers(&grouped).nfkc().collect();
     for (from, to) in [
         ("\\dfrac", "\\frac"),
         ("\\tfrac", "\\frac"),
@@ -82,6 +82,56 @@ fn clean(s: &str) -> String {
         }
     }
     dash_signs(&t)
+}
+
+/// The characters NFKC would turn into misleading digits, rewritten first: a superscript run
+/// after `10` is a power (`10⁻³` → `10^{-3}`), any other superscript or subscript is an exponent or
+/// index that is not the answer (`25 m²`, `H₂O`, `x²`) and goes; a vulgar fraction is a `\frac`
+/// (`3½` → 3.5, `¾` → 0.75); squared-unit signs (`㎡`, `㎏`) are units, not digits.
+fn compatibility_numbers(s: &str) -> Cow<'_, str> {
+    const SUPER: &str = "⁰¹²³⁴⁵⁶⁷⁸⁹⁺⁻";
+    const SUB: &str = "₀₁₂₃₄₅₆₇₈₉₊₋";
+    let vulgar =
+        |c: char| ('\u{00BC}'..='\u{00BE}').contains(&c) || ('\u{2150}'..='\u{215F}').contains(&c);
+    let units = |c: char| ('\u{3380}'..='\u{33FF}').contains(&c);
+    if !s
+        .chars()
+        .any(|c| SUPER.contains(c) || SUB.contains(c) || vulgar(c) || units(c))
+    {
+        return Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        if SUPER.contains(c) {
+            let plain = |x: char| -> String {
+                x.nfkc()
+                    .map(|d| if d == '\u{2212}' { '-' } else { d })
+                    .collect()
+            };
+            let mut run = plain(c);
+            while let Some(x) = chars.next_if(|x| SUPER.contains(*x)) {
+                run.push_str(&plain(x));
+            }
+            if out.ends_with("10") {
+                out.push_str(&format!("^{{{run}}}"));
+            }
+        } else if SUB.contains(c) {
+            // An index (H₂O), never a number of the answer.
+            continue;
+        } else if vulgar(c) {
+            let f: String = c.nfkc().collect();
+            match f.split_once('\u{2044}') {
+                Some((n, d)) => out.push_str(&format!("\\frac{{{n}}}{{{d}}}")),
+                None => out.push(c),
+            }
+        } else if units(c) {
+            out.push(' ');
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
 }
 
 /// Thin, narrow no-break, figure and no-break spaces (and LaTeX `\,`) between digit groups of
@@ -335,6 +385,11 @@ mod tests {
             ("7.", Some(7.0)),
             ("  .5 ", Some(0.5)),
             ("1e999", None),
+            ("\u{00BD}", Some(0.5)),
+            ("3\u{00BD}", Some(3.5)),
+            ("\u{00BE}", Some(0.75)),
+            ("1.5\u{00D7}10\u{207B}\u{00B3}", Some(0.0015)),
+            ("2\u{00B7}10\u{2075}", Some(200000.0)),
         ];
         for (s, want) in cases {
             assert_eq!(parse_number(s), *want, "{s:?}");
@@ -388,6 +443,14 @@ mod tests {
             ("answer: \u{FF17}", Some((7.0, "last number"))),
             ("\\boxed{unclosed 5", Some((5.0, "last number"))),
             ("no number here", None),
+            ("The area is 25 m\u{00B2}.", Some((25.0, "last number"))),
+            ("So x\u{00B2} = 49 and x = 7", Some((7.0, "last number"))),
+            ("It weighs 12 \u{338F}", Some((12.0, "last number"))),
+            ("Water is H\u{2082}O; we need 3", Some((3.0, "last number"))),
+            (
+                "about 6.02\u{00D7}10\u{00B2}\u{00B3}",
+                Some((6.02e23, "last number")),
+            ),
         ];
         for (s, want) in cases {
             assert_eq!(last(s), *want, "{s:?}");

@@ -108,6 +108,9 @@ pub fn extract_choice(answer: &str, options: &[String]) -> Option<String> {
         .captures_iter(&text)
         .filter_map(|c| {
             let m = c.get(1)?;
+            if is_article(m.as_str(), &text[m.end()..]) {
+                return None;
+            }
             opt(m.as_str()).map(|o| (o, c.get(0).map_or(m.end(), |w| w.end())))
         })
         .last();
@@ -119,6 +122,21 @@ pub fn extract_choice(answer: &str, options: &[String]) -> Option<String> {
         return if second.is_some() { None } else { Some(o) };
     }
     last_bracketed(&text, &opt).or_else(|| leading_option(&text, &opt))
+}
+
+/// A lower-case one-letter word followed by another word (`the answer is a prime`): an
+/// article or a pronoun, not option A.
+fn is_article(token: &str, after: &str) -> bool {
+    let mut cs = token.chars();
+    let one_lower = matches!((cs.next(), cs.next()), (Some(c), None) if c.is_lowercase());
+    let mut rest = after.chars();
+    one_lower
+        && rest.next().is_some_and(char::is_whitespace)
+        && after
+            .trim_start()
+            .chars()
+            .next()
+            .is_some_and(char::is_alphabetic)
 }
 
 /// The last `[X]` or `(X)` that is an option (square brackets first).
@@ -226,6 +244,9 @@ mod tests {
             ("Answer: A and C", None),
             ("A lot of thought went into this.", None),
             ("The answer is unclear.", None),
+            ("The answer is a prime number.", None),
+            ("The answer is a prime number. Answer: C", Some("C")),
+            ("answer: b", Some("B")),
             ("I cannot tell", None),
         ];
         for (a, want) in cases {
