@@ -98,10 +98,12 @@ pub fn extract_choice(answer: &str, options: &[String]) -> Option<String> {
     };
     if let Some(start) = text.rfind("\\boxed{") {
         let rest = &text[start + 7..];
-        if let Some(end) = rest.find('}')
-            && let Some(o) = opt(&rest[..end])
-        {
-            return Some(o);
+        if let Some(end) = rest.find('}') {
+            let content = &rest[..end];
+            let unbracketed = content.trim_start().trim_start_matches(['(', '[']);
+            if let Some(o) = opt(content).or_else(|| leading_option(unbracketed, &opt)) {
+                return Some(o);
+            }
         }
     }
     let marked = marker_re()
@@ -229,6 +231,9 @@ mod tests {
             ("\\boxed{\\textbf{B}}", Some("B")),
             ("\\boxed{\\mathrm{C}}", Some("C")),
             ("$\\boxed{D}$", Some("D")),
+            ("\\boxed{\\text{(E) double displacement}}", Some("E")),
+            ("\\boxed{B. 4}", Some("B")),
+            ("\\boxed{A lot}", None),
             ("The correct option is c.", Some("C")),
             ("Answer: Option B", Some("B")),
             ("answer = (A)", Some("A")),
