@@ -14,6 +14,10 @@ use serde::de::{DeserializeSeed, Error as _, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
 use sha2::Digest;
 
+/// Longest journal line read back; a longer one is a bad line, skipped without being held.
+/// Well above any answer a provider is allowed to return, so only damage reaches it.
+pub const MAX_JOURNAL_LINE_BYTES: usize = 256 << 20;
+
 /// One line of input.
 #[derive(Debug, PartialEq)]
 pub enum Line<'a> {
@@ -300,5 +304,22 @@ mod tests {
             parse_strict("{\"a\":"),
             Err(StrictError::Syntax(_))
         ));
+    }
+
+    #[test]
+    fn a_journal_line_over_the_limit_is_skipped_unheld() {
+        use std::io::Write;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("journal.jsonl");
+        let mut f = std::fs::File::create(&path).unwrap();
+        f.write_all(b"{\"not\": \"a row\"}\n").unwrap();
+        // 20 MiB: longer than the 8 MiB read block, so it spans blocks.
+        f.write_all(&vec![b'x'; 20 << 20]).unwrap();
+        f.write_all(b"\n\n").unwrap();
+        f.write_all(&vec![b'y'; 9 << 20]).unwrap();
+        drop(f);
+        let j = crate::runner::journal::read_limited(&path, 1 << 20).unwrap();
+        assert_eq!(j.bad_lines, vec![1, 2]);
+        assert!(j.torn_tail, "the over-long last line without its newline");
     }
 }
