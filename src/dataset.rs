@@ -49,6 +49,23 @@ const FIELDS: &[&str] = &[
 ];
 
 impl Dataset {
+    /// The items `keep` accepts, in order, as a dataset of their own (same path and hash: a
+    /// view for cross-fitting, not a file).
+    pub fn subset(&self, keep: impl Fn(&Item) -> bool) -> Dataset {
+        let items: Vec<Item> = self.items.iter().filter(|i| keep(i)).cloned().collect();
+        let index = items
+            .iter()
+            .enumerate()
+            .map(|(k, i)| (i.id.clone(), k))
+            .collect();
+        Dataset {
+            path: self.path.clone(),
+            sha256: self.sha256.clone(),
+            items,
+            index,
+        }
+    }
+
     /// Load and check a dataset file, reading it once, line by line: memory stays bounded by
     /// the longest accepted line ([`MAX_LINE_BYTES`]) plus the items, whatever the file holds.
     pub fn load(path: &Path) -> anyhow::Result<Dataset> {

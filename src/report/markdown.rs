@@ -87,6 +87,9 @@ impl Exporter for Markdown {
             usd(Some(d.analysis.spend())),
             m.totals.duration_s
         );
+        if let Some(h) = d.table_headline() {
+            let _ = writeln!(o, "- **Tables** {h}");
+        }
         let lat: Vec<String> = d
             .analysis
             .latency_sources
@@ -122,7 +125,7 @@ impl Exporter for Markdown {
         );
         let _ = writeln!(
             o,
-            "Each row compares the challenger (the proposed primary, or the closest alternative when the cell is kept) with the current primary on the items both answered: Δ = challenger − current, {}% intervals.\n",
+            "Each row compares the challenger (the proposed primary, or the closest alternative when the cell is kept) with the current primary on the items both answered: Δ = challenger − current. A decision's quality interval is the one its test used: paired (Agresti–Min), its lower bound is the one-sided test at {}% confidence for the whole cell (Holm's procedure across the cell's challengers).\n",
             fmt_pct_level(d.cfg.policy.confidence)
         );
         let header = [
@@ -139,16 +142,7 @@ impl Exporter for Markdown {
         ];
         let row = |c: &crate::policy::Decision| -> Vec<String> {
             let e = c.evidence.as_ref();
-            let quality = e
-                .and_then(|e| e.quality.as_ref())
-                .map(|q| {
-                    let test = match q.mcnemar {
-                        Some(m) => format!("McNemar {}", fmt_p(m.p_value)),
-                        None => "paired bootstrap".into(),
-                    };
-                    format!("{} {test}", fmt_delta(&q.delta))
-                })
-                .unwrap_or("–".into());
+            let quality = e.map(|e| e.quality_text()).unwrap_or("–".into());
             let cost = match e.and_then(|e| e.delta_cost_per_1k) {
                 Some(x) => format!(
                     "{}{}",
@@ -200,6 +194,7 @@ impl Exporter for Markdown {
                 &changes.iter().map(|c| row(c)).collect::<Vec<_>>(),
             );
         }
+        undecided(&mut o, d);
         let kept: Vec<_> = d.rec.decisions.iter().filter(|x| !x.changed()).collect();
         if !kept.is_empty() {
             let _ = writeln!(
@@ -263,7 +258,7 @@ impl Exporter for Markdown {
         // Leaderboard.
         let _ = writeln!(
             o,
-            "## Leaderboard by task type\n\nQuality pools priorities and averages an item's repeats first; intervals are {}% over items (Wilson for pass/fail scores, seeded bootstrap otherwise; p95 by bootstrap over items). Δ vs best is paired on the items both were graded on (McNemar's test for pass/fail, else the paired bootstrap interval).\n",
+            "## Leaderboard by task type\n\nQuality pools priorities and averages an item's repeats first; intervals are {}% over items (Wilson for pass/fail scores, seeded bootstrap otherwise; p95 by bootstrap over items). Δ vs best is paired on the items both were graded on (Agresti–Min paired difference, unadjusted; the decisions' own tests are in the table above).\n",
             fmt_pct_level(d.cfg.policy.confidence)
         );
         for t in TaskType::ALL {
@@ -290,14 +285,15 @@ impl Exporter for Markdown {
                         }
                     })
                     .map(|c| {
-                        let test = match c.mcnemar {
-                            Some(x) => format!(", McNemar {}", fmt_p(x.p_value)),
-                            None => String::new(),
-                        };
                         format!(
-                            "{}{test}{}",
+                            "{}, {}{}",
                             fmt_delta(&c.delta),
-                            if c.significant { "" } else { " (tied)" }
+                            fmt_p(c.p_value),
+                            if c.significant {
+                                ""
+                            } else {
+                                " (not significant)"
+                            }
                         )
                     })
                     .unwrap_or("–".into())
@@ -418,7 +414,7 @@ impl Exporter for Markdown {
         }
 
         // Simulation.
-        o.push_str("## Simulation\n\nEvery item routed by the classifier's real predictions (misroutes included) and answered by the recorded answer of the model the table picks; a retryable failure of the primary goes to the fallback. Cost includes the classifier.\n\n");
+        o.push_str("## Simulation\n\nEvery item routed by the classifier's real predictions (misroutes included) and answered by the recorded answer of the model the table picks; a retryable failure of the primary goes to the fallback. Cost includes the classifier. The `recommended` rows are in-sample: the table was fitted on these very items, so they flatter it. The `recommended (out of sample)` rows route each item by a table refitted without the item's fold (cross-fitting, `[policy] crossfit_folds`): read those.\n\n");
         md_table(
             &mut o,
             &[
@@ -471,25 +467,35 @@ impl Exporter for Markdown {
             md_table(
                 &mut o,
                 &["router", "APGR", "CPT(50%)", "CPT(80%)"],
-                &[&sw.cells, &sw.oracle]
-                    .iter()
-                    .map(|c| {
-                        vec![
-                            cell(&format!(
-                                "{}{}",
-                                c.router,
-                                if c.router.starts_with("cells") {
-                                    format!(" (`{}` predictions, in-sample order)", sw.classifier)
-                                } else {
-                                    String::new()
-                                }
-                            )),
-                            pct(c.apgr),
-                            cpt(c.cpt50),
-                            cpt(c.cpt80),
-                        ]
-                    })
-                    .collect::<Vec<_>>(),
+                &[
+                    Some(&sw.cells),
+                    sw.cells_out_of_sample.as_ref(),
+                    Some(&sw.oracle),
+                ]
+                .into_iter()
+                .flatten()
+                .map(|c| {
+                    vec![
+                        cell(&format!(
+                            "{}{}",
+                            c.router,
+                            if c.router.ends_with("out of sample") {
+                                format!(
+                                    " (`{}` predictions, ordered on the other folds)",
+                                    sw.classifier
+                                )
+                            } else if c.router.starts_with("cells") {
+                                format!(" (`{}` predictions, in-sample order)", sw.classifier)
+                            } else {
+                                String::new()
+                            }
+                        )),
+                        pct(c.apgr),
+                        cpt(c.cpt50),
+                        cpt(c.cpt80),
+                    ]
+                })
+                .collect::<Vec<_>>(),
             );
             for (scenario, share, pgr) in &sw.tables {
                 let _ = writeln!(
@@ -514,4 +520,46 @@ impl Exporter for Markdown {
         }
         Ok(o.into_bytes())
     }
+}
+
+/// The cells this sample could not decide: what they would need.
+fn undecided(o: &mut String, d: &Derived) {
+    let rows: Vec<Vec<String>> = d
+        .rec
+        .undecided()
+        .map(|c| {
+            let e = c.evidence.as_ref();
+            vec![
+                format!("`{}`", c.label()),
+                format!("`{}`", c.old.primary),
+                e.map(|e| format!("`{}`", e.challenger))
+                    .unwrap_or("–".into()),
+                e.map(|e| e.quality_text()).unwrap_or("–".into()),
+                c.mde.map(|m| format!("{m:.3}")).unwrap_or("–".into()),
+                c.items_needed
+                    .map(|n| format!("~{n}"))
+                    .unwrap_or("–".into()),
+            ]
+        })
+        .collect();
+    if rows.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        o,
+        "**Undecided** ({} cells keep their route: this sample shows neither a gain nor that no challenger could win):\n",
+        rows.len()
+    );
+    md_table(
+        o,
+        &[
+            "cell",
+            "current",
+            "closest challenger",
+            "Δ quality [CI], test",
+            "detectable Δ (80% power)",
+            "more paired items to settle",
+        ],
+        &rows,
+    );
 }

@@ -1,5 +1,6 @@
 mod apply;
 mod bad_input;
+mod decisions;
 mod graders;
 mod hostile;
 mod hostile_answers;
