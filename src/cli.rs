@@ -109,7 +109,8 @@ pub struct RouteArgs {
     /// Classify with this model of the routes file instead of `[classifier] model`.
     #[arg(long, value_name = "MODEL", value_parser = crate::types::ModelId::parse)]
     pub classifier: Option<crate::types::ModelId>,
-    /// Prompts routed at once when reading from stdin.
+    /// Prompts routed at once when reading from stdin; each answer is printed as it finishes,
+    /// labelled with its line and id (docs/router.md).
     #[arg(long, value_name = "N", default_value_t = 8)]
     pub concurrency: usize,
 }

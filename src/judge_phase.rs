@@ -184,14 +184,20 @@ pub fn judge_key(judge: &ModelId, target: &str) -> String {
 /// A cache file that cannot be read is no cache (lines that do not parse are skipped): the
 /// worst outcome is paying for a verdict again.
 fn load_cache(path: &Path, judge: &ModelId) -> HashMap<String, CachedVerdict> {
-    let Ok(text) = std::fs::read_to_string(path) else {
+    let Ok(file) = std::fs::File::open(path) else {
         return HashMap::new();
     };
-    text.lines()
-        .filter_map(|l| serde_json::from_str::<CachedVerdict>(l).ok())
-        .filter(|v| &v.judge == judge)
-        .map(|v| (v.key.clone(), v))
-        .collect()
+    let mut lines = crate::jsonl::Lines::new(std::io::BufReader::new(file), 16 << 20);
+    let mut out = HashMap::new();
+    while let Ok(Some((_, line))) = lines.next_line() {
+        if let crate::jsonl::Line::Text(raw) = line
+            && let Ok(v) = serde_json::from_slice::<CachedVerdict>(raw)
+            && &v.judge == judge
+        {
+            out.insert(v.key.clone(), v);
+        }
+    }
+    out
 }
 
 fn append_cache(path: &Path, verdicts: &[CachedVerdict]) -> anyhow::Result<()> {

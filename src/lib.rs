@@ -16,6 +16,7 @@ pub mod derive;
 pub mod error;
 pub mod from_log;
 pub mod grade;
+pub mod jsonl;
 pub mod judge_phase;
 pub mod meter;
 pub mod monitor;
