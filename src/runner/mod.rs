@@ -395,7 +395,7 @@ fn to_row(fin: Finished, cfg: &Config) -> JournalRow {
         }
         Err(e) => {
             row.error_kind = Some(e.kind);
-            row.error = Some(e.message);
+            row.error = Some(crate::secrets::scrub(&e.message));
             row.http_status = e.http_status;
             row.cost_usd = Some(0.0);
             row.cost_source = CostSource::NotBilled;
