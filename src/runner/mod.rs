@@ -2,11 +2,13 @@
 //! concurrency and rate limits, and journals each call as it finishes.
 
 pub mod budget;
+pub mod failures;
 pub mod journal;
 pub mod plan;
 pub mod progress;
 pub mod record;
 pub mod retry;
+pub mod stop;
 
 use std::collections::{BTreeMap, HashMap};
 use std::num::NonZeroU32;
@@ -28,6 +30,7 @@ use plan::{Plan, PlannedCall};
 use progress::{Progress, ProgressMode};
 use record::RecordWriter;
 use retry::{Decision, RetryPolicy};
+use stop::{Stop, StopReason};
 
 /// A call as it came back from its endpoint, after retries.
 struct Finished {
@@ -55,6 +58,8 @@ pub struct RunTotals {
     pub elapsed: Duration,
     /// Calls not started because the budget (`--max-spend`) would have been passed.
     pub not_started: usize,
+    /// Calls not started (or abandoned in flight) because the run or their endpoint stopped.
+    pub stopped_calls: usize,
 }
 
 /// An endpoint's request rate: its own `requests_per_minute`, else its provider's default (a
@@ -75,17 +80,35 @@ fn now_ms() -> i64 {
     jiff::Timestamp::now().as_millisecond()
 }
 
-/// Make every call of `plan`, appending each result to `journal` (and each live answer to
-/// `record`, when given). With a `budget`, a call starts only while the budget allows it.
+/// Where a run's results go and what limits it: the journal (and the recording, when given),
+/// the budget (`--max-spend`) and the shared stop state.
+pub struct Sinks {
+    pub journal: JournalWriter,
+    pub record: Option<RecordWriter>,
+    pub budget: Option<Arc<Budget>>,
+    pub stop: Arc<Stop>,
+}
+
+/// Make every call of `plan`, appending each result to the journal (and each live answer to
+/// the recording, when given). With a budget, a call starts only while the budget allows it.
+///
+/// A call starts only while `stop` allows it: a failed journal or recording write stops the
+/// run at once (the error is returned once the calls in flight are abandoned), a signal stops
+/// it gracefully, and an `auth` or `quota_exhausted` answer stops its endpoint. Whatever
+/// stopped is left in `stop` for the caller to report.
 pub async fn execute(
     plan: Plan,
     cfg: Arc<Config>,
     providers: &HashMap<String, Arc<dyn Provider>>,
-    journal: JournalWriter,
-    record: Option<RecordWriter>,
+    sinks: Sinks,
     mode: ProgressMode,
-    budget: Option<Arc<Budget>>,
 ) -> anyhow::Result<RunTotals> {
+    let Sinks {
+        journal,
+        record,
+        budget,
+        stop,
+    } = sinks;
     let started = Instant::now();
     let mut by_endpoint: BTreeMap<String, Vec<(PlannedCall, f64)>> = BTreeMap::new();
     for c in plan.calls {
@@ -126,15 +149,20 @@ pub async fn execute(
     // never contends on a lock.
     let writer_cfg = cfg.clone();
     let writer_budget = budget.clone();
+    let writer_stop = stop.clone();
     let writer = std::thread::spawn(move || {
-        write_results(
-            rx,
+        let out = WriterOut {
             journal,
             record,
-            Progress::new(mode, &totals),
-            &writer_cfg,
-            writer_budget.as_deref(),
-        )
+            progress: Progress::new(mode, &totals),
+        };
+        let r = write_results(rx, out, &writer_cfg, writer_budget.as_deref());
+        if let Err(e) = &r {
+            // No call may start once its answer cannot be kept.
+            writer_stop.stop(StopReason::WriteFailed(e.to_string()));
+            writer_stop.abandon();
+        }
+        r
     });
 
     let mut workers = Vec::new();
@@ -146,17 +174,20 @@ pub async fn execute(
             calls,
             tx.clone(),
             budget.clone(),
+            stop.clone(),
         )));
     }
     drop(tx);
+    let mut stopped_calls = 0;
     for w in workers {
-        w.await?;
+        stopped_calls += w.await?;
     }
     let mut totals = tokio::task::spawn_blocking(move || writer.join())
         .await?
         .map_err(|_| anyhow::anyhow!("the journal writer panicked"))??;
     totals.elapsed = started.elapsed();
     totals.not_started = budget.map_or(0, |b| b.not_started());
+    totals.stopped_calls = stopped_calls;
     Ok(totals)
 }
 
@@ -194,6 +225,8 @@ struct Limits {
     policy: RetryPolicy,
 }
 
+/// Make the calls of one endpoint; returns how many were not made (or not journaled) because
+/// the run or the endpoint stopped.
 async fn run_endpoint(
     ep: Endpoint,
     provider: Arc<dyn Provider>,
@@ -201,43 +234,75 @@ async fn run_endpoint(
     calls: Vec<(PlannedCall, f64)>,
     tx: mpsc::Sender<Finished>,
     budget: Option<Arc<Budget>>,
-) {
+    stop: Arc<Stop>,
+) -> usize {
     let limits = Limits {
         limiter: rpm.and_then(spaced_limiter),
         pause: Pause::default(),
         policy: RetryPolicy::for_endpoint(&ep),
     };
-    let (ep, limits, budget) = (&ep, &limits, budget.as_deref());
+    let (ep, limits, budget, stop) = (&ep, &limits, budget.as_deref(), &*stop);
+    let lost = std::sync::atomic::AtomicUsize::new(0);
+    let lost_ref = &lost;
     futures::stream::iter(calls)
         .for_each_concurrent(ep.max_concurrency, |(call, est)| {
             let provider = provider.clone();
             let tx = tx.clone();
             async move {
+                let lose = || lost_ref.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                if !stop.may_start(&ep.name) {
+                    lose();
+                    return;
+                }
                 if budget.is_some_and(|b| !b.try_start(est)) {
                     return;
                 }
                 let (journaled, done) = oneshot::channel();
-                let fin = call_with_retries(ep, &*provider, limits, call, est, journaled).await;
+                let call = call_with_retries(ep, &*provider, limits, stop, call, est, journaled);
+                let fin = tokio::select! {
+                    fin = call => fin,
+                    _ = stop.abandoned() => None,
+                };
+                let Some(fin) = fin else {
+                    if let Some(b) = budget {
+                        b.settle(est, 0.0);
+                    }
+                    lose();
+                    return;
+                };
+                if let Err(e) = &fin.outcome
+                    && matches!(e.kind, ErrorKind::Auth | ErrorKind::QuotaExhausted)
+                {
+                    stop.fail_endpoint(&ep.name, e.kind, &e.to_string());
+                }
                 // The receiver only goes away when the writer failed; that error is reported there.
                 if tx.send(fin).await.is_ok() {
                     let _ = done.await;
+                } else {
+                    lose();
                 }
             }
         })
         .await;
+    lost.into_inner()
 }
 
+/// One call, retried as its endpoint's policy says; `None` when the run stopped before a retry.
 async fn call_with_retries(
     ep: &Endpoint,
     provider: &dyn Provider,
     limits: &Limits,
+    stop: &Stop,
     call: PlannedCall,
     est_usd: f64,
     journaled: oneshot::Sender<()>,
-) -> Finished {
+) -> Option<Finished> {
     let started_ms = now_ms();
     let mut attempt = 0;
     loop {
+        if attempt > 0 && stop.is_stopped() {
+            return None;
+        }
         attempt += 1;
         limits.pause.wait().await;
         if let Some(l) = &limits.limiter {
@@ -279,7 +344,7 @@ async fn call_with_retries(
                 Decision::Fail => Err(e),
             },
         };
-        return Finished {
+        return Some(Finished {
             call,
             outcome,
             attempts: attempt,
@@ -288,18 +353,28 @@ async fn call_with_retries(
             finished_ms: now_ms(),
             est_usd,
             journaled: Some(journaled),
-        };
+        });
     }
+}
+
+/// What the writer thread owns.
+struct WriterOut {
+    journal: JournalWriter,
+    record: Option<RecordWriter>,
+    progress: Progress,
 }
 
 fn write_results(
     mut rx: mpsc::Receiver<Finished>,
-    mut journal: JournalWriter,
-    mut record: Option<RecordWriter>,
-    mut progress: Progress,
+    out: WriterOut,
     cfg: &Config,
     budget: Option<&Budget>,
 ) -> anyhow::Result<RunTotals> {
+    let WriterOut {
+        mut journal,
+        mut record,
+        mut progress,
+    } = out;
     let mut totals = RunTotals::default();
     while let Some(mut fin) = rx.blocking_recv() {
         let live = cfg.endpoints[&fin.call.endpoint].kind.is_live();

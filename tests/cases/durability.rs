@@ -2,7 +2,11 @@
 //! journal that cannot be written stops the calls, a run.json that says what really happened,
 //! and a graceful stop on SIGTERM/SIGINT.
 
-use std::path::Path;
+use std::collections::BTreeMap;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
 
 use serde_json::json;
 
@@ -191,4 +195,268 @@ fn no_run_of_six_key_characters_reaches_any_output_on_any_error_path() {
     );
     let bad: Vec<_> = leaks.iter().filter(|(_, n)| *n >= 6).collect();
     assert!(bad.is_empty(), "key pieces found: {bad:?}");
+}
+
+const KEY: &str = "sk-durability-test-7f3a9c1e5b";
+const KEY_ENV: &str = "ROUTECAL_TEST_DURABILITY_KEY";
+const CONCURRENCY: usize = 4;
+
+/// An OpenAI-compatible server answering every call after `delay`.
+fn answering_server(delay: Duration) -> Server {
+    Server::start(move |r: &Request| {
+        let b = r.json();
+        let model = b["model"].as_str().unwrap_or("").to_string();
+        Reply::After(
+            delay,
+            Box::new(Reply::json(
+                200,
+                json!({"id":"c1","object":"chat.completion","created":1795636911,"model":model,
+                    "choices":[{"index":0,"message":{"role":"assistant","content":"the answer"},"finish_reason":"stop"}],
+                    "usage":{"prompt_tokens":30,"completion_tokens":5,"total_tokens":35}}),
+            )),
+        )
+    })
+}
+
+/// A keywords classifier and two live candidates on the server, `items` items.
+fn live_suite(url: &str, items: usize) -> tempfile::TempDir {
+    let tmp = tempfile::tempdir().unwrap();
+    let routes = format!(
+        r#"[classifier]
+model = "builtin/keywords"
+
+[endpoints.kw]
+kind = "keywords"
+
+[endpoints.api]
+kind = "openai"
+base_url = "{url}/v1"
+api_key_env = "{KEY_ENV}"
+max_concurrency = {CONCURRENCY}
+timeout_s = 10
+
+[models."builtin/keywords"]
+endpoint = "kw"
+tier = "budget"
+
+[models."acme/alpha"]
+endpoint = "api"
+tier = "budget"
+input_per_mtok = 1.0
+output_per_mtok = 2.0
+
+[models."acme/beta"]
+endpoint = "api"
+tier = "budget"
+input_per_mtok = 3.0
+output_per_mtok = 4.0
+
+[default]
+primary = "acme/alpha"
+fallback = "acme/beta"
+"#
+    );
+    std::fs::write(tmp.path().join("routes.toml"), routes).unwrap();
+    let lines: String = (0..items)
+        .map(|i| {
+            json!({"id": format!("q{i}"), "prompt": format!("Question q{i}: what is {i} plus {i}?"),
+                "task_type": "factual", "priority": "quality",
+                "grader": {"kind": "contains", "any": ["answer"]}})
+            .to_string()
+                + "\n"
+        })
+        .collect();
+    std::fs::write(tmp.path().join("dataset.jsonl"), lines).unwrap();
+    tmp
+}
+
+fn routecal(dir: &Path, args: &[&str]) -> Command {
+    let mut c = bin();
+    c.args(args)
+        .current_dir(dir)
+        .env(KEY_ENV, KEY)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    c
+}
+
+const FRESH: &[&str] = &[
+    "run",
+    "--routes",
+    "routes.toml",
+    "--dataset",
+    "dataset.jsonl",
+    "--out",
+    "reports",
+    "--quiet",
+];
+
+/// Files written by the child may not grow past `bytes` (writes beyond fail with EFBIG, as on
+/// a full disk).
+fn limit_file_size(c: &mut Command, bytes: u64) {
+    unsafe {
+        c.pre_exec(move || {
+            libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+            let lim = libc::rlimit {
+                rlim_cur: bytes as libc::rlim_t,
+                rlim_max: bytes as libc::rlim_t,
+            };
+            if libc::setrlimit(libc::RLIMIT_FSIZE, &lim) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+}
+
+fn manifest(run_dir: &Path) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(run_dir.join("run.json")).unwrap()).unwrap()
+}
+
+/// Calls the server received per (model, prompt).
+fn server_calls(s: &Server) -> BTreeMap<(String, String), usize> {
+    let mut out = BTreeMap::new();
+    for r in s.requests() {
+        let b = r.json();
+        let key = (
+            b["model"].as_str().unwrap_or("").to_string(),
+            b["messages"][0]["content"]
+                .as_str()
+                .unwrap_or("")
+                .to_string(),
+        );
+        *out.entry(key).or_default() += 1;
+    }
+    out
+}
+
+/// Live (paid) calls in the journal.
+fn journal_rows(run_dir: &Path) -> usize {
+    live_rows(&read(&run_dir.join("journal.jsonl")))
+}
+
+fn live_rows(journal: &str) -> usize {
+    journal
+        .lines()
+        .filter(|l| l.ends_with('}') && l.contains(r#""endpoint":"api""#))
+        .count()
+}
+
+#[test]
+fn a_journal_that_cannot_be_written_stops_the_calls_and_a_resume_pays_only_for_the_rest() {
+    let server = answering_server(Duration::from_millis(2));
+    let suite = live_suite(&server.url(), 400);
+    let dir = suite.path();
+    let mut c = routecal(dir, FRESH);
+    // Room for about a hundred journal rows of the 800 planned live calls.
+    limit_file_size(&mut c, 48 * 1024);
+    let o = c.output().unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(err.contains("cannot append to the journal"), "{err}");
+    assert!(err.contains("routecal run --resume"), "{err}");
+    let rd = only_run_dir(&dir.join("reports"));
+    let journaled = journal_rows(&rd);
+    let made = server.requests().len();
+    assert_eq!(manifest(&rd)["status"], "partial");
+    assert!(journaled < 400, "{journaled} rows: the limit did not bite");
+    // Only the calls in flight when the write failed are lost.
+    assert!(
+        made <= journaled + CONCURRENCY + 1,
+        "{made} calls made, {journaled} journaled"
+    );
+    let o = routecal(dir, &["run", "--resume", rd.to_str().unwrap(), "--quiet"])
+        .output()
+        .unwrap();
+    ok(&o);
+    assert_eq!(manifest(&rd)["status"], "complete");
+    let twice = server_calls(&server).values().filter(|&&n| n > 1).count();
+    assert!(twice <= CONCURRENCY, "{twice} calls paid twice");
+    assert_eq!(server_calls(&server).len(), 800);
+}
+
+#[test]
+fn reports_that_cannot_be_written_leave_the_run_partial_and_exit_1() {
+    let server = answering_server(Duration::ZERO);
+    let suite = live_suite(&server.url(), 6);
+    let dir = suite.path();
+    let mut c = routecal(dir, FRESH);
+    // The journal (12 live rows, 6 classifications) fits; report.html does not.
+    limit_file_size(&mut c, 16 * 1024);
+    let o = c.output().unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains("reports of") && err.contains("routecal report"),
+        "{err}"
+    );
+    let rd = only_run_dir(&dir.join("reports"));
+    assert_eq!(journal_rows(&rd), 12);
+    assert_eq!(manifest(&rd)["status"], "partial");
+    // With room again, the reports are derived without a call and the run is complete.
+    let calls = server.requests().len();
+    ok(
+        &routecal(dir, &["run", "--resume", rd.to_str().unwrap(), "--quiet"])
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(server.requests().len(), calls);
+    assert_eq!(manifest(&rd)["status"], "complete");
+    assert!(rd.join("report.html").is_file());
+}
+
+/// Start a run against a slow server, send `sig` once journal rows exist, and wait for it.
+fn run_and_signal(sig: i32) -> (Output, PathBuf, Server, tempfile::TempDir) {
+    let server = answering_server(Duration::from_millis(300));
+    let suite = live_suite(&server.url(), 40);
+    let dir = suite.path().to_path_buf();
+    let child = routecal(&dir, FRESH).spawn().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let rows = std::fs::read_dir(dir.join("reports"))
+            .ok()
+            .and_then(|mut d| d.next())
+            .map_or(0, |e| {
+                std::fs::read_to_string(e.unwrap().path().join("journal.jsonl"))
+                    .map_or(0, |j| live_rows(&j))
+            });
+        if rows >= 8 || Instant::now() > deadline {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    unsafe {
+        libc::kill(child.id() as i32, sig);
+    }
+    let o = child.wait_with_output().unwrap();
+    let rd = only_run_dir(&dir.join("reports"));
+    (o, rd, server, suite)
+}
+
+#[test]
+fn sigterm_and_sigint_stop_gracefully_journal_what_finished_and_say_partial() {
+    for (sig, code) in [(libc::SIGTERM, 143), (libc::SIGINT, 130)] {
+        let (o, rd, server, suite) = run_and_signal(sig);
+        assert_eq!(o.status.code(), Some(code), "{}", stderr(&o));
+        let err = stderr(&o);
+        assert!(err.contains("routecal run --resume"), "{err}");
+        assert_eq!(manifest(&rd)["status"], "partial");
+        assert_eq!(read(&rd.join("run.lock")), "", "the lock is released");
+        // Calls in flight finished and were journaled: nothing was paid for and lost.
+        let made = server.requests().len();
+        assert_eq!(journal_rows(&rd), made, "every call made is journaled");
+        assert!(made < 80, "the run was stopped early ({made} calls)");
+        let o = routecal(
+            suite.path(),
+            &["run", "--resume", rd.to_str().unwrap(), "--quiet"],
+        )
+        .output()
+        .unwrap();
+        ok(&o);
+        assert!(
+            server_calls(&server).values().all(|&n| n == 1),
+            "no call made twice"
+        );
+        assert_eq!(manifest(&rd)["status"], "complete");
+    }
 }
