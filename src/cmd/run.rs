@@ -51,13 +51,24 @@ pub fn run(a: RunArgs) -> anyhow::Result<u8> {
         path: prices::SNAPSHOT_SOURCE.into(),
         sha256: sha256_hex(prices::SNAPSHOT_JSON.as_bytes()),
     };
+    // What the routes file says about answers and prices, without its throughput settings.
+    let routes_answers = std::fs::read_to_string(&routes_path)
+        .ok()
+        .and_then(|t| run_dir::answers_sha256(&t));
     let mode = if a.json {
         ProgressMode::Quiet
     } else {
         ProgressMode::auto(a.quiet)
     };
     if let Some((dir, m)) = &resumed {
-        let differs = differences(m, &routes_ref, &dataset_ref, &prices_ref, repeats);
+        let differs = differences(
+            m,
+            &routes_ref,
+            routes_answers.as_deref(),
+            &dataset_ref,
+            &prices_ref,
+            repeats,
+        );
         if !differs.is_empty() {
             let list: String = differs.iter().map(|d| format!("\n  {d}")).collect();
             if !a.force {
@@ -157,6 +168,7 @@ pub fn run(a: RunArgs) -> anyhow::Result<u8> {
             m.prices = prices_ref;
             m.settings.repeats = repeats;
             m.settings.max_spend_usd = a.max_spend;
+            m.settings.routes_answers_sha256 = routes_answers;
             m.models = cfg.candidates().map(|m| m.id.to_string()).collect();
             m.classifiers = cfg.classifiers().iter().map(|m| m.to_string()).collect();
             m.simulated = cfg.endpoints.values().any(|e| e.kind == EndpointKind::Sim);
@@ -178,6 +190,7 @@ pub fn run(a: RunArgs) -> anyhow::Result<u8> {
                 settings: Settings {
                     repeats,
                     max_spend_usd: a.max_spend,
+                    routes_answers_sha256: routes_answers,
                 },
                 models: cfg.candidates().map(|m| m.id.to_string()).collect(),
                 classifiers: cfg.classifiers().iter().map(|m| m.to_string()).collect(),
@@ -415,11 +428,19 @@ impl RunState<'_> {
             .a
             .fail_on_error
             .unwrap_or(runner::failures::DEFAULT_FAIL_ON_ERROR);
-        for f in failures.iter().filter(|f| f.share() > rate) {
+        // A model none of whose calls answered measured nothing, whatever the threshold.
+        for f in failures
+            .iter()
+            .filter(|f| f.share() > rate || f.failed == f.calls)
+        {
+            let why = if f.failed == f.calls {
+                "no call answered".to_string()
+            } else {
+                format!("more than --fail-on-error {:.0}%", rate * 100.0)
+            };
             out.push(format!(
-                "{} — more than --fail-on-error {:.0}%; the reports are written, but they measure too few answers. Retry with: routecal run --resume {dir} --retry-errors",
+                "{} — {why}; the reports are written, but they measure too few answers. Retry with: routecal run --resume {dir} --retry-errors",
                 f.describe(),
-                rate * 100.0
             ));
         }
         out
@@ -486,19 +507,26 @@ fn short(sha: &str) -> &str {
 }
 
 /// What differs between a run's manifest and the inputs of its resumption, one line each.
+/// A routes file whose answers hash (`answers`, see [`run_dir::answers_sha256`]) matches the
+/// run's differs only in throughput settings, comments or layout: that is no difference.
 fn differences(
     m: &Manifest,
     routes: &FileRef,
+    answers: Option<&str>,
     dataset: &FileRef,
     prices: &FileRef,
     repeats: u32,
 ) -> Vec<String> {
     let mut out = Vec::new();
+    let same_answers = answers.is_some() && m.settings.routes_answers_sha256.as_deref() == answers;
     for (what, old, new) in [
         ("routes file", &m.routes, routes),
         ("dataset", &m.dataset, dataset),
         ("prices", &m.prices, prices),
     ] {
+        if what == "routes file" && same_answers {
+            continue;
+        }
         if old.sha256 != new.sha256 {
             out.push(format!(
                 "{what} {}: sha256 {} in run.json, {} now{}",

@@ -1,6 +1,7 @@
 mod apply;
 mod bad_input;
 mod durability;
+mod fail_loudly;
 mod hostile;
 mod hostile_answers;
 mod judge;

@@ -612,3 +612,46 @@ fn a_run_directory_in_use_is_refused_naming_the_holder() {
     drop(lock);
     ok(&resume(tmp.path(), &dir, &["--quiet"]));
 }
+
+#[test]
+fn throughput_changes_do_not_block_a_resume_but_a_wire_name_does() {
+    let s = server(DEFAULT_PROMPT_TOKENS);
+    let (tmp, dir) = complete_run(&s, 4);
+    // An interrupted run: the journal lost its last six rows.
+    let journal = read(&dir.join("journal.jsonl"));
+    let kept: Vec<&str> = journal.lines().collect();
+    let kept = kept[..kept.len() - 6].join("\n") + "\n";
+    std::fs::write(dir.join("journal.jsonl"), kept).unwrap();
+    let calls = s.requests().len();
+
+    // A different wire name changes who answers: refused.
+    let routes_path = tmp.path().join("routes.toml");
+    let renamed = routes(&s.url(), 4).replace(
+        "tier = \"frontier\"",
+        "tier = \"frontier\"\nwire_name = \"gamma-2\"",
+    );
+    std::fs::write(&routes_path, &renamed).unwrap();
+    let o = resume(tmp.path(), &dir, &[]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("routes file routes.toml"),
+        "{}",
+        stderr(&o)
+    );
+
+    // Faster limits, a longer timeout, more retries and a comment: accepted.
+    let faster = format!(
+        "# raised after a slow start\n{}",
+        routes(&s.url(), 8).replace(
+            "timeout_s = 10",
+            "timeout_s = 60\nrequests_per_minute = 6000\nmax_attempts = 5"
+        )
+    );
+    std::fs::write(&routes_path, &faster).unwrap();
+    let o = resume(tmp.path(), &dir, &["--quiet"]);
+    ok(&o);
+    assert_eq!(s.requests().len(), calls + 6, "only the missing calls");
+    let m = manifest(&dir);
+    assert_eq!(m["status"], "complete");
+    assert_eq!(m["routes"]["sha256"], sha256(&faster));
+}
