@@ -14,6 +14,7 @@ use crate::prices;
 use crate::provider;
 use crate::report::{self, text};
 use crate::run_dir::{self, FileRef, Lock, Manifest, Settings, Totals};
+use crate::runner::duration;
 use crate::runner::stop::{self, Stop, StopReason};
 use crate::runner::{self, budget::Budget, journal, plan::Plan, progress::ProgressMode};
 use crate::types::{Usd, sha256_hex};
@@ -115,7 +116,8 @@ pub fn run(a: RunArgs) -> anyhow::Result<u8> {
         j.calls = left;
         j
     });
-    let estimate = Estimate::new(&plan, judge.as_ref(), already_spent);
+    let time = Durations::new(&cfg, &plan, judge.as_ref(), &providers);
+    let estimate = Estimate::new(&plan, judge.as_ref(), already_spent, time);
     let plan_text = describe_plan(&cfg, &plan, judge.as_ref(), &estimate, a.max_spend);
     if a.dry_run {
         if a.json {
@@ -564,6 +566,71 @@ fn live_spend(cfg: &Config, contents: &journal::JournalContents) -> f64 {
         .fold(0.0, |a, b| a + b)
 }
 
+/// How long a plan is expected to take: the candidate and classifier calls per endpoint
+/// (endpoints work side by side), then the judge's.
+struct Durations {
+    calls: Vec<duration::EndpointDuration>,
+    judge: Option<duration::EndpointDuration>,
+}
+
+impl Durations {
+    fn new(
+        cfg: &Config,
+        plan: &Plan,
+        judge: Option<&JudgeEstimate>,
+        providers: &std::collections::HashMap<String, Arc<dyn provider::Provider>>,
+    ) -> Durations {
+        let rpm = |ep: &crate::config::Endpoint| match providers.get(&ep.name) {
+            Some(p) => runner::requests_per_minute(ep, &**p),
+            None => ep.requests_per_minute,
+        };
+        let judge_calls = judge.filter(|j| j.calls > 0).map(|j| {
+            let out = crate::judge_phase::EXPECTED_JUDGE_OUTPUT_TOKENS;
+            let shape = (cfg.model(&j.model).endpoint.as_str(), &j.model, out);
+            std::iter::repeat_n(shape, j.calls)
+        });
+        Durations {
+            calls: duration::estimate(cfg, duration::shapes(&plan.calls), rpm),
+            judge: judge_calls.and_then(|c| duration::estimate(cfg, c, rpm).pop()),
+        }
+    }
+
+    /// Expected wall time of the whole plan, in seconds.
+    fn total_s(&self) -> f64 {
+        let calls = self.calls.iter().map(|d| d.seconds).fold(0.0, f64::max);
+        calls + self.judge.as_ref().map_or(0.0, |d| d.seconds)
+    }
+
+    fn describe(&self) -> String {
+        let mut out = format!("Estimated duration: {}\n", duration::about(self.total_s()));
+        for d in &self.calls {
+            out.push_str(&format!("  {}\n", d.describe()));
+        }
+        if let Some(d) = &self.judge {
+            out.push_str(&format!("  then the judge, {}\n", d.describe()));
+        }
+        out
+    }
+
+    fn json(&self) -> serde_json::Value {
+        let one = |d: &duration::EndpointDuration| {
+            serde_json::json!({
+                "endpoint": d.endpoint,
+                "calls": d.calls,
+                "max_concurrency": d.max_concurrency,
+                "requests_per_minute": d.requests_per_minute,
+                "est_latency_s": d.latency_s,
+                "est_duration_s": d.seconds,
+            })
+        };
+        serde_json::json!({
+            "est_duration_s": self.total_s(),
+            "endpoints": self.calls.iter().map(one).collect::<Vec<_>>(),
+            "judge": self.judge.as_ref().map(one),
+        })
+    }
+}
+
 /// The spend a plan expects on live endpoints, before its first call.
 struct Estimate {
     /// Classifier and candidate calls.
@@ -572,11 +639,13 @@ struct Estimate {
     judge: f64,
     /// Spent by the earlier part of a resumed run.
     already: f64,
+    time: Durations,
 }
 
 impl Estimate {
-    fn new(plan: &Plan, judge: Option<&JudgeEstimate>, already: f64) -> Estimate {
+    fn new(plan: &Plan, judge: Option<&JudgeEstimate>, already: f64, time: Durations) -> Estimate {
         Estimate {
+            time,
             calls: plan.est_live_spend().0,
             judge: judge
                 .filter(|j| j.live)
@@ -680,6 +749,7 @@ fn plan_json(
         "already_spent_usd": est.already,
         "estimated_usd": est.total(),
         "max_spend_usd": max_spend,
+        "duration": est.time.json(),
     })
 }
 
@@ -773,6 +843,7 @@ fn describe_plan(
         runner::plan::EXPECTED_OUTPUT_TOKENS,
         crate::judge_phase::EXPECTED_JUDGE_OUTPUT_TOKENS
     ));
+    out.push_str(&est.time.describe());
     if let Some(limit) = max_spend {
         out.push_str(&format!(
             "Budget (--max-spend): {}{}\n",

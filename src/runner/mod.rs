@@ -2,6 +2,7 @@
 //! concurrency and rate limits, and journals each call as it finishes.
 
 pub mod budget;
+pub mod duration;
 pub mod failures;
 pub mod journal;
 pub mod plan;

@@ -460,3 +460,56 @@ fn sigterm_and_sigint_stop_gracefully_journal_what_finished_and_say_partial() {
         assert_eq!(manifest(&rd)["status"], "complete");
     }
 }
+
+#[test]
+fn the_plan_estimates_each_endpoints_duration_from_its_limits() {
+    let suite = live_suite("http://127.0.0.1:9", 2400);
+    let dir = suite.path();
+    let routes = read(&dir.join("routes.toml")).replace(
+        "max_concurrency = 4",
+        "max_concurrency = 16\nrequests_per_minute = 60",
+    );
+    std::fs::write(dir.join("routes.toml"), routes).unwrap();
+    // 4,800 live calls at 60 a minute take 80 minutes, however many run at once.
+    let o = routecal(
+        dir,
+        &[
+            "run",
+            "--routes",
+            "routes.toml",
+            "--dataset",
+            "dataset.jsonl",
+            "--dry-run",
+        ],
+    )
+    .output()
+    .unwrap();
+    ok(&o);
+    let plan = stdout(&o);
+    assert!(
+        plan.contains("Estimated duration: about 1 h 20 min"),
+        "{plan}"
+    );
+    assert!(
+        plan.contains("api: 4800 calls, 16 at once, 60 a minute, ~9.0 s a call → about 1 h 20 min (bound by requests_per_minute)"),
+        "{plan}"
+    );
+    let o = routecal(
+        dir,
+        &[
+            "run",
+            "--routes",
+            "routes.toml",
+            "--dataset",
+            "dataset.jsonl",
+            "--dry-run",
+            "--json",
+        ],
+    )
+    .output()
+    .unwrap();
+    ok(&o);
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(v["duration"]["est_duration_s"], 4800.0);
+    assert_eq!(v["duration"]["endpoints"][0]["endpoint"], "api");
+}
