@@ -247,10 +247,7 @@ pub fn run(a: RunArgs) -> anyhow::Result<u8> {
         Ok(made) => made,
         Err(e) => {
             run.save_stopped(&mut manifest, None);
-            return Err(e.context(format!(
-                "the run stopped; continue it with: routecal run --resume {}",
-                super::display_path(&dir)
-            )));
+            return Err(e.context("the run stopped"));
         }
     };
     if let Some(StopReason::Signal(sig)) = stop.reason() {
@@ -359,9 +356,24 @@ impl RunState<'_> {
         let missing = self.missing(&contents);
         let why = match self.stop.reason() {
             Some(StopReason::Signal(2)) => "Stopped by SIGINT".to_string(),
+            Some(StopReason::Signal(15)) => "Stopped by SIGTERM".to_string(),
             Some(StopReason::Signal(s)) => format!("Stopped by signal {s}"),
-            _ => "Stopped".to_string(),
+            Some(StopReason::WriteFailed(e)) => format!("Stopped because a write failed ({e})"),
+            None => "Stopped".to_string(),
         };
+        if self.a.json {
+            let out = serde_json::json!({
+                "run_id": m.run_id,
+                "run_dir": super::display_path(self.dir),
+                "status": m.status,
+                "stopped": why,
+                "calls": m.totals.calls,
+                "errors": m.totals.errors,
+                "spent_usd": m.totals.spent_usd,
+                "planned_calls_not_made": missing,
+            });
+            println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
+        }
         eprintln!(
             "{why}: {} calls in the journal, {missing} planned calls not made{}. Continue with: routecal run --resume {}",
             contents.rows.len(),

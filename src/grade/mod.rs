@@ -386,12 +386,9 @@ impl Grader {
     }
 }
 
-/// The first `max` characters, with an ellipsis when cut.
+/// The first `max` characters, with an ellipsis when cut; keys are scrubbed before the cut.
 pub fn clip(s: &str, max: usize) -> String {
-    match s.char_indices().nth(max) {
-        Some((i, _)) => format!("{}…", &s[..i]),
-        None => s.to_string(),
-    }
+    crate::secrets::cut(s, max)
 }
 
 #[cfg(test)]

@@ -157,11 +157,9 @@ pub async fn execute(
             record,
             progress: Progress::new(mode, &totals),
         };
-        let r = write_results(rx, out, &writer_cfg, writer_budget.as_deref());
+        let r = write_results(rx, out, &writer_cfg, writer_budget.as_deref(), &writer_stop);
         if let Err(e) = &r {
-            // No call may start once its answer cannot be kept.
-            writer_stop.stop(StopReason::WriteFailed(e.to_string()));
-            writer_stop.abandon();
+            write_failed(&writer_stop, e);
         }
         r
     });
@@ -301,14 +299,16 @@ async fn call_with_retries(
     let started_ms = now_ms();
     let mut attempt = 0;
     loop {
-        if attempt > 0 && stop.is_stopped() {
-            return None;
-        }
-        attempt += 1;
         limits.pause.wait().await;
         if let Some(l) = &limits.limiter {
             l.until_ready().await;
         }
+        // Checked after the waits: a call held by the rate limiter when the run or its
+        // endpoint stopped is not sent.
+        if !stop.may_start(&ep.name) {
+            return None;
+        }
+        attempt += 1;
         let t0 = Instant::now();
         let outcome = match tokio::time::timeout(ep.timeout, provider.call(&call.request)).await {
             Ok(r) => r,
@@ -365,11 +365,19 @@ struct WriterOut {
     progress: Progress,
 }
 
+/// No call may start once answers cannot be kept: stop the run and abandon the calls in
+/// flight. Called before the failed row's call gives up its concurrency slot.
+fn write_failed(stop: &Stop, e: &anyhow::Error) {
+    stop.stop(StopReason::WriteFailed(format!("{e:#}")));
+    stop.abandon();
+}
+
 fn write_results(
     mut rx: mpsc::Receiver<Finished>,
     out: WriterOut,
     cfg: &Config,
     budget: Option<&Budget>,
+    stop: &Stop,
 ) -> anyhow::Result<RunTotals> {
     let WriterOut {
         mut journal,
@@ -387,14 +395,20 @@ fn write_results(
         };
         let (est, journaled) = (fin.est_usd, fin.journaled.take());
         let row = to_row(fin, cfg);
-        journal
-            .append(&row)
-            .map_err(|e| anyhow::anyhow!("cannot append to the journal: {e}"))?;
+        if let Err(e) = journal.append(&row) {
+            let e = anyhow::anyhow!("cannot append to the journal: {e}");
+            write_failed(stop, &e);
+            return Err(e);
+        }
+        if let (Some(rec), Some((req, answer, ms))) = (&mut record, to_record)
+            && let Err(e) = rec.append(&req.model, &req.prompt, req.repeat, &answer, ms)
+        {
+            write_failed(stop, &e);
+            return Err(e);
+        }
+        // The call gives up its concurrency slot only now, once its answer is kept.
         if let Some(j) = journaled {
             let _ = j.send(());
-        }
-        if let (Some(rec), Some((req, answer, ms))) = (&mut record, to_record) {
-            rec.append(&req.model, &req.prompt, req.repeat, &answer, ms)?;
         }
         totals.calls += 1;
         if !row.ok {
@@ -467,7 +481,8 @@ fn to_row(fin: Finished, cfg: &Config) -> JournalRow {
             row.server_latency_ms = a.server_latency_ms;
             row.ttft_ms = a.ttft_ms;
             row.grade = a.grade;
-            row.response = Some(a.text);
+            // Scrubbed here too: an answer from a recording or a simulation never saw a redactor.
+            row.response = Some(crate::secrets::scrub(&a.text));
         }
         Err(e) => {
             row.error_kind = Some(e.kind);

@@ -296,13 +296,17 @@ fn twenty_kills_lose_only_calls_in_flight_and_end_like_an_uninterrupted_run() {
         // Let the server finish reading what the process sent before it died.
         std::thread::sleep(Duration::from_millis(60));
         if run_dir.is_none() {
+            // A run killed before its run.json was written left an empty folder: the run to
+            // resume is the one with a manifest.
             let reports = tmp.path().join("reports");
-            if reports.is_dir() && std::fs::read_dir(&reports).unwrap().count() == 1 {
-                let d = only_run_dir(&reports);
-                if d.join("run.json").exists() {
-                    run_dir = Some(d);
-                }
-            }
+            let with_manifest: Vec<PathBuf> = std::fs::read_dir(&reports)
+                .map(|d| d.map(|e| e.unwrap().path()).collect::<Vec<_>>())
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|d: &PathBuf| d.join("run.json").exists())
+                .collect();
+            assert!(with_manifest.len() <= 1, "{with_manifest:?}");
+            run_dir = with_manifest.into_iter().next();
         }
         // Calls the server received whose result the journal does not hold were lost, and are
         // made again by a later resume: the difference only grows, by what each kill lost.
