@@ -40,52 +40,14 @@ pub fn run(a: RunArgs) -> anyhow::Result<u8> {
         .or(resumed.as_ref().map(|(_, m)| m.settings.repeats))
         .unwrap_or(cfg.defaults.repeats)
         .max(1);
-    let routes_ref = FileRef {
-        path: super::display_path(&routes_path),
-        sha256: cfg.sha256.clone(),
-    };
-    let dataset_ref = FileRef {
-        path: super::display_path(&dataset_path),
-        sha256: ds.sha256.clone(),
-    };
-    let prices_ref = FileRef {
-        path: prices::SNAPSHOT_SOURCE.into(),
-        sha256: sha256_hex(prices::SNAPSHOT_JSON.as_bytes()),
-    };
-    // What the routes file says about answers and prices, without its throughput settings.
-    let routes_answers = std::fs::read_to_string(&routes_path)
-        .ok()
-        .and_then(|t| run_dir::answers_sha256(&t));
+    let refs = Refs::new(&routes_path, &dataset_path, &cfg, &ds);
     let mode = if a.json {
         ProgressMode::Quiet
     } else {
         ProgressMode::auto(a.quiet)
     };
     if let Some((dir, m)) = &resumed {
-        let differs = differences(
-            m,
-            &routes_ref,
-            routes_answers.as_deref(),
-            &dataset_ref,
-            &prices_ref,
-            repeats,
-        );
-        if !differs.is_empty() {
-            let list: String = differs.iter().map(|d| format!("\n  {d}")).collect();
-            if !a.force {
-                return Err(UsageError(format!(
-                    "cannot resume {}: it was made from other inputs than these:{list}\nresuming would mix answers to different questions in one journal; start a new run, or pass --force to resume anyway",
-                    dir.display()
-                ))
-                .into());
-            }
-            if mode != ProgressMode::Quiet {
-                eprintln!(
-                    "Resuming {} with --force although its inputs differ:{list}",
-                    dir.display()
-                );
-            }
-        }
+        check_resume(&a, dir, m, &refs, repeats, mode)?;
     }
     let providers = provider::build_all(&cfg)?;
 
@@ -98,45 +60,12 @@ pub fn run(a: RunArgs) -> anyhow::Result<u8> {
         Some((dir, _)) => journal::read(&dir.join(run_dir::JOURNAL))?,
         None => journal::JournalContents::default(),
     };
-    let done = done_keys(&earlier, a.retry_errors);
     let already_spent = live_spend(&cfg, &earlier);
-    let plan = runner::plan::build(&cfg, &ds, repeats, &done);
-    let judge = crate::judge_phase::estimate(&cfg, &ds, repeats).map(|mut j| {
-        // Verdicts already in the journal are not asked again.
-        let judged = earlier
-            .rows
-            .iter()
-            .filter(|r| r.kind == journal::CallKind::Judge && r.model == j.model)
-            .count()
-            .min(j.calls);
-        let left = j.calls - judged;
-        j.est_cost = j
-            .est_cost
-            .map(|c| Usd(c.0 * left as f64 / j.calls.max(1) as f64));
-        j.calls = left;
-        j
-    });
+    let plan = runner::plan::build(&cfg, &ds, repeats, &done_keys(&earlier, a.retry_errors));
+    let judge = crate::judge_phase::estimate(&cfg, &ds, repeats).map(|j| judge_left(j, &earlier));
     let time = Durations::new(&cfg, &plan, judge.as_ref(), &providers);
     let estimate = Estimate::new(&plan, judge.as_ref(), already_spent, time);
-    let plan_text = describe_plan(&cfg, &plan, judge.as_ref(), &estimate, a.max_spend);
-    if a.dry_run {
-        if a.json {
-            println!(
-                "{}",
-                serde_json::to_string_pretty(&plan_json(
-                    &plan,
-                    judge.as_ref(),
-                    &estimate,
-                    a.max_spend
-                ))
-                .unwrap_or_default()
-            );
-        } else {
-            print!("{plan_text}");
-        }
-    } else if mode != ProgressMode::Quiet {
-        eprint!("{plan_text}");
-    }
+    show_plan(&a, &cfg, &plan, judge.as_ref(), &estimate, mode);
     if let Some(limit) = a.max_spend {
         check_budget(&cfg, &plan, judge.as_ref(), &estimate, limit)?;
     }
@@ -147,58 +76,21 @@ pub fn run(a: RunArgs) -> anyhow::Result<u8> {
         return super::ok();
     }
 
-    let label = a
-        .inputs
-        .suite
-        .as_deref()
-        .and_then(|s| s.file_name())
-        .or_else(|| dataset_path.file_stem())
-        .and_then(|s| s.to_str())
-        .unwrap_or("run")
-        .to_string();
     let record = match (&a.record, &resumed) {
         (None, _) => None,
         (Some(p), None) => Some(runner::record::RecordWriter::create(p)?),
         (Some(p), Some(_)) => Some(runner::record::RecordWriter::append_to(p)?),
     };
     let (dir, _lock, mut manifest) = match resumed {
-        Some((dir, mut m)) => {
-            m.finished_at = None;
-            m.status = "running".into();
-            m.routes = routes_ref;
-            m.dataset = dataset_ref;
-            m.prices = prices_ref;
-            m.settings.repeats = repeats;
-            m.settings.max_spend_usd = a.max_spend;
-            m.settings.routes_answers_sha256 = routes_answers;
-            m.models = cfg.candidates().map(|m| m.id.to_string()).collect();
-            m.classifiers = cfg.classifiers().iter().map(|m| m.to_string()).collect();
-            m.simulated = cfg.endpoints.values().any(|e| e.kind == EndpointKind::Sim);
+        Some((dir, m)) => {
+            let m = refs.resumed(m, &a, &cfg, repeats);
             (dir, lock.expect("locked above"), m)
         }
         None => {
+            let label = run_label(&a, &dataset_path);
             let (run_id, dir) = run_dir::create(&a.out, now, &label)?;
             let lock = Lock::acquire(&dir)?;
-            let m = Manifest {
-                tool: "routecal".into(),
-                version: env!("CARGO_PKG_VERSION").into(),
-                run_id,
-                started_at: now.to_string(),
-                finished_at: None,
-                status: "running".into(),
-                routes: routes_ref,
-                dataset: dataset_ref,
-                prices: prices_ref,
-                settings: Settings {
-                    repeats,
-                    max_spend_usd: a.max_spend,
-                    routes_answers_sha256: routes_answers,
-                },
-                models: cfg.candidates().map(|m| m.id.to_string()).collect(),
-                classifiers: cfg.classifiers().iter().map(|m| m.to_string()).collect(),
-                simulated: cfg.endpoints.values().any(|e| e.kind == EndpointKind::Sim),
-                totals: Totals::default(),
-            };
+            let m = refs.fresh(run_id, now, &a, &cfg, repeats);
             (dir, lock, m)
         }
     };
@@ -207,34 +99,17 @@ pub fn run(a: RunArgs) -> anyhow::Result<u8> {
     manifest.totals.estimated_usd = estimate.total();
     manifest.save(&dir)?;
 
-    let journal_path = dir.join(run_dir::JOURNAL);
     let budget = a
         .max_spend
         .map(|limit| Arc::new(Budget::new(limit, already_spent)));
     let sinks = runner::Sinks {
-        journal: journal::JournalWriter::open_append(&journal_path)?,
+        journal: journal::JournalWriter::open_append(&dir.join(run_dir::JOURNAL))?,
         record,
         budget: budget.clone(),
         stop: Arc::new(Stop::default()),
     };
     let stop = sinks.stop.clone();
     let cfg = Arc::new(cfg);
-    // The runtime (and with it the signal handler) lives until the run's status is saved.
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
-    rt.block_on(async { stop::listen_for_signals(stop.clone(), mode == ProgressMode::Quiet) });
-    let phases = call_phases(
-        &rt,
-        &a,
-        plan,
-        &cfg,
-        &ds,
-        &providers,
-        &journal_path,
-        sinks,
-        mode,
-    );
     let run = RunState {
         a: &a,
         dir: &dir,
@@ -243,20 +118,172 @@ pub fn run(a: RunArgs) -> anyhow::Result<u8> {
         repeats,
         stop: &stop,
     };
-    let made = match phases {
-        Ok(made) => made,
-        Err(e) => {
-            run.save_stopped(&mut manifest, None);
-            return Err(e.context("the run stopped"));
-        }
-    };
-    if let Some(StopReason::Signal(sig)) = stop.reason() {
-        run.save_stopped(&mut manifest, Some(&made));
-        return Ok(StopReason::Signal(sig).exit_code());
+    run.execute(
+        &mut manifest,
+        plan,
+        &providers,
+        sinks,
+        budget.as_deref(),
+        mode,
+    )
+}
+
+/// The label in a new run directory's name: the suite's folder, else the dataset's stem.
+fn run_label(a: &RunArgs, dataset_path: &Path) -> String {
+    a.inputs
+        .suite
+        .as_deref()
+        .and_then(|s| s.file_name())
+        .or_else(|| dataset_path.file_stem())
+        .and_then(|s| s.to_str())
+        .unwrap_or("run")
+        .to_string()
+}
+
+/// A judge estimate reduced by the verdicts already in the journal (not asked again).
+fn judge_left(mut j: JudgeEstimate, earlier: &journal::JournalContents) -> JudgeEstimate {
+    let judged = earlier
+        .rows
+        .iter()
+        .filter(|r| r.kind == journal::CallKind::Judge && r.model == j.model)
+        .count()
+        .min(j.calls);
+    let left = j.calls - judged;
+    j.est_cost = j
+        .est_cost
+        .map(|c| Usd(c.0 * left as f64 / j.calls.max(1) as f64));
+    j.calls = left;
+    j
+}
+
+/// The plan: on stdout for `--dry-run` (as JSON with `--json`), else on stderr unless quiet.
+fn show_plan(
+    a: &RunArgs,
+    cfg: &Config,
+    plan: &Plan,
+    judge: Option<&JudgeEstimate>,
+    estimate: &Estimate,
+    mode: ProgressMode,
+) {
+    if a.dry_run && a.json {
+        let v = plan_json(plan, judge, estimate, a.max_spend);
+        println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+        return;
     }
-    let code = run.finish(&mut manifest, &made, budget.as_deref())?;
-    drop(rt);
-    Ok(code)
+    let text = describe_plan(cfg, plan, judge, estimate, a.max_spend);
+    if a.dry_run {
+        print!("{text}");
+    } else if mode != ProgressMode::Quiet {
+        eprint!("{text}");
+    }
+}
+
+/// Refuse (exit 2) to resume a run from inputs that change answers or prices, unless `--force`.
+fn check_resume(
+    a: &RunArgs,
+    dir: &Path,
+    m: &Manifest,
+    refs: &Refs,
+    repeats: u32,
+    mode: ProgressMode,
+) -> anyhow::Result<()> {
+    let differs = differences(m, refs, repeats);
+    if differs.is_empty() {
+        return Ok(());
+    }
+    let list: String = differs.iter().map(|d| format!("\n  {d}")).collect();
+    if !a.force {
+        return Err(UsageError(format!(
+            "cannot resume {}: it was made from other inputs than these:{list}\nresuming would mix answers to different questions in one journal; start a new run, or pass --force to resume anyway",
+            dir.display()
+        ))
+        .into());
+    }
+    if mode != ProgressMode::Quiet {
+        eprintln!(
+            "Resuming {} with --force although its inputs differ:{list}",
+            dir.display()
+        );
+    }
+    Ok(())
+}
+
+/// What a run is made from, as recorded in run.json.
+struct Refs {
+    routes: FileRef,
+    dataset: FileRef,
+    prices: FileRef,
+    /// The routes file's hash without its throughput settings ([`run_dir::answers_sha256`]).
+    routes_answers: Option<String>,
+}
+
+impl Refs {
+    fn new(routes_path: &Path, dataset_path: &Path, cfg: &Config, ds: &Dataset) -> Refs {
+        Refs {
+            routes: FileRef {
+                path: super::display_path(routes_path),
+                sha256: cfg.sha256.clone(),
+            },
+            dataset: FileRef {
+                path: super::display_path(dataset_path),
+                sha256: ds.sha256.clone(),
+            },
+            prices: FileRef {
+                path: prices::SNAPSHOT_SOURCE.into(),
+                sha256: sha256_hex(prices::SNAPSHOT_JSON.as_bytes()),
+            },
+            routes_answers: std::fs::read_to_string(routes_path)
+                .ok()
+                .and_then(|t| run_dir::answers_sha256(&t)),
+        }
+    }
+
+    /// A resumed run's manifest, running again from these inputs.
+    fn resumed(self, mut m: Manifest, a: &RunArgs, cfg: &Config, repeats: u32) -> Manifest {
+        m.finished_at = None;
+        m.status = "running".into();
+        m.routes = self.routes;
+        m.dataset = self.dataset;
+        m.prices = self.prices;
+        m.settings.repeats = repeats;
+        m.settings.max_spend_usd = a.max_spend;
+        m.settings.routes_answers_sha256 = self.routes_answers;
+        m.models = cfg.candidates().map(|m| m.id.to_string()).collect();
+        m.classifiers = cfg.classifiers().iter().map(|m| m.to_string()).collect();
+        m.simulated = cfg.endpoints.values().any(|e| e.kind == EndpointKind::Sim);
+        m
+    }
+
+    /// A new run's manifest.
+    fn fresh(
+        self,
+        run_id: String,
+        now: jiff::Timestamp,
+        a: &RunArgs,
+        cfg: &Config,
+        repeats: u32,
+    ) -> Manifest {
+        Manifest {
+            tool: "routecal".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+            run_id,
+            started_at: now.to_string(),
+            finished_at: None,
+            status: "running".into(),
+            routes: self.routes,
+            dataset: self.dataset,
+            prices: self.prices,
+            settings: Settings {
+                repeats,
+                max_spend_usd: a.max_spend,
+                routes_answers_sha256: self.routes_answers,
+            },
+            models: cfg.candidates().map(|m| m.id.to_string()).collect(),
+            classifiers: cfg.classifiers().iter().map(|m| m.to_string()).collect(),
+            simulated: cfg.endpoints.values().any(|e| e.kind == EndpointKind::Sim),
+            totals: Totals::default(),
+        }
+    }
 }
 
 /// What the call phases did.
@@ -320,13 +347,57 @@ fn call_phases(
 struct RunState<'a> {
     a: &'a RunArgs,
     dir: &'a Path,
-    cfg: &'a Config,
+    cfg: &'a Arc<Config>,
     ds: &'a Dataset,
     repeats: u32,
     stop: &'a Stop,
 }
 
 impl RunState<'_> {
+    /// Make the calls, then end the run: its status, its reports, its exit code. The runtime
+    /// (and with it the signal handler) lives until the run's status is saved.
+    fn execute(
+        &self,
+        manifest: &mut Manifest,
+        plan: Plan,
+        providers: &std::collections::HashMap<String, Arc<dyn provider::Provider>>,
+        sinks: runner::Sinks,
+        budget: Option<&Budget>,
+        mode: ProgressMode,
+    ) -> anyhow::Result<u8> {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()?;
+        let stop = sinks.stop.clone();
+        rt.block_on(async { stop::listen_for_signals(stop, mode == ProgressMode::Quiet) });
+        let journal_path = self.dir.join(run_dir::JOURNAL);
+        let phases = call_phases(
+            &rt,
+            self.a,
+            plan,
+            self.cfg,
+            self.ds,
+            providers,
+            &journal_path,
+            sinks,
+            mode,
+        );
+        let made = match phases {
+            Ok(made) => made,
+            Err(e) => {
+                self.save_stopped(manifest, None);
+                return Err(e.context("the run stopped"));
+            }
+        };
+        if let Some(StopReason::Signal(sig)) = self.stop.reason() {
+            self.save_stopped(manifest, Some(&made));
+            return Ok(StopReason::Signal(sig).exit_code());
+        }
+        let code = self.finish(manifest, &made, budget)?;
+        drop(rt);
+        Ok(code)
+    }
+
     /// The planned calls the journal does not hold yet (any attempt counts).
     fn missing(&self, contents: &journal::JournalContents) -> usize {
         let keys: HashSet<String> = contents.rows.iter().map(|r| r.key.clone()).collect();
@@ -523,20 +594,14 @@ fn short(sha: &str) -> &str {
 /// What differs between a run's manifest and the inputs of its resumption, one line each.
 /// A routes file whose answers hash (`answers`, see [`run_dir::answers_sha256`]) matches the
 /// run's differs only in throughput settings, comments or layout: that is no difference.
-fn differences(
-    m: &Manifest,
-    routes: &FileRef,
-    answers: Option<&str>,
-    dataset: &FileRef,
-    prices: &FileRef,
-    repeats: u32,
-) -> Vec<String> {
+fn differences(m: &Manifest, refs: &Refs, repeats: u32) -> Vec<String> {
     let mut out = Vec::new();
+    let answers = refs.routes_answers.as_deref();
     let same_answers = answers.is_some() && m.settings.routes_answers_sha256.as_deref() == answers;
     for (what, old, new) in [
-        ("routes file", &m.routes, routes),
-        ("dataset", &m.dataset, dataset),
-        ("prices", &m.prices, prices),
+        ("routes file", &m.routes, &refs.routes),
+        ("dataset", &m.dataset, &refs.dataset),
+        ("prices", &m.prices, &refs.prices),
     ] {
         if what == "routes file" && same_answers {
             continue;
