@@ -426,9 +426,7 @@ impl RunState<'_> {
         let saved = m.save(self.dir);
         let missing = self.missing(&contents);
         let why = match self.stop.reason() {
-            Some(StopReason::Signal(2)) => "Stopped by SIGINT".to_string(),
-            Some(StopReason::Signal(15)) => "Stopped by SIGTERM".to_string(),
-            Some(StopReason::Signal(s)) => format!("Stopped by signal {s}"),
+            Some(StopReason::Signal(s)) => format!("Stopped by {}", stop::signal_name(s)),
             Some(StopReason::WriteFailed(e)) => format!("Stopped because a write failed ({e})"),
             None => "Stopped".to_string(),
         };

@@ -24,7 +24,7 @@ pub const SIGNAL_GRACE: Duration = Duration::from_secs(5);
 pub enum StopReason {
     /// The journal or the recording could not be written (a full disk, say); the message says which.
     WriteFailed(String),
-    /// SIGINT (2) or SIGTERM (15).
+    /// SIGHUP (1), SIGINT (2) or SIGTERM (15).
     Signal(i32),
 }
 
@@ -136,13 +136,24 @@ impl Stop {
     }
 }
 
-/// Listen for SIGINT and SIGTERM on the current runtime: the first stops the run gracefully
+/// `SIGINT`, `SIGTERM`, `SIGHUP`, or `signal N`.
+pub fn signal_name(sig: i32) -> String {
+    match sig {
+        1 => "SIGHUP".into(),
+        2 => "SIGINT".into(),
+        15 => "SIGTERM".into(),
+        n => format!("signal {n}"),
+    }
+}
+
+/// Listen for SIGINT, SIGTERM and SIGHUP (a closed terminal) on the current runtime: the first stops the run gracefully
 /// (calls in flight get [`SIGNAL_GRACE`]), the second abandons the calls in flight.
 pub fn listen_for_signals(stop: std::sync::Arc<Stop>, quiet: bool) {
     use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut int), Ok(mut term)) = (
+    let (Ok(mut int), Ok(mut term), Ok(mut hup)) = (
         signal(SignalKind::interrupt()),
         signal(SignalKind::terminate()),
+        signal(SignalKind::hangup()),
     ) else {
         return;
     };
@@ -152,6 +163,7 @@ pub fn listen_for_signals(stop: std::sync::Arc<Stop>, quiet: bool) {
             let sig = tokio::select! {
                 _ = int.recv() => 2,
                 _ = term.recv() => 15,
+                _ = hup.recv() => 1,
             };
             seen += 1;
             if seen == 1 {
@@ -159,7 +171,7 @@ pub fn listen_for_signals(stop: std::sync::Arc<Stop>, quiet: bool) {
                 if !quiet {
                     eprintln!(
                         "Stopping ({}): no new call starts; calls in flight get {} s to finish (signal again to abandon them)",
-                        if sig == 2 { "SIGINT" } else { "SIGTERM" },
+                        signal_name(sig),
                         SIGNAL_GRACE.as_secs()
                     );
                 }

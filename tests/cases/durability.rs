@@ -434,8 +434,12 @@ fn run_and_signal(sig: i32) -> (Output, PathBuf, Server, tempfile::TempDir) {
 }
 
 #[test]
-fn sigterm_and_sigint_stop_gracefully_journal_what_finished_and_say_partial() {
-    for (sig, code) in [(libc::SIGTERM, 143), (libc::SIGINT, 130)] {
+fn sigterm_sigint_and_sighup_stop_gracefully_journal_what_finished_and_say_partial() {
+    for (sig, code) in [
+        (libc::SIGTERM, 143),
+        (libc::SIGINT, 130),
+        (libc::SIGHUP, 129),
+    ] {
         let (o, rd, server, suite) = run_and_signal(sig);
         assert_eq!(o.status.code(), Some(code), "{}", stderr(&o));
         let err = stderr(&o);
@@ -512,4 +516,35 @@ fn the_plan_estimates_each_endpoints_duration_from_its_limits() {
     let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
     assert_eq!(v["duration"]["est_duration_s"], 4800.0);
     assert_eq!(v["duration"]["endpoints"][0]["endpoint"], "api");
+}
+
+#[test]
+fn a_recording_that_cannot_be_written_stops_the_calls_too() {
+    let server = answering_server(Duration::from_millis(2));
+    let suite = live_suite(&server.url(), 100);
+    let dir = suite.path();
+    // /dev/full accepts the open and fails every write with ENOSPC, as a full disk does.
+    let o = routecal(dir, &[FRESH, &["--record", "/dev/full"]].concat())
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("cannot write the recording /dev/full"),
+        "{}",
+        stderr(&o)
+    );
+    let rd = only_run_dir(&dir.join("reports"));
+    assert_eq!(manifest(&rd)["status"], "partial");
+    let made = server.requests().len();
+    assert!(
+        made <= CONCURRENCY + 1,
+        "{made} calls made after the first failed write"
+    );
+    let o = routecal(dir, &["run", "--resume", rd.to_str().unwrap(), "--quiet"])
+        .output()
+        .unwrap();
+    ok(&o);
+    let twice = server_calls(&server).values().filter(|&&n| n > 1).count();
+    assert!(twice <= CONCURRENCY, "{twice} calls paid twice");
+    assert_eq!(server_calls(&server).len(), 200);
 }
