@@ -301,3 +301,50 @@ fn suite_copy(dir: &Path) -> tempfile::TempDir {
     }
     tmp
 }
+
+#[test]
+fn an_exhausted_quota_stops_only_its_own_endpoint() {
+    let server = Server::start(|r: &Request| {
+        if r.path.starts_with("/broke/") {
+            Reply::json(
+                402,
+                json!({"error": "payment required: your credit balance is too low"}),
+            )
+        } else {
+            answer(r)
+        }
+    });
+    let suite = suite(&server.url(), 12, 2);
+    let dir = suite.path();
+    let routes = read(&dir.join("routes.toml")).replace(
+        "[default]",
+        &format!(
+            "[endpoints.broke]\nkind = \"openai\"\nbase_url = \"{}/broke/v1\"\napi_key_env = \"{KEY_ENV}\"\nmax_concurrency = 2\n\n\
+             [models.\"acme/gamma\"]\nendpoint = \"broke\"\ntier = \"frontier\"\ninput_per_mtok = 5.0\noutput_per_mtok = 6.0\n\n[default]",
+            server.url()
+        ),
+    );
+    std::fs::write(dir.join("routes.toml"), routes).unwrap();
+    let o = routecal(dir, KEY, &with(RUN, &["--quiet"]));
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains("endpoint broke refused calls (quota_exhausted)"),
+        "{err}"
+    );
+    assert!(!err.contains("endpoint api refused"), "{err}");
+    let (broke, api): (Vec<Request>, Vec<Request>) = server
+        .requests()
+        .into_iter()
+        .partition(|r| r.path.starts_with("/broke/"));
+    assert!(
+        broke.len() <= 2,
+        "{} calls after the first 402",
+        broke.len()
+    );
+    assert_eq!(api.len(), 24, "the other endpoint made every call");
+    assert_eq!(
+        manifest(&only_run_dir(&dir.join("reports")))["status"],
+        "partial"
+    );
+}
