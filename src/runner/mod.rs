@@ -44,8 +44,9 @@ struct Finished {
     finished_ms: i64,
     /// The call's estimated cost, held by the budget until the row is journaled.
     est_usd: f64,
-    /// Told once the row is in the journal: the call keeps its concurrency slot until then, so
-    /// a kill loses at most `max_concurrency` calls per endpoint.
+    /// Told once the row is in the journal (and the answer in the recording, when there is
+    /// one): the call keeps its concurrency slot until then, so a kill loses at most
+    /// `max_concurrency` calls per endpoint.
     journaled: Option<oneshot::Sender<()>>,
 }
 
@@ -274,10 +275,13 @@ async fn run_endpoint(
                 {
                     stop.fail_endpoint(&ep.name, e.kind, &e.to_string());
                 }
-                // The receiver only goes away when the writer failed; that error is reported there.
+                // The receiver only goes away when the writer failed; that error is reported
+                // there. No call may start without a writer to keep its answer.
                 if tx.send(fin).await.is_ok() {
                     let _ = done.await;
                 } else {
+                    stop.stop(StopReason::WriteFailed("the journal writer stopped".into()));
+                    stop.abandon();
                     lose();
                 }
             }
@@ -286,7 +290,8 @@ async fn run_endpoint(
     lost.into_inner()
 }
 
-/// One call, retried as its endpoint's policy says; `None` when the run stopped before a retry.
+/// One call, retried as its endpoint's policy says; `None` when the run or the endpoint
+/// stopped before an attempt (the first one included) was sent.
 async fn call_with_retries(
     ep: &Endpoint,
     provider: &dyn Provider,
