@@ -548,3 +548,35 @@ fn a_recording_that_cannot_be_written_stops_the_calls_too() {
     assert!(twice <= CONCURRENCY, "{twice} calls paid twice");
     assert_eq!(server_calls(&server).len(), 200);
 }
+
+#[test]
+fn after_a_signal_no_call_waiting_on_the_rate_limiter_is_sent() {
+    let server = answering_server(Duration::from_millis(5));
+    let suite = live_suite(&server.url(), 20);
+    let dir = suite.path();
+    // Eight calls admitted at once, sent one every 0.3 s.
+    let routes = read(&dir.join("routes.toml")).replace(
+        "max_concurrency = 4",
+        "max_concurrency = 8\nrequests_per_minute = 200",
+    );
+    std::fs::write(dir.join("routes.toml"), routes).unwrap();
+    let child = routecal(dir, FRESH).spawn().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while server.requests().len() < 2 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGTERM);
+    }
+    let sent_at_signal = server.requests().len();
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(143), "{}", stderr(&o));
+    let made = server.requests().len();
+    // At most the one the limiter released as the signal arrived.
+    assert!(
+        made <= sent_at_signal + 1,
+        "{made} calls made, {sent_at_signal} when the signal was sent"
+    );
+    let rd = only_run_dir(&dir.join("reports"));
+    assert_eq!(journal_rows(&rd), made);
+}
