@@ -190,8 +190,9 @@ pub struct RunArgs {
     /// routes file and dataset are used unless --suite, --routes or --dataset name others.
     #[arg(long, value_name = "RUN_DIR")]
     pub resume: Option<PathBuf>,
-    /// With --resume: continue even though the routes file, dataset, prices or settings differ
-    /// from the run's.
+    /// With --resume: continue even though the routes file, dataset, prices or repeats differ
+    /// from the run's in what changes answers or prices (endpoint throughput settings such as
+    /// max_concurrency, requests_per_minute or timeout_s may change without it).
     #[arg(long, requires = "resume")]
     pub force: bool,
     /// Refuse a plan estimated above USD on live endpoints, and start no call that could pass

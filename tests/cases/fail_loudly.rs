@@ -348,3 +348,22 @@ fn an_exhausted_quota_stops_only_its_own_endpoint() {
         "partial"
     );
 }
+
+#[test]
+fn fail_on_error_takes_a_share_or_a_percentage() {
+    let suite = suite("http://127.0.0.1:9", 2, 1);
+    let dir = suite.path();
+    for bad in ["1.5", "150%", "some"] {
+        let o = routecal(dir, KEY, &with(RUN, &["--dry-run", "--fail-on-error", bad]));
+        assert_eq!(o.status.code(), Some(2), "{bad}: {}", stderr(&o));
+        assert!(stderr(&o).contains("share"), "{bad}: {}", stderr(&o));
+    }
+    for good in ["0", "0.05", "5%", "100%"] {
+        let o = routecal(
+            dir,
+            KEY,
+            &with(RUN, &["--dry-run", "--fail-on-error", good]),
+        );
+        ok(&o);
+    }
+}
