@@ -53,6 +53,8 @@ pub const THROUGHPUT_KEYS: &[&str] = &[
     "backoff_cap_ms",
     "max_retry_after_s",
     "api_key_env",
+    // A sim endpoint waits its simulated latency × time_scale; the latency it reports is the same.
+    "time_scale",
 ];
 
 /// SHA-256 of a routes file's meaning without its endpoints' [`THROUGHPUT_KEYS`]: comments,
