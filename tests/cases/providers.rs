@@ -751,7 +751,7 @@ fn fatal_errors_are_not_retried_and_quota_fails_fast() {
             return healthy(wire, r, Duration::ZERO);
         }
         // Late answers, so that every call has started before the first `auth` stops the endpoint.
-        let late = |reply| Reply::After(Duration::from_millis(300), Box::new(reply));
+        let late = |reply| Reply::After(Duration::from_millis(1000), Box::new(reply));
         late(match item_of(&c.prompt).as_str() {
             "q0" => Reply::json(401, json!({"error":"invalid api key"})),
             "q1" => Reply::json(
@@ -779,15 +779,17 @@ fn fatal_errors_are_not_retried_and_quota_fails_fast() {
             _ => healthy(wire, r, Duration::ZERO),
         })
     });
-    // Every call in flight at once: the first `auth` answer stops the endpoint's later calls.
+    // Every call in flight at once: the first `auth` or `quota_exhausted` answer stops the
+    // endpoint's later calls, and the run exits 1 naming it.
     let all_at_once = routes(wire, &server.url(), "timeout_s = 10\n")
         .replace("max_concurrency = 4", "max_concurrency = 64");
     let run = run_live(&all_at_once, 9, &[]);
     assert_eq!(run.out.status.code(), Some(1), "{}", stderr(&run.out));
+    let err = stderr(&run.out);
     assert!(
-        stderr(&run.out).contains("refused calls (auth)"),
-        "{}",
-        stderr(&run.out)
+        err.contains("endpoint api refused calls (auth)")
+            || err.contains("endpoint api refused calls (quota_exhausted)"),
+        "{err}"
     );
     let expect = [
         ("q0", "auth", "401", "invalid api key"),
@@ -1034,7 +1036,7 @@ fn the_api_key_appears_in_no_file_and_no_output() {
         match item_of(&c.prompt).as_str() {
             // Late, so that every call has started before the `auth` stops the endpoint.
             "q0" => Reply::After(
-                Duration::from_millis(300),
+                Duration::from_millis(1000),
                 Box::new(Reply::json(
                     401,
                     json!({"error":{"message":format!("Incorrect API key provided: {auth}")}}),
