@@ -572,9 +572,10 @@ fn after_a_signal_no_call_waiting_on_the_rate_limiter_is_sent() {
     let o = child.wait_with_output().unwrap();
     assert_eq!(o.status.code(), Some(143), "{}", stderr(&o));
     let made = server.requests().len();
-    // At most the one the limiter released as the signal arrived.
+    // At most what the limiter released while the signal was on its way (one every 0.3 s),
+    // not the calls waiting on it.
     assert!(
-        made <= sent_at_signal + 1,
+        made <= sent_at_signal + 2,
         "{made} calls made, {sent_at_signal} when the signal was sent"
     );
     let rd = only_run_dir(&dir.join("reports"));
