@@ -1034,9 +1034,10 @@ fn the_api_key_appears_in_no_file_and_no_output() {
         let c = wire.check(r).unwrap();
         let auth = r.header("authorization").unwrap_or("").to_string();
         match item_of(&c.prompt).as_str() {
-            // Late, so that every call has started before the `auth` stops the endpoint.
+            // Late (within the endpoint's 1 s timeout), so that every call has started before
+            // the `auth` stops the endpoint.
             "q0" => Reply::After(
-                Duration::from_millis(1000),
+                Duration::from_millis(400),
                 Box::new(Reply::json(
                     401,
                     json!({"error":{"message":format!("Incorrect API key provided: {auth}")}}),
