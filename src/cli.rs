@@ -195,8 +195,9 @@ pub struct RunArgs {
     /// routes file and dataset are used unless --suite, --routes or --dataset name others.
     #[arg(long, value_name = "RUN_DIR")]
     pub resume: Option<PathBuf>,
-    /// With --resume: continue even though the routes file, dataset, prices or settings differ
-    /// from the run's.
+    /// With --resume: continue even though the routes file, dataset, prices or repeats differ
+    /// from the run's in what changes answers or prices (endpoint throughput settings such as
+    /// max_concurrency, requests_per_minute or timeout_s may change without it).
     #[arg(long, requires = "resume")]
     pub force: bool,
     /// Refuse a plan estimated above USD on live endpoints, and start no call that could pass
@@ -206,6 +207,30 @@ pub struct RunArgs {
     /// Print the plan and its estimated spend, then exit: no call, nothing written.
     #[arg(long)]
     pub dry_run: bool,
+    /// With --resume: make the calls whose latest attempt failed again (the journal keeps
+    /// every attempt; the reports use the latest).
+    #[arg(long, requires = "resume")]
+    pub retry_errors: bool,
+    /// Exit 1 (after writing the reports) when any classifier or candidate has more than this
+    /// share of its calls failed, 0 to 1 [default: 0.2].
+    #[arg(long, value_name = "RATE", value_parser = parse_rate)]
+    pub fail_on_error: Option<f64>,
+}
+
+/// A share between 0 and 1, `0.2` or `20%`.
+pub fn parse_rate(s: &str) -> Result<f64, String> {
+    let t = s.trim();
+    let v = match t.strip_suffix('%') {
+        Some(p) => p.trim().parse::<f64>().map(|v| v / 100.0),
+        None => t.parse::<f64>(),
+    }
+    .map_err(|_| format!("{s:?} is not a share such as 0.2 or 20%"))?;
+    if !(0.0..=1.0).contains(&v) {
+        return Err(format!(
+            "{s:?} is not a share between 0 and 1 (0% and 100%)"
+        ));
+    }
+    Ok(v)
 }
 
 /// A non-negative amount of US dollars, `12.5` or `$12.50`.

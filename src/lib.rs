@@ -29,6 +29,7 @@ pub mod router;
 pub mod routes_file;
 pub mod run_dir;
 pub mod runner;
+pub mod secrets;
 pub mod simulate;
 pub mod stability;
 pub mod stats;

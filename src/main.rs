@@ -7,7 +7,7 @@ fn main() -> ExitCode {
     match routecal::cmd::dispatch(cli.command) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", routecal::secrets::scrub(&format!("{e:#}")));
             ExitCode::from(routecal::error::exit_code(&e))
         }
     }

@@ -39,6 +39,71 @@ pub struct Settings {
     pub repeats: u32,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_spend_usd: Option<f64>,
+    /// SHA-256 of the routes file without its throughput settings ([`answers_sha256`]): a
+    /// resume may change the file as long as this stays the same.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub routes_answers_sha256: Option<String>,
+}
+
+/// Endpoint settings that change how fast answers come, never which answers or what they
+/// cost: a resume may change them freely.
+pub const THROUGHPUT_KEYS: &[&str] = &[
+    "max_concurrency",
+    "requests_per_minute",
+    "timeout_s",
+    "max_attempts",
+    "backoff_base_ms",
+    "backoff_cap_ms",
+    "max_retry_after_s",
+    "api_key_env",
+    // A sim endpoint waits its simulated latency × time_scale; the latency it reports is the same.
+    "time_scale",
+];
+
+/// SHA-256 of a routes file's meaning without its endpoints' [`THROUGHPUT_KEYS`]: comments,
+/// layout, key order and throughput settings do not change it; models, wire names, endpoint
+/// kinds and base URLs, prompts, prices, repeats and every other setting do. `None` when the
+/// text is not TOML.
+pub fn answers_sha256(routes_text: &str) -> Option<String> {
+    let mut t: toml::Table = toml::from_str(routes_text).ok()?;
+    if let Some(toml::Value::Table(eps)) = t.get_mut("endpoints") {
+        for (_, ep) in eps.iter_mut() {
+            if let toml::Value::Table(ep) = ep {
+                for k in THROUGHPUT_KEYS {
+                    ep.remove(*k);
+                }
+            }
+        }
+    }
+    let mut canon = String::new();
+    canonical(&toml::Value::Table(t), &mut canon);
+    Some(crate::types::sha256_hex(canon.as_bytes()))
+}
+
+/// A TOML value as text with its tables' keys sorted, so that key order does not matter.
+fn canonical(v: &toml::Value, out: &mut String) {
+    match v {
+        toml::Value::Table(t) => {
+            let mut keys: Vec<&String> = t.keys().collect();
+            keys.sort();
+            out.push('{');
+            for k in keys {
+                out.push_str(&format!("{k:?}="));
+                canonical(&t[k], out);
+                out.push(',');
+            }
+            out.push('}');
+        }
+        toml::Value::Array(a) => {
+            out.push('[');
+            for x in a {
+                canonical(x, out);
+                out.push(',');
+            }
+            out.push(']');
+        }
+        other => out.push_str(&other.to_string()),
+    }
 }
 
 /// `run.json`: what a run was made from and what it did.
@@ -225,6 +290,23 @@ mod tests {
         assert_eq!(copy.sha256, crate::types::sha256_hex(source.as_bytes()));
         m.save(dir.path()).unwrap();
         assert_eq!(Manifest::load(dir.path()).unwrap().routes_copy, Some(copy));
+    }
+
+    #[test]
+    fn throughput_settings_layout_and_comments_do_not_change_the_answers_hash() {
+        let base = "[endpoints.api]\nkind = \"openai\"\nbase_url = \"http://a\"\nmax_concurrency = 4\n\n[models.\"a/b\"]\nendpoint = \"api\"\ninput_per_mtok = 1.0\n";
+        let h = answers_sha256(base).unwrap();
+        let faster = "# faster now\n[models.\"a/b\"]\ninput_per_mtok = 1.0\nendpoint = \"api\"\n[endpoints.api]\nbase_url = \"http://a\"\nkind = \"openai\"\nmax_concurrency = 16\nrequests_per_minute = 600\ntimeout_s = 90\n";
+        assert_eq!(answers_sha256(faster).unwrap(), h);
+        for changed in [
+            base.replace("http://a", "http://b"),
+            base.replace("input_per_mtok = 1.0", "input_per_mtok = 2.0"),
+            base.replace("a/b", "a/c"),
+            base.replace("\"openai\"", "\"promptster\""),
+        ] {
+            assert_ne!(answers_sha256(&changed).unwrap(), h, "{changed}");
+        }
+        assert_eq!(answers_sha256("not = [toml"), None);
     }
 
     #[test]

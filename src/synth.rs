@@ -246,6 +246,7 @@ pub fn write(
         settings: Settings {
             repeats: spec.repeats,
             max_spend_usd: None,
+            routes_answers_sha256: None,
         },
         models: models.iter().map(|m| m.to_string()).collect(),
         classifiers: vec![classifier.to_string()],

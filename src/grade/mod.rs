@@ -396,12 +396,9 @@ fn numeric_grade(x: numeric::Number, how: &str, expected: f64, tolerance: f64) -
     }
 }
 
-/// The first `max` characters, with an ellipsis when cut.
+/// The first `max` characters, with an ellipsis when cut; keys are scrubbed before the cut.
 pub fn clip(s: &str, max: usize) -> String {
-    match s.char_indices().nth(max) {
-        Some((i, _)) => format!("{}…", &s[..i]),
-        None => s.to_string(),
-    }
+    crate::secrets::cut(s, max)
 }
 
 #[cfg(test)]

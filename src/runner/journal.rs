@@ -375,7 +375,7 @@ fn parse_into(bytes: &[u8], first_line: usize, out: &mut JournalContents) -> usi
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     pub(crate) fn row(key: &str) -> JournalRow {
@@ -526,10 +526,13 @@ mod tests {
                         plan,
                         cfg.clone(),
                         &providers,
-                        writer,
-                        None,
+                        super::super::Sinks {
+                            journal: writer,
+                            record: None,
+                            budget: None,
+                            stop: Default::default(),
+                        },
                         ProgressMode::Quiet,
-                        None,
                     ))
                     .unwrap();
                 assert_eq!(totals.calls, n);

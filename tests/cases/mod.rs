@@ -2,6 +2,8 @@ mod apply;
 mod bad_input;
 mod compare;
 mod decisions;
+mod durability;
+mod fail_loudly;
 mod graders;
 mod hostile;
 mod hostile_answers;
