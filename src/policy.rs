@@ -476,8 +476,15 @@ pub fn recommend(cfg: &Config, obs: &Observations) -> Recommendation {
     }
 }
 
-/// Every pair of candidates compared on quality within each task type (and over every item),
-/// with the same seeds the policy uses, so the numbers match its reasons.
+/// Rosters up to this many graded candidates in a scope are compared pair by pair; larger ones
+/// only against the scope's best and its cells' current primaries, so the report phase grows
+/// linearly with the number of models (10,000 candidates would be 50 million pairs a scope).
+pub const ALL_PAIRS_UP_TO: usize = 20;
+
+/// Candidates compared on quality within each task type (and over every item), with the same
+/// seeds the policy uses, so the numbers match its reasons: every pair while a scope has at most
+/// [`ALL_PAIRS_UP_TO`] graded candidates, else each candidate against the scope's best and
+/// against the current primaries of the scope's cells.
 pub fn pairwise(cfg: &Config, obs: &Observations) -> Vec<QualityComparison> {
     let scopes: Vec<Option<TaskType>> = std::iter::once(None)
         .chain(TaskType::ALL.iter().copied().map(Some))
@@ -485,22 +492,56 @@ pub fn pairwise(cfg: &Config, obs: &Observations) -> Vec<QualityComparison> {
     let per_scope: Vec<Vec<QualityComparison>> = scopes
         .par_iter()
         .map(|&task| {
-            let mut out = Vec::new();
             let scope = Scope::new(cfg, obs, task);
-            let graded: Vec<usize> = (0..scope.profiles.len())
-                .filter(|&i| scope.profiles[i].quality.is_some())
-                .collect();
-            for (k, &i) in graded.iter().enumerate() {
-                for &j in &graded[k + 1..] {
-                    if let Some(c) = scope.quality(i, j) {
-                        out.push(c);
-                    }
-                }
-            }
-            out
+            scope_pairs(cfg, &scope)
+                .into_iter()
+                .filter_map(|(i, j)| scope.quality(i, j))
+                .collect()
         })
         .collect();
     per_scope.into_iter().flatten().collect()
+}
+
+/// The (lower, higher) profile pairs one scope compares, in a stable order.
+fn scope_pairs(cfg: &Config, scope: &Scope) -> Vec<(usize, usize)> {
+    let graded: Vec<usize> = (0..scope.profiles.len())
+        .filter(|&i| scope.profiles[i].quality.is_some())
+        .collect();
+    if graded.len() <= ALL_PAIRS_UP_TO {
+        return graded
+            .iter()
+            .enumerate()
+            .flat_map(|(k, &i)| graded[k + 1..].iter().map(move |&j| (i, j)))
+            .collect();
+    }
+    let best = graded.iter().copied().max_by(|&x, &y| {
+        let q = |i: usize| scope.profiles[i].quality.unwrap_or(0.0);
+        q(x).total_cmp(&q(y))
+            .then_with(|| scope.profiles[y].model.cmp(scope.profiles[x].model))
+    });
+    let mut anchors: Vec<usize> = best.into_iter().collect();
+    let currents = match scope.task {
+        None => vec![&cfg.table.default.primary],
+        Some(t) => Priority::ALL
+            .iter()
+            .map(|&p| &cfg.table.route(Cell::new(t, p)).primary)
+            .collect(),
+    };
+    for m in currents {
+        if let Some(i) = scope.find(m).filter(|i| graded.contains(i))
+            && !anchors.contains(&i)
+        {
+            anchors.push(i);
+        }
+    }
+    let mut pairs: Vec<(usize, usize)> = graded
+        .iter()
+        .flat_map(|&i| anchors.iter().map(move |&a| (i.min(a), i.max(a))))
+        .filter(|(i, j)| i != j)
+        .collect();
+    pairs.sort_unstable();
+    pairs.dedup();
+    pairs
 }
 
 // ---------------------------------------------------------------------------------------------

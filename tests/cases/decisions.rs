@@ -132,3 +132,40 @@ fn a_ten_point_worse_cheaper_model_is_not_adopted_at_sixty_items() {
         assert!(json["undecided"].is_array(), "{json}");
     }
 }
+
+#[test]
+fn a_roster_of_hundreds_is_compared_against_anchors_not_pair_by_pair() {
+    // 300 candidates: all pairs would be 44,850 per scope; each candidate against the best and
+    // the current primaries is at most 300 × 4 per scope (7 scopes: every item, six task types).
+    let tmp = tempfile::tempdir().unwrap();
+    let n = 300;
+    let mut t = String::from(
+        "[classifier]\nmodel = \"builtin/keywords\"\n[endpoints.kw]\nkind = \"keywords\"\n[endpoints.fake]\nkind = \"sim\"\nseed = 1\ntime_scale = 0\nmax_concurrency = 64\n[models.\"builtin/keywords\"]\nendpoint = \"kw\"\ntier = \"budget\"\n",
+    );
+    for i in 0..n {
+        t.push_str(&format!(
+            "[models.\"acme/m{i}\"]\nendpoint = \"fake\"\ntier = \"budget\"\ninput_per_mtok = 1.0\noutput_per_mtok = 2.0\nsim = {{ p50_ms = 100, p95_ms = 300, error_rate = 0.0, rate_limited_rate = 0.0, quality = 0.5, output_tokens = 20 }}\n"
+        ));
+    }
+    t.push_str("[default]\nprimary = \"acme/m0\"\nfallback = \"acme/m1\"\n");
+    std::fs::write(tmp.path().join("routes.toml"), t).unwrap();
+    let items: String = (0..4)
+        .map(|i| format!("{{\"id\":\"q{i}\",\"prompt\":\"Explain the code {i}\",\"task_type\":\"code\",\"priority\":\"quality\",\"grader\":{{\"kind\":\"recorded\"}}}}\n"))
+        .collect();
+    std::fs::write(tmp.path().join("dataset.jsonl"), items).unwrap();
+    let out = tmp.path().join("reports");
+    ok(&run_suite_in(tmp.path(), tmp.path(), &out, &["--quiet"]));
+    let rows = read_csv(&only_run_dir(&out).join("comparisons.csv"));
+    // Two scopes have items (every item, code): each candidate meets the best and m0.
+    assert!(rows.len() >= n - 1, "{}", rows.len());
+    assert!(rows.len() <= 2 * 2 * n, "{} rows: pair by pair", rows.len());
+    assert!(rows.iter().all(|r| {
+        r["model_a"] == "acme/m0"
+            || r["model_b"] == "acme/m0"
+            || rows
+                .iter()
+                .filter(|x| x["model_a"] == r["model_a"] || x["model_b"] == r["model_a"])
+                .count()
+                <= 4
+    }));
+}
