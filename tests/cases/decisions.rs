@@ -159,13 +159,12 @@ fn a_roster_of_hundreds_is_compared_against_anchors_not_pair_by_pair() {
     // Two scopes have items (every item, code): each candidate meets the best and m0.
     assert!(rows.len() >= n - 1, "{}", rows.len());
     assert!(rows.len() <= 2 * 2 * n, "{} rows: pair by pair", rows.len());
-    assert!(rows.iter().all(|r| {
-        r["model_a"] == "acme/m0"
-            || r["model_b"] == "acme/m0"
-            || rows
-                .iter()
-                .filter(|x| x["model_a"] == r["model_a"] || x["model_b"] == r["model_a"])
-                .count()
-                <= 4
-    }));
+    let with_m0 = rows
+        .iter()
+        .filter(|r| r["model_a"] == "acme/m0" || r["model_b"] == "acme/m0")
+        .count();
+    assert!(
+        with_m0 >= n - 1,
+        "every candidate meets the current primary: {with_m0}"
+    );
 }
