@@ -103,7 +103,7 @@ pub fn apply(a: ApplyArgs) -> anyhow::Result<u8> {
             "dry_run": a.dry_run,
             "backup": write.then(|| super::display_path(&backup)),
         });
-        println!("{}", serde_json::to_string_pretty(&out)?);
+        outln!("{}", serde_json::to_string_pretty(&out)?);
         return super::ok();
     }
     if a.quiet {
@@ -111,7 +111,7 @@ pub fn apply(a: ApplyArgs) -> anyhow::Result<u8> {
     }
     let name = super::display_path(&target);
     if !changed {
-        println!(
+        outln!(
             "{name} already has {}: nothing to write",
             if accepted.accepted.is_empty() {
                 "every proposed route".to_string()
@@ -122,7 +122,7 @@ pub fn apply(a: ApplyArgs) -> anyhow::Result<u8> {
         return super::ok();
     }
     if a.dry_run {
-        print!(
+        out!(
             "{}",
             routes_file::unified_diff(
                 &current,
@@ -132,7 +132,7 @@ pub fn apply(a: ApplyArgs) -> anyhow::Result<u8> {
             )
         );
     }
-    println!(
+    outln!(
         "{} {} from run {} to {name}; {} of {} routes change:",
         if a.dry_run { "Would apply" } else { "Applied" },
         join(&accepted.accepted),
@@ -141,7 +141,7 @@ pub fn apply(a: ApplyArgs) -> anyhow::Result<u8> {
         crate::types::Cell::all().count() + 1
     );
     for c in &accepted.changes {
-        println!(
+        outln!(
             "  {}: {} → {}{}",
             c.cell,
             text::route(&c.old),
@@ -154,7 +154,7 @@ pub fn apply(a: ApplyArgs) -> anyhow::Result<u8> {
         );
     }
     if write {
-        println!(
+        outln!(
             "Previous version: {}. Review with `git diff {name}`, then commit.",
             super::display_path(&backup)
         );

@@ -33,7 +33,7 @@ pub fn from_log(a: FromLogArgs) -> anyhow::Result<u8> {
     }
     match &a.out {
         Some(p) => crate::report::write_atomic(p, &out)?,
-        None => print!("{}", String::from_utf8(out)?),
+        None => out!("{}", String::from_utf8(out)?),
     }
     let cells: Vec<String> = s
         .population

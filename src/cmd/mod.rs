@@ -1,5 +1,9 @@
 //! One file per command, each a thin layer over the library.
 
+// First, so its `out!`/`outln!` macros are in scope in every command below.
+#[macro_use]
+pub mod out;
+
 pub mod apply;
 pub mod dataset;
 pub mod diff;
@@ -19,7 +23,7 @@ use crate::prices::PriceTable;
 
 /// Dispatch a parsed command; returns the exit code.
 pub fn dispatch(cmd: Command) -> anyhow::Result<u8> {
-    match cmd {
+    let code = match cmd {
         Command::Run(a) => run::run(a),
         Command::Validate(a) => validate::validate(a),
         Command::Apply(a) => apply::apply(a),
@@ -28,6 +32,10 @@ pub fn dispatch(cmd: Command) -> anyhow::Result<u8> {
         Command::Route(a) => route::route(a),
         Command::Monitor(a) => monitor::monitor(a),
         Command::Dataset(crate::cli::DatasetCommand::FromLog(a)) => dataset::from_log(a),
+    }?;
+    match out::take_error() {
+        Some(e) => Err(anyhow::anyhow!("cannot write to standard output: {e}")),
+        None => Ok(code),
     }
 }
 

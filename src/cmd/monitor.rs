@@ -23,16 +23,16 @@ pub fn monitor(a: MonitorArgs) -> anyhow::Result<u8> {
     };
     let r = monitor::monitor(&records, since_ms, &th, skipped)?;
     match a.format {
-        MonitorFormat::Csv => print!("{}", String::from_utf8(frame_to_csv(&r.table)?)?),
-        MonitorFormat::Markdown => print!("{}", monitor::markdown(&r)?),
+        MonitorFormat::Csv => out!("{}", String::from_utf8(frame_to_csv(&r.table)?)?),
+        MonitorFormat::Markdown => out!("{}", monitor::markdown(&r)?),
         MonitorFormat::Text => {
-            println!(
+            outln!(
                 "{} requests ({} – {})",
                 r.requests,
                 r.first_ts.as_deref().unwrap_or("–"),
                 r.last_ts.as_deref().unwrap_or("–")
             );
-            print!(
+            out!(
                 "{}",
                 text::table(
                     &[
@@ -52,7 +52,7 @@ pub fn monitor(a: MonitorArgs) -> anyhow::Result<u8> {
                 )
             );
             for alert in &r.alerts {
-                println!("ALERT: {alert}");
+                outln!("ALERT: {alert}");
             }
         }
     }

@@ -88,13 +88,13 @@ fn one(a: &ReportArgs) -> anyhow::Result<u8> {
         let mut out = report::json::summary(&derived);
         out["run_dir"] = super::display_path(&a.run_dir).into();
         out["files"] = files.into();
-        println!("{}", serde_json::to_string_pretty(&out)?);
+        outln!("{}", serde_json::to_string_pretty(&out)?);
     } else if !a.quiet {
-        print!("{}", text::summary(&derived));
+        out!("{}", text::summary(&derived));
         for w in derived.warnings() {
-            println!("warning: {w}");
+            outln!("warning: {w}");
         }
-        println!(
+        outln!(
             "\nRewrote {} files in {}",
             files.len(),
             super::display_path(&a.run_dir)
@@ -146,10 +146,10 @@ fn two(a: &ReportArgs, later: &Path) -> anyhow::Result<u8> {
             "moves": moves,
             "notes": c.notes,
         });
-        println!("{}", serde_json::to_string_pretty(&out)?);
+        outln!("{}", serde_json::to_string_pretty(&out)?);
     } else if !a.quiet {
-        print!("{}", compare::text(&c));
-        println!(
+        out!("{}", compare::text(&c));
+        outln!(
             "\nWrote {} and {}",
             super::display_path(&md_path),
             super::display_path(&csv_path)

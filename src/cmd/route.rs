@@ -95,7 +95,7 @@ pub fn route(a: RouteArgs) -> anyhow::Result<u8> {
     let mut failed = 0;
     for (input, out) in &results {
         if a.json {
-            println!("{}", json_line(input, out));
+            outln!("{}", json_line(input, out));
         } else {
             match out {
                 Ok(r) => {
@@ -110,7 +110,7 @@ pub fn route(a: RouteArgs) -> anyhow::Result<u8> {
                         r.classification.labels.1,
                         if r.cell_listed { "" } else { ", default route" }
                     );
-                    println!("{}", r.answer);
+                    outln!("{}", r.answer);
                 }
                 Err(f) => eprintln!("error: {f}"),
             }

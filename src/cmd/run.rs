@@ -107,7 +107,7 @@ pub fn run(a: RunArgs) -> anyhow::Result<u8> {
     let plan_text = describe_plan(&cfg, &plan, judge.as_ref(), &estimate, a.max_spend);
     if a.dry_run {
         if a.json {
-            println!(
+            outln!(
                 "{}",
                 serde_json::to_string_pretty(&plan_json(
                     &plan,
@@ -118,7 +118,7 @@ pub fn run(a: RunArgs) -> anyhow::Result<u8> {
                 .unwrap_or_default()
             );
         } else {
-            print!("{plan_text}");
+            out!("{plan_text}");
         }
     } else if mode != ProgressMode::Quiet {
         eprint!("{plan_text}");
@@ -128,7 +128,7 @@ pub fn run(a: RunArgs) -> anyhow::Result<u8> {
     }
     if a.dry_run {
         if !a.json {
-            println!("Dry run: no call made, nothing written.");
+            outln!("Dry run: no call made, nothing written.");
         }
         return super::ok();
     }
@@ -595,19 +595,19 @@ fn print_outcome(a: &RunArgs, d: &derive::Derived, dir: &Path, ds: &Dataset) {
             "table_changes": changes.len(),
             "changes": changes,
         });
-        println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
+        outln!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
         return;
     }
     if !a.quiet {
-        println!();
-        print!("{}", text::summary(d));
+        outln!();
+        out!("{}", text::summary(d));
         for w in d.warnings() {
-            println!("warning: {w}");
+            outln!("warning: {w}");
         }
     }
-    println!("\nRun directory: {dir_s}");
+    outln!("\nRun directory: {dir_s}");
     if !a.quiet {
-        println!(
+        outln!(
             "  report: {dir_s}/report.md   diff: {dir_s}/routes.diff   proposed table: {dir_s}/routes.recommended.toml"
         );
     }

@@ -21,7 +21,7 @@ pub fn validate(a: ValidateArgs) -> anyhow::Result<u8> {
             .expect("validated: replay endpoints have a path");
         provider::Recording::open(path, Vec::new())?;
     }
-    println!(
+    outln!(
         "{}: ok ({} endpoints, {} models, {} candidates, {} table cells + default)",
         routes.display(),
         cfg.endpoints.len(),
@@ -31,8 +31,8 @@ pub fn validate(a: ValidateArgs) -> anyhow::Result<u8> {
     );
     for w in &cfg.warnings {
         match w.line {
-            Some(l) => println!("  warning: {}:{l}: {}", routes.display(), w.message),
-            None => println!("  warning: {}: {}", routes.display(), w.message),
+            Some(l) => outln!("  warning: {}:{l}: {}", routes.display(), w.message),
+            None => outln!("  warning: {}: {}", routes.display(), w.message),
         }
     }
     if let Some(d) = dataset {
@@ -43,7 +43,7 @@ pub fn validate(a: ValidateArgs) -> anyhow::Result<u8> {
             .iter()
             .map(|t| format!("{t} {}", ds.items.iter().filter(|i| i.task == *t).count()))
             .collect();
-        println!(
+        outln!(
             "{}: ok ({} items: {})",
             d.display(),
             ds.items.len(),

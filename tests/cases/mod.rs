@@ -4,6 +4,7 @@ mod hostile;
 mod hostile_answers;
 mod judge;
 mod offline_suites;
+mod pipes;
 mod providers;
 mod reports;
 mod resume;
