@@ -198,9 +198,14 @@ pub struct RunArgs {
     /// it (the run then ends `partial`; --resume continues it).
     #[arg(long, value_name = "USD", value_parser = parse_usd)]
     pub max_spend: Option<f64>,
-    /// Print the plan and its estimated spend, then exit: no call, nothing written.
+    /// Print the plan and its estimated spend, then exit: no call, nothing written, no API key
+    /// needed (missing keys are listed).
     #[arg(long)]
     pub dry_run: bool,
+    /// A genai-prices file (prices/data_slim.json of pydantic/genai-prices) to use instead of the
+    /// shipped snapshot [default: the run's own with --resume, else the snapshot].
+    #[arg(long, value_name = "FILE", env = "ROUTECAL_PRICES")]
+    pub prices: Option<PathBuf>,
 }
 
 /// A non-negative amount of US dollars, `12.5` or `$12.50`.
@@ -220,6 +225,9 @@ pub fn parse_usd(s: &str) -> Result<f64, String> {
 pub struct ValidateArgs {
     #[command(flatten)]
     pub inputs: Inputs,
+    /// A genai-prices file to use instead of the shipped snapshot.
+    #[arg(long, value_name = "FILE", env = "ROUTECAL_PRICES")]
+    pub prices: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -52,7 +52,9 @@ fn load(dir: &Path, routes: Option<&Path>, dataset: Option<&Path>) -> anyhow::Re
         .map(Path::to_path_buf)
         .unwrap_or_else(|| locate(dir, &manifest.dataset.path));
     // Prices with dates or time windows resolve at the run's start, as they did during the run.
-    let (cfg, ds) = super::load_inputs(&routes, &dataset, manifest.started())?;
+    let prices = super::run_prices(dir, &manifest)?;
+    let (cfg, ds) =
+        super::load_inputs_priced(&routes, &dataset, manifest.started(), prices.table())?;
     let mut notes = Vec::new();
     if cfg.sha256 != manifest.routes.sha256 {
         notes.push(format!(

@@ -15,7 +15,7 @@ use crate::provider;
 use crate::report::{self, text};
 use crate::run_dir::{self, FileRef, Lock, Manifest, Settings, Totals};
 use crate::runner::{self, budget::Budget, journal, plan::Plan, progress::ProgressMode};
-use crate::types::{Usd, sha256_hex};
+use crate::types::Usd;
 
 pub fn run(a: RunArgs) -> anyhow::Result<u8> {
     let resumed = match &a.resume {
@@ -32,7 +32,14 @@ pub fn run(a: RunArgs) -> anyhow::Result<u8> {
     let now = jiff::Timestamp::now();
     // A resumed run resolves dated prices at its start, as its first part did.
     let at = resumed.as_ref().map_or(now, |(_, m)| m.started());
-    let (cfg, ds) = super::load_inputs(&routes_path, &dataset_path, at)?;
+    // A resumed run keeps the price file it was made with unless another is named.
+    let prices_path = a.prices.clone().or_else(|| {
+        let (dir, m) = resumed.as_ref()?;
+        (m.prices.path != prices::SNAPSHOT_SOURCE)
+            .then(|| super::report::locate(dir, &m.prices.path))
+    });
+    let prices = prices::Prices::load(prices_path.as_deref())?;
+    let (cfg, ds) = super::load_inputs_priced(&routes_path, &dataset_path, at, prices.table())?;
     let repeats = a
         .repeats
         .or(resumed.as_ref().map(|(_, m)| m.settings.repeats))
@@ -46,10 +53,7 @@ pub fn run(a: RunArgs) -> anyhow::Result<u8> {
         path: super::display_path(&dataset_path),
         sha256: ds.sha256.clone(),
     };
-    let prices_ref = FileRef {
-        path: prices::SNAPSHOT_SOURCE.into(),
-        sha256: sha256_hex(prices::SNAPSHOT_JSON.as_bytes()),
-    };
+    let prices_ref = super::prices_ref(&prices, prices_path.as_deref());
     let mode = if a.json {
         ProgressMode::Quiet
     } else {
@@ -74,8 +78,6 @@ pub fn run(a: RunArgs) -> anyhow::Result<u8> {
             }
         }
     }
-    let providers = provider::build_all(&cfg)?;
-
     // A resumed run is locked before its journal is read, so no other process adds to it.
     let lock = match &resumed {
         Some((dir, _)) if !a.dry_run => Some(Lock::acquire(dir)?),
@@ -104,19 +106,19 @@ pub fn run(a: RunArgs) -> anyhow::Result<u8> {
         j
     });
     let estimate = Estimate::new(&plan, judge.as_ref(), already_spent);
-    let plan_text = describe_plan(&cfg, &plan, judge.as_ref(), &estimate, a.max_spend);
+    let mut plan_text = describe_plan(&cfg, &plan, judge.as_ref(), &estimate, a.max_spend);
+    plan_text.push_str(&prices_lines(&prices, now, a.dry_run.then_some(&cfg)));
     if a.dry_run {
         if a.json {
-            outln!(
-                "{}",
-                serde_json::to_string_pretty(&plan_json(
-                    &plan,
-                    judge.as_ref(),
-                    &estimate,
-                    a.max_spend
-                ))
-                .unwrap_or_default()
-            );
+            let mut v = plan_json(&plan, judge.as_ref(), &estimate, a.max_spend);
+            v["prices"] = serde_json::json!({
+                "source": prices.source,
+                "date": prices.date.to_string(),
+                "age_days": prices.age_days(now),
+                "warning": prices.staleness_warning(now),
+            });
+            v["missing_keys"] = missing_keys(&cfg).into();
+            outln!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
         } else {
             out!("{plan_text}");
         }
@@ -132,6 +134,8 @@ pub fn run(a: RunArgs) -> anyhow::Result<u8> {
         }
         return super::ok();
     }
+    // Keys are read here, after the plan (a dry run needs none) and before anything is written.
+    let providers = provider::build_all(&cfg)?;
 
     let label = a
         .inputs
@@ -565,6 +569,39 @@ fn describe_plan(
                 .collect::<Vec<_>>()
                 .join(", ")
         ));
+    }
+    out
+}
+
+/// The price table's line for the plan, its staleness warning, and (for a dry run, given the
+/// config) the keys a real run would need that are not set.
+fn prices_lines(p: &prices::Prices, now: jiff::Timestamp, dry_run: Option<&Config>) -> String {
+    let mut out = format!("{}\n", p.describe(now));
+    if let Some(w) = p.staleness_warning(now) {
+        out.push_str(&format!("Warning: {w}\n"));
+    }
+    for k in dry_run.map(missing_keys).unwrap_or_default() {
+        out.push_str(&format!(
+            "Key: {} is not set (endpoint {}): the run itself needs it\n",
+            k["variable"].as_str().unwrap_or_default(),
+            k["endpoint"].as_str().unwrap_or_default()
+        ));
+    }
+    out
+}
+
+/// The environment variables named by the routes file that hold no key now (names only).
+fn missing_keys(cfg: &Config) -> Vec<serde_json::Value> {
+    let unset = |v: &str| std::env::var(v).map_or(true, |k| k.trim().is_empty());
+    let mut out = Vec::new();
+    for ep in cfg.endpoints.values() {
+        let vars = ep
+            .api_key_env
+            .iter()
+            .chain(ep.provider_keys.values().map(|k| &k.env));
+        for var in vars.filter(|v| unset(v)) {
+            out.push(serde_json::json!({"endpoint": ep.name, "variable": var}));
+        }
     }
     out
 }

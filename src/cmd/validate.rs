@@ -3,12 +3,13 @@
 use crate::cli::ValidateArgs;
 use crate::config::{Config, EndpointKind};
 use crate::dataset::Dataset;
-use crate::prices::PriceTable;
+use crate::prices::Prices;
 use crate::provider;
 
 pub fn validate(a: ValidateArgs) -> anyhow::Result<u8> {
     let (routes, dataset) = super::resolve(&a.inputs, false)?;
-    let cfg = Config::load(&routes, PriceTable::shipped(), jiff::Timestamp::now())?;
+    let prices = Prices::load(a.prices.as_deref())?;
+    let cfg = Config::load(&routes, prices.table(), jiff::Timestamp::now())?;
     // A broken recording fails here too.
     for ep in cfg
         .endpoints
@@ -34,6 +35,11 @@ pub fn validate(a: ValidateArgs) -> anyhow::Result<u8> {
             Some(l) => outln!("  warning: {}:{l}: {}", routes.display(), w.message),
             None => outln!("  warning: {}: {}", routes.display(), w.message),
         }
+    }
+    let now = jiff::Timestamp::now();
+    outln!("  {}", prices.describe(now));
+    if let Some(w) = prices.staleness_warning(now) {
+        outln!("  warning: {w}");
     }
     if let Some(d) = dataset {
         let ds = Dataset::load(&d)?;

@@ -11,3 +11,4 @@ mod resume;
 mod router;
 mod router_http;
 mod statistics;
+mod weekly_loop;
