@@ -48,6 +48,15 @@ pub enum Command {
     /// Build datasets for the next re-benchmark.
     #[command(subcommand)]
     Dataset(DatasetCommand),
+    /// Start a router repository: a commented routes.toml, a small dataset and the weekly
+    /// workflow (never overwrites a file).
+    Init(InitArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// The folder to write into (created if missing) [default: the current folder].
+    pub dir: Option<PathBuf>,
 }
 
 /// A duration such as `90s`, `30m`, `24h`, `7d` or `2w`.

@@ -7,6 +7,7 @@ pub mod out;
 pub mod apply;
 pub mod dataset;
 pub mod diff;
+pub mod init;
 pub mod monitor;
 pub mod report;
 pub mod route;
@@ -32,6 +33,7 @@ pub fn dispatch(cmd: Command) -> anyhow::Result<u8> {
         Command::Route(a) => route::route(a),
         Command::Monitor(a) => monitor::monitor(a),
         Command::Dataset(crate::cli::DatasetCommand::FromLog(a)) => dataset::from_log(a),
+        Command::Init(a) => init::init(a),
     }?;
     match out::take_error() {
         Some(e) => Err(anyhow::anyhow!("cannot write to standard output: {e}")),

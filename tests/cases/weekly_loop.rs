@@ -170,3 +170,218 @@ fn a_newer_price_file_reprices_plan_run_and_report_and_an_old_one_is_flagged() {
         "priced at the file's $1000 per million tokens: {before}"
     );
 }
+
+#[test]
+fn init_writes_a_repository_that_validates_and_plans_offline_and_never_overwrites() {
+    let tmp = tempfile::tempdir().unwrap();
+    let repo_dir = tmp.path().join("router");
+    let o = run_in(tmp.path(), &["init", "router"]);
+    ok(&o);
+    for f in [
+        "routes.toml",
+        "datasets/traffic/dataset.jsonl",
+        ".github/workflows/routecal-weekly.yml",
+    ] {
+        assert!(repo_dir.join(f).is_file(), "{f}: {}", stdout(&o));
+    }
+    // The workflow init writes is the one routecal ships and this test checks below.
+    assert_eq!(
+        read(&repo_dir.join(".github/workflows/routecal-weekly.yml")),
+        read(&repo().join(".github/workflows/routecal-weekly.yml"))
+    );
+    let inputs = [
+        "--routes",
+        "routes.toml",
+        "--dataset",
+        "datasets/traffic/dataset.jsonl",
+    ];
+    ok(&run_in(&repo_dir, &[&["validate"][..], &inputs].concat()));
+    let o = bin()
+        .args([&["run"][..], &inputs, &["--dry-run"]].concat())
+        .current_dir(&repo_dir)
+        .env_remove("PROMPTSTER_API_KEY")
+        .output()
+        .unwrap();
+    ok(&o);
+    assert!(stdout(&o).contains("Estimated spend on live endpoints"));
+
+    // A second init refuses, names the file, and changes nothing.
+    std::fs::write(repo_dir.join("routes.toml"), "# mine\n").unwrap();
+    let o = run_in(tmp.path(), &["init", "router"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("routes.toml"), "{}", stderr(&o));
+    assert_eq!(read(&repo_dir.join("routes.toml")), "# mine\n");
+
+    // One existing file is enough to write none of the others.
+    let other = tmp.path().join("other");
+    std::fs::create_dir_all(other.join(".github/workflows")).unwrap();
+    std::fs::write(other.join(".github/workflows/routecal-weekly.yml"), "x").unwrap();
+    let o = run_in(&other, &["init"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(!other.join("routes.toml").exists());
+    assert!(!other.join("datasets").exists());
+}
+
+/// The shipped workflow as YAML.
+fn workflow() -> (String, yaml_rust2::Yaml) {
+    let text = read(&repo().join(".github/workflows/routecal-weekly.yml"));
+    let mut docs = yaml_rust2::YamlLoader::load_from_str(&text).expect("the workflow is YAML");
+    (text, docs.remove(0))
+}
+
+fn steps(wf: &yaml_rust2::Yaml) -> Vec<yaml_rust2::Yaml> {
+    wf["jobs"]["benchmark"]["steps"]
+        .as_vec()
+        .expect("jobs.benchmark.steps")
+        .clone()
+}
+
+/// The step whose `run` (or `uses`) contains `needle`.
+fn step_with(steps: &[yaml_rust2::Yaml], key: &str, needle: &str) -> yaml_rust2::Yaml {
+    steps
+        .iter()
+        .find(|s| s[key].as_str().is_some_and(|v| v.contains(needle)))
+        .unwrap_or_else(|| panic!("no step whose {key} contains {needle:?}"))
+        .clone()
+}
+
+#[test]
+fn the_weekly_workflow_installs_a_pinned_routecal_spends_within_a_limit_and_compares_weeks() {
+    let (text, wf) = workflow();
+    assert!(wf["on"]["schedule"][0]["cron"].as_str().is_some());
+    assert!(!wf["on"]["workflow_dispatch"].is_badvalue());
+    for (k, v) in [
+        ("contents", "write"),
+        ("pull-requests", "write"),
+        ("actions", "read"),
+    ] {
+        assert_eq!(wf["permissions"][k].as_str(), Some(v), "permissions.{k}");
+    }
+    assert_eq!(
+        wf["env"]["ROUTECAL_VERSION"].as_str(),
+        Some(env!("CARGO_PKG_VERSION")),
+        "the workflow pins the version being released"
+    );
+    let steps = steps(&wf);
+    // Installed, not built from the user's repository; the binary cached by version.
+    let install = step_with(&steps, "run", "cargo +stable install --locked --git");
+    assert!(
+        install["run"]
+            .as_str()
+            .unwrap()
+            .contains("--tag \"v$ROUTECAL_VERSION\"")
+    );
+    let cache = step_with(&steps, "uses", "actions/cache@");
+    assert_eq!(
+        cache["with"]["path"].as_str(),
+        Some("~/.cargo/bin/routecal")
+    );
+    assert!(
+        cache["with"]["key"]
+            .as_str()
+            .unwrap()
+            .contains("env.ROUTECAL_VERSION")
+    );
+    assert!(!text.contains("cargo build"));
+    // One unattended run with live keys, within a spending limit.
+    let run = step_with(&steps, "run", "routecal run ");
+    assert!(
+        run["run"]
+            .as_str()
+            .unwrap()
+            .contains("--max-spend \"$MAX_SPEND\"")
+    );
+    assert!(
+        wf["env"]["MAX_SPEND"]
+            .as_str()
+            .unwrap()
+            .parse::<f64>()
+            .unwrap()
+            > 0.0
+    );
+    // Last week's run, downloaded under the name this week's is uploaded with, is compared.
+    let download = step_with(&steps, "run", "gh run download");
+    let upload = step_with(&steps, "uses", "actions/upload-artifact@");
+    let name = upload["with"]["name"].as_str().unwrap();
+    assert!(
+        download["run"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("--name {name} --dir last-run"))
+    );
+    let summary = step_with(&steps, "run", "routecal report last-run \"$RUN_DIR\"");
+    assert!(
+        summary["run"]
+            .as_str()
+            .unwrap()
+            .contains("GITHUB_STEP_SUMMARY")
+    );
+    // The judge cache is restored before the run and saved after it, even when a step fails.
+    let restore = step_with(&steps, "uses", "actions/cache/restore@");
+    let save = step_with(&steps, "uses", "actions/cache/save@");
+    for s in [&restore, &save] {
+        assert!(
+            s["with"]["path"]
+                .as_str()
+                .unwrap()
+                .ends_with("/judge-cache.jsonl")
+        );
+    }
+    assert_eq!(save["if"].as_str(), Some("always()"));
+    let pos = |s: &yaml_rust2::Yaml| steps.iter().position(|x| x == s).unwrap();
+    assert!(pos(&restore) < pos(&run) && pos(&run) < pos(&save));
+    assert!(
+        pos(&summary) < pos(&upload),
+        "the comparison is part of the artifact"
+    );
+    // The pull request: a token that starts the repository's CI when one is given.
+    let pr = step_with(&steps, "uses", "peter-evans/create-pull-request@");
+    assert!(
+        pr["with"]["token"]
+            .as_str()
+            .unwrap()
+            .contains("secrets.ROUTECAL_PR_TOKEN")
+    );
+    assert!(text.contains("Allow GitHub\n#     Actions to create and approve pull requests"));
+    assert!(text.contains("does not start the\n#     repository's own workflows"));
+    // Every action is pinned to a major version.
+    for s in &steps {
+        if let Some(u) = s["uses"].as_str() {
+            assert!(
+                u.rsplit_once("@v")
+                    .is_some_and(|(_, v)| v.parse::<u32>().is_ok()),
+                "{u}"
+            );
+        }
+    }
+}
+
+#[test]
+fn every_routecal_command_in_the_workflow_exists_with_its_flags() {
+    let (_, wf) = workflow();
+    let mut checked = 0;
+    for s in steps(&wf) {
+        let Some(script) = s["run"].as_str() else {
+            continue;
+        };
+        let script = script.replace("\\\n", " ");
+        for line in script.lines() {
+            let Some(at) = line.find("routecal ") else {
+                continue;
+            };
+            let words: Vec<&str> = line[at + "routecal ".len()..].split_whitespace().collect();
+            let sub = words[0];
+            if sub.starts_with("--") {
+                continue; // routecal --version
+            }
+            let help = run_in(&repo(), &[sub, "--help"]);
+            ok(&help);
+            for flag in words.iter().filter(|w| w.starts_with("--")) {
+                let flag = flag.trim_end_matches(['"', '}', ';']);
+                assert!(stdout(&help).contains(flag), "routecal {sub} has no {flag}");
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked >= 4, "{checked}");
+}
