@@ -385,3 +385,193 @@ fn every_routecal_command_in_the_workflow_exists_with_its_flags() {
     }
     assert!(checked >= 4, "{checked}");
 }
+
+/// `git ARGS` in `dir`; its stdout.
+fn git(dir: &Path, args: &[&str]) -> String {
+    let o = std::process::Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("HOME", dir)
+        .output()
+        .expect("git runs");
+    assert!(o.status.success(), "git {args:?}: {}", stderr(&o));
+    stdout(&o).trim().to_string()
+}
+
+fn clone_as(origin: &Path, dir: &Path, who: &str) {
+    let parent = dir.parent().unwrap();
+    git(
+        parent,
+        &[
+            "clone",
+            "--quiet",
+            origin.to_str().unwrap(),
+            dir.to_str().unwrap(),
+        ],
+    );
+    git(dir, &["config", "user.name", who]);
+    git(
+        dir,
+        &["config", "user.email", &format!("{who}@example.com")],
+    );
+}
+
+/// A bare `origin` whose main holds a copy of the mt-bench suite as a router repository.
+fn router_origin(tmp: &Path) -> std::path::PathBuf {
+    let origin = tmp.join("origin.git");
+    git(
+        tmp,
+        &[
+            "init",
+            "--quiet",
+            "--bare",
+            "-b",
+            "main",
+            origin.to_str().unwrap(),
+        ],
+    );
+    let seed = tmp.join("seed");
+    clone_as(&origin, &seed, "seed");
+    git(&seed, &["checkout", "--quiet", "-b", "main"]);
+    for f in ["routes.toml", "dataset.jsonl", "recording.jsonl"] {
+        std::fs::copy(repo().join("datasets/mt-bench").join(f), seed.join(f)).unwrap();
+    }
+    std::fs::write(seed.join(".gitignore"), "reports/\n").unwrap();
+    git(&seed, &["add", "."]);
+    git(&seed, &["commit", "--quiet", "-m", "the routing table"]);
+    git(&seed, &["push", "--quiet", "origin", "main"]);
+    origin
+}
+
+/// One week of scripts/routecal-weekly.sh in `clone`, with cron's bare PATH.
+fn cron_week(clone: &Path, extra_env: &[(&str, &str)]) -> std::process::Output {
+    let mut cmd = std::process::Command::new("/bin/sh");
+    cmd.arg(repo().join("scripts/routecal-weekly.sh"))
+        .arg(clone)
+        .env_clear()
+        .env("PATH", "/usr/bin:/bin:/usr/local/bin")
+        .env("HOME", clone)
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("ROUTECAL", env!("CARGO_BIN_EXE_routecal"))
+        .env("DATASET", "dataset.jsonl")
+        .env("MAX_SPEND", "1");
+    for (k, v) in extra_env {
+        cmd.env(k, v);
+    }
+    cmd.output().unwrap()
+}
+
+fn sha256_file(p: &Path) -> String {
+    sha256(&read(p))
+}
+
+fn run_dirs(clone: &Path) -> Vec<std::path::PathBuf> {
+    let mut dirs: Vec<_> = std::fs::read_dir(clone.join("reports"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.join("run.json").is_file())
+        .collect();
+    dirs.sort();
+    dirs
+}
+
+#[test]
+fn two_cron_weeks_measure_the_merged_table_and_leave_the_clone_as_found() {
+    let tmp = tempfile::tempdir().unwrap();
+    let origin = router_origin(tmp.path());
+    let server = tmp.path().join("server");
+    clone_as(&origin, &server, "cron");
+    let original = sha256_file(&server.join("routes.toml"));
+
+    // Week 1: measures main, commits the proposal on a branch and pushes it for review.
+    let o = cron_week(&server, &[]);
+    ok(&o);
+    assert_eq!(git(&server, &["rev-parse", "--abbrev-ref", "HEAD"]), "main");
+    assert_eq!(
+        git(&server, &["status", "--porcelain"]),
+        "",
+        "the clone is left clean"
+    );
+    let week1 = run_dirs(&server).remove(0);
+    let id1 = week1.file_name().unwrap().to_str().unwrap().to_string();
+    let m1: serde_json::Value = serde_json::from_str(&read(&week1.join("run.json"))).unwrap();
+    assert_eq!(m1["routes"]["sha256"], original);
+    let branch = format!("routecal/{id1}");
+    git(&server, &["fetch", "--quiet", "origin"]);
+    let proposal = git(&server, &["show", &format!("origin/{branch}:routes.toml")]);
+    assert_ne!(sha256(&(proposal.clone() + "\n")), original);
+
+    // The review: a person accepts the proposal on main and notes it in the file, so the merged
+    // table is neither the original nor the proposal branch's file.
+    let reviewer = tmp.path().join("reviewer");
+    clone_as(&origin, &reviewer, "reviewer");
+    let reviewed = reviewer.join("routes.toml");
+    ok(&run_in(
+        &reviewer,
+        &[
+            "apply",
+            week1.to_str().unwrap(),
+            "--routes",
+            reviewed.to_str().unwrap(),
+            "--quiet",
+        ],
+    ));
+    let mut text = read(&reviewed);
+    text.push_str("# reviewed: accepted in the weekly review\n");
+    std::fs::write(&reviewed, text).unwrap();
+    let _ = std::fs::remove_file(reviewer.join("routes.toml.bak"));
+    git(
+        &reviewer,
+        &["commit", "--quiet", "-am", "routes: accept one cell"],
+    );
+    git(&reviewer, &["push", "--quiet", "origin", "main"]);
+    let merged = sha256_file(&reviewed);
+    assert!(merged != original && sha256(&(proposal + "\n")) != merged);
+
+    // Someone left the server's clone on the proposal branch; week 2 must still measure main.
+    git(&server, &["checkout", "--quiet", &branch]);
+    let o = cron_week(&server, &[]);
+    ok(&o);
+    let week2 = run_dirs(&server).pop().unwrap();
+    assert_ne!(week2, week1);
+    let m2: serde_json::Value = serde_json::from_str(&read(&week2.join("run.json"))).unwrap();
+    assert_eq!(
+        m2["routes"]["sha256"], merged,
+        "week 2 measured the merged table"
+    );
+    assert!(
+        week2.join(format!("compare-{id1}.md")).is_file(),
+        "{}",
+        stdout(&o)
+    );
+    // And the clone is back where it was found, clean, with main updated.
+    assert_eq!(git(&server, &["rev-parse", "--abbrev-ref", "HEAD"]), branch);
+    assert_eq!(git(&server, &["status", "--porcelain"]), "");
+    assert_eq!(
+        git(&server, &["rev-parse", "main"]),
+        git(&reviewer, &["rev-parse", "main"])
+    );
+}
+
+#[test]
+fn the_cron_script_never_runs_a_routecal_found_by_path_and_never_touches_a_dirty_clone() {
+    let tmp = tempfile::tempdir().unwrap();
+    let origin = router_origin(tmp.path());
+    let server = tmp.path().join("server");
+    clone_as(&origin, &server, "cron");
+    // A relative name would be looked up in PATH: refused.
+    let o = cron_week(&server, &[("ROUTECAL", "routecal")]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("absolute path"), "{}", stderr(&o));
+    // Not installed where it is looked for: says how to install, not "command not found" (127).
+    let o = cron_week(&server, &[("ROUTECAL", "/nonexistent/routecal")]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("cargo install"), "{}", stderr(&o));
+    // Uncommitted work in the clone: left alone.
+    std::fs::write(server.join("routes.toml"), "# being edited\n").unwrap();
+    let o = cron_week(&server, &[]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(!server.join("reports").exists());
+    assert_eq!(read(&server.join("routes.toml")), "# being edited\n");
+}
