@@ -6,6 +6,7 @@ mod judge;
 mod offline_suites;
 mod pipes;
 mod providers;
+mod readme;
 mod reports;
 mod resume;
 mod router;

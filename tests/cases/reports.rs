@@ -153,10 +153,10 @@ fn every_report_file_exists_and_parses() {
 }
 
 #[test]
-fn csv_columns_follow_the_checked_in_schema_and_the_readme_lists_them() {
+fn csv_columns_follow_the_checked_in_schema_and_the_docs_list_them() {
     let tmp = tempfile::tempdir().unwrap();
     let schema = schema();
-    let readme = read(&repo().join("README.md"));
+    let docs = read(&repo().join("docs/reports.md"));
     let a = run(tmp.path(), &shipped("llm-drift"), "a");
     let b = run(tmp.path(), &shipped("llm-drift"), "b");
     ok(&run_in(
@@ -189,7 +189,7 @@ fn csv_columns_follow_the_checked_in_schema_and_the_readme_lists_them() {
     for (name, n) in &rows {
         assert!(*n > 0, "{name} has no rows in any run");
     }
-    // Every file of the contract was produced and checked, and the README documents it.
+    // Every file of the contract was produced and checked, and docs/reports.md documents it.
     for (file, spec) in schema["files"].as_object().unwrap() {
         assert!(
             seen.iter().any(|s| spec_for(&schema, s) == Some(spec)),
@@ -202,7 +202,10 @@ fn csv_columns_follow_the_checked_in_schema_and_the_readme_lists_them() {
             .map(|c| c["name"].as_str().unwrap())
             .collect();
         let line = format!("`{file}`: `{}`", cols.join(", "));
-        assert!(readme.contains(&line), "README.md lacks the line\n{line}");
+        assert!(
+            docs.contains(&line),
+            "docs/reports.md lacks the line\n{line}"
+        );
     }
 }
 
