@@ -21,6 +21,7 @@ pub mod grade;
 pub mod judge_phase;
 pub mod meter;
 pub mod monitor;
+pub mod paired;
 pub mod policy;
 pub mod prices;
 pub mod provider;

@@ -609,17 +609,12 @@ fn missing_keys(cfg: &Config) -> Vec<serde_json::Value> {
 fn print_outcome(a: &RunArgs, d: &derive::Derived, dir: &Path, ds: &Dataset) {
     let dir_s = super::display_path(dir);
     if a.json {
-        let changes: Vec<serde_json::Value> = d
+        let changes: Vec<serde_json::Value> =
+            d.rec.changes().map(crate::report::json::decision).collect();
+        let undecided: Vec<serde_json::Value> = d
             .rec
-            .changes()
-            .map(|c| {
-                serde_json::json!({
-                    "cell": c.label(),
-                    "old": {"primary": c.old.primary, "fallback": c.old.fallback},
-                    "new": {"primary": c.new.primary, "fallback": c.new.fallback},
-                    "reason": c.reason,
-                })
-            })
+            .undecided()
+            .map(crate::report::json::decision)
             .collect();
         let out = serde_json::json!({
             "run_id": d.manifest.run_id,
@@ -631,6 +626,7 @@ fn print_outcome(a: &RunArgs, d: &derive::Derived, dir: &Path, ds: &Dataset) {
             "spent_usd": d.manifest.totals.spent_usd,
             "table_changes": changes.len(),
             "changes": changes,
+            "undecided": undecided,
         });
         outln!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
         return;

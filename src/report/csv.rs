@@ -187,8 +187,30 @@ fn changes_frame(d: &Derived) -> anyhow::Result<DataFrame> {
         col("delta_quality_ci_high", ds, |x| {
             ev(x)?.delta_quality.map(|e| e.high)
         }),
-        col("quality_test", ds, |x| q(x).map(|c| c.test())),
+        col("quality_test", ds, |x| {
+            ev(x)?
+                .test
+                .map(|_| crate::policy::PAIRED_TEST)
+                .or(q(x).map(|c| c.test()))
+        }),
+        col("quality_question", ds, |x| {
+            ev(x)?.test.map(|t| t.question.as_str())
+        }),
+        col("quality_threshold", ds, |x| ev(x)?.test.map(|t| t.theta)),
+        col("holm_family_size", ds, |x| {
+            ev(x)?.test.map(|t| t.family as u32)
+        }),
+        col("interval_confidence", ds, |x| {
+            ev(x)?.test.map(|t| t.confidence())
+        }),
         col("p_value", ds, |x| q(x)?.p_value()),
+        col("p_value_holm", ds, |x| {
+            ev(x)?.test.map(|t| t.tested.p_adjusted)
+        }),
+        col("mde", ds, |x| x.mde),
+        col("items_needed", ds, |x| {
+            x.items_needed.map(|n| n.min(u32::MAX as usize) as u32)
+        }),
         col("items_to_resolve", ds, |x| {
             q(x)?
                 .items_to_resolve

@@ -17,7 +17,7 @@ use super::text::{
     CLASSIFIER_COLUMNS, classifier_figures, ms, pct, quality, signed_ms, signed_usd, usd,
 };
 use crate::derive::Derived;
-use crate::policy::{Decision, fmt_delta};
+use crate::policy::Decision;
 use crate::types::{ModelId, TaskType};
 
 /// The `report.html` exporter.
@@ -236,9 +236,7 @@ fn decision_row(c: &Decision) -> Vec<String> {
         route_html(&c.old),
         route_html(&c.new),
         escape(&c.reason),
-        e.and_then(|e| e.delta_quality)
-            .map(|q| escape(&fmt_delta(&q)))
-            .unwrap_or("–".into()),
+        e.map(|e| escape(&e.quality_text())).unwrap_or("–".into()),
         escape(&signed_usd(e.and_then(|e| e.delta_cost_per_1k))),
         escape(&signed_ms(e.and_then(|e| e.delta_p95_ms))),
         e.map(|e| format!("{:+.1} pp", e.delta_error_rate * 100.0))
@@ -248,12 +246,37 @@ fn decision_row(c: &Decision) -> Vec<String> {
     ]
 }
 
+fn undecided_row(c: &Decision) -> Vec<String> {
+    let e = c.evidence.as_ref();
+    vec![
+        format!("<code>{}</code>", escape(&c.label())),
+        format!("<code>{}</code>", escape(c.old.primary.as_str())),
+        e.map(|e| format!("<code>{}</code>", escape(e.challenger.as_str())))
+            .unwrap_or("–".into()),
+        e.map(|e| escape(&e.quality_text())).unwrap_or("–".into()),
+        c.mde.map(|m| format!("{m:.3}")).unwrap_or("–".into()),
+        c.items_needed
+            .map(|n| format!("~{n}"))
+            .unwrap_or("–".into()),
+    ]
+}
+
+const UNDECIDED_HEADER: [&str; 6] = [
+    "cell",
+    "current",
+    "closest challenger",
+    "Δ quality [CI], test",
+    "detectable Δ (80% power)",
+    "more paired items to settle",
+];
+const UNDECIDED_NUMERIC: [bool; 6] = [false, false, false, true, true, true];
+
 const DECISION_HEADER: [&str; 10] = [
     "cell",
     "current",
     "proposed",
     "reason",
-    "Δ quality [95% CI]",
+    "Δ quality [CI], test",
     "Δ cost / 1k req",
     "Δ p95",
     "Δ errors",
@@ -283,6 +306,24 @@ fn changes(o: &mut String, d: &Derived) {
             &changed
                 .iter()
                 .map(|c| (true, decision_row(c)))
+                .collect::<Vec<_>>(),
+        );
+    }
+    let undecided: Vec<&Decision> = d.rec.undecided().collect();
+    if !undecided.is_empty() {
+        let _ = writeln!(
+            o,
+            "<h3 id=\"undecided\">Undecided ({} cells keep their route: this sample shows neither a gain nor that no challenger could win)</h3>",
+            undecided.len()
+        );
+        table(
+            o,
+            "decisions",
+            &UNDECIDED_HEADER,
+            &UNDECIDED_NUMERIC,
+            &undecided
+                .iter()
+                .map(|c| (false, undecided_row(c)))
                 .collect::<Vec<_>>(),
         );
     }

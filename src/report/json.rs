@@ -16,18 +16,8 @@ fn route(r: &Route) -> serde_json::Value {
 /// The summary that `report.json` holds and `report --json` prints.
 pub fn summary(d: &Derived) -> serde_json::Value {
     let m = d.manifest;
-    let changes: Vec<serde_json::Value> = d
-        .rec
-        .changes()
-        .map(|c| {
-            serde_json::json!({
-                "cell": c.label(),
-                "old": route(&c.old),
-                "new": route(&c.new),
-                "reason": c.reason,
-            })
-        })
-        .collect();
+    let changes: Vec<serde_json::Value> = d.rec.changes().map(decision).collect();
+    let undecided: Vec<serde_json::Value> = d.rec.undecided().map(decision).collect();
     serde_json::json!({
         "run_id": m.run_id,
         "status": m.status,
@@ -42,6 +32,7 @@ pub fn summary(d: &Derived) -> serde_json::Value {
         "cells": d.rec.decisions.len(),
         "table_changes": changes.len(),
         "changes": changes,
+        "undecided": undecided,
         "warnings": d.warnings(),
     })
 }
@@ -75,4 +66,27 @@ pub fn basis(dir: &std::path::Path) -> Option<Basis> {
     serde_json::from_slice::<Head>(&bytes)
         .ok()
         .map(|h| h.routes)
+}
+
+/// One cell's decision for scripts: the routes, the outcome, the reason and the figures that
+/// made it (`delta_quality` is the decision's own interval).
+pub fn decision(c: &crate::policy::Decision) -> serde_json::Value {
+    let e = c.evidence.as_ref();
+    let t = e.and_then(|e| e.test.as_ref());
+    serde_json::json!({
+        "cell": c.label(),
+        "old": route(&c.old),
+        "new": route(&c.new),
+        "outcome": c.outcome.as_str(),
+        "reason": c.reason,
+        "challenger": e.map(|e| e.challenger.to_string()),
+        "delta_quality": e.and_then(|e| e.delta_quality).map(|q| serde_json::json!({"value": q.value, "low": q.low, "high": q.high})),
+        "quality_question": t.map(|t| t.question.as_str()),
+        "interval_confidence": t.map(|t| t.confidence()),
+        "p_value_holm": t.map(|t| t.tested.p_adjusted),
+        "holm_family_size": t.map(|t| t.family),
+        "n": c.n,
+        "mde": c.mde,
+        "items_needed": c.items_needed,
+    })
 }

@@ -122,7 +122,7 @@ impl Exporter for Markdown {
         );
         let _ = writeln!(
             o,
-            "Each row compares the challenger (the proposed primary, or the closest alternative when the cell is kept) with the current primary on the items both answered: Δ = challenger − current, {}% intervals.\n",
+            "Each row compares the challenger (the proposed primary, or the closest alternative when the cell is kept) with the current primary on the items both answered: Δ = challenger − current. A decision's quality interval is the one its test used: paired (Agresti–Min), at the level Holm's procedure gives it among the cell's challengers (two-sided {}% for a single challenger).\n",
             fmt_pct_level(d.cfg.policy.confidence)
         );
         let header = [
@@ -139,16 +139,7 @@ impl Exporter for Markdown {
         ];
         let row = |c: &crate::policy::Decision| -> Vec<String> {
             let e = c.evidence.as_ref();
-            let quality = e
-                .and_then(|e| e.quality.as_ref())
-                .map(|q| {
-                    let test = match q.mcnemar {
-                        Some(m) => format!("McNemar {}", fmt_p(m.p_value)),
-                        None => "paired bootstrap".into(),
-                    };
-                    format!("{} {test}", fmt_delta(&q.delta))
-                })
-                .unwrap_or("–".into());
+            let quality = e.map(|e| e.quality_text()).unwrap_or("–".into());
             let cost = match e.and_then(|e| e.delta_cost_per_1k) {
                 Some(x) => format!(
                     "{}{}",
@@ -200,6 +191,7 @@ impl Exporter for Markdown {
                 &changes.iter().map(|c| row(c)).collect::<Vec<_>>(),
             );
         }
+        undecided(&mut o, d);
         let kept: Vec<_> = d.rec.decisions.iter().filter(|x| !x.changed()).collect();
         if !kept.is_empty() {
             let _ = writeln!(
@@ -514,4 +506,46 @@ impl Exporter for Markdown {
         }
         Ok(o.into_bytes())
     }
+}
+
+/// The cells this sample could not decide: what they would need.
+fn undecided(o: &mut String, d: &Derived) {
+    let rows: Vec<Vec<String>> = d
+        .rec
+        .undecided()
+        .map(|c| {
+            let e = c.evidence.as_ref();
+            vec![
+                format!("`{}`", c.label()),
+                format!("`{}`", c.old.primary),
+                e.map(|e| format!("`{}`", e.challenger))
+                    .unwrap_or("–".into()),
+                e.map(|e| e.quality_text()).unwrap_or("–".into()),
+                c.mde.map(|m| format!("{m:.3}")).unwrap_or("–".into()),
+                c.items_needed
+                    .map(|n| format!("~{n}"))
+                    .unwrap_or("–".into()),
+            ]
+        })
+        .collect();
+    if rows.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        o,
+        "**Undecided** ({} cells keep their route: this sample shows neither a gain nor that no challenger could win):\n",
+        rows.len()
+    );
+    md_table(
+        o,
+        &[
+            "cell",
+            "current",
+            "closest challenger",
+            "Δ quality [CI], test",
+            "detectable Δ (80% power)",
+            "more paired items to settle",
+        ],
+        &rows,
+    );
 }

@@ -138,6 +138,21 @@ pub fn summary(d: &Derived) -> String {
             ));
         }
     }
+    let undecided: Vec<String> = d
+        .rec
+        .undecided()
+        .map(|c| match c.items_needed {
+            Some(n) => format!("{} (~{n} more items)", c.label()),
+            None => c.label(),
+        })
+        .collect();
+    if !undecided.is_empty() {
+        out.push_str(&format!(
+            "Undecided, kept ({}): {}\n",
+            undecided.len(),
+            undecided.join(", ")
+        ));
+    }
     out
 }
 

@@ -43,7 +43,7 @@ fn close(x: f64, y: f64, tol: f64) -> bool {
 }
 
 #[test]
-fn tied_models_keep_every_route_with_an_exact_mcnemar_test() {
+fn tied_models_keep_every_route_as_undecided_with_what_would_settle_it() {
     let (tmp, dir) = run_fixture("tied", &[]);
     // 17 of 24 each: Wilson 95% = [0.5083, 0.8509] by hand.
     let summary = read_csv(&dir.join("summary.csv"));
@@ -55,14 +55,14 @@ fn tied_models_keep_every_route_with_an_exact_mcnemar_test() {
         assert!(close(num(r, "quality_ci_high"), 0.8509, 1e-4), "{r:?}");
         assert_eq!(r["n_items"], "24");
     }
-    // One discordant pair each way: exact McNemar p = min(1, 2 · 3/4) = 1.
+    // One discordant pair each way: Δ = 0, the paired statistic is 0, p = 1.
     let cmp = read_csv(&dir.join("comparisons.csv"));
     let c = find(&cmp, &[("task_type", "math")]);
     assert_eq!(
         (c["model_a"].as_str(), c["model_b"].as_str()),
         ("alpha/model-a", "beta/model-b")
     );
-    assert_eq!(c["test"], "mcnemar_exact");
+    assert_eq!(c["test"], "paired_z_agresti_min");
     assert_eq!(
         (c["a_only_passed"].as_str(), c["b_only_passed"].as_str()),
         ("1", "1")
@@ -70,17 +70,35 @@ fn tied_models_keep_every_route_with_an_exact_mcnemar_test() {
     assert_eq!(num(c, "p_value"), 1.0);
     assert_eq!(num(c, "delta"), 0.0);
     assert_eq!(c["significant"], "false");
-    // The challenger is 2% cheaper and 2% faster on every item: under the 5% minimum effect.
+    // The challenger is 2% cheaper and 2% faster on every item: under the 5% minimum effect, so
+    // it is no saver and must be shown better. 24 items cannot show that nor rule it out: the
+    // cells are undecided. By hand (Agresti–Min: two discordant pairs plus the pseudo-counts):
+    // sd = √(3/26); the interval at 95% is ±1.96·sd/√26 = ±0.1307; the minimum detectable
+    // effect (80% power) is (1.95996 + 0.84162)·sd/√26 = 0.1868; ruling out a gain of 0.05
+    // needs ((1.95996 + 0.84162)·sd/0.05)² − 2 = 360.2 → 361 pairs, 337 more than 24.
+    let sd = (3.0f64 / 26.0).sqrt();
     let changes = read_csv(&dir.join("changes.csv"));
     assert_eq!(changes.len(), 4, "{changes:#?}");
     for r in &changes {
         assert_eq!(r["changed"], "false", "{r:?}");
-        assert_eq!(r["outcome"], "kept_no_significant_difference", "{r:?}");
+        assert_eq!(r["outcome"], "undecided", "{r:?}");
+        assert!(r["reason"].starts_with("undecided (kept)"), "{r:?}");
+        assert!(!r["reason"].contains("tied"), "{r:?}");
+        assert_eq!(r["challenger"], "beta/model-b");
+        assert_eq!(r["quality_question"], "superiority");
         assert!(
-            r["reason"].starts_with("kept (no significant difference)"),
+            close(
+                num(r, "delta_quality_ci_high"),
+                1.959964 * sd / 26f64.sqrt(),
+                1e-5
+            ),
             "{r:?}"
         );
-        assert_eq!(r["challenger"], "beta/model-b");
+        assert!(
+            close(num(r, "mde"), 2.801585 * sd / 26f64.sqrt(), 1e-5),
+            "{r:?}"
+        );
+        assert_eq!(r["items_needed"], "337", "{r:?}");
     }
     let q = find(&changes, &[("cell", "math.quality")]);
     assert!(close(num(q, "cost_rel_change"), -0.02, 1e-12), "{q:?}");
@@ -88,7 +106,7 @@ fn tied_models_keep_every_route_with_an_exact_mcnemar_test() {
         close(num(q, "cost_rel_change_ci_high"), -0.02, 1e-12),
         "{q:?}"
     );
-    assert_eq!(q["quality_test"], "mcnemar_exact");
+    assert_eq!(q["quality_test"], "paired_z_agresti_min");
     let l = find(&changes, &[("cell", "math.latency")]);
     assert!(
         close(num(l, "p95_latency_rel_change"), -0.02, 1e-9),
@@ -126,7 +144,11 @@ fn a_clear_winner_is_proposed_with_its_evidence() {
         close(num(large, "quality_ci_high"), 0.9654, 1e-4),
         "{large:?}"
     );
-    // 1 against 18 discordant pairs: exact two-sided p = 2 · (1 + 19) / 2^19.
+    // 1 against 18 discordant pairs. Agresti–Min by hand: centre = 17/32, variance of one
+    // difference (19 + 1)/32 − centre², se = √(var/32); z = centre/se; the test is the same
+    // statistic one-sided, and the only challenger is a family of one (level 0.025).
+    let centre = 17.0 / 32.0;
+    let se = ((20.0 / 32.0 - centre * centre) / 32.0f64).sqrt();
     let changes = read_csv(&dir.join("changes.csv"));
     let q = find(&changes, &[("cell", "math.quality")]);
     assert_eq!(q["changed"], "true");
@@ -136,17 +158,15 @@ fn a_clear_winner_is_proposed_with_its_evidence() {
         ("strong/large", "cheap/small")
     );
     assert!(close(num(q, "delta_quality"), 17.0 / 30.0, 1e-12), "{q:?}");
-    assert!(num(q, "delta_quality_ci_low") > 0.02, "{q:?}");
-    assert_eq!(q["quality_test"], "mcnemar_exact");
     assert!(
-        close(num(q, "p_value"), 40.0 / 524_288.0, 1e-15),
-        "{}",
-        q["p_value"]
-    );
-    assert!(
-        q["reason"].contains("significantly better on quality"),
+        close(num(q, "delta_quality_ci_low"), centre - 1.959964 * se, 1e-5),
         "{q:?}"
     );
+    assert_eq!(q["quality_test"], "paired_z_agresti_min");
+    assert_eq!(q["quality_question"], "superiority");
+    assert_eq!(q["holm_family_size"], "1");
+    assert!(num(q, "p_value_holm") < 1e-6, "{q:?}");
+    assert!(q["reason"].contains("is better on quality"), "{q:?}");
     // Δcost per 1,000 requests on the 30 paired items: (30·2 + 40·6 − 30·0.1 − 12·0.2) / 1e6 · 1000.
     let per_1k = (30.0 * 2.0 + 40.0 * 6.0 - 30.0 * 0.1 - 12.0 * 0.2) / 1e6 * 1000.0;
     assert!(
@@ -269,12 +289,12 @@ fn repeats_average_each_item_before_the_interval() {
         over_calls.high - over_calls.low < over_items.high - over_items.low,
         "counting 20 calls as independent would narrow the interval: {over_calls:?} vs {over_items:?}"
     );
-    // Paired on the 10 items: Δ = (0.5 + 0.5) / 10; not pass/fail, so no McNemar.
+    // Paired on the 10 items: Δ = (0.5 + 0.5) / 10; not pass/fail, the same paired test.
     let comparisons = read_csv(&dir.join("comparisons.csv"));
     let c = find(&comparisons, &[("task_type", "math")]);
     assert_eq!(c["n"], "10");
     assert!(close(num(c, "delta"), 0.1, 1e-12));
-    assert_eq!(c["test"], "paired_bootstrap");
+    assert_eq!(c["test"], "paired_z_agresti_min");
 }
 
 /// The policy re-run on bootstrap resamples of a finished run's items.
@@ -292,12 +312,15 @@ fn stability(dir: &Path, suite: &Path, resamples: usize) -> routecal::stability:
 }
 
 #[test]
-fn resampling_never_moves_a_tied_route_and_reproduces_a_clear_change() {
+fn resampling_seldom_moves_a_tied_route_and_reproduces_a_clear_change() {
     let (_t1, tied) = run_fixture("tied", &[]);
     let s = stability(&tied, &fixture("tied"), 50);
     assert_eq!(s.cells.len(), 4);
     assert!(s.cells.iter().all(|c| c.within_noise), "{:#?}", s.cells);
-    assert_eq!(s.flap_rate(), Some(0.0), "{:#?}", s.cells);
+    // A bootstrap resample of 24 items can draw one of the two discordant items five times and
+    // the other never (about one resample in 400 per direction): 5 to 0 is a significant
+    // difference in that resample. One such resample of 50 is allowed, not more.
+    assert!(s.flap_rate().unwrap() <= 0.02, "{:#?}", s.cells);
     let (_t2, clear) = run_fixture("clear-winner", &[]);
     let s = stability(&clear, &fixture("clear-winner"), 50);
     assert_eq!(
