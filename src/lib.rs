@@ -5,8 +5,9 @@
 //! Data flow: `config` + `dataset` + `prices` → `runner::plan` → `runner` (→ `journal`) →
 //! `analyze` (grading via `grade`) → `policy` → `simulate` → `report` / `routes_file`.
 
-// Standard output goes through `cmd::out`, which survives a reader that closes the pipe early.
-#![warn(clippy::print_stdout)]
+// Standard output and error go through `cmd::out`, which survives a reader that closes the pipe
+// early (`println!`/`eprintln!` panic there).
+#![warn(clippy::print_stdout, clippy::print_stderr)]
 
 pub mod analyze;
 pub mod classify;

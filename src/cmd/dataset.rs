@@ -40,7 +40,7 @@ pub fn from_log(a: FromLogArgs) -> anyhow::Result<u8> {
         .iter()
         .map(|(k, v)| format!("{k} {v}"))
         .collect();
-    eprintln!(
+    eoutln!(
         "sampled {} of {} distinct logged prompts ({}); {} requests had no logged prompt; {} log lines skipped",
         s.items.len(),
         s.population.values().sum::<usize>(),

@@ -57,7 +57,7 @@ pub fn monitor(a: MonitorArgs) -> anyhow::Result<u8> {
         }
     }
     if skipped > 0 {
-        eprintln!(
+        eoutln!(
             "warning: {skipped} lines of {} did not parse and were skipped",
             a.log.display()
         );

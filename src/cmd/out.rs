@@ -1,4 +1,4 @@
-//! Standard output of the commands.
+//! Standard output and standard error of the commands.
 //!
 //! A reader that stops early (`routecal monitor LOG | head -1`) closes the pipe: the rest of the
 //! output is dropped quietly, the command still finishes its work (nothing it writes to files is
@@ -35,6 +35,32 @@ pub fn is_closed() -> bool {
 /// The first write error other than a closed pipe, if any.
 pub fn take_error() -> Option<std::io::Error> {
     FAILED.lock().unwrap_or_else(|p| p.into_inner()).take()
+}
+
+/// Write formatted text to stderr; a closed or failing stderr is ignored: there is nowhere left
+/// to report it, and progress or a warning is no reason to stop a run.
+pub fn write_err(args: std::fmt::Arguments<'_>) {
+    let mut err = std::io::stderr().lock();
+    let _ = err.write_fmt(args).and_then(|()| err.flush());
+}
+
+/// `eprint!` that survives a closed stderr (see the module documentation).
+#[macro_export]
+macro_rules! eout {
+    ($($arg:tt)*) => {
+        $crate::cmd::out::write_err(format_args!($($arg)*))
+    };
+}
+
+/// `eoutln!` that survives a closed stderr (see the module documentation).
+#[macro_export]
+macro_rules! eoutln {
+    () => {
+        $crate::cmd::out::write_err(format_args!("\n"))
+    };
+    ($($arg:tt)*) => {
+        $crate::cmd::out::write_err(format_args!("{}\n", format_args!($($arg)*)))
+    };
 }
 
 /// `print!` that survives a closed pipe (see the module documentation).

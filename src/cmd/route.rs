@@ -104,7 +104,7 @@ pub fn route(a: RouteArgs) -> anyhow::Result<u8> {
                     } else {
                         r.routed_to.to_string()
                     };
-                    eprintln!(
+                    eoutln!(
                         "routed to {via} ({} {}{})",
                         r.classification.labels.0,
                         r.classification.labels.1,
@@ -112,7 +112,7 @@ pub fn route(a: RouteArgs) -> anyhow::Result<u8> {
                     );
                     outln!("{}", r.answer);
                 }
-                Err(f) => eprintln!("error: {f}"),
+                Err(f) => eoutln!("error: {f}"),
             }
         }
         if out.is_err() {

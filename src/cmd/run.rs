@@ -71,7 +71,7 @@ pub fn run(a: RunArgs) -> anyhow::Result<u8> {
                 .into());
             }
             if mode != ProgressMode::Quiet {
-                eprintln!(
+                eoutln!(
                     "Resuming {} with --force although its inputs differ:{list}",
                     dir.display()
                 );
@@ -123,7 +123,7 @@ pub fn run(a: RunArgs) -> anyhow::Result<u8> {
             out!("{plan_text}");
         }
     } else if mode != ProgressMode::Quiet {
-        eprint!("{plan_text}");
+        eout!("{plan_text}");
     }
     if let Some(limit) = a.max_spend {
         check_budget(&cfg, &plan, judge.as_ref(), &estimate, limit)?;
@@ -256,7 +256,7 @@ pub fn run(a: RunArgs) -> anyhow::Result<u8> {
             super::display_path(&dir),
             text::usd(Some(limit))
         );
-        eprintln!(
+        eoutln!(
             "warning: stopped at --max-spend {}: {} planned calls not made ({} spent on live endpoints); the reports cover the calls made. Continue with: {advice}",
             text::usd(Some(limit)),
             missing.max(not_started),

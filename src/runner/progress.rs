@@ -119,9 +119,12 @@ impl Progress {
     fn print_lines(&self) {
         let secs = self.started.elapsed().as_secs();
         for (name, c) in &self.counts {
-            eprintln!(
+            crate::eoutln!(
                 "[{secs:>5}s] {name}: {}/{} done, {} errors, ${:.4}",
-                c.done, c.total, c.errors, c.spent
+                c.done,
+                c.total,
+                c.errors,
+                c.spent
             );
         }
     }
@@ -133,7 +136,7 @@ impl Progress {
                 let _ = m.println(msg);
             }
             (None, ProgressMode::Quiet) => {}
-            (None, _) => eprintln!("{msg}"),
+            (None, _) => crate::eoutln!("{msg}"),
         }
     }
 

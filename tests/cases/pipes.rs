@@ -168,3 +168,54 @@ fn a_failing_stdout_other_than_a_closed_pipe_is_an_error() {
     );
     assert!(!stderr(&o).contains("panicked"), "{}", stderr(&o));
 }
+
+#[test]
+fn a_closed_stderr_does_not_stop_a_run_or_the_router() {
+    let tmp = tempfile::tempdir().unwrap();
+    let suite = repo().join("datasets/llm-drift");
+    let out = tmp.path().join("reports");
+    // `routecal run … 2>&1 | head -1`: both streams closed; plan and progress lines are dropped.
+    let o = bin()
+        .args([
+            "run",
+            "--suite",
+            suite.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ])
+        .current_dir(tmp.path())
+        .stdout(closed_pipe())
+        .stderr(closed_pipe())
+        .status()
+        .unwrap();
+    assert_eq!(o.code(), Some(0));
+    let dir = only_run_dir(&out);
+    assert!(read(&dir.join("run.json")).contains("\"complete\""));
+    assert!(dir.join("report.html").is_file());
+
+    let routes = repo().join("datasets/mt-bench/routes.toml");
+    let log = tmp.path().join("routes.log");
+    let mut child = bin()
+        .args([
+            "route",
+            "--routes",
+            routes.to_str().unwrap(),
+            "--jsonl",
+            "--no-cache",
+        ])
+        .arg("--log")
+        .arg(&log)
+        .current_dir(tmp.path())
+        .stdin(Stdio::piped())
+        .stdout(closed_pipe())
+        .stderr(closed_pipe())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().unwrap();
+        let _ = stdin.write_all(mt_bench_jsonl(10).as_bytes());
+    }
+    assert_eq!(child.wait().unwrap().code(), Some(0));
+    assert_eq!(read(&log).lines().count(), 10);
+}
