@@ -140,6 +140,26 @@ fn a_newer_price_file_reprices_plan_run_and_report_and_an_old_one_is_flagged() {
     let w = v["prices"]["warning"].as_str().unwrap();
     assert!(w.contains("days old") && w.contains("--prices"), "{w}");
 
+    // A price file that is not there, or not a price table, is bad input naming the file.
+    std::fs::write(tmp.path().join("bad.json"), "{\"providers\": 1}").unwrap();
+    for (file, what) in [
+        ("missing.json", "cannot read"),
+        ("bad.json", "not a genai-prices table"),
+    ] {
+        let o = bin()
+            .args(["run", "--suite", suite.to_str().unwrap(), "--dry-run"])
+            .current_dir(tmp.path())
+            .env("ROUTECAL_PRICES", file)
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+        assert!(
+            stderr(&o).contains(file) && stderr(&o).contains(what),
+            "{}",
+            stderr(&o)
+        );
+    }
+
     // A real run records the file; `report` re-derives with it, not with the snapshot.
     let fresh = price_file(tmp.path(), 0);
     let o = run_suite_in(
@@ -169,6 +189,28 @@ fn a_newer_price_file_reprices_plan_run_and_report_and_an_old_one_is_flagged() {
         before > 10.0,
         "priced at the file's $1000 per million tokens: {before}"
     );
+
+    // A resume keeps the run's own price file; another one is a change of inputs.
+    let resume = |extra: &[&str]| {
+        bin()
+            .args(
+                [
+                    &["run", "--resume", dir.to_str().unwrap(), "--quiet"][..],
+                    extra,
+                ]
+                .concat(),
+            )
+            .current_dir(tmp.path())
+            .env_remove("ROUTECAL_PRICES")
+            .output()
+            .unwrap()
+    };
+    ok(&resume(&[]));
+    let other = tmp.path().join("other-prices.json");
+    std::fs::write(&other, read(&fresh).replace("1000.0", "999.0")).unwrap();
+    let o = resume(&["--prices", other.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("prices"), "{}", stderr(&o));
 }
 
 #[test]
