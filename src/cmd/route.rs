@@ -79,8 +79,9 @@ pub fn route(a: RouteArgs) -> anyhow::Result<u8> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    let results: Vec<(Input, Result<Routed, RouteFailure>)> = rt.block_on(async {
-        futures::stream::iter(inputs)
+    let mut failed = 0;
+    rt.block_on(async {
+        let mut answers = futures::stream::iter(inputs)
             .map(|input| {
                 let router = &router;
                 async move {
@@ -88,38 +89,44 @@ pub fn route(a: RouteArgs) -> anyhow::Result<u8> {
                     (input, out)
                 }
             })
-            .buffered(a.concurrency.max(1))
-            .collect()
-            .await
-    });
-    let mut failed = 0;
-    for (input, out) in &results {
-        if a.json {
-            outln!("{}", json_line(input, out));
-        } else {
-            match out {
-                Ok(r) => {
-                    let via = if r.fell_back {
-                        format!("{} (fallback)", r.routed_to)
-                    } else {
-                        r.routed_to.to_string()
-                    };
-                    eoutln!(
-                        "routed to {via} ({} {}{})",
-                        r.classification.labels.0,
-                        r.classification.labels.1,
-                        if r.cell_listed { "" } else { ", default route" }
-                    );
-                    outln!("{}", r.answer);
-                }
-                Err(f) => eoutln!("error: {f}"),
+            .buffered(a.concurrency.max(1));
+        // Printed in input order as they come. Once nobody reads stdout (`| head -1`), no
+        // further prompt is routed: its answer would be paid for and thrown away.
+        while let Some((input, out)) = answers.next().await {
+            print_answer(&a, &input, &out);
+            if out.is_err() {
+                failed += 1;
+            }
+            if super::out::is_closed() {
+                break;
             }
         }
-        if out.is_err() {
-            failed += 1;
-        }
-    }
+    });
     Ok(if failed > 0 { exit::RUNTIME } else { exit::OK })
+}
+
+fn print_answer(a: &RouteArgs, input: &Input, out: &Result<Routed, RouteFailure>) {
+    if a.json {
+        outln!("{}", json_line(input, out));
+        return;
+    }
+    match out {
+        Ok(r) => {
+            let via = if r.fell_back {
+                format!("{} (fallback)", r.routed_to)
+            } else {
+                r.routed_to.to_string()
+            };
+            eoutln!(
+                "routed to {via} ({} {}{})",
+                r.classification.labels.0,
+                r.classification.labels.1,
+                if r.cell_listed { "" } else { ", default route" }
+            );
+            outln!("{}", r.answer);
+        }
+        Err(f) => eoutln!("error: {f}"),
+    }
 }
 
 fn json_line(input: &Input, out: &Result<Routed, RouteFailure>) -> serde_json::Value {
