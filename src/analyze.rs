@@ -141,6 +141,32 @@ pub struct Analysis {
 }
 
 impl Analysis {
+    /// An analysis holding only per-item outcomes (no frames, no classifier): what the policy,
+    /// the cross-fit and the simulation read. For benchmarks and tests that make outcomes with
+    /// a known truth.
+    pub fn from_outcomes(
+        outcomes: BTreeMap<(String, ModelId), ItemOutcome>,
+        models: Vec<ModelId>,
+    ) -> Analysis {
+        Analysis {
+            results: Default::default(),
+            judge: Default::default(),
+            judge_summary: Default::default(),
+            summary_task: Default::default(),
+            summary_cell: Default::default(),
+            classifier: Default::default(),
+            classifier_accuracy: Default::default(),
+            confusion: Default::default(),
+            model_task: Vec::new(),
+            outcomes,
+            predictions: BTreeMap::new(),
+            classifier_summary: Vec::new(),
+            models,
+            latency_sources: BTreeMap::new(),
+            notes: Vec::new(),
+        }
+    }
+
     /// The models measured on task type `t`, best quality first (unmeasured quality last).
     pub fn ranked(&self, t: TaskType) -> Vec<&ModelTask> {
         let mut rows: Vec<&ModelTask> = self.model_task.iter().filter(|m| m.task == t).collect();

@@ -47,6 +47,23 @@ const FIELDS: &[&str] = &[
 ];
 
 impl Dataset {
+    /// The items `keep` accepts, in order, as a dataset of their own (same path and hash: a
+    /// view for cross-fitting, not a file).
+    pub fn subset(&self, keep: impl Fn(&Item) -> bool) -> Dataset {
+        let items: Vec<Item> = self.items.iter().filter(|i| keep(i)).cloned().collect();
+        let index = items
+            .iter()
+            .enumerate()
+            .map(|(k, i)| (i.id.clone(), k))
+            .collect();
+        Dataset {
+            path: self.path.clone(),
+            sha256: self.sha256.clone(),
+            items,
+            index,
+        }
+    }
+
     pub fn load(path: &Path) -> anyhow::Result<Dataset> {
         let bytes = std::fs::read(path)
             .map_err(|e| InputError::new(path, format!("cannot read the dataset: {e}")))?;

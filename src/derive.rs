@@ -5,6 +5,7 @@ use std::path::Path;
 
 use crate::analyze::{self, Analysis};
 use crate::config::Config;
+use crate::crossfit::CrossFit;
 use crate::dataset::Dataset;
 use crate::policy::{self, QualityComparison, Recommendation};
 use crate::routes_file;
@@ -34,6 +35,39 @@ pub struct Derived<'a> {
 }
 
 impl Derived<'_> {
+    /// What the whole table does, in one line: the current and the recommended table through the
+    /// run's classifier, the recommended one out of sample (cross-fitted) first, its in-sample
+    /// figure beside it. `None` without simulated tables.
+    pub fn table_headline(&self) -> Option<String> {
+        use crate::report::text::usd;
+        let cls = self.cfg.classifier.model.as_str();
+        let row = |scenario: &str| {
+            self.sim
+                .iter()
+                .find(|r| r.scenario == scenario && r.classifier == cls)
+        };
+        let q = |r: &simulate::SimRow| r.quality.map(|q| format!("{q:.3}")).unwrap_or("–".into());
+        let (cur, rec) = (row("current")?, row("recommended")?);
+        let recommended = match row(simulate::RECOMMENDED_OUT_OF_SAMPLE) {
+            Some(oos) => format!(
+                "recommended {} out of sample ({} in-sample, fitted on these items) at {}/1k requests",
+                q(oos),
+                q(rec),
+                usd(oos.cost_per_1k)
+            ),
+            None => format!(
+                "recommended {} in-sample (fitted on these items) at {}/1k requests",
+                q(rec),
+                usd(rec.cost_per_1k)
+            ),
+        };
+        Some(format!(
+            "through {cls}: current table quality {} at {}/1k requests; {recommended}",
+            q(cur),
+            usd(cur.cost_per_1k)
+        ))
+    }
+
     /// Everything a reviewer should not miss.
     pub fn warnings(&self) -> Vec<String> {
         let mut w: Vec<String> = self
@@ -170,8 +204,17 @@ fn from_analysis<'a>(
         (rec, comparisons, stability)
     };
     let classifiers = cfg.classifiers();
-    let sim = simulate::standard(&analysis, ds, &cfg.table, &rec.table, &classifiers);
-    let strong_weak = simulate::strong_weak(&analysis, ds, &cfg.classifier.model, &sim);
+    let fit = CrossFit::fit(cfg, &analysis, ds);
+    let sim = simulate::standard(
+        &analysis,
+        ds,
+        &cfg.table,
+        &rec.table,
+        &classifiers,
+        fit.as_ref(),
+    );
+    let strong_weak =
+        simulate::strong_weak(&analysis, ds, &cfg.classifier.model, &sim, fit.as_ref());
     let classifier_value =
         simulate::classifier_value(&analysis.classifier_summary, &sim, &classifiers);
     let recommended_toml = routes_file::render(&cfg.source, &rec.table, None)?;

@@ -14,6 +14,7 @@ pub mod classify;
 pub mod cli;
 pub mod cmd;
 pub mod config;
+pub mod crossfit;
 pub mod dataset;
 pub mod derive;
 pub mod error;

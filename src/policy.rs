@@ -219,7 +219,8 @@ impl ChallengerTest {
         1.0 - 2.0 * self.tested.level
     }
 
-    /// "Δ +0.100 [+0.021, +0.179] at 99.4% (Holm, 4 challengers), p = 0.012 adjusted, n = 120".
+    /// "Δ +0.100 [+0.021, +0.179] at 99.4% (Holm, 4 challengers), p = 0.012 adjusted for
+    /// H0: Δ ≤ +0.000, n = 120".
     pub fn describe(&self) -> String {
         let family = if self.family > 1 {
             format!(" (Holm, {} challengers)", self.family)
@@ -227,11 +228,12 @@ impl ChallengerTest {
             String::new()
         };
         format!(
-            "{} at {:.1}%{family}, {}{}, n = {}",
+            "{} at {:.1}%{family}, {}{} for H0: Δ ≤ {:+.3}, n = {}",
             fmt_delta(&self.tested.interval),
             self.confidence() * 100.0,
             fmt_p(self.tested.p_adjusted),
             if self.family > 1 { " adjusted" } else { "" },
+            self.theta,
             self.difference.n
         )
     }

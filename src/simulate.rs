@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 
 use crate::analyze::{Analysis, ClassifierSummary, ItemOutcome};
 use crate::config::RouteTable;
+use crate::crossfit::CrossFit;
 use crate::dataset::Dataset;
 use crate::stats;
 use crate::types::{Cell, ModelId, Priority, TaskType};
@@ -25,7 +26,16 @@ pub enum Routing<'a> {
     Always(&'a ModelId),
     /// Every item to the candidate that scored best on it (the cheapest among ties).
     Oracle,
+    /// Each item through the table fitted without its fold (cross-fitting), through a
+    /// classifier's predictions (`None`: the true labels).
+    CrossFitted {
+        fit: &'a CrossFit,
+        classifier: Option<&'a ModelId>,
+    },
 }
+
+/// The scenario of the recommended table routed out of sample.
+pub const RECOMMENDED_OUT_OF_SAMPLE: &str = "recommended (out of sample)";
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct SimRow {
@@ -112,20 +122,11 @@ pub fn simulate(a: &Analysis, ds: &Dataset, name: &str, routing: Routing) -> Sim
                     None => continue,
                 }
             }
-            Routing::Table { table, classifier } => {
-                let truth = table.route(Cell::new(item.task, item.priority));
-                let (labels, cost, lat) = match classifier {
-                    None => ((item.task, item.priority), Some(0.0), 0.0),
-                    Some(c) => match a.predictions.get(*c).and_then(|p| p.get(&item.id)) {
-                        Some(p) => (p.labels, p.cost_usd, p.latency_ms.unwrap_or(0.0)),
-                        None => ((TaskType::General, Priority::Default), Some(0.0), 0.0),
-                    },
-                };
-                let route = table.route(Cell::new(labels.0, labels.1));
-                let mut chain = vec![&route.primary];
-                chain.extend(route.fallback.as_ref());
-                (chain, cost, lat, Some(&truth.primary))
-            }
+            Routing::Table { table, classifier } => table_route(a, item, table, *classifier),
+            Routing::CrossFitted { fit, classifier } => match fit.table_for(&item.id) {
+                Some(table) => table_route(a, item, table, *classifier),
+                None => continue,
+            },
         };
         requests += 1;
         *primary_counts.entry(model_route[0].clone()).or_default() += 1;
@@ -170,8 +171,15 @@ pub fn simulate(a: &Analysis, ds: &Dataset, name: &str, routing: Routing) -> Sim
         Routing::Table {
             classifier: Some(c),
             ..
+        }
+        | Routing::CrossFitted {
+            classifier: Some(c),
+            ..
         } => c.to_string(),
         Routing::Table {
+            classifier: None, ..
+        }
+        | Routing::CrossFitted {
             classifier: None, ..
         } => TRUE_LABELS.into(),
         _ => "none".into(),
@@ -197,6 +205,9 @@ pub fn simulate(a: &Analysis, ds: &Dataset, name: &str, routing: Routing) -> Sim
             Routing::Table {
                 classifier: Some(_),
                 ..
+            } | Routing::CrossFitted {
+                classifier: Some(_),
+                ..
             }
         )
         .then(|| {
@@ -210,6 +221,28 @@ pub fn simulate(a: &Analysis, ds: &Dataset, name: &str, routing: Routing) -> Sim
         primary_counts,
         requests,
     }
+}
+
+/// The models an item goes to under `table` (primary, then fallback), the classifier's cost and
+/// latency for it, and the primary its true labels would pick.
+fn table_route<'t>(
+    a: &Analysis,
+    item: &crate::dataset::Item,
+    table: &'t RouteTable,
+    classifier: Option<&ModelId>,
+) -> (Vec<&'t ModelId>, Option<f64>, f64, Option<&'t ModelId>) {
+    let truth = table.route(Cell::new(item.task, item.priority));
+    let (labels, cost, lat) = match classifier {
+        None => ((item.task, item.priority), Some(0.0), 0.0),
+        Some(c) => match a.predictions.get(c).and_then(|p| p.get(&item.id)) {
+            Some(p) => (p.labels, p.cost_usd, p.latency_ms.unwrap_or(0.0)),
+            None => ((TaskType::General, Priority::Default), Some(0.0), 0.0),
+        },
+    };
+    let route = table.route(Cell::new(labels.0, labels.1));
+    let mut chain = vec![&route.primary];
+    chain.extend(route.fallback.as_ref());
+    (chain, cost, lat, Some(&truth.primary))
 }
 
 /// The classifier column of the scenarios routed by the items' true labels.
@@ -267,7 +300,34 @@ pub fn strongest_and_cheapest(a: &Analysis, ds: &Dataset) -> (Option<ModelId>, O
 
 /// The standard scenarios: current and recommended tables through every classifier and through
 /// the true labels, always-strongest, always-cheapest, and the per-item oracle.
+///
+/// With a cross-fit, `recommended (out of sample)` rows follow the (in-sample) `recommended`
+/// ones: each item routed by the table fitted without it.
 pub fn standard(
+    a: &Analysis,
+    ds: &Dataset,
+    current: &RouteTable,
+    recommended: &RouteTable,
+    classifiers: &[ModelId],
+    fit: Option<&CrossFit>,
+) -> Vec<SimRow> {
+    let mut rows = table_rows(a, ds, current, recommended, classifiers);
+    if let Some(fit) = fit {
+        for c in classifiers.iter().map(Some).chain([None]) {
+            rows.push(simulate(
+                a,
+                ds,
+                RECOMMENDED_OUT_OF_SAMPLE,
+                Routing::CrossFitted { fit, classifier: c },
+            ));
+        }
+    }
+    standard_tail(a, ds, &mut rows);
+    rows
+}
+
+/// The current and recommended tables through every classifier and the true labels.
+fn table_rows(
     a: &Analysis,
     ds: &Dataset,
     current: &RouteTable,
@@ -303,6 +363,11 @@ pub fn standard(
         }
         rows.push(truth);
     }
+    rows
+}
+
+/// Always-strongest, always-cheapest and the per-item oracle.
+fn standard_tail(a: &Analysis, ds: &Dataset, rows: &mut Vec<SimRow>) {
     let (strongest, cheapest) = strongest_and_cheapest(a, ds);
     if let Some(m) = &strongest {
         rows.push(simulate(
@@ -321,7 +386,6 @@ pub fn standard(
         ));
     }
     rows.push(simulate(a, ds, "oracle", Routing::Oracle));
-    rows
 }
 
 /// Share of the true-label quality lost to misclassification: `(q_true − q_pred) / q_true`.
@@ -367,8 +431,12 @@ pub struct StrongWeak {
     pub quality_weak: f64,
     /// The classifier whose predicted cells the cell router routes by.
     pub classifier: ModelId,
-    /// Predicted cells sent to the strong model in order of their measured gain (in-sample).
+    /// Predicted cells sent to the strong model in order of their measured gain (in-sample:
+    /// ordered on the items it is scored on).
     pub cells: ThresholdCurve,
+    /// The same router cross-fitted: each item ordered by its predicted cell's gain on the
+    /// other folds (out of sample).
+    pub cells_out_of_sample: Option<ThresholdCurve>,
     /// Items sent to the strong model in order of their own gain: the upper bound.
     pub oracle: ThresholdCurve,
     /// Where the simulated tables sit: (scenario, strong share, PGR), through the classifier.
@@ -431,6 +499,7 @@ pub fn strong_weak(
     ds: &Dataset,
     classifier: &ModelId,
     scenarios: &[SimRow],
+    fit: Option<&CrossFit>,
 ) -> Option<StrongWeak> {
     let (strong, weak) = strongest_and_cheapest(a, ds);
     let (strong, weak) = (strong?, weak?);
@@ -438,6 +507,8 @@ pub fn strong_weak(
         return None;
     }
     let mut per_cell: BTreeMap<Cell, (usize, f64)> = BTreeMap::new();
+    // (fold, cell, gain) of every item, for the out-of-fold ordering.
+    let mut held: Vec<(Option<usize>, Cell, f64)> = Vec::new();
     let mut gains = Vec::new();
     let (mut sum_s, mut sum_w) = (0.0, 0.0);
     for item in &ds.items {
@@ -453,6 +524,7 @@ pub fn strong_weak(
         let e = per_cell.entry(Cell::new(t, p)).or_default();
         e.0 += 1;
         e.1 += s - w;
+        held.push((fit.and_then(|f| f.fold(&item.id)), Cell::new(t, p), s - w));
     }
     let n = gains.len();
     if n == 0 {
@@ -463,7 +535,7 @@ pub fn strong_weak(
     if gap <= 0.0 {
         return None;
     }
-    let mut cells: Vec<(Cell, (usize, f64))> = per_cell.into_iter().collect();
+    let mut cells: Vec<(Cell, (usize, f64))> = per_cell.clone().into_iter().collect();
     // Highest mean gain first; cell order breaks ties, so the curve is reproducible.
     cells.sort_by(|(ca, (na, ga)), (cb, (nb, gb))| {
         (gb / *nb as f64)
@@ -487,11 +559,58 @@ pub fn strong_weak(
         quality_weak: q_weak,
         classifier: classifier.clone(),
         cells: curve("cells by measured gain", &cell_groups, n, q_weak, gap),
+        cells_out_of_sample: fit.map(|f| {
+            curve(
+                "cells by measured gain, out of sample",
+                &out_of_fold_groups(&held, &per_cell, f.k),
+                n,
+                q_weak,
+                gap,
+            )
+        }),
         oracle: curve("per-item oracle", &item_groups, n, q_weak, gap),
         tables,
         strong,
         weak,
     })
+}
+
+/// Items in order of their predicted cell's mean gain measured on the other folds (highest
+/// first; cell, then item order break ties), each a group of one.
+fn out_of_fold_groups(
+    held: &[(Option<usize>, Cell, f64)],
+    per_cell: &BTreeMap<Cell, (usize, f64)>,
+    k: usize,
+) -> Vec<(usize, f64)> {
+    let mut in_fold: BTreeMap<(usize, Cell), (usize, f64)> = BTreeMap::new();
+    for (f, c, g) in held {
+        let e = in_fold.entry((f.unwrap_or(k), *c)).or_default();
+        e.0 += 1;
+        e.1 += g;
+    }
+    let score = |f: Option<usize>, c: Cell| -> f64 {
+        let (n, g) = per_cell.get(&c).copied().unwrap_or_default();
+        let (nf, gf) = in_fold
+            .get(&(f.unwrap_or(k), c))
+            .copied()
+            .unwrap_or_default();
+        if n > nf {
+            (g - gf) / (n - nf) as f64
+        } else {
+            0.0
+        }
+    };
+    let mut order: Vec<(f64, Cell, usize, f64)> = held
+        .iter()
+        .enumerate()
+        .map(|(i, (f, c, g))| (score(*f, *c), *c, i, *g))
+        .collect();
+    order.sort_by(|x, y| {
+        y.0.total_cmp(&x.0)
+            .then_with(|| x.1.cmp(&y.1))
+            .then(x.2.cmp(&y.2))
+    });
+    order.into_iter().map(|(_, _, _, g)| (1, g)).collect()
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -650,7 +769,7 @@ mod tests {
     fn a_table_replayed_through_the_classifier_counts_misroutes_and_their_cost() {
         let (a, ds) = fixture();
         let t = table();
-        let rows = standard(&a, &ds, &t, &t, &[m("c/cls")]);
+        let rows = standard(&a, &ds, &t, &t, &[m("c/cls")], None);
         let via = rows
             .iter()
             .find(|r| r.scenario == "recommended" && r.classifier == "c/cls")
@@ -675,8 +794,8 @@ mod tests {
     fn routellm_figures_match_hand_computation() {
         let (a, ds) = fixture();
         let t = table();
-        let rows = standard(&a, &ds, &t, &t, &[m("c/cls")]);
-        let sw = strong_weak(&a, &ds, &m("c/cls"), &rows).unwrap();
+        let rows = standard(&a, &ds, &t, &t, &[m("c/cls")], None);
+        let sw = strong_weak(&a, &ds, &m("c/cls"), &rows, None).unwrap();
         assert_eq!((sw.strong.as_str(), sw.weak.as_str()), ("s/big", "w/small"));
         // q_strong = 1, q_weak = 4/6, gap = 1/3.
         assert!((sw.quality_weak - 4.0 / 6.0).abs() < 1e-12);

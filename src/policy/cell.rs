@@ -565,3 +565,226 @@ fn finish(cfg: &Config, s: &Scope, current: &Route, eligible: &[usize], d: &mut 
     d.fallback_reason = fallback_reason;
     d.n = s.profiles[primary].n_graded;
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use crate::analyze::{Analysis, ItemOutcome};
+    use crate::config::Config;
+    use crate::dataset::Dataset;
+    use crate::policy::{Decision, Observations, Outcome, recommend};
+    use crate::types::ModelId;
+
+    /// One model's outcome on an item: pass, fail, or a failed call.
+    #[derive(Clone, Copy)]
+    enum O {
+        Pass,
+        Fail,
+        Error,
+    }
+
+    /// A math suite of `n` items where each model answers as `answers[model][item]`, priced by
+    /// `cost` per call; the current table sends every math cell to `cur`.
+    fn decide_math(models: &[(&str, f64, Vec<O>)], cur: &str) -> Vec<Decision> {
+        let dir = tempfile::tempdir().unwrap();
+        let mut toml = String::from(
+            "[classifier]\nmodel = \"builtin/keywords\"\n[endpoints.rec]\nkind = \"replay\"\npath = \"rec.jsonl\"\n[endpoints.kw]\nkind = \"keywords\"\n[models.\"builtin/keywords\"]\nendpoint = \"kw\"\ntier = \"budget\"\n",
+        );
+        for (m, _, _) in models {
+            toml.push_str(&format!(
+                "[models.\"{m}\"]\nendpoint = \"rec\"\ntier = \"frontier\"\ninput_per_mtok = 1.0\noutput_per_mtok = 1.0\n"
+            ));
+        }
+        let other = models.iter().find(|m| m.0 != cur).unwrap().0;
+        for cell in [
+            "[default]",
+            "[routes.math.quality]",
+            "[routes.math.latency]",
+            "[routes.math.default]",
+        ] {
+            toml.push_str(&format!(
+                "{cell}\nprimary = \"{cur}\"\nfallback = \"{other}\"\n"
+            ));
+        }
+        std::fs::write(dir.path().join("routes.toml"), toml).unwrap();
+        std::fs::write(dir.path().join("rec.jsonl"), "").unwrap();
+        let cfg = Config::load(
+            &dir.path().join("routes.toml"),
+            crate::prices::PriceTable::shipped(),
+            jiff::Timestamp::now(),
+        )
+        .unwrap();
+        let n = models[0].2.len();
+        let lines: String = (0..n)
+            .map(|i| format!("{{\"id\":\"i{i}\",\"prompt\":\"p{i}\",\"task_type\":\"math\",\"priority\":\"default\",\"grader\":{{\"kind\":\"exact\",\"expected\":\"x\"}}}}\n"))
+            .collect();
+        let ds = Dataset::parse(std::path::Path::new("d.jsonl"), lines.as_bytes()).unwrap();
+        let mut outcomes = BTreeMap::new();
+        for (m, cost, answers) in models {
+            for (i, a) in answers.iter().enumerate() {
+                let (score, ok, errors) = match a {
+                    O::Pass => (Some(1.0), true, 0),
+                    O::Fail => (Some(0.0), true, 0),
+                    O::Error => (None, false, 1),
+                };
+                outcomes.insert(
+                    (format!("i{i}"), ModelId::parse(m).unwrap()),
+                    ItemOutcome {
+                        score,
+                        cost_usd: ok.then_some(*cost),
+                        latency_ms: ok.then_some(1000.0),
+                        ok,
+                        retryable_error: !ok,
+                        n_calls: 1,
+                        n_errors: errors,
+                        latencies: if ok { vec![1000.0] } else { vec![] },
+                        binary: true,
+                    },
+                );
+            }
+        }
+        let ids = models
+            .iter()
+            .map(|m| ModelId::parse(m.0).unwrap())
+            .collect();
+        let a = Analysis::from_outcomes(outcomes, ids);
+        recommend(&cfg, &Observations::new(&a, &ds)).decisions
+    }
+
+    /// Paired answers: `both` pass both, `a_only` only the first, `b_only` only the second, the
+    /// rest fail both.
+    fn paired(n: usize, both: usize, a_only: usize, b_only: usize) -> (Vec<O>, Vec<O>) {
+        let mut a = Vec::new();
+        let mut b = Vec::new();
+        for i in 0..n {
+            let (x, y) = if i < both {
+                (O::Pass, O::Pass)
+            } else if i < both + a_only {
+                (O::Pass, O::Fail)
+            } else if i < both + a_only + b_only {
+                (O::Fail, O::Pass)
+            } else {
+                (O::Fail, O::Fail)
+            };
+            a.push(x);
+            b.push(y);
+        }
+        (a, b)
+    }
+
+    fn cell<'d>(ds: &'d [Decision], label: &str) -> &'d Decision {
+        ds.iter().find(|d| d.label() == label).unwrap()
+    }
+
+    #[test]
+    fn a_cheaper_challenger_just_inside_the_slack_is_taken_just_outside_is_undecided() {
+        // 400 items; the challenger is ten times cheaper. By hand (Agresti–Min):
+        // inside: 1 challenger-only pass, 7 current-only → centre −6/402, se 0.0074260,
+        //   lower bound −0.014925 − 1.959964·0.0074260 = −0.02948 > −0.03: non-inferior.
+        // outside: 0 and 7 → centre −7/402, se 0.0069790, lower bound −0.03110 < −0.03.
+        for (ch_only, cur_only, moves) in [(1, 7, true), (0, 7, false)] {
+            let (ch, cur) = paired(400, 300, ch_only, cur_only);
+            let ds = decide_math(&[("a/cur", 0.010, cur), ("b/cheap", 0.001, ch)], "a/cur");
+            let d = cell(&ds, "math.default");
+            let t = d.evidence.as_ref().unwrap().test.as_ref().unwrap();
+            assert_eq!(t.question, crate::policy::Question::NonInferiority);
+            assert!((t.theta + 0.03).abs() < 1e-12);
+            let centre = (ch_only as f64 - cur_only as f64) / 402.0;
+            let se = (((ch_only + cur_only + 1) as f64 / 402.0 - centre * centre) / 402.0).sqrt();
+            let low = centre - 1.959964 * se;
+            assert!((t.tested.interval.low - low).abs() < 1e-5, "{t:?}");
+            if moves {
+                assert_eq!(d.outcome, Outcome::Changed, "{}", d.reason);
+                assert_eq!(d.new.primary.as_str(), "b/cheap");
+            } else {
+                assert_eq!(d.outcome, Outcome::Undecided, "{}", d.reason);
+                assert_eq!(d.new.primary.as_str(), "a/cur");
+                // MDE = (z_0.975 + z_0.8)·se; items: ((z + z_0.8)·sd / (centre + 0.03))² − 2 − 400.
+                let mde = (1.959964 + 0.841621) * se;
+                assert!((d.mde.unwrap() - mde).abs() < 1e-5, "{:?} vs {mde}", d.mde);
+                let sd = se * 402f64.sqrt();
+                let n = ((2.801585 * sd / (centre + 0.03)).powi(2) - 2.0).ceil() as usize;
+                assert_eq!(d.items_needed, Some(n - 400), "{}", d.reason);
+                assert!(d.reason.contains("undecided"), "{}", d.reason);
+            }
+            // The quality cell's margin is smaller (0.01): neither pair shows that.
+            assert_eq!(cell(&ds, "math.quality").new.primary.as_str(), "a/cur");
+        }
+    }
+
+    #[test]
+    fn holm_keeps_a_cell_that_one_unadjusted_test_would_change() {
+        // 100 items. "b/better": 14 only-it passes vs 4 only-current: centre 10/102,
+        // se = √((19/102 − (10/102)²)/102) = 0.041617, z = 2.355, one-sided p = 0.0093:
+        // below 0.025 alone, above 0.025/3 with two more challengers.
+        let (better, cur) = paired(100, 60, 14, 4);
+        let (same1, _) = paired(100, 62, 2, 2);
+        let (same2, _) = paired(100, 61, 3, 3);
+        let alone = decide_math(
+            &[
+                ("a/cur", 0.01, cur.clone()),
+                ("b/better", 0.02, better.clone()),
+            ],
+            "a/cur",
+        );
+        let d = cell(&alone, "math.quality");
+        assert_eq!(d.outcome, Outcome::Changed, "{}", d.reason);
+        let family = decide_math(
+            &[
+                ("a/cur", 0.01, cur),
+                ("b/better", 0.02, better),
+                ("c/same", 0.03, same1),
+                ("d/same", 0.04, same2),
+            ],
+            "a/cur",
+        );
+        let d = cell(&family, "math.quality");
+        assert_eq!(d.outcome, Outcome::Undecided, "{}", d.reason);
+        let t = d.evidence.as_ref().unwrap().test.as_ref().unwrap();
+        assert_eq!(t.family, 3);
+        assert!(t.tested.p < 0.025 && t.tested.p_adjusted > 0.025, "{t:?}");
+        assert!(
+            t.tested.interval.low <= 0.0,
+            "the printed interval agrees: {t:?}"
+        );
+        assert!(d.reason.contains("Holm, 3 challengers"), "{}", d.reason);
+    }
+
+    #[test]
+    fn the_current_primary_is_replaced_for_errors_only_when_surely_above_the_limit() {
+        // 60 calls: 7 errors (11.7%, Wilson 95% lower bound 5.8%) is not surely above 10%;
+        // 20 errors (33%, lower bound 22.6%) is.
+        for (errors, replaced) in [(7usize, false), (20, true)] {
+            let cur: Vec<O> = (0..60)
+                .map(|i| {
+                    if i < errors {
+                        O::Error
+                    } else if i < 50 {
+                        O::Pass
+                    } else {
+                        O::Fail
+                    }
+                })
+                .collect();
+            let other: Vec<O> = (0..60)
+                .map(|i| if i < 48 { O::Pass } else { O::Fail })
+                .collect();
+            let ds = decide_math(&[("a/cur", 0.01, cur), ("b/other", 0.01, other)], "a/cur");
+            let d = cell(&ds, "math.quality");
+            assert_eq!(
+                d.new.primary.as_str() == "b/other",
+                replaced,
+                "{}",
+                d.reason
+            );
+            if replaced {
+                assert!(
+                    d.reason.contains("surely more than the 10% allowed"),
+                    "{}",
+                    d.reason
+                );
+            }
+        }
+    }
+}

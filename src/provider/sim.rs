@@ -24,6 +24,7 @@ const Z95: f64 = 1.644_853_626_951_472_2;
 pub struct Sim {
     seed: u64,
     time_scale: f64,
+    item_correlation: f64,
     profiles: HashMap<ModelId, SimProfile>,
     /// Attempts so far per call identity, so that a retry draws anew (deterministically).
     attempts: Mutex<HashMap<u64, u32>>,
@@ -50,6 +51,7 @@ impl Sim {
         Sim {
             seed: ep.seed,
             time_scale: ep.time_scale,
+            item_correlation: ep.item_correlation,
             profiles: models
                 .into_iter()
                 .map(|m| (m.id.clone(), m.sim.clone().unwrap_or_default()))
@@ -62,8 +64,24 @@ impl Sim {
         self.profiles.get(model).cloned().unwrap_or_default()
     }
 
-    /// The draws of one attempt of a call: a pure function of its arguments.
+    /// The draws of one attempt of a call, with no shared item difficulty (an independent
+    /// pass/fail coin): a pure function of its arguments.
     pub fn draw(seed: u64, p: &SimProfile, call_id: u64, attempt: u32) -> Draw {
+        Sim::draw_on_item(seed, p, call_id, attempt, &ItemDifficulty::NONE)
+    }
+
+    /// The draws of one attempt of a call on an item of the given difficulty: the call passes
+    /// when `√ρ·w + √(1 − ρ)·e < Φ⁻¹(quality)`, `w` the item's latent difficulty and `e` the
+    /// call's own noise, both standard normal. Every model still passes with probability
+    /// `quality`; models fail the same hard items with correlation `ρ` on the latent scale
+    /// (a one-factor probit model). `ρ = 0` is the independent coin.
+    pub fn draw_on_item(
+        seed: u64,
+        p: &SimProfile,
+        call_id: u64,
+        attempt: u32,
+        item: &ItemDifficulty,
+    ) -> Draw {
         let mut rng = SplitMix(mix(seed ^ mix(call_id) ^ mix(attempt as u64 + 1)));
         let (u1, u2) = (rng.unit_open(), rng.unit_open());
         let z = (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos();
@@ -74,7 +92,7 @@ impl Sim {
             DrawOutcome::ServerError
         } else if u < p.error_rate + p.rate_limited_rate {
             DrawOutcome::RateLimited
-        } else if rng.unit() < p.quality {
+        } else if item.passes(p.quality, rng.unit()) {
             DrawOutcome::Pass
         } else {
             DrawOutcome::Fail
@@ -97,7 +115,8 @@ impl Sim {
             *n += 1;
             *n
         };
-        let d = Sim::draw(self.seed, &p, call_id, attempt);
+        let item = ItemDifficulty::of(self.seed, &req.prompt, self.item_correlation);
+        let d = Sim::draw_on_item(self.seed, &p, call_id, attempt, &item);
         if self.time_scale > 0.0 {
             tokio::time::sleep(Duration::from_secs_f64(
                 d.latency_ms * self.time_scale / 1e3,
@@ -159,6 +178,41 @@ impl Provider for Sim {
 }
 
 /// The identity of a call: model, prompt and repeat.
+/// An item's shared difficulty: its latent `w` and the correlation `ρ` it carries.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ItemDifficulty {
+    pub w: f64,
+    pub rho: f64,
+}
+
+impl ItemDifficulty {
+    /// No shared difficulty: each call an independent coin.
+    pub const NONE: ItemDifficulty = ItemDifficulty { w: 0.0, rho: 0.0 };
+
+    /// The difficulty of the item with this prompt, the same for every model of the endpoint.
+    pub fn of(seed: u64, prompt: &str, rho: f64) -> ItemDifficulty {
+        let mut h = Fnv::default();
+        h.write(b"item-difficulty");
+        h.write(prompt.as_bytes());
+        let mut rng = SplitMix(mix(seed ^ mix(h.0)));
+        let u = rng.unit_open();
+        ItemDifficulty {
+            w: crate::paired::z(u),
+            rho,
+        }
+    }
+
+    /// Whether a call with pass rate `quality` passes, given its own uniform draw `u`.
+    fn passes(&self, quality: f64, u: f64) -> bool {
+        if self.rho <= 0.0 {
+            return u < quality;
+        }
+        let e = crate::paired::z(u.clamp(1e-12, 1.0 - 1e-12));
+        self.rho.sqrt() * self.w + (1.0 - self.rho).sqrt() * e
+            < crate::paired::z(quality.clamp(1e-12, 1.0 - 1e-12))
+    }
+}
+
 fn call_id(req: &CallRequest) -> u64 {
     let mut h = Fnv::default();
     h.write(req.model.as_str().as_bytes());
@@ -236,6 +290,7 @@ mod tests {
         Sim {
             seed,
             time_scale: 0.0,
+            item_correlation: 0.0,
             profiles,
             attempts: Mutex::new(HashMap::new()),
         }
@@ -353,5 +408,43 @@ mod tests {
                 .any(|e| e.kind == ErrorKind::RateLimited && e.http_status == Some(429))
         );
         assert!(errs.iter().all(|e| e.kind.retryable()));
+    }
+
+    #[test]
+    fn shared_item_difficulty_keeps_pass_rates_and_makes_models_fail_the_same_items() {
+        let strong = SimProfile {
+            error_rate: 0.0,
+            rate_limited_rate: 0.0,
+            quality: 0.86,
+            ..profile()
+        };
+        let weak = SimProfile {
+            quality: 0.76,
+            ..strong.clone()
+        };
+        let n = 20_000;
+        let (mut ps, mut pw, mut discordant_shared, mut discordant_indep) = (0, 0, 0, 0);
+        for i in 0..n {
+            let prompt = format!("item {i}");
+            for (rho, discordant) in [(0.6, &mut discordant_shared), (0.0, &mut discordant_indep)] {
+                let item = ItemDifficulty::of(9, &prompt, rho);
+                let s = Sim::draw_on_item(9, &strong, 2 * i as u64, 1, &item).outcome;
+                let w = Sim::draw_on_item(9, &weak, 2 * i as u64 + 1, 1, &item).outcome;
+                if rho > 0.0 {
+                    ps += usize::from(s == DrawOutcome::Pass);
+                    pw += usize::from(w == DrawOutcome::Pass);
+                }
+                *discordant += usize::from(s != w);
+            }
+        }
+        let share = |k: usize| k as f64 / n as f64;
+        assert!((share(ps) - 0.86).abs() < 0.01, "{}", share(ps));
+        assert!((share(pw) - 0.76).abs() < 0.01, "{}", share(pw));
+        // Independent coins disagree on 0.86·0.24 + 0.14·0.76 = 31% of items; a shared
+        // difficulty of ρ = 0.6 cuts that by a third (bivariate normal with ρ = 0.6 at
+        // thresholds Φ⁻¹(0.86) and Φ⁻¹(0.76): 21%).
+        assert!((share(discordant_indep) - 0.3128).abs() < 0.015);
+        let shared = share(discordant_shared);
+        assert!((0.19..0.23).contains(&shared), "{shared}");
     }
 }

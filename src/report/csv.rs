@@ -316,7 +316,12 @@ fn comparisons_frame(d: &Derived) -> anyhow::Result<DataFrame> {
 fn threshold_frame(d: &Derived) -> anyhow::Result<DataFrame> {
     let mut rows: Vec<(String, String, String, crate::simulate::CurvePoint)> = Vec::new();
     if let Some(sw) = &d.strong_weak {
-        for c in [&sw.cells, &sw.oracle] {
+        let curves = [
+            Some(&sw.cells),
+            sw.cells_out_of_sample.as_ref(),
+            Some(&sw.oracle),
+        ];
+        for c in curves.into_iter().flatten() {
             for p in &c.points {
                 rows.push((
                     c.router.clone(),

@@ -147,6 +147,9 @@ fn headline(o: &mut String, d: &Derived) {
         ),
     );
     row("Routes", format!("<code>{}</code>", escape(&m.routes.path)));
+    if let Some(h) = d.table_headline() {
+        row("Tables", escape(&h));
+    }
     row("Models", codes(d.analysis.models.iter()));
     row("Classifiers", codes(d.cfg.classifiers().iter()));
     row(
@@ -783,7 +786,7 @@ fn simulation(o: &mut String, d: &Derived) {
             .iter()
             .map(|r| {
                 (
-                    r.scenario == "recommended",
+                    r.scenario == crate::simulate::RECOMMENDED_OUT_OF_SAMPLE,
                     vec![
                         escape(&r.scenario),
                         escape(&r.classifier),

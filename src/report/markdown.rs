@@ -87,6 +87,9 @@ impl Exporter for Markdown {
             usd(Some(d.analysis.spend())),
             m.totals.duration_s
         );
+        if let Some(h) = d.table_headline() {
+            let _ = writeln!(o, "- **Tables** {h}");
+        }
         let lat: Vec<String> = d
             .analysis
             .latency_sources
@@ -410,7 +413,7 @@ impl Exporter for Markdown {
         }
 
         // Simulation.
-        o.push_str("## Simulation\n\nEvery item routed by the classifier's real predictions (misroutes included) and answered by the recorded answer of the model the table picks; a retryable failure of the primary goes to the fallback. Cost includes the classifier.\n\n");
+        o.push_str("## Simulation\n\nEvery item routed by the classifier's real predictions (misroutes included) and answered by the recorded answer of the model the table picks; a retryable failure of the primary goes to the fallback. Cost includes the classifier. The `recommended` rows are in-sample: the table was fitted on these very items, so they flatter it. The `recommended (out of sample)` rows route each item by a table refitted without the item's fold (cross-fitting, `[policy] crossfit_folds`): read those.\n\n");
         md_table(
             &mut o,
             &[
@@ -463,25 +466,35 @@ impl Exporter for Markdown {
             md_table(
                 &mut o,
                 &["router", "APGR", "CPT(50%)", "CPT(80%)"],
-                &[&sw.cells, &sw.oracle]
-                    .iter()
-                    .map(|c| {
-                        vec![
-                            cell(&format!(
-                                "{}{}",
-                                c.router,
-                                if c.router.starts_with("cells") {
-                                    format!(" (`{}` predictions, in-sample order)", sw.classifier)
-                                } else {
-                                    String::new()
-                                }
-                            )),
-                            pct(c.apgr),
-                            cpt(c.cpt50),
-                            cpt(c.cpt80),
-                        ]
-                    })
-                    .collect::<Vec<_>>(),
+                &[
+                    Some(&sw.cells),
+                    sw.cells_out_of_sample.as_ref(),
+                    Some(&sw.oracle),
+                ]
+                .into_iter()
+                .flatten()
+                .map(|c| {
+                    vec![
+                        cell(&format!(
+                            "{}{}",
+                            c.router,
+                            if c.router.ends_with("out of sample") {
+                                format!(
+                                    " (`{}` predictions, ordered on the other folds)",
+                                    sw.classifier
+                                )
+                            } else if c.router.starts_with("cells") {
+                                format!(" (`{}` predictions, in-sample order)", sw.classifier)
+                            } else {
+                                String::new()
+                            }
+                        )),
+                        pct(c.apgr),
+                        cpt(c.cpt50),
+                        cpt(c.cpt80),
+                    ]
+                })
+                .collect::<Vec<_>>(),
             );
             for (scenario, share, pgr) in &sw.tables {
                 let _ = writeln!(

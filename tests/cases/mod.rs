@@ -1,5 +1,6 @@
 mod apply;
 mod bad_input;
+mod decisions;
 mod hostile;
 mod hostile_answers;
 mod judge;
