@@ -4,7 +4,7 @@
 //!
 //! The *flap rate* is the share of (resample, cell) pairs, over the cells whose current route
 //! the full data keeps while its closest challenger is within the noise (no significant quality
-//! difference, or kept for no significant difference), in which a resample moves the route.
+//! difference, kept as undecided or best), in which a resample moves the route.
 //! Hysteresis exists to keep it at zero.
 
 use crate::config::Config;

@@ -258,7 +258,7 @@ impl Exporter for Markdown {
         // Leaderboard.
         let _ = writeln!(
             o,
-            "## Leaderboard by task type\n\nQuality pools priorities and averages an item's repeats first; intervals are {}% over items (Wilson for pass/fail scores, seeded bootstrap otherwise; p95 by bootstrap over items). Δ vs best is paired on the items both were graded on (McNemar's test for pass/fail, else the paired bootstrap interval).\n",
+            "## Leaderboard by task type\n\nQuality pools priorities and averages an item's repeats first; intervals are {}% over items (Wilson for pass/fail scores, seeded bootstrap otherwise; p95 by bootstrap over items). Δ vs best is paired on the items both were graded on (Agresti–Min paired difference, unadjusted; the decisions' own tests are in the table above).\n",
             fmt_pct_level(d.cfg.policy.confidence)
         );
         for t in TaskType::ALL {
@@ -285,14 +285,15 @@ impl Exporter for Markdown {
                         }
                     })
                     .map(|c| {
-                        let test = match c.mcnemar {
-                            Some(x) => format!(", McNemar {}", fmt_p(x.p_value)),
-                            None => String::new(),
-                        };
                         format!(
-                            "{}{test}{}",
+                            "{}, {}{}",
                             fmt_delta(&c.delta),
-                            if c.significant { "" } else { " (tied)" }
+                            fmt_p(c.p_value),
+                            if c.significant {
+                                ""
+                            } else {
+                                " (not significant)"
+                            }
                         )
                     })
                     .unwrap_or("–".into())

@@ -193,9 +193,15 @@ fn routellm_figures_and_classifier_value_match_hand_computation() {
     let curve = read_csv(&dir.join("threshold_curve.csv"));
     let cells: Vec<&Row> = curve
         .iter()
-        .filter(|r| r["router"].starts_with("cells"))
+        .filter(|r| r["router"] == "cells by measured gain")
         .collect();
     assert_eq!(cells.len(), 3, "{curve:#?}");
+    // The cross-fitted curve is there too, one point an item (30) plus the origin.
+    let oos = curve
+        .iter()
+        .filter(|r| r["router"] == "cells by measured gain, out of sample")
+        .count();
+    assert_eq!(oos, 31, "{curve:#?}");
     assert!(close(num(cells[1], "strong_model_share"), 0.1, 1e-12));
     assert!(close(
         num(cells[1], "performance_gap_recovered"),
