@@ -63,6 +63,16 @@ fn the_readme_is_a_starting_page_under_250_lines() {
     ] {
         assert!(readme.contains(heading), "README.md lacks {heading}");
     }
+    // Installing from git pins the version being released, as the weekly workflow does.
+    let tag = format!("--tag v{} routecal", env!("CARGO_PKG_VERSION"));
+    assert!(readme.contains(&tag), "README.md does not install {tag}");
+    // The routes file `init` writes points to a reference page that exists.
+    let template = read(&repo().join("src/cmd/init/routes.toml"));
+    let page = template
+        .split_whitespace()
+        .find(|w| w.starts_with("docs/"))
+        .expect("the template names its reference page");
+    assert!(repo().join(page).is_file(), "{page}");
     // The two Quickstart commands are still the first block of the Quickstart.
     let quick = &readme[readme.find("## Quickstart").unwrap()..];
     let (_, body) = &blocks(quick)[0];
