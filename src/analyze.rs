@@ -210,10 +210,7 @@ fn price_row(cfg: &Config, r: &JournalRow) -> (Option<f64>, CostSource) {
     }
     match cfg.models.get(&r.model).and_then(|m| m.price.as_ref()) {
         Some(p) => (
-            Some(
-                p.cost(r.input_tokens.unwrap_or(0), r.output_tokens.unwrap_or(0))
-                    .0,
-            ),
+            Some(p.cost_of(&crate::meter::row_tokens(r)).0),
             CostSource::PriceTable,
         ),
         None => (None, CostSource::Unpriced),
@@ -293,10 +290,15 @@ pub fn analyze(cfg: &Config, ds: &Dataset, rows: &[JournalRow]) -> PolarsResult<
                 .or_default()
                 .insert(s.as_str());
         }
-        let (score, reason) = match &grade {
+        let (score, mut reason) = match &grade {
             Some(g) => (g.score, Some(g.reason.clone())),
             None => (None, None),
         };
+        if row.truncated
+            && let Some(r) = &mut reason
+        {
+            r.push_str(" [answer cut at the token limit]");
+        }
         res.push(ResultRow {
             row,
             item,
@@ -539,6 +541,7 @@ pub fn analyze(cfg: &Config, ds: &Dataset, rows: &[JournalRow]) -> PolarsResult<
         })
         .collect();
 
+    notes.extend(truncation_notes(&candidate_rows));
     if unknown_items > 0 {
         notes.push(format!(
             "{unknown_items} journal rows name items that are not in the dataset (it changed since the run); they were left out"
@@ -564,6 +567,35 @@ pub fn analyze(cfg: &Config, ds: &Dataset, rows: &[JournalRow]) -> PolarsResult<
             .collect(),
         notes,
     })
+}
+
+/// A model's share of answers cut at the token limit from which a warning is given.
+pub const TRUNCATION_WARN_SHARE: f64 = 0.02;
+
+/// One warning per model whose answers were cut at the token limit in at least
+/// [`TRUNCATION_WARN_SHARE`] of its successful candidate calls: those answers are graded as
+/// given, so the model's quality is understated.
+fn truncation_notes(rows: &[&JournalRow]) -> Vec<String> {
+    let mut per_model: BTreeMap<&ModelId, (usize, usize, usize)> = BTreeMap::new();
+    for r in rows.iter().filter(|r| r.ok) {
+        let e = per_model.entry(&r.model).or_default();
+        e.0 += 1;
+        if r.truncated {
+            e.1 += 1;
+            if r.response.as_deref().is_none_or(|t| t.trim().is_empty()) {
+                e.2 += 1;
+            }
+        }
+    }
+    per_model
+        .into_iter()
+        .filter(|(_, (n, cut, _))| *cut > 0 && *cut as f64 >= TRUNCATION_WARN_SHARE * *n as f64)
+        .map(|(m, (n, cut, empty))| {
+            format!(
+                "{m}: {cut} of {n} answers were cut at the token limit (finish_reason length / max_tokens), {empty} of them empty; they are graded as cut, so its quality is understated: raise max_tokens (or the endpoint's reasoning_room_tokens for a reasoning model)"
+            )
+        })
+        .collect()
 }
 
 /// Mean quality with its interval over items: Wilson when every item's score is a pass or a
@@ -664,6 +696,10 @@ fn summarize(results: &DataFrame, by: &[&str]) -> PolarsResult<DataFrame> {
                 .quantile(lit(0.95), QuantileMethod::Linear)
                 .alias("p95_latency_ms"),
             (ok.not().cast(DataType::Float64).mean()).alias("error_rate"),
+            col("truncated")
+                .cast(DataType::UInt32)
+                .sum()
+                .alias("n_truncated"),
         ])
         .sort(
             by.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
@@ -989,6 +1025,9 @@ fn results_frame(res: &[ResultRow]) -> PolarsResult<DataFrame> {
             col("grader", r().map(|x| x.item.grader.kind())),
             col("input_tokens", r().map(|x| x.row.input_tokens)),
             col("output_tokens", r().map(|x| x.row.output_tokens)),
+            col("cache_read_tokens", r().map(|x| x.row.cache_read_tokens)),
+            col("cache_write_tokens", r().map(|x| x.row.cache_write_tokens)),
+            col("reasoning_tokens", r().map(|x| x.row.reasoning_tokens)),
             col(
                 "tokens_source",
                 r().map(|x| x.row.tokens_source.map(|s| s.as_str())),
@@ -1002,6 +1041,8 @@ fn results_frame(res: &[ResultRow]) -> PolarsResult<DataFrame> {
             ),
             col("server_latency_ms", r().map(|x| x.row.server_latency_ms)),
             col("ttft_ms", r().map(|x| x.row.ttft_ms)),
+            col("finish_reason", r().map(|x| x.row.finish_reason.as_deref())),
+            col("truncated", r().map(|x| x.row.truncated)),
             col("answer", r().map(|x| x.row.response.as_deref())),
         ],
     )

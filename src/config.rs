@@ -10,7 +10,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use crate::error::{InputError, InputErrors};
-use crate::prices::{Price, PriceTable, Rate};
+use crate::prices::{Price, PriceTable};
 use crate::types::{Cell, ModelId, Priority, TaskType, Tier, sha256_hex};
 
 /// The classifier prompt of the router: two lowercase words, task type then priority.
@@ -125,6 +125,9 @@ struct RawEndpoint {
     max_retry_after_s: Option<f64>,
     seed: Option<i64>,
     time_scale: Option<f64>,
+    max_response_bytes: Option<i64>,
+    max_line_bytes: Option<i64>,
+    reasoning_room_tokens: Option<i64>,
     item_correlation: Option<f64>,
 }
 
@@ -136,6 +139,8 @@ struct RawModel {
     input_per_mtok: Option<f64>,
     output_per_mtok: Option<f64>,
     per_request_usd: Option<f64>,
+    cache_read_per_mtok: Option<f64>,
+    cache_write_per_mtok: Option<f64>,
     #[serde(default = "yes")]
     candidate: bool,
     wire_name: Option<String>,
@@ -338,10 +343,26 @@ pub struct Endpoint {
     /// Sim: simulated latencies are waited for this many times over (0 answers at once,
     /// 1 in real time); the journal keeps the simulated figure either way.
     pub time_scale: f64,
+    /// Live endpoints: the most bytes read of one response body (a JSON answer, an error body
+    /// or a whole event stream); more is a `too_large` error.
+    pub max_response_bytes: u64,
+    /// Live endpoints: the most bytes of one line of an event stream.
+    pub max_line_bytes: u64,
+    /// Tokens added to `max_tokens` for a reasoning model, whose hidden reasoning counts
+    /// against the same limit as its answer (0 adds nothing).
+    pub reasoning_room_tokens: u32,
     /// Sim: correlation ρ of the latent pass/fail draws of two models on the same item (shared
     /// item difficulty); 0 draws an independent coin per call.
     pub item_correlation: f64,
 }
+
+/// Default of `max_response_bytes`: 8 MiB, far above any answer of a few thousand tokens
+/// (streamed or not), far below what would strain memory.
+pub const DEFAULT_MAX_RESPONSE_BYTES: u64 = 8 << 20;
+/// Default of `max_line_bytes`: 1 MiB.
+pub const DEFAULT_MAX_LINE_BYTES: u64 = 1 << 20;
+/// Default of `reasoning_room_tokens`.
+pub const DEFAULT_REASONING_ROOM_TOKENS: u32 = 16_384;
 
 #[derive(Debug, Clone)]
 pub struct Model {
@@ -665,6 +686,38 @@ fn scan_for_literal_keys(
     }
 }
 
+/// `cache_read_per_mtok` / `cache_write_per_mtok` of a model: they replace the table's cache
+/// prices (or give an override its cache prices); without a price to attach to they are an error.
+fn cache_price_overrides(
+    (read, write): (Option<f64>, Option<f64>),
+    price: &mut Option<Price>,
+    mut err: impl FnMut(&'static str, String),
+) {
+    for (field, v) in [
+        ("cache_read_per_mtok", read),
+        ("cache_write_per_mtok", write),
+    ] {
+        let Some(v) = v else { continue };
+        if !(v >= 0.0 && v.is_finite()) {
+            err(field, format!("must be a non-negative price, found {v}"));
+            continue;
+        }
+        let Some(p) = price.as_mut() else {
+            err(
+                field,
+                "a cache price needs input_per_mtok and output_per_mtok (the model is not in the price table)".into(),
+            );
+            continue;
+        };
+        let rate = Some(crate::prices::Rate::flat(v));
+        if field == "cache_read_per_mtok" {
+            p.cache_read = rate;
+        } else {
+            p.cache_write = rate;
+        }
+    }
+}
+
 fn build(
     raw: RawFile,
     loc: &Locator,
@@ -703,6 +756,27 @@ fn build(
             e.max_attempts,
             if kind.is_live() { 5 } else { 1 },
         );
+        let max_response_bytes = positive(
+            "max_response_bytes",
+            e.max_response_bytes,
+            DEFAULT_MAX_RESPONSE_BYTES as i64,
+        ) as u64;
+        let max_line_bytes = positive(
+            "max_line_bytes",
+            e.max_line_bytes,
+            DEFAULT_MAX_LINE_BYTES as i64,
+        ) as u64;
+        let reasoning_room_tokens = match e.reasoning_room_tokens {
+            None => DEFAULT_REASONING_ROOM_TOKENS,
+            Some(x) if (0..=1_000_000).contains(&x) => x as u32,
+            Some(x) => {
+                errs.push(loc.err(
+                    &k("reasoning_room_tokens"),
+                    format!("must be a number of tokens from 0 to 1000000, found {x}"),
+                ));
+                DEFAULT_REASONING_ROOM_TOKENS
+            }
+        };
         let timeout_s = e.timeout_s.unwrap_or(60.0);
         if !(timeout_s > 0.0 && timeout_s.is_finite()) {
             errs.push(loc.err(
@@ -906,6 +980,9 @@ fn build(
                 backoff,
                 seed,
                 time_scale,
+                max_response_bytes,
+                max_line_bytes,
+                reasoning_room_tokens,
                 item_correlation,
             },
         );
@@ -946,7 +1023,7 @@ fn build(
         if tiers.is_empty() {
             errs.push(loc.err(&["models", &name, "tier"], "name at least one tier"));
         }
-        let price = match (m.input_per_mtok, m.output_per_mtok) {
+        let mut price = match (m.input_per_mtok, m.output_per_mtok) {
             (Some(i), Some(o)) => {
                 for (f, v) in [
                     ("input_per_mtok", i),
@@ -960,12 +1037,7 @@ fn build(
                         ));
                     }
                 }
-                Some(Price {
-                    input: Rate::flat(i),
-                    output: Rate::flat(o),
-                    per_request_usd: m.per_request_usd.unwrap_or(0.0),
-                    source: "override".into(),
-                })
+                Some(Price::flat(i, o, m.per_request_usd.unwrap_or(0.0)))
             }
             (None, None) => {
                 let mut p = prices.lookup(&id, at);
@@ -982,6 +1054,10 @@ fn build(
                 None
             }
         };
+        let cache_prices = (m.cache_read_per_mtok, m.cache_write_per_mtok);
+        cache_price_overrides(cache_prices, &mut price, |f, msg| {
+            errs.push(loc.err(&["models", &name, f], msg))
+        });
         let kind = endpoints.get(&m.endpoint).map(|e| e.kind);
         if price.is_none() && kind != Some(EndpointKind::Keywords) {
             warnings.push(Warning {
@@ -1340,6 +1416,7 @@ fn check_base_url(kind: EndpointKind, url: &str) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::prices::Rate;
 
     const GOOD: &str = r#"
 [classifier]
@@ -1516,6 +1593,71 @@ primary = "openai/gpt-4-0314"
             "kind = \"openai\"\nanthropic_version = \"2023-06-01\"\n",
         ));
         assert_eq!(e.field.as_deref(), Some("endpoints.api.anthropic_version"));
+    }
+
+    #[test]
+    fn response_limits_reasoning_room_and_cache_prices_are_read_and_checked() {
+        let c = parse(GOOD).unwrap();
+        let ep = &c.endpoints["api"];
+        assert_eq!(ep.max_response_bytes, DEFAULT_MAX_RESPONSE_BYTES);
+        assert_eq!(ep.max_line_bytes, DEFAULT_MAX_LINE_BYTES);
+        assert_eq!(ep.reasoning_room_tokens, DEFAULT_REASONING_ROOM_TOKENS);
+        let src = GOOD.replace(
+            "kind = \"openai\"\n",
+            "kind = \"openai\"\nmax_response_bytes = 4096\nmax_line_bytes = 512\nreasoning_room_tokens = 0\n",
+        );
+        let ep = &parse(&src).unwrap().endpoints["api"];
+        assert_eq!(
+            (
+                ep.max_response_bytes,
+                ep.max_line_bytes,
+                ep.reasoning_room_tokens
+            ),
+            (4096, 512, 0)
+        );
+        for (bad, field) in [
+            ("max_response_bytes = 0", "max_response_bytes"),
+            ("max_line_bytes = -1", "max_line_bytes"),
+            ("reasoning_room_tokens = -5", "reasoning_room_tokens"),
+        ] {
+            let e = one_error(&GOOD.replace(
+                "kind = \"openai\"\n",
+                &format!("kind = \"openai\"\n{bad}\n"),
+            ));
+            assert_eq!(e.field.as_deref(), Some(&*format!("endpoints.api.{field}")));
+        }
+        // Cache prices: on a table price, on an override, and refused without a price.
+        let table = GOOD.replace(
+            "[models.\"openai/gpt-4-0613\"]\n",
+            "[models.\"openai/gpt-4-0613\"]\ncache_read_per_mtok = 0.5\n",
+        );
+        let p = parse(&table).unwrap().models[&ModelId::parse("openai/gpt-4-0613").unwrap()]
+            .price
+            .clone()
+            .unwrap();
+        assert_eq!(p.cache_read, Some(Rate::flat(0.5)));
+        assert_eq!(p.input.base, 30.0);
+        let over = GOOD.replace(
+            "[models.\"openai/gpt-4-0613\"]\n",
+            "[models.\"openai/gpt-4-0613\"]\ninput_per_mtok = 1.0\noutput_per_mtok = 2.0\ncache_write_per_mtok = 1.25\n",
+        );
+        let p = parse(&over).unwrap().models[&ModelId::parse("openai/gpt-4-0613").unwrap()]
+            .price
+            .clone()
+            .unwrap();
+        assert_eq!(
+            (p.cache_read, p.cache_write),
+            (None, Some(Rate::flat(1.25)))
+        );
+        let unknown = GOOD.replace(
+            "[models.\"openai/gpt-4-0613\"]\n",
+            "[models.\"nobody/no-such-model-xyz\"]\nendpoint = \"api\"\ntier = \"budget\"\ncache_read_per_mtok = 0.5\n\n[models.\"openai/gpt-4-0613\"]\n",
+        );
+        let e = one_error(&unknown);
+        assert_eq!(
+            e.field.as_deref(),
+            Some("models.nobody/no-such-model-xyz.cache_read_per_mtok")
+        );
     }
 
     #[test]

@@ -1,7 +1,9 @@
 //! Tokens and cost of one call: what the provider said, else an estimate and the price table.
 
 use crate::config::Model;
-use crate::provider::CostSource;
+use crate::prices::TokenUse;
+use crate::provider::{Answer, CostSource};
+use crate::runner::journal::JournalRow;
 use crate::tokens::{self, TokenSource};
 
 /// Token counts of a call and where they came from.
@@ -10,6 +12,49 @@ pub struct Tokens {
     pub input: u64,
     pub output: u64,
     pub source: TokenSource,
+    /// Of `input`, tokens read from / written to the prompt cache (0 when not reported).
+    pub cache_read: u64,
+    pub cache_write: u64,
+}
+
+impl Tokens {
+    /// The counts as billed.
+    pub fn billed(&self) -> TokenUse {
+        TokenUse {
+            input: self.input,
+            output: self.output,
+            cache_read: self.cache_read,
+            cache_write: self.cache_write,
+        }
+    }
+}
+
+/// [`tokens`] of an answer, with the prompt-cache counts it reported.
+pub fn answer_tokens(prompt: &str, a: &Answer) -> Tokens {
+    Tokens {
+        cache_read: a.usage.cache_read_tokens.unwrap_or(0),
+        cache_write: a.usage.cache_write_tokens.unwrap_or(0),
+        ..tokens(prompt, &a.text, a.input_tokens, a.output_tokens)
+    }
+}
+
+/// Put an answer's cache and reasoning counts and its finish reason into its journal row.
+pub fn record_usage(row: &mut JournalRow, a: &Answer) {
+    row.cache_read_tokens = a.usage.cache_read_tokens;
+    row.cache_write_tokens = a.usage.cache_write_tokens;
+    row.reasoning_tokens = a.usage.reasoning_tokens;
+    row.finish_reason = a.finish_reason.clone();
+    row.truncated = a.truncated();
+}
+
+/// The billed tokens of a journal row (cache counts as journaled, 0 when absent).
+pub fn row_tokens(row: &JournalRow) -> TokenUse {
+    TokenUse {
+        input: row.input_tokens.unwrap_or(0),
+        output: row.output_tokens.unwrap_or(0),
+        cache_read: row.cache_read_tokens.unwrap_or(0),
+        cache_write: row.cache_write_tokens.unwrap_or(0),
+    }
 }
 
 /// Fill the token counts a provider did not report by the estimator.
@@ -23,6 +68,8 @@ pub fn tokens(prompt: &str, answer: &str, input: Option<u64>, output: Option<u64
         input: input.unwrap_or_else(|| tokens::estimate(prompt)),
         output: output.unwrap_or_else(|| tokens::estimate(answer)),
         source,
+        cache_read: 0,
+        cache_write: 0,
     }
 }
 
@@ -37,10 +84,7 @@ pub fn cost(
         return (Some(c), src);
     }
     match &model.price {
-        Some(p) => (
-            Some(p.cost(tokens.input, tokens.output).0),
-            CostSource::PriceTable,
-        ),
+        Some(p) => (Some(p.cost_of(&tokens.billed()).0), CostSource::PriceTable),
         None => (None, CostSource::Unpriced),
     }
 }
@@ -48,7 +92,7 @@ pub fn cost(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::prices::{Price, Rate};
+    use crate::prices::Price;
     use crate::types::{ModelId, Tier};
 
     fn model(price: Option<Price>) -> Model {
@@ -66,12 +110,7 @@ mod tests {
 
     #[test]
     fn reported_cost_wins_then_price_table_then_unknown() {
-        let p = Price {
-            input: Rate::flat(1.0),
-            output: Rate::flat(2.0),
-            per_request_usd: 0.0,
-            source: "override".into(),
-        };
+        let p = Price::flat(1.0, 2.0, 0.0);
         let t = tokens("abcd", "abcdabcd", None, None);
         assert_eq!(
             (t.input, t.output, t.source),

@@ -150,18 +150,67 @@ impl Rate {
 pub struct Price {
     pub input: Rate,
     pub output: Rate,
+    /// Prompt tokens read from the provider's prompt cache; `None` bills them as input.
+    pub cache_read: Option<Rate>,
+    /// Prompt tokens written to the provider's prompt cache; `None` bills them as input.
+    pub cache_write: Option<Rate>,
     /// A fee per request on top of tokens (e.g. web search), USD.
     pub per_request_usd: f64,
     /// `override` or `genai-prices:<provider>/<model id>`.
     pub source: String,
 }
 
+/// The tokens of one call, as billed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TokenUse {
+    /// Every prompt token, cached ones included.
+    pub input: u64,
+    /// Every output token, reasoning included.
+    pub output: u64,
+    /// Of `input`, the tokens read from the prompt cache.
+    pub cache_read: u64,
+    /// Of `input`, the tokens written to the prompt cache.
+    pub cache_write: u64,
+}
+
 impl Price {
-    /// Cost of one call with these token counts.
+    /// A flat price per million tokens without cache prices (an override in routes.toml).
+    pub fn flat(input_per_mtok: f64, output_per_mtok: f64, per_request_usd: f64) -> Price {
+        Price {
+            input: Rate::flat(input_per_mtok),
+            output: Rate::flat(output_per_mtok),
+            cache_read: None,
+            cache_write: None,
+            per_request_usd,
+            source: "override".into(),
+        }
+    }
+
+    /// Cost of one call with these token counts and no cached tokens.
     pub fn cost(&self, input_tokens: u64, output_tokens: u64) -> Usd {
-        let i = self.input.at(input_tokens);
-        let o = self.output.at(input_tokens);
-        Usd(input_tokens as f64 * i / 1e6 + output_tokens as f64 * o / 1e6 + self.per_request_usd)
+        self.cost_of(&TokenUse {
+            input: input_tokens,
+            output: output_tokens,
+            ..TokenUse::default()
+        })
+    }
+
+    /// Cost of one call: uncached input at the input price, cache reads and writes at their
+    /// own prices (the input price when the table has none), output (reasoning included) at
+    /// the output price, plus the per-request fee. Tiers are chosen by the whole input.
+    /// Cache counts larger than the input are cut to it.
+    pub fn cost_of(&self, u: &TokenUse) -> Usd {
+        let at = u.input;
+        let i = self.input.at(at);
+        let read = u.cache_read.min(u.input);
+        let write = u.cache_write.min(u.input - read);
+        let plain = u.input - read - write;
+        let rate = |r: &Option<Rate>| r.as_ref().map_or(i, |r| r.at(at));
+        let usd = plain as f64 * i
+            + read as f64 * rate(&self.cache_read)
+            + write as f64 * rate(&self.cache_write)
+            + u.output as f64 * self.output.at(at);
+        Usd(usd / 1e6 + self.per_request_usd)
     }
 }
 
@@ -305,6 +354,8 @@ fn find_in(p: &ProviderEntry, name: &str, at: Timestamp) -> Option<Price> {
     Some(Price {
         input: rate("input_mtok").unwrap_or(Rate::flat(0.0)),
         output: rate("output_mtok").unwrap_or(Rate::flat(0.0)),
+        cache_read: rate("cache_read_mtok"),
+        cache_write: rate("cache_write_mtok"),
         per_request_usd: set
             .get("requests_kcount")
             .and_then(Value::as_f64)
@@ -470,6 +521,41 @@ mod tests {
             p.describe(day(3))
                 .contains("snapshot of 2026-11-25, 3 days old")
         );
+    }
+
+    #[test]
+    fn cached_prompt_tokens_are_billed_at_the_cache_prices() {
+        let t = PriceTable::shipped();
+        let now = at("2026-11-25T12:00:00Z");
+        let gpt4o = t.lookup(&m("openai/gpt-4o"), now).unwrap();
+        let cached = TokenUse {
+            input: 2006,
+            output: 300,
+            cache_read: 1920,
+            cache_write: 0,
+        };
+        let want = ((2006.0 - 1920.0) * 2.5 + 1920.0 * 1.25 + 300.0 * 10.0) / 1e6;
+        assert!((gpt4o.cost_of(&cached).0 - want).abs() < 1e-12);
+        assert!(gpt4o.cost(2006, 300).0 > want);
+        let sonnet = t.lookup(&m("anthropic/claude-3-5-sonnet"), now).unwrap();
+        let u = TokenUse {
+            input: 1000,
+            output: 10,
+            cache_read: 600,
+            cache_write: 300,
+        };
+        let want = (100.0 * 3.0 + 600.0 * 0.3 + 300.0 * 3.75 + 10.0 * 15.0) / 1e6;
+        assert!((sonnet.cost_of(&u).0 - want).abs() < 1e-12);
+        // No cache price: cached tokens cost what input costs; counts above the input are cut.
+        let flat = Price::flat(1.0, 2.0, 0.0);
+        let odd = TokenUse {
+            input: 10,
+            output: 0,
+            cache_read: 50,
+            cache_write: 5,
+        };
+        assert_eq!(flat.cost_of(&odd), flat.cost(10, 0));
+        assert!(sonnet.cost_of(&odd).0 >= 0.0);
     }
 
     #[test]

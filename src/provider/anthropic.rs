@@ -1,12 +1,12 @@
 //! `anthropic`: the Messages API (`POST {base}/messages`, `x-api-key`, `anthropic-version`),
 //! plain or streamed.
 
-use futures::StreamExt;
 use futures::future::BoxFuture;
 use reqwest::header::{HeaderName, HeaderValue};
 use serde_json::{Value, json};
 
-use super::http::{self, Http, Key, Redactor, Sent};
+use super::http::{self, Http, Key, Redactor, StreamReply};
+use super::sse::Event;
 use super::{Answer, CallError, CallRequest, ErrorKind, Latency, Provider};
 use crate::config::Endpoint;
 
@@ -62,23 +62,31 @@ impl Anthropic {
             .http
             .post("/messages", headers, &self.body(req))
             .await?;
-        if self.stream {
-            self.read_stream(sent).await
-        } else {
+        if !self.stream {
             let v = self.http.json(sent).await?;
-            parse_message(&v, &self.http.redactor)
+            return parse_message(&v, &self.http.redactor);
+        }
+        let t0 = sent.sent_at;
+        match self.http.stream_reply(sent).await? {
+            StreamReply::Events(events) => self.read_stream(events, t0).await,
+            // A server that ignored `stream`, or answered an error as plain JSON.
+            StreamReply::Json(v) => parse_message(&v, &self.http.redactor),
         }
     }
 
-    async fn read_stream(&self, sent: Sent) -> Result<Answer, CallError> {
-        let t0 = sent.sent_at;
-        let mut events = std::pin::pin!(self.http.events(sent));
+    /// The events of a streamed message. It is complete at `message_stop`, or at its end when
+    /// a `message_delta` gave the `stop_reason`; a stream that ends without either was cut short.
+    async fn read_stream(
+        &self,
+        mut events: futures::stream::BoxStream<'_, Result<Event, CallError>>,
+        t0: std::time::Instant,
+    ) -> Result<Answer, CallError> {
         let mut a = Answer {
             http_status: Some(200),
             ..Answer::default()
         };
         let mut stopped = false;
-        while let Some(ev) = events.next().await {
+        while let Some(ev) = http::next_event(&mut events, a.finish_reason.is_some()).await {
             let ev = ev?;
             if ev.data.trim().is_empty() {
                 continue;
@@ -88,7 +96,7 @@ impl Anthropic {
                     ErrorKind::BadBody,
                     format!(
                         "expected a JSON event in the stream ({e}), found {}",
-                        self.http.redactor.scrub(&http::truncate(&ev.data, 120))
+                        http::truncate(&self.http.redactor.scrub(&ev.data), 120)
                     ),
                 )
             })?;
@@ -108,27 +116,38 @@ impl Anthropic {
                         a.text.push_str(t);
                     }
                 }
-                "message_delta" => read_usage(v.get("usage"), &mut a),
+                "message_delta" => {
+                    if let Some(r) =
+                        http::finish_reason(v.pointer("/delta/stop_reason"), &self.http.redactor)
+                    {
+                        a.finish_reason = Some(r);
+                    }
+                    read_usage(v.get("usage"), &mut a);
+                }
                 "message_stop" => {
                     stopped = true;
                     break;
                 }
                 // Anthropic reports an overload in the middle of a 200 stream this way.
                 "error" => {
-                    return Err(CallError::new(
-                        ErrorKind::Server,
-                        format!(
-                            "error event in the stream: {}",
-                            self.http
-                                .redactor
-                                .scrub(&http::ErrorBody::parse(ev.data.as_bytes()).message)
-                        ),
+                    let err = v.get("error").unwrap_or(&v);
+                    return Err(http::error_in_body(
+                        err,
+                        &v,
+                        "error event in the stream",
+                        &self.http.redactor,
                     ));
                 }
                 _ => {}
             }
         }
-        http::finish_stream(a, stopped, "message_stop", &self.http.redactor)
+        let complete = stopped || a.finish_reason.is_some();
+        http::finish_stream(
+            a,
+            complete,
+            "message_stop or a stop_reason",
+            &self.http.redactor,
+        )
     }
 }
 
@@ -138,14 +157,35 @@ impl Provider for Anthropic {
     }
 }
 
+/// `usage` of a message (or of a stream event). Anthropic's `input_tokens` leaves out the
+/// cached prompt tokens; the answer's input is the whole prompt: uncached + cache reads +
+/// cache writes. Later events repeat or update earlier counts.
 fn read_usage(u: Option<&Value>, a: &mut Answer) {
-    let Some(u) = u else { return };
-    a.input_tokens = http::as_count(u.get("input_tokens")).or(a.input_tokens);
+    let Some(u) = u.filter(|u| u.is_object()) else {
+        return;
+    };
+    let d = &mut a.usage;
+    d.cache_read_tokens = http::as_count(u.get("cache_read_input_tokens")).or(d.cache_read_tokens);
+    d.cache_write_tokens =
+        http::as_count(u.get("cache_creation_input_tokens")).or(d.cache_write_tokens);
+    if let Some(uncached) = http::as_count(u.get("input_tokens")) {
+        let cached = d.cache_read_tokens.unwrap_or(0) + d.cache_write_tokens.unwrap_or(0);
+        a.input_tokens = Some(uncached + cached);
+    }
     a.output_tokens = http::as_count(u.get("output_tokens")).or(a.output_tokens);
 }
 
 /// A non-streamed message: the text blocks joined; other blocks (thinking, tool use) skipped.
+/// A body with an `error` (`{"type":"error","error":{…}}`) is classified like its HTTP error.
 pub fn parse_message(v: &Value, redactor: &Redactor) -> Result<Answer, CallError> {
+    if let Some(err) = http::body_error(v, &["content"]) {
+        return Err(http::error_in_body(
+            err,
+            v,
+            "error in a 200 response",
+            redactor,
+        ));
+    }
     let blocks = v
         .get("content")
         .and_then(Value::as_array)
@@ -159,6 +199,7 @@ pub fn parse_message(v: &Value, redactor: &Redactor) -> Result<Answer, CallError
         text: redactor.scrub(&text),
         latency: Latency::Measure,
         http_status: Some(200),
+        finish_reason: http::finish_reason(v.get("stop_reason"), redactor),
         ..Answer::default()
     };
     read_usage(v.get("usage"), &mut a);
@@ -180,5 +221,22 @@ mod tests {
         assert_eq!(a.cost, None);
         let e = parse_message(&json!({"type":"message"}), &Redactor::default()).unwrap_err();
         assert_eq!(e.kind, ErrorKind::BadBody);
+    }
+
+    #[test]
+    fn cached_input_is_part_of_the_input_and_max_tokens_is_a_truncation() {
+        let v = json!({"content":[{"type":"text","text":"Hel"}],"stop_reason":"max_tokens",
+            "usage":{"input_tokens":100,"cache_read_input_tokens":600,"cache_creation_input_tokens":300,"output_tokens":5}});
+        let a = parse_message(&v, &Redactor::default()).unwrap();
+        assert_eq!(a.input_tokens, Some(1000));
+        assert_eq!(a.usage.cache_read_tokens, Some(600));
+        assert_eq!(a.usage.cache_write_tokens, Some(300));
+        assert!(a.truncated());
+        let e = parse_message(
+            &json!({"type":"error","error":{"type":"invalid_request_error","message":"bad"}}),
+            &Redactor::default(),
+        )
+        .unwrap_err();
+        assert_eq!(e.kind, ErrorKind::BadRequest);
     }
 }

@@ -4,7 +4,7 @@
 use std::sync::{Arc, Once};
 use std::time::{Duration, Instant};
 
-use futures::{Stream, StreamExt};
+use futures::Stream;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use secrecy::{ExposeSecret, SecretString};
 
@@ -14,6 +14,9 @@ use crate::error::InputError;
 
 /// Error bodies and messages are cut to this many characters.
 const MAX_MESSAGE_CHARS: usize = 300;
+
+/// At most this much of an error body (non-2xx) is read: its message is all that is kept.
+const MAX_ERROR_BODY_BYTES: usize = 64 << 10;
 
 /// Keys shorter than this are not scrubbed from text: replacing a two-letter "key" would mangle
 /// every answer, and no real key is that short.
@@ -116,6 +119,17 @@ pub struct Http {
     client: reqwest::Client,
     base: String,
     pub redactor: Redactor,
+    /// The endpoint's name, for errors that name a setting.
+    endpoint: String,
+    max_body: usize,
+    max_line: usize,
+}
+
+/// The 2xx body of a request that asked for a stream: an event stream, or a plain JSON body
+/// (a server that ignores `stream`, or one that answers an error that way).
+pub enum StreamReply<'a> {
+    Events(futures::stream::BoxStream<'a, Result<super::sse::Event, CallError>>),
+    Json(serde_json::Value),
 }
 
 /// A 2xx response whose body has not been read yet, and when the request was sent.
@@ -140,6 +154,9 @@ impl Http {
             .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("routecal/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(ep.timeout.min(Duration::from_secs(10)))
+            // The whole exchange, body included, checked on every read of the body: a server
+            // that never stops sending is cut off here too.
+            .timeout(ep.timeout)
             .pool_idle_timeout(Duration::from_secs(60))
             .tcp_keepalive(Duration::from_secs(30))
             .build()?;
@@ -147,6 +164,9 @@ impl Http {
             client,
             base,
             redactor,
+            endpoint: ep.name.clone(),
+            max_body: usize::try_from(ep.max_response_bytes).unwrap_or(usize::MAX),
+            max_line: usize::try_from(ep.max_line_bytes).unwrap_or(usize::MAX),
         })
     }
 
@@ -172,8 +192,9 @@ impl Http {
             return Ok(Sent { response, sent_at });
         }
         let resp_headers = response.headers().clone();
-        // A failure to read an error body must not hide the status that came before it.
-        let bytes = response.bytes().await.unwrap_or_default();
+        // A failure to read an error body must not hide the status that came before it, and
+        // only its start is read: the message is cut to a few hundred characters anyway.
+        let bytes = read_prefix(response, MAX_ERROR_BODY_BYTES.min(self.max_body)).await;
         Err(status_error(
             status.as_u16(),
             &resp_headers,
@@ -183,50 +204,180 @@ impl Http {
         ))
     }
 
+    /// A 2xx answer to a stream request that held no event: its start, keys scrubbed.
+    fn not_a_stream(&self, head: &[u8]) -> CallError {
+        let text = self.redactor.scrub(&String::from_utf8_lossy(head));
+        let mut e = CallError::new(
+            ErrorKind::BadBody,
+            format!(
+                "expected an event stream, found a body without events: {}",
+                truncate(text.trim(), 200)
+            ),
+        );
+        e.http_status = Some(200);
+        e
+    }
+
+    /// The `too_large` error of this endpoint.
+    fn too_large(&self, what: &str, setting: &str, limit: usize) -> CallError {
+        let mut e = CallError::new(
+            ErrorKind::TooLarge,
+            format!(
+                "{what} is larger than {setting} = {limit} bytes of endpoint {:?}; nothing more was read",
+                self.endpoint
+            ),
+        );
+        e.http_status = Some(200);
+        e
+    }
+
+    /// The whole 2xx body, read up to the endpoint's `max_response_bytes`.
+    async fn body_bytes(&self, mut response: reqwest::Response) -> Result<Vec<u8>, CallError> {
+        let limit = self.max_body;
+        if response.content_length().is_some_and(|n| n > limit as u64) {
+            return Err(self.too_large("the response body", "max_response_bytes", limit));
+        }
+        let mut out = Vec::new();
+        while let Some(chunk) = response
+            .chunk()
+            .await
+            .map_err(|e| self.transport_error(&e))?
+        {
+            if out.len() + chunk.len() > limit {
+                return Err(self.too_large("the response body", "max_response_bytes", limit));
+            }
+            out.extend_from_slice(&chunk);
+            tokio::task::consume_budget().await;
+        }
+        Ok(out)
+    }
+
     /// The whole body of a 2xx response as JSON.
     pub async fn json(&self, sent: Sent) -> Result<serde_json::Value, CallError> {
         let status = sent.response.status().as_u16();
-        let bytes = sent
-            .response
-            .bytes()
-            .await
-            .map_err(|e| self.transport_error(&e))?;
-        let v = serde_json::from_slice(&bytes).map_err(|e| {
+        let bytes = self.body_bytes(sent.response).await?;
+        self.parse_json(&bytes, status)
+    }
+
+    fn parse_json(&self, bytes: &[u8], status: u16) -> Result<serde_json::Value, CallError> {
+        serde_json::from_slice(bytes).map_err(|e| {
             let mut err = CallError::new(
                 ErrorKind::BadBody,
                 format!(
                     "expected a JSON body, found {} bytes that do not parse ({e}): {}",
                     bytes.len(),
-                    self.redactor
-                        .scrub(&truncate(&String::from_utf8_lossy(&bytes), 120))
+                    truncate(&self.redactor.scrub(&String::from_utf8_lossy(bytes)), 120)
                 ),
             );
             err.http_status = Some(status);
             err
-        })?;
-        Ok(v)
+        })
     }
 
-    /// The events of a 2xx `text/event-stream` response.
-    pub fn events(
+    /// The body of a 2xx answer to a stream request. A body whose first byte is `{` is JSON
+    /// (read whole, within `max_response_bytes`); anything else is an event stream, parsed as
+    /// it arrives with each line within `max_line_bytes` and the whole within
+    /// `max_response_bytes`.
+    pub async fn stream_reply(&self, sent: Sent) -> Result<StreamReply<'_>, CallError> {
+        let mut response = sent.response;
+        let status = response.status().as_u16();
+        let mut first = Vec::new();
+        while first.iter().all(u8::is_ascii_whitespace) {
+            match response
+                .chunk()
+                .await
+                .map_err(|e| self.transport_error(&e))?
+            {
+                Some(c) => {
+                    if first.len() + c.len() > self.max_body {
+                        return Err(self.too_large(
+                            "the response body",
+                            "max_response_bytes",
+                            self.max_body,
+                        ));
+                    }
+                    first.extend_from_slice(&c);
+                }
+                None => break,
+            }
+        }
+        if first.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{') {
+            let rest = self.body_bytes(response).await?;
+            if first.len() + rest.len() > self.max_body {
+                return Err(self.too_large(
+                    "the response body",
+                    "max_response_bytes",
+                    self.max_body,
+                ));
+            }
+            first.extend_from_slice(&rest);
+            return Ok(StreamReply::Json(self.parse_json(&first, status)?));
+        }
+        Ok(StreamReply::Events(Box::pin(self.events(response, first))))
+    }
+
+    /// The events of a `text/event-stream` body whose first bytes were already read.
+    fn events(
         &self,
-        sent: Sent,
-    ) -> impl Stream<Item = Result<eventsource_stream::Event, CallError>> + '_ {
-        use eventsource_stream::{EventStreamError, Eventsource};
-        sent.response
-            .bytes_stream()
-            .eventsource()
-            .map(move |r| match r {
-                Ok(ev) => Ok(ev),
-                Err(EventStreamError::Transport(e)) => Err(self.transport_error(&e)),
-                Err(e) => Err(CallError::new(
-                    ErrorKind::BadBody,
-                    format!(
-                        "the event stream is malformed: {}",
-                        self.redactor.scrub(&e.to_string())
-                    ),
-                )),
-            })
+        response: reqwest::Response,
+        first: Vec<u8>,
+    ) -> impl Stream<Item = Result<super::sse::Event, CallError>> + '_ {
+        struct St {
+            response: reqwest::Response,
+            parser: super::sse::Parser,
+            pending: Option<Vec<u8>>,
+            read: usize,
+            ended: bool,
+            /// The start of the body and how many events it gave, to name a body that was no
+            /// event stream at all (an HTML error page from a proxy, say).
+            head: Vec<u8>,
+            events: usize,
+        }
+        let st = St {
+            response,
+            parser: super::sse::Parser::new(self.max_line),
+            read: 0,
+            head: first[..first.len().min(300)].to_vec(),
+            pending: Some(first),
+            ended: false,
+            events: 0,
+        };
+        futures::stream::unfold(Some(st), move |st| async move {
+            let mut st = st?;
+            loop {
+                if let Some(ev) = st.parser.next_event() {
+                    st.events += 1;
+                    return Some((Ok(ev), Some(st)));
+                }
+                if st.ended {
+                    return (st.events == 0 && !st.head.trim_ascii().is_empty())
+                        .then(|| (Err(self.not_a_stream(&st.head)), None));
+                }
+                let chunk = match st.pending.take() {
+                    Some(c) => Some(c),
+                    None => match st.response.chunk().await {
+                        Ok(c) => c.map(|b| b.to_vec()),
+                        Err(e) => return Some((Err(self.transport_error(&e)), None)),
+                    },
+                };
+                let Some(chunk) = chunk else {
+                    st.parser.finish();
+                    st.ended = true;
+                    continue;
+                };
+                st.read += chunk.len();
+                if st.read > self.max_body {
+                    let e = self.too_large("the event stream", "max_response_bytes", self.max_body);
+                    return Some((Err(e), None));
+                }
+                if let Err(e) = st.parser.feed(&chunk) {
+                    let e = self.too_large("a line of the event stream", "max_line_bytes", e.limit);
+                    return Some((Err(e), None));
+                }
+                // A server that sends without pause must not keep this task from yielding.
+                tokio::task::consume_budget().await;
+            }
+        })
     }
 
     /// A transport failure as a typed, key-free error.
@@ -258,6 +409,21 @@ impl Http {
         err.http_status = e.status().map(|s| s.as_u16());
         err
     }
+}
+
+/// At most `limit` bytes of a body; a failure to read ends it where it is.
+async fn read_prefix(mut response: reqwest::Response, limit: usize) -> Vec<u8> {
+    let mut out = Vec::new();
+    while out.len() < limit {
+        match response.chunk().await {
+            Ok(Some(c)) => {
+                let room = limit - out.len();
+                out.extend_from_slice(&c[..c.len().min(room)]);
+            }
+            Ok(None) | Err(_) => break,
+        }
+    }
+    out
 }
 
 /// A header map from name/value pairs built by a wire format (names are static and valid).
@@ -478,7 +644,104 @@ pub fn bad_body(what: &str, body: &serde_json::Value, redactor: &Redactor) -> Ca
     e
 }
 
-/// Milliseconds since `t`.
+/// An error a server put inside a 2xx body (a JSON body, or an event of a stream), classified
+/// like the HTTP error it stands for: a numeric `code`/`status` of 400–599 is that status; an
+/// error type that names a kind (`invalid_request_error`, `validation`, `rate_limit_error`,
+/// `overloaded_error`, `authentication_error`, …) is the status of that kind; anything else is
+/// a server error. `err` is the value of the `error` field, or the whole body when it has none;
+/// `context` says where it was found.
+pub fn error_in_body(
+    err: &serde_json::Value,
+    body: &serde_json::Value,
+    context: &str,
+    redactor: &Redactor,
+) -> CallError {
+    let status = equivalent_status(err, body);
+    let raw = serde_json::json!({ "error": err }).to_string();
+    let mut e = status_error(status, &HeaderMap::new(), raw.as_bytes(), "", redactor);
+    e.message = format!("{context}: {}", e.message);
+    e.http_status = Some(200);
+    e.retry_after = None;
+    e
+}
+
+/// The error a 2xx JSON body holds instead of an answer: its `error` field, or the body itself
+/// when it says only `detail` or `message` (FastAPI-style servers). `answer_keys` are the
+/// fields of an answer: a body with any of them is no error.
+pub fn body_error<'v>(
+    v: &'v serde_json::Value,
+    answer_keys: &[&str],
+) -> Option<&'v serde_json::Value> {
+    if answer_keys.iter().any(|k| v.get(*k).is_some()) {
+        return None;
+    }
+    v.get("error").or_else(|| {
+        ["detail", "message"]
+            .iter()
+            .any(|k| v.get(*k).is_some_and(serde_json::Value::is_string))
+            .then_some(v)
+    })
+}
+
+fn equivalent_status(err: &serde_json::Value, body: &serde_json::Value) -> u16 {
+    let field = |k: &str| err.get(k).or_else(|| body.get(k));
+    for k in ["code", "status", "status_code"] {
+        if let Some(n) = as_count(field(k)).filter(|n| (400..600).contains(n)) {
+            return n as u16;
+        }
+    }
+    let names: String = ["type", "error_type", "code", "status"]
+        .iter()
+        .filter_map(|k| field(k).and_then(serde_json::Value::as_str))
+        .collect::<Vec<_>>()
+        .join(" ")
+        .to_ascii_lowercase();
+    let has = |xs: &[&str]| xs.iter().any(|x| names.contains(x));
+    if has(&["insufficient_quota", "billing", "credit"]) {
+        402
+    } else if has(&["rate_limit", "too_many_requests", "resource_exhausted"]) {
+        429
+    } else if has(&["authentication", "invalid_api_key", "unauthenticated"]) {
+        401
+    } else if has(&["permission"]) {
+        403
+    } else if has(&["not_found"]) {
+        404
+    } else if has(&[
+        "invalid_request",
+        "validation",
+        "invalid_argument",
+        "bad_request",
+        "context_length",
+    ]) {
+        400
+    } else {
+        500
+    }
+}
+
+/// How long a stream whose answer is complete (a finish reason came) may still take to send
+/// its end marker before the answer is taken as it is.
+pub const AFTER_FINISH_GRACE: Duration = Duration::from_secs(2);
+
+/// The next event of a stream. Once the answer is complete but for its end marker (`finished`),
+/// a pause longer than [`AFTER_FINISH_GRACE`] or a connection that breaks ends the stream
+/// instead of failing the answer.
+pub async fn next_event(
+    events: &mut futures::stream::BoxStream<'_, Result<super::sse::Event, CallError>>,
+    finished: bool,
+) -> Option<Result<super::sse::Event, CallError>> {
+    use futures::StreamExt;
+    if !finished {
+        return events.next().await;
+    }
+    match tokio::time::timeout(AFTER_FINISH_GRACE, events.next()).await {
+        Err(_) => None,
+        Ok(Some(Err(e))) if matches!(e.kind, ErrorKind::BadBody | ErrorKind::Connection) => None,
+        Ok(next) => next,
+    }
+}
+
 /// The end of a streamed answer: a stream that closed before its `end` event is a truncated
 /// body (retryable); a complete one has the keys scrubbed from its text.
 pub fn finish_stream(
@@ -500,6 +763,14 @@ pub fn finish_stream(
     Ok(a)
 }
 
+/// A finish (stop) reason: a short string, keys scrubbed, then kept up to 40 characters
+/// without control characters; anything else (null, a number, an object) is no reason.
+pub fn finish_reason(v: Option<&serde_json::Value>, redactor: &Redactor) -> Option<String> {
+    let s = redactor.scrub(v?.as_str()?.trim());
+    (!s.is_empty()).then(|| s.chars().filter(|c| !c.is_control()).take(40).collect())
+}
+
+/// Milliseconds since `t`.
 pub fn ms_since(t: Instant) -> f64 {
     t.elapsed().as_secs_f64() * 1e3
 }
@@ -674,6 +945,65 @@ mod tests {
             &r,
         );
         assert!(!e.message.contains("0123456789abcdef"), "{}", e.message);
+    }
+
+    #[test]
+    fn errors_inside_a_2xx_body_are_classified_like_their_status() {
+        let r = Redactor::default();
+        let kind = |v: serde_json::Value| {
+            let err = v.get("error").cloned().unwrap_or(v.clone());
+            let e = error_in_body(&err, &v, "in a 200", &r);
+            assert_eq!(e.http_status, Some(200));
+            e.kind
+        };
+        use serde_json::json;
+        assert_eq!(
+            kind(
+                json!({"error":"Input validation error: `temperature` must be strictly positive","error_type":"validation"})
+            ),
+            ErrorKind::BadRequest
+        );
+        assert_eq!(
+            kind(json!({"error":{"message":"The upstream timed out","code":504}})),
+            ErrorKind::Server
+        );
+        assert_eq!(
+            kind(json!({"error":{"message":"slow","code":"429"}})),
+            ErrorKind::RateLimited
+        );
+        assert_eq!(
+            kind(
+                json!({"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}})
+            ),
+            ErrorKind::Server
+        );
+        assert_eq!(
+            kind(json!({"error":{"type":"invalid_request_error","message":"prompt is too long"}})),
+            ErrorKind::BadRequest
+        );
+        assert_eq!(
+            kind(json!({"error":{"type":"authentication_error","message":"bad key"}})),
+            ErrorKind::Auth
+        );
+        assert_eq!(
+            kind(json!({"error":{"type":"insufficient_quota","message":"pay"}})),
+            ErrorKind::QuotaExhausted
+        );
+        assert_eq!(kind(json!({"error":"something broke"})), ErrorKind::Server);
+    }
+
+    #[test]
+    fn an_error_body_is_told_from_an_answer() {
+        use serde_json::json;
+        let answer = ["choices"];
+        let v = json!({"error":{"message":"x"}});
+        assert_eq!(body_error(&v, &answer), Some(&v["error"]));
+        let v = json!({"detail":"model not found"});
+        assert_eq!(body_error(&v, &answer), Some(&v));
+        let v = json!({"choices":[],"message":"hello"});
+        assert_eq!(body_error(&v, &answer), None);
+        assert_eq!(body_error(&json!({"id":"x"}), &answer), None);
+        assert_eq!(body_error(&json!({"message":{"role":"x"}}), &answer), None);
     }
 
     #[test]

@@ -7,6 +7,7 @@ mod openai;
 mod promptster;
 mod replay;
 pub mod sim;
+pub mod sse;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -112,12 +113,46 @@ impl CostSource {
     }
 }
 
+/// Token counts a provider reports beyond input and output. Each is a part of one of them:
+/// cache reads and writes of the input, reasoning of the output.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct UsageDetail {
+    /// Prompt tokens served from the provider's prompt cache (OpenAI `cached_tokens`,
+    /// Anthropic `cache_read_input_tokens`, DeepSeek `prompt_cache_hit_tokens`).
+    pub cache_read_tokens: Option<u64>,
+    /// Prompt tokens written to the prompt cache (Anthropic `cache_creation_input_tokens`).
+    pub cache_write_tokens: Option<u64>,
+    /// Hidden reasoning tokens, billed as output (`completion_tokens_details.reasoning_tokens`).
+    pub reasoning_tokens: Option<u64>,
+}
+
+/// Whether a finish reason says the answer was cut by the token limit: OpenAI and compatible
+/// servers `length`, Anthropic `max_tokens`, Gemini `MAX_TOKENS`, Mistral `model_length`, or
+/// the context window running out. Case is ignored.
+pub fn is_truncation(finish_reason: &str) -> bool {
+    [
+        "length",
+        "max_tokens",
+        "max_output_tokens",
+        "model_length",
+        "model_context_window_exceeded",
+    ]
+    .iter()
+    .any(|r| finish_reason.eq_ignore_ascii_case(r))
+}
+
 /// A successful answer as the provider gave it.
 #[derive(Debug, Clone, Default)]
 pub struct Answer {
     pub text: String,
+    /// Every prompt token, cached ones included.
     pub input_tokens: Option<u64>,
+    /// Every output token, reasoning included.
     pub output_tokens: Option<u64>,
+    pub usage: UsageDetail,
+    /// Why the model stopped, as the provider said it (`stop`, `length`, `end_turn`,
+    /// `max_tokens`, …), at most 40 characters.
+    pub finish_reason: Option<String>,
     /// A cost that came with the answer (reported by the provider or recorded).
     pub cost: Option<(f64, CostSource)>,
     /// The latency figure of this answer.
@@ -157,6 +192,9 @@ pub enum ErrorKind {
     BadRequest,
     /// The run's spend limit stopped the call before it was made.
     Budget,
+    /// The response (or one line of an event stream) is larger than the endpoint's
+    /// `max_response_bytes` (`max_line_bytes`): it is not read further nor retried.
+    TooLarge,
 }
 
 impl ErrorKind {
@@ -184,6 +222,7 @@ impl ErrorKind {
             ErrorKind::Auth => "auth",
             ErrorKind::BadRequest => "bad_request",
             ErrorKind::Budget => "budget",
+            ErrorKind::TooLarge => "too_large",
         }
     }
 }
@@ -205,6 +244,13 @@ impl CallError {
             http_status: None,
             retry_after: None,
         }
+    }
+}
+
+impl Answer {
+    /// The answer was cut by the token limit.
+    pub fn truncated(&self) -> bool {
+        self.finish_reason.as_deref().is_some_and(is_truncation)
     }
 }
 
@@ -287,4 +333,24 @@ fn build(ep: &Endpoint, cfg: &Config) -> anyhow::Result<Arc<dyn Provider>> {
             Arc::new(promptster::Promptster::new(ep, key, byok)?)
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn truncation_reasons_of_every_wire() {
+        for r in ["length", "max_tokens", "MAX_TOKENS", "model_length"] {
+            assert!(super::is_truncation(r), "{r}");
+        }
+        for r in [
+            "stop",
+            "end_turn",
+            "tool_calls",
+            "content_filter",
+            "STOP",
+            "",
+        ] {
+            assert!(!super::is_truncation(r), "{r}");
+        }
+    }
 }

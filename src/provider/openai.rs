@@ -2,12 +2,12 @@
 //! Cerebras, Gemini's compatible endpoint, OpenRouter, Together, Mistral, vLLM, Ollama,
 //! llama.cpp server, a LiteLLM proxy).
 
-use futures::StreamExt;
 use futures::future::BoxFuture;
 use reqwest::header::{AUTHORIZATION, HeaderMap};
 use serde_json::{Value, json};
 
-use super::http::{self, Http, Key, Redactor, Sent};
+use super::http::{self, Http, Key, Redactor, StreamReply};
+use super::sse::Event;
 use super::{Answer, CallError, CallRequest, CostSource, ErrorKind, Latency, Provider};
 use crate::config::Endpoint;
 
@@ -16,6 +16,7 @@ pub struct OpenAi {
     http: Http,
     key: Option<Key>,
     stream: bool,
+    reasoning_room: u32,
 }
 
 impl OpenAi {
@@ -24,6 +25,7 @@ impl OpenAi {
             http: Http::new(ep, Redactor::new(key.clone()))?,
             key,
             stream: ep.stream,
+            reasoning_room: ep.reasoning_room_tokens,
         })
     }
 
@@ -32,11 +34,18 @@ impl OpenAi {
             "model": &*req.wire_name,
             "messages": [{"role": "user", "content": &*req.prompt}],
         });
+        // A reasoning model's hidden reasoning counts against the same limit as its answer:
+        // without room on top, a short limit is spent before the answer starts.
+        let limit = if thinks(&req.wire_name) {
+            req.max_tokens.saturating_add(self.reasoning_room)
+        } else {
+            req.max_tokens
+        };
         if is_reasoning_model(&req.wire_name) {
             // OpenAI's reasoning models reject `max_tokens` and any temperature but their own.
-            body["max_completion_tokens"] = json!(req.max_tokens);
+            body["max_completion_tokens"] = json!(limit);
         } else {
-            body["max_tokens"] = json!(req.max_tokens);
+            body["max_tokens"] = json!(limit);
             if let Some(t) = req.temperature {
                 body["temperature"] = json!(t);
             }
@@ -59,8 +68,13 @@ impl OpenAi {
             .post("/chat/completions", headers, &self.body(req))
             .await?;
         if self.stream {
+            let t0 = sent.sent_at;
             // A streamed response's processing time covers only the start of the stream.
-            return self.read_stream(sent).await;
+            return match self.http.stream_reply(sent).await? {
+                StreamReply::Events(events) => self.read_stream(events, t0).await,
+                // A server that ignored `stream`, or answered an error as plain JSON.
+                StreamReply::Json(v) => parse_completion(&v, &self.http.redactor),
+            };
         }
         let server_ms = processing_ms(sent.response.headers());
         let v = self.http.json(sent).await?;
@@ -69,15 +83,20 @@ impl OpenAi {
         Ok(a)
     }
 
-    async fn read_stream(&self, sent: Sent) -> Result<Answer, CallError> {
-        let t0 = sent.sent_at;
-        let mut events = std::pin::pin!(self.http.events(sent));
+    /// The chunks of a streamed completion. It is complete at `data: [DONE]`, or at its end
+    /// when a chunk gave a `finish_reason` (servers that never send `[DONE]`); a stream that
+    /// ends without either was cut short.
+    async fn read_stream(
+        &self,
+        mut events: futures::stream::BoxStream<'_, Result<Event, CallError>>,
+        t0: std::time::Instant,
+    ) -> Result<Answer, CallError> {
         let mut a = Answer {
             http_status: Some(200),
             ..Answer::default()
         };
         let mut done = false;
-        while let Some(ev) = events.next().await {
+        while let Some(ev) = http::next_event(&mut events, a.finish_reason.is_some()).await {
             let ev = ev?;
             let data = ev.data.trim();
             if data == "[DONE]" {
@@ -92,21 +111,21 @@ impl OpenAi {
                     ErrorKind::BadBody,
                     format!(
                         "expected a JSON chunk in the event stream ({e}), found {}",
-                        self.http.redactor.scrub(&http::truncate(data, 120))
+                        http::truncate(&self.http.redactor.scrub(data), 120)
                     ),
                 )
             })?;
-            if let Some(err) = v.get("error") {
+            // OpenRouter sends an error next to `choices` (finish_reason "error").
+            let err = v
+                .get("error")
+                .or_else(|| http::body_error(&v, &["choices", "usage"]));
+            if let Some(err) = err {
                 // Proxies report upstream failures inside a 200 stream.
-                return Err(CallError::new(
-                    ErrorKind::Server,
-                    format!(
-                        "error inside the stream: {}",
-                        self.http.redactor.scrub(
-                            &http::ErrorBody::parse(json!({ "error": err }).to_string().as_bytes())
-                                .message
-                        )
-                    ),
+                return Err(http::error_in_body(
+                    err,
+                    &v,
+                    "error inside the stream",
+                    &self.http.redactor,
                 ));
             }
             let piece = v
@@ -119,9 +138,20 @@ impl OpenAi {
                 }
                 a.text.push_str(piece);
             }
+            read_finish(
+                v.pointer("/choices/0/finish_reason"),
+                &mut a,
+                &self.http.redactor,
+            );
             read_usage(&v, &mut a);
         }
-        http::finish_stream(a, done, "data: [DONE]", &self.http.redactor)
+        let complete = done || a.finish_reason.is_some();
+        http::finish_stream(
+            a,
+            complete,
+            "data: [DONE] or a finish_reason",
+            &self.http.redactor,
+        )
     }
 }
 
@@ -142,31 +172,55 @@ fn processing_ms(h: &HeaderMap) -> Option<f64> {
         .filter(|v| v.is_finite() && *v >= 0.0)
 }
 
+fn read_finish(v: Option<&Value>, a: &mut Answer, redactor: &Redactor) {
+    if let Some(r) = http::finish_reason(v, redactor) {
+        a.finish_reason = Some(r);
+    }
+}
+
+/// `usage` of a completion or a chunk: prompt and completion tokens (cached prompt tokens
+/// included, as OpenAI counts them), cache hits (OpenAI `prompt_tokens_details.cached_tokens`,
+/// DeepSeek `prompt_cache_hit_tokens`, xAI `cached_prompt_text_tokens`), reasoning tokens and a
+/// reported cost.
 fn read_usage(v: &Value, a: &mut Answer) {
     let Some(u) = v.get("usage").filter(|u| u.is_object()) else {
         return;
     };
-    a.input_tokens = http::as_count(u.get("prompt_tokens")).or(a.input_tokens);
+    let hit = http::as_count(u.get("prompt_cache_hit_tokens"));
+    let miss = http::as_count(u.get("prompt_cache_miss_tokens"));
+    let prompt = http::as_count(u.get("prompt_tokens")).or(match (hit, miss) {
+        (Some(h), Some(m)) => Some(h + m),
+        _ => None,
+    });
+    a.input_tokens = prompt.or(a.input_tokens);
     a.output_tokens = http::as_count(u.get("completion_tokens")).or(a.output_tokens);
+    let cached = http::as_count(u.pointer("/prompt_tokens_details/cached_tokens"))
+        .or(hit)
+        .or_else(|| http::as_count(u.get("cached_prompt_text_tokens")));
+    let d = &mut a.usage;
+    d.cache_read_tokens = cached.or(d.cache_read_tokens);
+    d.cache_write_tokens = http::as_count(u.get("cache_creation_input_tokens"))
+        .or(http::as_count(
+            u.pointer("/prompt_tokens_details/cache_write_tokens"),
+        ))
+        .or(d.cache_write_tokens);
+    d.reasoning_tokens = http::as_count(u.pointer("/completion_tokens_details/reasoning_tokens"))
+        .or(d.reasoning_tokens);
     // OpenRouter and LiteLLM report the charge of the call with the usage.
     if let Some(c) = http::as_number(u.get("cost")) {
         a.cost = Some((c, CostSource::Reported));
     }
 }
 
-/// A non-streamed completion. Unknown fields are ignored; a body without choices is a bad body.
+/// A non-streamed completion. Unknown fields are ignored; a body without choices is a bad
+/// body, and one with an `error` instead is classified like the HTTP error it stands for.
 pub fn parse_completion(v: &Value, redactor: &Redactor) -> Result<Answer, CallError> {
-    if v.get("choices").is_none()
-        && let Some(err) = v.get("error")
-    {
-        return Err(CallError::new(
-            ErrorKind::Server,
-            format!(
-                "error in a 200 response: {}",
-                redactor.scrub(
-                    &http::ErrorBody::parse(json!({ "error": err }).to_string().as_bytes()).message
-                )
-            ),
+    if let Some(err) = http::body_error(v, &["choices"]) {
+        return Err(http::error_in_body(
+            err,
+            v,
+            "error in a 200 response",
+            redactor,
         ));
     }
     let choice = v
@@ -199,8 +253,31 @@ pub fn parse_completion(v: &Value, redactor: &Redactor) -> Result<Answer, CallEr
         http_status: Some(200),
         ..Answer::default()
     };
+    read_finish(choice.get("finish_reason"), &mut a, redactor);
     read_usage(v, &mut a);
     Ok(a)
+}
+
+/// Models that reason before they answer, with the reasoning counted against the output limit:
+/// OpenAI's reasoning models, DeepSeek's reasoner and R1 family, QwQ, gpt-oss, Magistral,
+/// grok-3-mini, and names that say `thinking` or `reasoning`.
+pub(super) fn thinks(wire_name: &str) -> bool {
+    if is_reasoning_model(wire_name) {
+        return true;
+    }
+    let name = wire_name
+        .rsplit('/')
+        .next()
+        .unwrap_or(wire_name)
+        .to_ascii_lowercase();
+    let words: Vec<&str> = name.split(['-', '_', ':', '.']).collect();
+    words.iter().any(|w| {
+        matches!(
+            *w,
+            "r1" | "qwq" | "reasoner" | "thinking" | "reasoning" | "magistral"
+        )
+    }) || name.starts_with("gpt-oss")
+        || name.starts_with("grok-3-mini")
 }
 
 /// OpenAI's o-series and GPT-5 models (also behind a router prefix such as OpenRouter's
@@ -256,7 +333,12 @@ mod tests {
             "GPT-5",
         ] {
             let b = p.body(&request(name));
-            assert_eq!(b["max_completion_tokens"], 64, "{name}");
+            // The answer's 64 tokens plus room for the hidden reasoning.
+            assert_eq!(
+                b["max_completion_tokens"],
+                64 + crate::config::DEFAULT_REASONING_ROOM_TOKENS,
+                "{name}"
+            );
             assert!(
                 b.get("max_tokens").is_none() && b.get("temperature").is_none(),
                 "{name}"
@@ -269,12 +351,49 @@ mod tests {
             "llama-3.3-70b",
             "gpt-50",
             "deepseek-chat",
+            "r1x",
         ] {
             let b = p.body(&request(name));
             assert_eq!(b["max_tokens"], 64, "{name}");
             assert_eq!(b["temperature"], 0.0, "{name}");
             assert!(b.get("max_completion_tokens").is_none(), "{name}");
         }
+        // Reasoning models that take max_tokens get the room there.
+        for name in [
+            "deepseek-reasoner",
+            "deepseek-ai/DeepSeek-R1",
+            "qwq-32b",
+            "gpt-oss-120b",
+            "claude-3-7-sonnet-thinking",
+        ] {
+            let b = p.body(&request(name));
+            assert_eq!(
+                b["max_tokens"],
+                64 + crate::config::DEFAULT_REASONING_ROOM_TOKENS,
+                "{name}"
+            );
+        }
+    }
+
+    #[test]
+    fn cache_reasoning_and_finish_reason_are_read() {
+        let r = Redactor::default();
+        let v = json!({"choices":[{"message":{"content":"x"},"finish_reason":"stop"}],
+            "usage":{"prompt_tokens":2006,"completion_tokens":300,
+                "prompt_tokens_details":{"cached_tokens":1920},"completion_tokens_details":{"reasoning_tokens":200}}});
+        let a = parse_completion(&v, &r).unwrap();
+        assert_eq!((a.input_tokens, a.output_tokens), (Some(2006), Some(300)));
+        assert_eq!(a.usage.cache_read_tokens, Some(1920));
+        assert_eq!(a.usage.reasoning_tokens, Some(200));
+        assert_eq!(a.finish_reason.as_deref(), Some("stop"));
+        assert!(!a.truncated());
+        // DeepSeek: hit + miss make the prompt.
+        let v = json!({"choices":[{"message":{"content":""},"finish_reason":"length"}],
+            "usage":{"completion_tokens":1024,"prompt_cache_hit_tokens":64,"prompt_cache_miss_tokens":36}});
+        let a = parse_completion(&v, &r).unwrap();
+        assert_eq!(a.input_tokens, Some(100));
+        assert_eq!(a.usage.cache_read_tokens, Some(64));
+        assert!(a.truncated());
     }
 
     #[test]

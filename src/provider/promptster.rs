@@ -12,7 +12,7 @@ use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderName};
 use serde_json::{Value, json};
 
 use super::http::{self, Http, Key, Redactor};
-use super::{Answer, CallError, CallRequest, CostSource, Latency, Provider};
+use super::{Answer, CallError, CallRequest, CostSource, Latency, Provider, UsageDetail};
 use crate::config::Endpoint;
 
 /// Free `pk_test_` keys are limited to this many requests a minute by the service.
@@ -23,6 +23,7 @@ pub struct Promptster {
     key: Key,
     /// Provider name → the header and key of a bring-your-own provider key.
     provider_keys: BTreeMap<String, (HeaderName, Key)>,
+    reasoning_room: u32,
 }
 
 impl Promptster {
@@ -37,6 +38,7 @@ impl Promptster {
             http: Http::new(ep, Redactor::new(secrets))?,
             key,
             provider_keys,
+            reasoning_room: ep.reasoning_room_tokens,
         })
     }
 
@@ -55,13 +57,26 @@ impl Promptster {
             "provider": req.model.provider(),
             "model": &*req.wire_name,
             "prompt": &*req.prompt,
-            "max_tokens": req.max_tokens,
+            // A reasoning model gets room for its hidden reasoning, as on an openai endpoint.
+            "max_tokens": if super::openai::thinks(&req.wire_name) {
+                req.max_tokens.saturating_add(self.reasoning_room)
+            } else {
+                req.max_tokens
+            },
         });
         if let Some(t) = req.temperature {
             body["temperature"] = json!(t);
         }
         let sent = self.http.post("/prompts/test", headers, &body).await?;
         let v = self.http.json(sent).await?;
+        if let Some(err) = http::body_error(&v, &["response", "result"]) {
+            return Err(http::error_in_body(
+                err,
+                &v,
+                "error in a 200 response",
+                &self.http.redactor,
+            ));
+        }
         parse_test_response(&v, &self.http.redactor)
     }
 }
@@ -92,10 +107,23 @@ pub fn parse_test_response(v: &Value, redactor: &Redactor) -> Result<Answer, Cal
     let meta = v.get("metadata").filter(|m| m.is_object());
     // A field under metadata wins over the same field at the top level.
     let field = |k: &str| meta.and_then(|m| m.get(k)).or_else(|| v.get(k));
+    let count = |keys: &[&str]| keys.iter().find_map(|k| http::as_count(field(k)));
     Ok(Answer {
         text: redactor.scrub(text),
         input_tokens: http::as_count(field("input_tokens")),
         output_tokens: http::as_count(field("output_tokens")),
+        usage: UsageDetail {
+            cache_read_tokens: count(&[
+                "cache_read_tokens",
+                "cached_tokens",
+                "cache_read_input_tokens",
+            ]),
+            cache_write_tokens: count(&["cache_write_tokens", "cache_creation_input_tokens"]),
+            reasoning_tokens: count(&["reasoning_tokens"]),
+        },
+        finish_reason: ["finish_reason", "stop_reason"]
+            .iter()
+            .find_map(|k| http::finish_reason(field(k), redactor)),
         cost: http::as_number(field("cost_usd")).map(|c| (c, CostSource::Reported)),
         latency: Latency::Measure,
         server_latency_ms: http::as_number(field("latency_ms")),

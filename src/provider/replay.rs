@@ -27,6 +27,16 @@ pub struct RecordedAnswer {
     pub input_tokens: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output_tokens: Option<u64>,
+    /// Prompt-cache and reasoning counts, as the provider reported them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache_read_tokens: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache_write_tokens: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reasoning_tokens: Option<u64>,
+    /// Why the model stopped (`stop`, `length`, …).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finish_reason: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub latency_ms: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -151,6 +161,12 @@ impl Recording {
             text: recorded.response.clone(),
             input_tokens: recorded.input_tokens,
             output_tokens: recorded.output_tokens,
+            usage: super::UsageDetail {
+                cache_read_tokens: recorded.cache_read_tokens,
+                cache_write_tokens: recorded.cache_write_tokens,
+                reasoning_tokens: recorded.reasoning_tokens,
+            },
+            finish_reason: recorded.finish_reason.clone(),
             cost: recorded.cost_usd.map(|c| (c, CostSource::Recorded)),
             latency,
             server_latency_ms: recorded.server_latency_ms,

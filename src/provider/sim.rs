@@ -167,6 +167,7 @@ impl Sim {
                 reason: format!("simulated (pass rate {})", p.quality),
             }),
             http_status: None,
+            ..Answer::default()
         })
     }
 }

@@ -125,7 +125,7 @@ impl Exporter for Markdown {
         );
         let _ = writeln!(
             o,
-            "Each row compares the challenger (the proposed primary, or the closest alternative when the cell is kept) with the current primary on the items both answered: Δ = challenger − current. A decision's quality interval is the one its test used: paired (Agresti–Min), at the level Holm's procedure gives it among the cell's challengers (two-sided {}% for a single challenger).\n",
+            "Each row compares the challenger (the proposed primary, or the closest alternative when the cell is kept) with the current primary on the items both answered: Δ = challenger − current. A decision's quality interval is the one its test used: paired (Agresti–Min), its lower bound is the one-sided test at {}% confidence for the whole cell (Holm's procedure across the cell's challengers).\n",
             fmt_pct_level(d.cfg.policy.confidence)
         );
         let header = [

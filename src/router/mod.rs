@@ -242,7 +242,7 @@ impl Router {
     }
 
     fn cost(&self, model: &ModelId, req: &CallRequest, a: &Answer) -> Option<f64> {
-        let tokens = meter::tokens(&req.prompt, &a.text, a.input_tokens, a.output_tokens);
+        let tokens = meter::answer_tokens(&req.prompt, a);
         meter::cost(self.cfg.model(model), &tokens, a.cost).0
     }
 

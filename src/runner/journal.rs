@@ -62,6 +62,21 @@ pub struct JournalRow {
     pub output_tokens: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tokens_source: Option<TokenSource>,
+    /// Of `input_tokens`, those read from the provider's prompt cache (as reported).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache_read_tokens: Option<u64>,
+    /// Of `input_tokens`, those written to the provider's prompt cache (as reported).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache_write_tokens: Option<u64>,
+    /// Of `output_tokens`, the hidden reasoning (as reported).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reasoning_tokens: Option<u64>,
+    /// Why the model stopped, as the provider said it (`stop`, `length`, `end_turn`, …).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finish_reason: Option<String>,
+    /// The answer was cut by the token limit (`finish_reason` `length` or `max_tokens`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub truncated: bool,
     /// The cost that came with the answer (reported or recorded), kept apart so that a later
     /// price change re-prices only what the price table priced.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -115,6 +130,11 @@ impl JournalRow {
             input_tokens: None,
             output_tokens: None,
             tokens_source: None,
+            cache_read_tokens: None,
+            cache_write_tokens: None,
+            reasoning_tokens: None,
+            finish_reason: None,
+            truncated: false,
             given_cost_usd: None,
             cost_usd: None,
             cost_source: CostSource::Unpriced,
@@ -350,6 +370,11 @@ mod tests {
             input_tokens: Some(1),
             output_tokens: Some(2),
             tokens_source: Some(TokenSource::Reported),
+            cache_read_tokens: None,
+            cache_write_tokens: None,
+            reasoning_tokens: None,
+            finish_reason: None,
+            truncated: false,
             given_cost_usd: None,
             cost_usd: Some(0.5),
             cost_source: CostSource::PriceTable,
@@ -362,6 +387,24 @@ mod tests {
             started_ms: 1,
             finished_ms: 2,
         }
+    }
+
+    #[test]
+    fn usage_fields_round_trip_and_rows_without_them_still_parse() {
+        let old = serde_json::to_string(&row("k")).unwrap();
+        assert!(!old.contains("cache_read_tokens") && !old.contains("truncated"));
+        let back: JournalRow = serde_json::from_str(&old).unwrap();
+        assert_eq!(back, row("k"));
+        let new = JournalRow {
+            cache_read_tokens: Some(1920),
+            cache_write_tokens: Some(0),
+            reasoning_tokens: Some(500),
+            finish_reason: Some("length".into()),
+            truncated: true,
+            ..row("k")
+        };
+        let line = serde_json::to_string(&new).unwrap();
+        assert_eq!(serde_json::from_str::<JournalRow>(&line).unwrap(), new);
     }
 
     #[test]

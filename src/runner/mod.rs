@@ -371,8 +371,9 @@ fn to_row(fin: Finished, cfg: &Config) -> JournalRow {
     };
     match outcome {
         Ok(a) => {
-            let tokens = meter::tokens(&req.prompt, &a.text, a.input_tokens, a.output_tokens);
+            let tokens = meter::answer_tokens(&req.prompt, &a);
             let (cost, source) = meter::cost(cfg.model(&req.model), &tokens, a.cost);
+            meter::record_usage(&mut row, &a);
             let (latency, lsrc) = match a.latency {
                 Latency::Measure => (Some(measured_ms), Some(LatencySource::Measured)),
                 Latency::Given(ms, s) => (Some(ms), Some(s)),

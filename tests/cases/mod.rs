@@ -13,4 +13,6 @@ mod resume;
 mod router;
 mod router_http;
 mod statistics;
+mod usage_pricing;
 mod weekly_loop;
+mod wire_faults;
