@@ -118,7 +118,8 @@ pub struct RouteArgs {
     /// Classify with this model of the routes file instead of `[classifier] model`.
     #[arg(long, value_name = "MODEL", value_parser = crate::types::ModelId::parse)]
     pub classifier: Option<crate::types::ModelId>,
-    /// Prompts routed at once when reading from stdin.
+    /// Prompts routed at once when reading from stdin; each answer is printed as it finishes,
+    /// labelled with its line and id (docs/router.md).
     #[arg(long, value_name = "N", default_value_t = 8)]
     pub concurrency: usize,
 }
@@ -143,6 +144,10 @@ pub struct MonitorArgs {
     /// Alert when the classifier's parse-miss rate exceeds this share.
     #[arg(long, value_name = "RATE", default_value_t = 0.10)]
     pub parse_miss_alert: f64,
+    /// Alert when the calls of a cell, a model or a provider fail more often than this share
+    /// (`auth` and `quota_exhausted` errors alert at any rate).
+    #[arg(long, value_name = "RATE", default_value_t = 0.05)]
+    pub error_alert: f64,
     /// Groups with fewer requests never alert.
     #[arg(long, value_name = "N", default_value_t = 20)]
     pub min_requests: usize,
@@ -199,8 +204,9 @@ pub struct RunArgs {
     /// routes file and dataset are used unless --suite, --routes or --dataset name others.
     #[arg(long, value_name = "RUN_DIR")]
     pub resume: Option<PathBuf>,
-    /// With --resume: continue even though the routes file, dataset, prices or settings differ
-    /// from the run's.
+    /// With --resume: continue even though the routes file, dataset, prices or repeats differ
+    /// from the run's in what changes answers or prices (endpoint throughput settings such as
+    /// max_concurrency, requests_per_minute or timeout_s may change without it).
     #[arg(long, requires = "resume")]
     pub force: bool,
     /// Refuse a plan estimated above USD on live endpoints, and start no call that could pass
@@ -215,6 +221,30 @@ pub struct RunArgs {
     /// shipped snapshot [default: the run's own with --resume, else the snapshot].
     #[arg(long, value_name = "FILE", env = "ROUTECAL_PRICES")]
     pub prices: Option<PathBuf>,
+    /// With --resume: make the calls whose latest attempt failed again (the journal keeps
+    /// every attempt; the reports use the latest).
+    #[arg(long, requires = "resume")]
+    pub retry_errors: bool,
+    /// Exit 1 (after writing the reports) when any classifier or candidate has more than this
+    /// share of its calls failed, 0 to 1 [default: 0.2].
+    #[arg(long, value_name = "RATE", value_parser = parse_rate)]
+    pub fail_on_error: Option<f64>,
+}
+
+/// A share between 0 and 1, `0.2` or `20%`.
+pub fn parse_rate(s: &str) -> Result<f64, String> {
+    let t = s.trim();
+    let v = match t.strip_suffix('%') {
+        Some(p) => p.trim().parse::<f64>().map(|v| v / 100.0),
+        None => t.parse::<f64>(),
+    }
+    .map_err(|_| format!("{s:?} is not a share such as 0.2 or 20%"))?;
+    if !(0.0..=1.0).contains(&v) {
+        return Err(format!(
+            "{s:?} is not a share between 0 and 1 (0% and 100%)"
+        ));
+    }
+    Ok(v)
 }
 
 /// A non-negative amount of US dollars, `12.5` or `$12.50`.
@@ -253,6 +283,10 @@ pub struct ReportArgs {
     /// Use this dataset (graders) instead of the run's.
     #[arg(long, value_name = "FILE", conflicts_with = "later")]
     pub dataset: Option<PathBuf>,
+    /// With --routes or --dataset: name the derivation, written to RUN_DIR/derived-NAME/
+    /// [default: the file's stem and a hash of the inputs]. The run's own reports stay.
+    #[arg(long, value_name = "NAME", conflicts_with = "later")]
+    pub name: Option<String>,
     /// Print nothing but errors.
     #[arg(long, short)]
     pub quiet: bool,

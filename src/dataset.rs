@@ -1,6 +1,7 @@
 //! The labelled dataset: one JSON object a line, validated before any call is made.
 
 use std::collections::HashMap;
+use std::io::{BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -8,6 +9,7 @@ use serde_json::Value;
 
 use crate::error::{InputError, InputErrors};
 use crate::grade::Grader;
+use crate::jsonl::{HashingReader, Line, Lines, StrictError, parse_strict};
 use crate::types::{Priority, TaskType, sha256_hex};
 
 /// Longest accepted line; a longer one is almost certainly not a prompt.
@@ -64,34 +66,56 @@ impl Dataset {
         }
     }
 
+    /// Load and check a dataset file, reading it once, line by line: memory stays bounded by
+    /// the longest accepted line ([`MAX_LINE_BYTES`]) plus the items, whatever the file holds.
     pub fn load(path: &Path) -> anyhow::Result<Dataset> {
-        let bytes = std::fs::read(path)
+        let file = std::fs::File::open(path)
             .map_err(|e| InputError::new(path, format!("cannot read the dataset: {e}")))?;
-        Ok(Dataset::parse(path, &bytes)?)
+        Ok(Dataset::read(path, file)?)
     }
 
+    /// Check a dataset held in memory (tests, generated suites).
     pub fn parse(path: &Path, bytes: &[u8]) -> Result<Dataset, InputErrors> {
-        let sha256 = sha256_hex(bytes);
-        let body = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+        Dataset::read(path, bytes)
+    }
+
+    /// Check a dataset from any reader; `path` names it in errors.
+    pub fn read(path: &Path, source: impl Read) -> Result<Dataset, InputErrors> {
+        let mut hashing = HashingReader::new(source);
+        let hash_wanted = hashing.wanted();
+        let mut lines = Lines::new(
+            BufReader::with_capacity(1 << 16, &mut hashing),
+            MAX_LINE_BYTES,
+        );
         let mut items = Vec::new();
         let mut index = HashMap::new();
         let mut errs = Vec::new();
-        for (i, raw) in body.split(|&b| b == b'\n').enumerate() {
-            let line = i + 1;
-            if errs.len() >= MAX_REPORTED_ERRORS {
-                break;
-            }
-            let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
-            if raw.iter().all(u8::is_ascii_whitespace) {
-                continue;
-            }
+        while errs.len() < MAX_REPORTED_ERRORS {
+            // A dataset with an error has no hash to compute.
+            hash_wanted.set(errs.is_empty());
+            let (line, raw) = match lines.next_line() {
+                Ok(Some((n, l))) => (n, l),
+                Ok(None) => break,
+                Err(e) => {
+                    errs.push(InputError::new(
+                        path,
+                        format!("cannot read the dataset: {e}"),
+                    ));
+                    break;
+                }
+            };
             let at = |msg: String| InputError::new(path, msg).at_line(line);
-            if raw.len() > MAX_LINE_BYTES {
-                errs.push(at(format!(
-                    "the line is {} bytes; the limit is {} MiB",
-                    raw.len(),
-                    MAX_LINE_BYTES >> 20
-                )));
+            let raw = match raw {
+                Line::TooLong(len) => {
+                    errs.push(at(format!(
+                        "the line is {len} bytes; the limit is {} MiB",
+                        MAX_LINE_BYTES >> 20
+                    )));
+                    continue;
+                }
+                Line::Text(raw) => raw,
+            };
+            if raw.iter().all(u8::is_ascii_whitespace) {
                 continue;
             }
             let text = match std::str::from_utf8(raw) {
@@ -129,13 +153,14 @@ impl Dataset {
                 }
             }
         }
+        drop(lines);
         if errs.is_empty() && items.is_empty() {
             errs.push(InputError::new(path, "the dataset has no items"));
         }
         if errs.is_empty() {
             Ok(Dataset {
                 path: path.to_path_buf(),
-                sha256,
+                sha256: hashing.hex(),
                 items,
                 index,
             })
@@ -161,8 +186,10 @@ impl Dataset {
 type FieldError = (Option<String>, String);
 
 fn parse_item(text: &str, line: usize) -> Result<Item, FieldError> {
-    let v: Value =
-        serde_json::from_str(text).map_err(|e| (None, format!("not valid JSON: {e}")))?;
+    let v: Value = parse_strict(text).map_err(|e| match &e {
+        StrictError::DuplicateKey(k) => (Some(k.clone()), e.to_string()),
+        StrictError::Syntax(_) => (None, e.to_string()),
+    })?;
     let obj = v
         .as_object()
         .ok_or((None, "each line must be a JSON object".to_string()))?;
@@ -277,5 +304,50 @@ mod tests {
         assert_eq!(e.field.as_deref(), Some("grader.pattern"));
         let e = &parse(b"").unwrap_err()[0];
         assert!(e.message.contains("no items"));
+    }
+
+    #[test]
+    fn duplicate_keys_are_refused_with_their_path() {
+        let line = r#"{"id":"x1","prompt":"p","task_type":"general","priority":"default","grader":{"kind":"contains","any":["red"]},"grader":{"kind":"recorded"},"id":"x2"}"#;
+        let e = &parse(line.as_bytes()).unwrap_err()[0];
+        assert_eq!(
+            (e.line, e.field.as_deref()),
+            (Some(1), Some("grader")),
+            "{e}"
+        );
+        assert!(e.message.contains("duplicate key"), "{e}");
+        let nested = OK.replace(r#""kind":"numeric""#, r#""kind":"numeric","kind":"exact""#);
+        let e = &parse(
+            format!("{OK}\n{nested}")
+                .replace("\"a\"", "\"b\"")
+                .as_bytes(),
+        )
+        .unwrap_err()[0];
+        assert_eq!(
+            (e.line, e.field.as_deref()),
+            (Some(2), Some("grader.kind")),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn an_over_long_line_is_refused_without_holding_it() {
+        let mut s = OK.as_bytes().to_vec();
+        s.push(b'\n');
+        let long = MAX_LINE_BYTES + 10;
+        s.extend(std::iter::repeat_n(b'x', long));
+        s.push(b'\n');
+        s.extend_from_slice(OK.replace("\"a\"", "\"b\"").as_bytes());
+        let e = parse(&s).unwrap_err();
+        assert_eq!(e.len(), 1);
+        assert_eq!(e[0].line, Some(2));
+        assert!(e[0].message.contains(&format!("{long} bytes")), "{}", e[0]);
+    }
+
+    #[test]
+    fn the_hash_is_of_the_whole_file() {
+        let s = format!("\u{FEFF}{OK}\r\n");
+        let d = parse(s.as_bytes()).unwrap();
+        assert_eq!(d.sha256, sha256_hex(s.as_bytes()));
     }
 }

@@ -175,6 +175,7 @@ fn journal_notes(journal: &JournalContents) -> Vec<String> {
             journal.bad_lines.len()
         ));
     }
+    journal_notes.extend(crate::runner::failures::notes(&journal.rows));
     journal_notes
 }
 

@@ -126,6 +126,7 @@ mod tests {
             latency_ms: 1.0,
             classifier_cache_hit: false,
             classifier_parse_miss: false,
+            classifier_error_kind: None,
             prompt: prompt.then(|| format!("p{i}")),
         }
     }

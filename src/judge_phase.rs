@@ -148,6 +148,8 @@ pub struct JudgeTotals {
     pub spent: Usd,
     /// Verdicts not asked because the budget (`--max-spend`) would have been passed.
     pub not_started: usize,
+    /// Verdicts not asked (or abandoned in flight) because the run or the judge's endpoint stopped.
+    pub stopped_calls: usize,
 }
 
 /// One cached verdict (a line of `judge-cache.jsonl`).
@@ -184,14 +186,20 @@ pub fn judge_key(judge: &ModelId, target: &str) -> String {
 /// A cache file that cannot be read is no cache (lines that do not parse are skipped): the
 /// worst outcome is paying for a verdict again.
 fn load_cache(path: &Path, judge: &ModelId) -> HashMap<String, CachedVerdict> {
-    let Ok(text) = std::fs::read_to_string(path) else {
+    let Ok(file) = std::fs::File::open(path) else {
         return HashMap::new();
     };
-    text.lines()
-        .filter_map(|l| serde_json::from_str::<CachedVerdict>(l).ok())
-        .filter(|v| &v.judge == judge)
-        .map(|v| (v.key.clone(), v))
-        .collect()
+    let mut lines = crate::jsonl::Lines::new(std::io::BufReader::new(file), 16 << 20);
+    let mut out = HashMap::new();
+    while let Ok(Some((_, line))) = lines.next_line() {
+        if let crate::jsonl::Line::Text(raw) = line
+            && let Ok(v) = serde_json::from_slice::<CachedVerdict>(raw)
+            && &v.judge == judge
+        {
+            out.insert(v.key.clone(), v);
+        }
+    }
+    out
 }
 
 fn append_cache(path: &Path, verdicts: &[CachedVerdict]) -> anyhow::Result<()> {
@@ -236,17 +244,29 @@ pub fn run(
     cache_dir: &Path,
     mode: ProgressMode,
     budget: Option<Arc<crate::runner::budget::Budget>>,
+    stop: &Arc<crate::runner::stop::Stop>,
+    retry_errors: bool,
 ) -> anyhow::Result<JudgeTotals> {
     let Some(jc) = cfg.judge.as_ref() else {
         return Ok(JudgeTotals::default());
     };
     let judge_model = cfg.model(&jc.model);
     let contents = journal::read(journal_path)?;
-    let judged: HashSet<&str> = contents
+    // With `retry_errors`, a verdict whose latest call failed is asked again.
+    let mut latest: HashMap<&str, bool> = HashMap::new();
+    for r in contents
         .rows
         .iter()
         .filter(|r| r.kind == CallKind::Judge && r.model == jc.model)
-        .filter_map(|r| r.target.as_deref())
+    {
+        if let Some(t) = r.target.as_deref() {
+            latest.insert(t, r.ok);
+        }
+    }
+    let judged: HashSet<&str> = latest
+        .into_iter()
+        .filter(|&(_, ok)| ok || !retry_errors)
+        .map(|(t, _)| t)
         .collect();
     let index: HashMap<&str, usize> = ds
         .items
@@ -349,17 +369,22 @@ pub fn run(
             skipped: 0,
         };
         let writer = JournalWriter::open_append(journal_path)?;
+        let sinks = crate::runner::Sinks {
+            journal: writer,
+            record: None,
+            budget,
+            stop: stop.clone(),
+        };
         let t = rt.block_on(crate::runner::execute(
             plan,
             cfg.clone(),
             providers,
-            writer,
-            None,
+            sinks,
             mode,
-            budget,
         ))?;
         totals.calls = t.calls;
         totals.not_started = t.not_started;
+        totals.stopped_calls = t.stopped_calls;
         totals.errors = t.errors;
         totals.spent = t.spent;
     }

@@ -9,7 +9,11 @@ fn main() -> ExitCode {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
             // Not eprintln!: a closed stderr must not turn an error into a panic.
-            let _ = writeln!(std::io::stderr(), "error: {e:#}");
+            let _ = writeln!(
+                std::io::stderr(),
+                "error: {}",
+                routecal::secrets::scrub(&format!("{e:#}"))
+            );
             ExitCode::from(routecal::error::exit_code(&e))
         }
     }

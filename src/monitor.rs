@@ -1,11 +1,17 @@
 //! Monitoring the router from its log: requests, cost and latency per cell and model, fallback
-//! rate per cell and per provider (a provider-health signal), classifier parse misses and cache
-//! hits, with alerts for cron.
+//! rate per cell and per provider (a provider-health signal), error rate per cell, model and
+//! provider, classifier parse misses and cache hits, with alerts for cron.
+//!
+//! Cells are the ones the classifier produced: a cell the table does not list is shown as
+//! `math.latency (→ default)`, not lumped with every other unlisted cell.
+
+use std::collections::BTreeMap;
 
 use polars::prelude::*;
 
+use crate::provider::ErrorKind;
 use crate::router::RouteRecord;
-use crate::types::ModelId;
+use crate::types::{Cell, ModelId};
 
 /// Alert thresholds.
 #[derive(Debug, Clone)]
@@ -14,6 +20,9 @@ pub struct Thresholds {
     pub fallback_rate: f64,
     /// Classifier replies that do not parse more often than this alert.
     pub parse_miss_rate: f64,
+    /// A cell, model or provider whose calls fail more often than this alerts. `auth` and
+    /// `quota_exhausted` errors alert at any rate and any number of requests.
+    pub error_rate: f64,
     /// Groups with fewer requests do not alert (too little evidence).
     pub min_requests: usize,
 }
@@ -23,6 +32,7 @@ impl Default for Thresholds {
         Thresholds {
             fallback_rate: 0.05,
             parse_miss_rate: 0.10,
+            error_rate: 0.05,
             min_requests: 20,
         }
     }
@@ -30,7 +40,9 @@ impl Default for Thresholds {
 
 pub struct MonitorReport {
     pub requests: usize,
-    /// Long format: one row per scope (`overall`, `cell`, `provider`, `cell_model`) and key.
+    /// Long format: one row per scope (`overall`, `cell`, `provider`, `model`, `cell_model`)
+    /// and key. `model` rows count calls (a primary's and a fallback's), not requests, and
+    /// carry only `requests` and `error_rate`.
     pub table: DataFrame,
     pub alerts: Vec<String>,
     /// Log lines skipped because they did not parse, and records outside the window.
@@ -77,13 +89,11 @@ pub fn monitor(
             .map(|m| m.provider().to_string())
             .unwrap_or_else(|_| m.to_string())
     };
+    let cells: Vec<String> = rs.iter().map(|r| cell_key(r)).collect();
     let df = DataFrame::new(
         rs.len(),
         vec![
-            Column::new(
-                "cell".into(),
-                rs.iter().map(|r| r.cell.as_str()).collect::<Vec<_>>(),
-            ),
+            Column::new("cell".into(), cells.clone()),
             Column::new(
                 "model".into(),
                 rs.iter().map(|r| r.routed_to.as_str()).collect::<Vec<_>>(),
@@ -168,11 +178,13 @@ pub fn monitor(
         )
     };
     let none = || lit(NULL).cast(DataType::String);
+    let calls = call_counts(&rs, &cells);
     let table = concat(
         [
             scoped("overall", vec![], lit("all"), none()),
             scoped("cell", vec![col("cell")], col("cell"), none()),
             scoped("provider", vec![col("provider")], col("provider"), none()),
+            model_rows(&calls)?.lazy(),
             scoped(
                 "cell_model",
                 vec![col("cell"), col("model")],
@@ -183,12 +195,14 @@ pub fn monitor(
         UnionArgs::default(),
     )?
     .collect()?;
-    // Stable order: overall, cells, providers, cell × model, each sorted by key.
+    // Stable order: overall, cells, providers, models, cell × model, each sorted by key.
     let order = |s: &str| match s {
         "overall" => 0u32,
         "cell" => 1,
         "provider" => 2,
-        _ => 3,
+        "model" => 3,
+        "classifier" => 4,
+        _ => 5,
     };
     let scopes = table.column("scope")?.str()?;
     let scope_rank: Vec<u32> = (0..table.height())
@@ -208,48 +222,7 @@ pub fn monitor(
         })
         .collect()?;
 
-    // Alerts.
-    let mut alerts = Vec::new();
-    let mut flags = Vec::with_capacity(table.height());
-    {
-        let scope = table.column("scope")?.str()?;
-        let key = table.column("key")?.str()?;
-        let n = table.column("requests")?.u32()?;
-        let fb = table.column("fallback_rate")?.f64()?;
-        let pm = table.column("parse_miss_rate")?.f64()?;
-        for i in 0..table.height() {
-            let (s, k, n) = (
-                scope.get(i).unwrap_or(""),
-                key.get(i).unwrap_or(""),
-                n.get(i).unwrap_or(0) as usize,
-            );
-            let mut flag: Option<String> = None;
-            if n >= th.min_requests
-                && matches!(s, "cell" | "provider")
-                && fb.get(i).unwrap_or(0.0) > th.fallback_rate
-            {
-                let msg = format!(
-                    "fallback rate of {s} {k} is {:.1}% over {n} requests (threshold {:.1}%)",
-                    fb.get(i).unwrap_or(0.0) * 100.0,
-                    th.fallback_rate * 100.0
-                );
-                alerts.push(msg.clone());
-                flag = Some("fallback_rate".into());
-            }
-            if n >= th.min_requests
-                && s == "overall"
-                && pm.get(i).unwrap_or(0.0) > th.parse_miss_rate
-            {
-                alerts.push(format!(
-                    "classifier parse misses are {:.1}% over {n} requests (threshold {:.1}%)",
-                    pm.get(i).unwrap_or(0.0) * 100.0,
-                    th.parse_miss_rate * 100.0
-                ));
-                flag = Some("parse_miss_rate".into());
-            }
-            flags.push(flag);
-        }
-    }
+    let (alerts, flags) = alerts(&table, &calls, th)?;
     table.with_column(Column::new("alert".into(), flags))?;
     let mut ts: Vec<&str> = rs.iter().map(|r| r.ts.as_str()).collect();
     ts.sort();
@@ -261,6 +234,248 @@ pub fn monitor(
         first_ts: ts.first().map(|s| s.to_string()),
         last_ts: ts.last().map(|s| s.to_string()),
     })
+}
+
+/// The cell a record was routed for, as the classifier produced it: `task.priority`, with
+/// ` (→ default)` when the table does not list it and `[default]` answered.
+pub fn cell_key(r: &RouteRecord) -> String {
+    let real = format!("{}.{}", r.task, r.priority);
+    if r.cell != "default" {
+        return r.cell.clone();
+    }
+    match real.parse::<Cell>() {
+        Ok(c) => format!("{c} (→ default)"),
+        Err(_) => r.cell.clone(),
+    }
+}
+
+/// Calls and failed calls of one group, with the failures by error kind.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct CallCounts {
+    pub calls: usize,
+    pub failed: usize,
+    /// Failures by kind (`unknown` when an older log did not record the primary's kind).
+    pub kinds: BTreeMap<&'static str, usize>,
+}
+
+impl CallCounts {
+    fn add(&mut self, failed: bool, kind: Option<ErrorKind>) {
+        self.calls += 1;
+        if failed {
+            self.failed += 1;
+            *self
+                .kinds
+                .entry(kind.map_or("unknown", ErrorKind::as_str))
+                .or_default() += 1;
+        }
+    }
+
+    fn rate(&self) -> f64 {
+        self.failed as f64 / self.calls.max(1) as f64
+    }
+
+    fn kinds_text(&self) -> String {
+        self.kinds
+            .iter()
+            .map(|(k, n)| format!("{n} {k}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+/// Call counts keyed by scope (`cell`, `model`, `provider`) and key.
+type Calls = BTreeMap<(&'static str, String), CallCounts>;
+
+fn provider_of(m: &str) -> String {
+    ModelId::parse(m)
+        .map(|m| m.provider().to_string())
+        .unwrap_or_else(|_| m.to_string())
+}
+
+/// Every call the records made: the primary's, and the fallback's when it was tried. A
+/// primary that was followed by its fallback failed, whatever the fallback did.
+fn call_counts(rs: &[&RouteRecord], cells: &[String]) -> Calls {
+    let mut out: Calls = BTreeMap::new();
+    for (r, cell) in rs.iter().zip(cells) {
+        let primary_failed = r.fallback_used || !r.ok;
+        let primary_kind = if r.fallback_used {
+            r.primary_error_kind
+        } else {
+            r.error_kind
+        };
+        let mut made = vec![(r.primary.as_str(), primary_failed, primary_kind)];
+        if r.fallback_used {
+            made.push((r.routed_to.as_str(), !r.ok, r.error_kind));
+        }
+        if !r.classifier_cache_hit {
+            out.entry(("classifier", "classifier".into()))
+                .or_default()
+                .add(r.classifier_error_kind.is_some(), r.classifier_error_kind);
+        }
+        for (model, failed, kind) in made {
+            for key in [
+                ("cell", cell.clone()),
+                ("model", model.to_string()),
+                ("provider", provider_of(model)),
+            ] {
+                out.entry(key).or_default().add(failed, kind);
+            }
+        }
+    }
+    out
+}
+
+/// The `model` and `classifier` rows of the table: calls and error rate per model, and of
+/// the classifier (its calls are the requests it was not cached for).
+fn model_rows(calls: &Calls) -> PolarsResult<DataFrame> {
+    let models: Vec<(&str, &String, &CallCounts)> = calls
+        .iter()
+        .filter(|((scope, _), _)| matches!(*scope, "model" | "classifier"))
+        .map(|((s, k), c)| (*s, k, c))
+        .collect();
+    let n = models.len();
+    let nulls = |name: &str| Column::new(name.into(), vec![None::<f64>; n]);
+    DataFrame::new(
+        n,
+        vec![
+            Column::new(
+                "scope".into(),
+                models.iter().map(|(s, _, _)| *s).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "key".into(),
+                models
+                    .iter()
+                    .map(|(_, k, _)| k.as_str())
+                    .collect::<Vec<_>>(),
+            ),
+            Column::new("model".into(), vec![None::<&str>; n]),
+            Column::new(
+                "requests".into(),
+                models
+                    .iter()
+                    .map(|(_, _, c)| c.calls as u32)
+                    .collect::<Vec<_>>(),
+            ),
+            nulls("cost_usd"),
+            nulls("p50_latency_ms"),
+            nulls("p95_latency_ms"),
+            nulls("fallback_rate"),
+            Column::new(
+                "error_rate".into(),
+                models
+                    .iter()
+                    .map(|(_, _, c)| Some(c.rate()))
+                    .collect::<Vec<_>>(),
+            ),
+            nulls("parse_miss_rate"),
+            nulls("cache_hit_rate"),
+        ],
+    )
+}
+
+/// What an error kind that alerts at any rate means, for the alert's text.
+fn alarming(kind: &str) -> Option<&'static str> {
+    match kind {
+        "auth" => Some("a missing, revoked or wrong API key"),
+        "quota_exhausted" => Some("the account's quota or credit is used up"),
+        _ => None,
+    }
+}
+
+/// The alerts, and each table row's alert flags (comma-separated, `None` when quiet).
+fn alerts(
+    table: &DataFrame,
+    calls: &Calls,
+    th: &Thresholds,
+) -> PolarsResult<(Vec<String>, Vec<Option<String>>)> {
+    let mut alerts = Vec::new();
+    let mut flagged: BTreeMap<(String, String), Vec<&'static str>> = BTreeMap::new();
+    let scope = table.column("scope")?.str()?;
+    let key = table.column("key")?.str()?;
+    let n = table.column("requests")?.u32()?;
+    let fb = table.column("fallback_rate")?.f64()?;
+    let pm = table.column("parse_miss_rate")?.f64()?;
+    for i in 0..table.height() {
+        let (s, k) = (scope.get(i).unwrap_or(""), key.get(i).unwrap_or(""));
+        let n = n.get(i).unwrap_or(0) as usize;
+        if n < th.min_requests {
+            continue;
+        }
+        let f = fb.get(i).unwrap_or(0.0);
+        if matches!(s, "cell" | "provider") && f > th.fallback_rate {
+            alerts.push(format!(
+                "fallback rate of {s} {k} is {:.1}% over {n} requests (threshold {:.1}%)",
+                f * 100.0,
+                th.fallback_rate * 100.0
+            ));
+            flagged
+                .entry((s.into(), k.into()))
+                .or_default()
+                .push("fallback_rate");
+        }
+        let p = pm.get(i).unwrap_or(0.0);
+        if s == "overall" && p > th.parse_miss_rate {
+            alerts.push(format!(
+                "classifier parse misses are {:.1}% over {n} requests (threshold {:.1}%)",
+                p * 100.0,
+                th.parse_miss_rate * 100.0
+            ));
+            flagged
+                .entry((s.into(), k.into()))
+                .or_default()
+                .push("parse_miss_rate");
+        }
+    }
+    for ((s, k), c) in calls {
+        if c.calls >= th.min_requests && c.rate() > th.error_rate {
+            alerts.push(format!(
+                "error rate of {s} {k} is {:.1}% over {} calls (threshold {:.1}%): {}",
+                c.rate() * 100.0,
+                c.calls,
+                th.error_rate * 100.0,
+                c.kinds_text()
+            ));
+            flagged
+                .entry((s.to_string(), k.clone()))
+                .or_default()
+                .push("error_rate");
+        }
+        // Keys and quotas are per account: one alert per model (and for the classifier),
+        // whatever the numbers.
+        let from = match *s {
+            "model" => format!("model {k} (provider {})", provider_of(k)),
+            "classifier" => "the classifier".to_string(),
+            _ => continue,
+        };
+        for (kind, count) in &c.kinds {
+            if let Some(meaning) = alarming(kind) {
+                alerts.push(format!(
+                    "{count} {kind} error{} from {from} in {} calls: {meaning}",
+                    if *count == 1 { "" } else { "s" },
+                    c.calls
+                ));
+                flagged
+                    .entry((s.to_string(), k.clone()))
+                    .or_default()
+                    .push(kind);
+            }
+        }
+    }
+    let flags = (0..table.height())
+        .map(|i| {
+            let k = (
+                scope.get(i).unwrap_or("").to_string(),
+                key.get(i).unwrap_or("").to_string(),
+            );
+            flagged.get(&k).map(|f| {
+                let mut f = f.clone();
+                f.dedup();
+                f.join(",")
+            })
+        })
+        .collect();
+    Ok((alerts, flags))
 }
 
 fn aggs_out() -> Vec<Expr> {
@@ -306,6 +521,7 @@ pub fn markdown(r: &MonitorReport) -> anyhow::Result<String> {
 /// Rows formatted for people.
 pub fn rows(r: &MonitorReport) -> anyhow::Result<Vec<Vec<String>>> {
     use crate::report::text::{ms, pct, usd};
+    let rate = |x: Option<f64>| x.map(pct).unwrap_or_else(|| "–".into());
     let t = &r.table;
     let s = |c: &str| -> anyhow::Result<&StringChunked> { Ok(t.column(c)?.str()?) };
     let f = |c: &str| -> anyhow::Result<&Float64Chunked> { Ok(t.column(c)?.f64()?) };
@@ -327,13 +543,17 @@ pub fn rows(r: &MonitorReport) -> anyhow::Result<Vec<Vec<String>>> {
                 key.get(i).unwrap_or("").to_string(),
                 model.get(i).unwrap_or("").to_string(),
                 n.get(i).unwrap_or(0).to_string(),
-                usd(cost.get(i)),
+                if matches!(scope.get(i), Some("model" | "classifier")) {
+                    "–".into()
+                } else {
+                    usd(cost.get(i))
+                },
                 ms(p50.get(i)),
                 ms(p95.get(i)),
-                pct(fb.get(i).unwrap_or(0.0)),
-                pct(err.get(i).unwrap_or(0.0)),
-                pct(pm.get(i).unwrap_or(0.0)),
-                pct(ch.get(i).unwrap_or(0.0)),
+                rate(fb.get(i)),
+                rate(err.get(i)),
+                rate(pm.get(i)),
+                rate(ch.get(i)),
             ]
         })
         .collect())
@@ -367,6 +587,7 @@ mod tests {
             latency_ms: latency,
             classifier_cache_hit: false,
             classifier_parse_miss: false,
+            classifier_error_kind: None,
             prompt: None,
         }
     }
@@ -395,7 +616,18 @@ mod tests {
         }
         let r = monitor(&rs, None, &Thresholds::default(), 0).unwrap();
         assert_eq!(r.requests, 80);
-        assert_eq!(r.alerts.len(), 2, "{:?}", r.alerts);
+        let fallback: Vec<&String> = r
+            .alerts
+            .iter()
+            .filter(|a| a.starts_with("fallback rate"))
+            .collect();
+        assert_eq!(fallback.len(), 2, "{:?}", r.alerts);
+        // A primary that needed its fallback failed: its calls fail 25% of the time.
+        assert!(
+            r.alerts
+                .iter()
+                .any(|a| a.starts_with("error rate of model anthropic/opus is 25.0% over 40 calls"))
+        );
         assert!(
             r.alerts
                 .iter()
@@ -413,6 +645,190 @@ mod tests {
             .find(|x| x[0] == "cell" && x[1] == "code.quality")
             .unwrap();
         assert_eq!(cq[5], "120 ms");
+    }
+
+    fn failed(cell: &str, task: &str, prio: &str, kind: ErrorKind) -> RouteRecord {
+        RouteRecord {
+            task: task.into(),
+            priority: prio.into(),
+            ok: false,
+            error_kind: Some(kind),
+            ..rec(
+                "2026-11-20T10:00:00Z",
+                cell,
+                "openai/gpt",
+                "openai/gpt",
+                false,
+                10.0,
+            )
+        }
+    }
+
+    fn column(r: &MonitorReport, scope: &str) -> Vec<String> {
+        let s = r.table.column("scope").unwrap().str().unwrap();
+        let k = r.table.column("key").unwrap().str().unwrap();
+        (0..r.table.height())
+            .filter(|i| s.get(*i) == Some(scope))
+            .map(|i| k.get(i).unwrap().to_string())
+            .collect()
+    }
+
+    #[test]
+    fn auth_and_quota_errors_alert_at_any_rate_and_any_count() {
+        let mut rs: Vec<RouteRecord> = (0..200)
+            .map(|_| {
+                rec(
+                    "2026-11-20T10:00:00Z",
+                    "code.quality",
+                    "a/x",
+                    "a/x",
+                    false,
+                    5.0,
+                )
+            })
+            .collect();
+        rs.push(failed("code.quality", "code", "quality", ErrorKind::Auth));
+        rs.push(failed(
+            "code.quality",
+            "code",
+            "quality",
+            ErrorKind::QuotaExhausted,
+        ));
+        let r = monitor(&rs, None, &Thresholds::default(), 0).unwrap();
+        assert!(
+            r.alerts
+                .iter()
+                .any(|a| a.starts_with("1 auth error from model openai/gpt (provider openai)")),
+            "{:?}",
+            r.alerts
+        );
+        assert!(
+            r.alerts
+                .iter()
+                .any(|a| a.starts_with("1 quota_exhausted error"))
+        );
+        // 2 of 202 calls: under the rate threshold, so no rate alert.
+        assert!(
+            !r.alerts.iter().any(|a| a.starts_with("error rate")),
+            "{:?}",
+            r.alerts
+        );
+        let flags = r.table.column("alert").unwrap().str().unwrap();
+        let keys = r.table.column("key").unwrap().str().unwrap();
+        let i = (0..r.table.height())
+            .find(|i| keys.get(*i) == Some("openai/gpt"))
+            .unwrap();
+        assert_eq!(flags.get(i), Some("auth,quota_exhausted"));
+    }
+
+    #[test]
+    fn an_error_rate_past_the_threshold_alerts_per_cell_model_and_provider() {
+        let mut rs: Vec<RouteRecord> = (0..18)
+            .map(|_| {
+                rec(
+                    "2026-11-20T10:00:00Z",
+                    "code.quality",
+                    "openai/gpt",
+                    "openai/gpt",
+                    false,
+                    5.0,
+                )
+            })
+            .collect();
+        for _ in 0..4 {
+            rs.push(failed("code.quality", "code", "quality", ErrorKind::Server));
+        }
+        let r = monitor(&rs, None, &Thresholds::default(), 0).unwrap();
+        for scope in ["cell code.quality", "model openai/gpt", "provider openai"] {
+            assert!(
+                r.alerts.iter().any(|a| a
+                    .starts_with(&format!("error rate of {scope} is 18.2% over 22 calls"))
+                    && a.ends_with("4 server")),
+                "{scope}: {:?}",
+                r.alerts
+            );
+        }
+        let quiet = monitor(&rs[..19], None, &Thresholds::default(), 0).unwrap();
+        assert!(
+            quiet.alerts.is_empty(),
+            "under min_requests: {:?}",
+            quiet.alerts
+        );
+    }
+
+    #[test]
+    fn every_real_cell_has_its_row_and_unlisted_ones_say_they_used_default() {
+        let mut rs = vec![rec(
+            "2026-11-20T10:00:00Z",
+            "code.quality",
+            "a/x",
+            "a/x",
+            false,
+            5.0,
+        )];
+        for (task, prio) in [
+            ("math", "latency"),
+            ("creative", "quality"),
+            ("math", "latency"),
+        ] {
+            rs.push(RouteRecord {
+                task: task.into(),
+                priority: prio.into(),
+                ..rec("2026-11-20T10:00:00Z", "default", "b/y", "b/y", false, 5.0)
+            });
+        }
+        let r = monitor(&rs, None, &Thresholds::default(), 0).unwrap();
+        assert_eq!(
+            column(&r, "cell"),
+            vec![
+                "code.quality",
+                "creative.quality (→ default)",
+                "math.latency (→ default)"
+            ]
+        );
+        let rows = rows(&r).unwrap();
+        let ml = rows
+            .iter()
+            .find(|x| x[0] == "cell" && x[1] == "math.latency (→ default)")
+            .unwrap();
+        assert_eq!(ml[3], "2");
+        assert_eq!(column(&r, "model"), vec!["a/x", "b/y"]);
+    }
+
+    #[test]
+    fn a_classifier_with_a_revoked_key_alerts() {
+        let rs: Vec<RouteRecord> = (0..3)
+            .map(|_| RouteRecord {
+                classifier_parse_miss: true,
+                classifier_error_kind: Some(ErrorKind::Auth),
+                ..rec(
+                    "2026-11-20T10:00:00Z",
+                    "general.default",
+                    "a/x",
+                    "a/x",
+                    false,
+                    5.0,
+                )
+            })
+            .collect();
+        let r = monitor(&rs, None, &Thresholds::default(), 0).unwrap();
+        assert!(
+            r.alerts
+                .iter()
+                .any(|a| a.starts_with("3 auth errors from the classifier in 3 calls")),
+            "{:?}",
+            r.alerts
+        );
+        assert_eq!(column(&r, "classifier"), vec!["classifier"]);
+        let row = rows(&r)
+            .unwrap()
+            .into_iter()
+            .find(|x| x[0] == "classifier")
+            .unwrap();
+        assert_eq!(
+            (row[3].as_str(), row[4].as_str(), row[8].as_str()),
+            ("3", "–", "100.0%")
+        );
     }
 
     #[test]

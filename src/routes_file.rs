@@ -176,8 +176,58 @@ pub struct RouteChange {
     pub cell: CellLabel,
     pub old: Route,
     pub new: Route,
-    /// The cell is not written in the file: it changes because `[default]` does.
+    /// The cell is not written in the file: it changes because `[default]` does (as the
+    /// proposal has it: a cell that would move elsewhere is pinned instead, see [`Pin`]).
     pub via_default: bool,
+}
+
+/// Why `apply` wrote a cell explicitly that the proposal leaves to `[default]`, or that the
+/// current file leaves to `[default]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PinReason {
+    /// An accepted cell follows the new `[default]` in the proposal, but `[default]` is not
+    /// accepted: the cell is written with the proposal's route.
+    FollowsProposedDefault,
+    /// The proposal keeps this cell, but it follows `[default]` in the file, so accepting
+    /// `[default]` would move it: it is written with its (unchanged) route.
+    KeptByProposal,
+    /// The proposal moves this cell elsewhere than the new `[default]`, and the cell is not
+    /// accepted: it is written with its current route so that accepting `[default]` does not
+    /// move it where nobody proposed.
+    NotAccepted,
+}
+
+impl PinReason {
+    /// Stable identifier in `apply --json`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PinReason::FollowsProposedDefault => "follows_proposed_default",
+            PinReason::KeptByProposal => "kept_by_proposal",
+            PinReason::NotAccepted => "not_accepted",
+        }
+    }
+
+    /// The reason in words, for the text output.
+    pub fn describe(self) -> &'static str {
+        match self {
+            PinReason::FollowsProposedDefault => {
+                "the proposal has it follow the new [default], which is not accepted"
+            }
+            PinReason::KeptByProposal => {
+                "the proposal keeps it; it would otherwise follow the new [default]"
+            }
+            PinReason::NotAccepted => "not accepted; it would otherwise follow the new [default]",
+        }
+    }
+}
+
+/// A cell `apply` writes explicitly so that it ends at the route the proposal gives it (or,
+/// when not accepted, keeps the route it has).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pin {
+    pub cell: Cell,
+    pub route: Route,
+    pub reason: PinReason,
 }
 
 /// The outcome of accepting cells of a proposal into a routes file.
@@ -191,11 +241,21 @@ pub struct Accepted {
     /// Every cell whose effective route changes, `[default]` first; cells that follow
     /// `[default]` are listed too, so a reviewer sees everything the edit reroutes.
     pub changes: Vec<RouteChange>,
+    /// Cells written explicitly (pinned) so that they end where the proposal says.
+    pub pins: Vec<Pin>,
 }
 
 /// Accept cells of `proposal` (a recommended routes file) into `current` (a routes file):
-/// the named cells, or with `None` every cell where the two differ. Only those tables change;
-/// comments, blank lines and everything else stay byte for byte.
+/// the named cells, or with `None` every cell whose route the proposal changes. Only those
+/// tables change; comments, blank lines and everything else stay byte for byte.
+///
+/// The result means what the proposal says, cell by cell:
+/// - an accepted cell ends at the proposal's route for it, also when the proposal has it follow
+///   the new `[default]` and `[default]` is not accepted (it is then pinned);
+/// - a cell that is not accepted keeps its route, except a cell the proposal itself leaves to
+///   the new `[default]` when `[default]` is accepted; every other cell that would follow the
+///   new `[default]` is pinned to its current route (for a cell the proposal keeps, that is
+///   its proposed route).
 pub fn accept(
     current: &str,
     proposal: &str,
@@ -215,16 +275,20 @@ pub fn accept(
             if proposed.default != before.default {
                 v.push(CellLabel::Default);
             }
-            for (c, r) in &proposed.cells {
-                if before.cells.get(c) != Some(r) {
-                    v.push(CellLabel::Cell(*c));
-                }
-            }
+            v.extend(
+                Cell::all()
+                    .filter(|c| proposed.route(*c) != before.route(*c))
+                    .map(CellLabel::Cell),
+            );
             v
         }
     };
-    let names: Vec<String> = accepted.iter().map(|l| l.to_string()).collect();
-    let text = render(current, &proposed, Some(&names))?;
+    let (writes, pins) = plan_writes(&before, &proposed, &accepted);
+    let mut names: Vec<String> = writes.cells.keys().map(|c| c.to_string()).collect();
+    if accepted.contains(&CellLabel::Default) {
+        names.push("default".into());
+    }
+    let text = render(current, &writes, Some(&names))?;
     let after = read_table(&text)?;
     let mut changes = Vec::new();
     if after.default != before.default {
@@ -250,7 +314,68 @@ pub fn accept(
         text,
         accepted,
         changes,
+        pins,
     })
+}
+
+/// The tables to write (`[default]` from the proposal, and every cell to write explicitly)
+/// and the pins among those cells; see [`accept`] for the rules.
+fn plan_writes(
+    before: &RouteTable,
+    proposed: &RouteTable,
+    accepted: &[CellLabel],
+) -> (RouteTable, Vec<Pin>) {
+    let default_accepted = accepted.contains(&CellLabel::Default);
+    let is_accepted = |c: Cell| accepted.contains(&CellLabel::Cell(c));
+    let new_default = if default_accepted {
+        &proposed.default
+    } else {
+        &before.default
+    };
+    let mut cells = BTreeMap::new();
+    let mut pins = Vec::new();
+    for cell in Cell::all() {
+        // Where the cell ends if nothing is written for it.
+        let untouched = before.cells.get(&cell).unwrap_or(new_default);
+        let listed_in_proposal = proposed.cells.contains_key(&cell);
+        if is_accepted(cell) {
+            let want = proposed.route(cell);
+            if before.cells.contains_key(&cell) {
+                cells.insert(cell, want.clone());
+            } else if untouched != want {
+                // A cell the file leaves to [default] gets its own table only when it must.
+                cells.insert(cell, want.clone());
+                if !listed_in_proposal {
+                    pins.push(Pin {
+                        cell,
+                        route: want.clone(),
+                        reason: PinReason::FollowsProposedDefault,
+                    });
+                }
+            }
+            continue;
+        }
+        let old = before.route(cell);
+        let as_proposed = !listed_in_proposal && untouched == proposed.route(cell);
+        if untouched != old && !as_proposed {
+            let reason = if proposed.route(cell) == old {
+                PinReason::KeptByProposal
+            } else {
+                PinReason::NotAccepted
+            };
+            cells.insert(cell, old.clone());
+            pins.push(Pin {
+                cell,
+                route: old.clone(),
+                reason,
+            });
+        }
+    }
+    let writes = RouteTable {
+        default: proposed.default.clone(),
+        cells,
+    };
+    (writes, pins)
 }
 
 /// Unified diff between two versions of a routes file.
@@ -405,13 +530,121 @@ min_samples = 5
             "[default]                 # fallback route\nprimary = \"b/y\"           # budget\n"
         ));
         assert!(!only_default.text.contains("fallback = \"b/y\"\n\n[routes"));
-        // Default plus the 17 cells that follow it; code.quality is written and keeps its route.
-        assert_eq!(only_default.changes.len(), 18);
+        // Default plus the 16 cells the proposal leaves to it; code.quality is written and keeps
+        // its route; math.latency, which the proposal moves elsewhere but which is not
+        // accepted, is pinned to the route it has instead of following the new default.
+        assert_eq!(only_default.changes.len(), 17, "{:?}", only_default.changes);
         assert!(only_default.changes[1..].iter().all(|c| c.via_default));
+        let ml = Cell::new(TaskType::Math, Priority::Latency);
+        assert_eq!(
+            only_default.pins,
+            vec![Pin {
+                cell: ml,
+                route: read_table(SRC).unwrap().default,
+                reason: PinReason::NotAccepted,
+            }]
+        );
+        assert_eq!(
+            read_table(&only_default.text).unwrap().route(ml),
+            &read_table(SRC).unwrap().default
+        );
 
         let none = accept(SRC, &proposal, Some(&[])).unwrap();
         assert_eq!(none.text, SRC);
         assert!(none.changes.is_empty());
+    }
+
+    /// A proposal that moves `[default]` from a/x to b/y, keeps math.default on a/x (so lists it),
+    /// and leaves code.default to the new default (not listed).
+    fn moved_default_proposal() -> String {
+        let mut cells = BTreeMap::new();
+        cells.insert(
+            Cell::new(TaskType::Code, Priority::Quality),
+            Route {
+                primary: m("b/y"),
+                fallback: Some(m("a/x")),
+            },
+        );
+        cells.insert(
+            Cell::new(TaskType::Math, Priority::Default),
+            Route {
+                primary: m("a/x"),
+                fallback: Some(m("b/y")),
+            },
+        );
+        let t = RouteTable {
+            default: Route {
+                primary: m("b/y"),
+                fallback: Some(m("a/x")),
+            },
+            cells,
+        };
+        render(SRC, &t, None).unwrap()
+    }
+
+    #[test]
+    fn accepting_a_cell_that_follows_the_new_default_pins_the_proposed_route() {
+        let proposal = moved_default_proposal();
+        let cd = Cell::new(TaskType::Code, Priority::Default);
+        let only = [CellLabel::Cell(cd)];
+        let out = accept(SRC, &proposal, Some(&only)).unwrap();
+        let after = read_table(&out.text).unwrap();
+        let proposed = read_table(&proposal).unwrap();
+        assert_eq!(after.route(cd), proposed.route(cd));
+        assert_eq!(after.default, read_table(SRC).unwrap().default);
+        assert!(
+            out.text
+                .contains("[routes.code.default]\nprimary = \"b/y\"\nfallback = \"a/x\"\n")
+        );
+        assert_eq!(out.changes.len(), 1, "{:?}", out.changes);
+        assert!(!out.changes[0].via_default);
+        assert_eq!(out.pins[0].reason, PinReason::FollowsProposedDefault);
+        // Every other cell keeps its route.
+        for c in Cell::all().filter(|c| *c != cd) {
+            assert_eq!(after.route(c), read_table(SRC).unwrap().route(c), "{c}");
+        }
+    }
+
+    #[test]
+    fn accepting_a_cell_whose_route_stays_writes_nothing() {
+        let proposal = moved_default_proposal();
+        // code.default follows [default] in the file; the proposal keeps a/x for math.default,
+        // which the file also leaves to [default] (a/x): accepting it changes nothing.
+        let md = CellLabel::Cell(Cell::new(TaskType::Math, Priority::Default));
+        let out = accept(SRC, &proposal, Some(&[md])).unwrap();
+        assert_eq!(out.text, SRC);
+        assert!(out.changes.is_empty() && out.pins.is_empty());
+    }
+
+    #[test]
+    fn accepting_default_never_moves_a_cell_the_proposal_keeps() {
+        let proposal = moved_default_proposal();
+        let proposed = read_table(&proposal).unwrap();
+        let before = read_table(SRC).unwrap();
+        let out = accept(SRC, &proposal, Some(&[CellLabel::Default])).unwrap();
+        let after = read_table(&out.text).unwrap();
+        let md = Cell::new(TaskType::Math, Priority::Default);
+        assert_eq!(after.route(md), before.route(md), "kept by the proposal");
+        assert!(
+            out.pins
+                .iter()
+                .any(|p| p.cell == md && p.reason == PinReason::KeptByProposal)
+        );
+        for c in Cell::all() {
+            let (b, a, p) = (before.route(c), after.route(c), proposed.route(c));
+            // Either unchanged, or moved to exactly what the proposal gives it via [default].
+            assert!(
+                a == b || (a == p && !proposed.cells.contains_key(&c)),
+                "{c}"
+            );
+        }
+        // Accepting everything ends at the proposal, cell by cell.
+        let all = accept(SRC, &proposal, None).unwrap();
+        let after = read_table(&all.text).unwrap();
+        for c in Cell::all() {
+            assert_eq!(after.route(c), proposed.route(c), "{c}");
+        }
+        assert_eq!(after.default, proposed.default);
     }
 
     #[test]

@@ -242,9 +242,11 @@ pub fn write(
             path: crate::prices::SNAPSHOT_SOURCE.into(),
             sha256: sha256_hex(crate::prices::SNAPSHOT_JSON.as_bytes()),
         },
+        routes_copy: None,
         settings: Settings {
             repeats: spec.repeats,
             max_spend_usd: None,
+            routes_answers_sha256: None,
         },
         models: models.iter().map(|m| m.to_string()).collect(),
         classifiers: vec![classifier.to_string()],

@@ -16,20 +16,22 @@ use crate::types::sha256_hex;
 
 /// Run `apply`; the exit code.
 pub fn apply(a: ApplyArgs) -> anyhow::Result<u8> {
-    let manifest = Manifest::load(&a.run_dir)?;
+    // RUN_DIR may be a named derivation inside a run (`report RUN --routes FILE` writes one).
+    let (run, from) = super::report::proposal_dirs(&a.run_dir);
+    let manifest = Manifest::load(&run)?;
     let cells = a.cells.as_deref().map(parse_cells).transpose()?;
-    let _lock = Lock::acquire(&a.run_dir)?;
+    let _lock = Lock::acquire(&run)?;
 
     let target = a
         .routes
         .clone()
-        .unwrap_or_else(|| super::report::locate(&a.run_dir, &manifest.routes.path));
-    let proposal_path = a.run_dir.join("routes.recommended.toml");
+        .unwrap_or_else(|| super::report::locate(&run, &manifest.routes.path));
+    let proposal_path = from.join("routes.recommended.toml");
     let proposal = std::fs::read_to_string(&proposal_path).map_err(|e| {
         UsageError(format!(
             "{} has no routes.recommended.toml ({e}); run `routecal report {}` first",
-            a.run_dir.display(),
-            a.run_dir.display()
+            from.display(),
+            run.display()
         ))
     })?;
     let current = std::fs::read_to_string(&target)
@@ -37,7 +39,7 @@ pub fn apply(a: ApplyArgs) -> anyhow::Result<u8> {
 
     // The proposal is relative to the file it was derived from: report.json records it (a
     // `report --routes` re-derivation changes it); older folders only have run.json's.
-    let basis = report::json::basis(&a.run_dir)
+    let basis = report::json::basis(&from)
         .map(|b| (b.path, b.sha256))
         .unwrap_or((manifest.routes.path.clone(), manifest.routes.sha256.clone()));
     let sha = sha256_hex(current.as_bytes());
@@ -45,13 +47,15 @@ pub fn apply(a: ApplyArgs) -> anyhow::Result<u8> {
         return Err(UsageError(format!(
             "{} is not the routes file this proposal was derived from ({}, sha256 {}…; now {}…): \
              it changed since, or it is another file. Re-derive the proposal against it with \
-             `routecal report {} --routes {}`, or pass --force to write the cells anyway",
+             `routecal report {} --routes {}` and apply the derivation it writes \
+             ({}/derived-…), or pass --force to write the cells anyway",
             target.display(),
             basis.0,
             &basis.1[..basis.1.len().min(12)],
             &sha[..12],
-            a.run_dir.display(),
-            target.display()
+            run.display(),
+            target.display(),
+            run.display()
         ))
         .into());
     }
@@ -81,85 +85,128 @@ pub fn apply(a: ApplyArgs) -> anyhow::Result<u8> {
         report::write_atomic(&target, accepted.text.as_bytes())?;
     }
 
-    if a.json {
-        let changes: Vec<serde_json::Value> = accepted
-            .changes
-            .iter()
-            .map(|c| {
-                serde_json::json!({
-                    "cell": c.cell.to_string(),
-                    "old": {"primary": c.old.primary, "fallback": c.old.fallback},
-                    "new": {"primary": c.new.primary, "fallback": c.new.fallback},
-                    "via_default": c.via_default,
-                })
-            })
-            .collect();
-        let out = serde_json::json!({
-            "run_id": manifest.run_id,
-            "routes": super::display_path(&target),
-            "accepted": accepted.accepted.iter().map(|c| c.to_string()).collect::<Vec<_>>(),
-            "changes": changes,
-            "written": write,
-            "dry_run": a.dry_run,
-            "backup": write.then(|| super::display_path(&backup)),
-        });
-        outln!("{}", serde_json::to_string_pretty(&out)?);
-        return super::ok();
-    }
-    if a.quiet {
-        return super::ok();
-    }
-    let name = super::display_path(&target);
-    if !changed {
-        outln!(
-            "{name} already has {}: nothing to write",
-            if accepted.accepted.is_empty() {
-                "every proposed route".to_string()
-            } else {
-                format!("the routes of {}", join(&accepted.accepted))
-            }
-        );
-        return super::ok();
-    }
-    if a.dry_run {
-        out!(
-            "{}",
-            routes_file::unified_diff(
-                &current,
-                &accepted.text,
-                &name,
-                &format!("{name} (applied)")
+    let out = Outcome {
+        run_id: &manifest.run_id,
+        source: if from == run {
+            format!("run {}", manifest.run_id)
+        } else {
+            format!(
+                "run {} ({})",
+                manifest.run_id,
+                from.file_name().unwrap_or_default().to_string_lossy()
             )
-        );
-    }
-    outln!(
-        "{} {} from run {} to {name}; {} of {} routes change:",
-        if a.dry_run { "Would apply" } else { "Applied" },
-        join(&accepted.accepted),
-        manifest.run_id,
-        accepted.changes.len(),
-        crate::types::Cell::all().count() + 1
-    );
-    for c in &accepted.changes {
-        outln!(
-            "  {}: {} → {}{}",
-            c.cell,
-            text::route(&c.old),
-            text::route(&c.new),
-            if c.via_default {
-                "  (follows [default])"
-            } else {
-                ""
-            }
-        );
-    }
-    if write {
-        outln!(
-            "Previous version: {}. Review with `git diff {name}`, then commit.",
-            super::display_path(&backup)
-        );
+        },
+        target: &target,
+        current: &current,
+        accepted: &accepted,
+        backup: write.then_some(backup.as_path()),
+    };
+    if a.json {
+        outln!("{}", serde_json::to_string_pretty(&out.json(a.dry_run))?);
+    } else if !a.quiet {
+        out.print(a.dry_run);
     }
     super::ok()
+}
+
+/// What `apply` did (or would do), for its output.
+struct Outcome<'a> {
+    run_id: &'a str,
+    /// The run, and the derivation inside it when the proposal came from one.
+    source: String,
+    target: &'a Path,
+    current: &'a str,
+    accepted: &'a routes_file::Accepted,
+    /// Where the previous file was kept, when the file was written.
+    backup: Option<&'a Path>,
+}
+
+impl Outcome<'_> {
+    /// The `--json` object.
+    fn json(&self, dry_run: bool) -> serde_json::Value {
+        let route = |r: &crate::config::Route| serde_json::json!({"primary": r.primary, "fallback": r.fallback});
+        let acc = self.accepted;
+        serde_json::json!({
+            "run_id": self.run_id,
+            "routes": super::display_path(self.target),
+            "accepted": acc.accepted.iter().map(|c| c.to_string()).collect::<Vec<_>>(),
+            "changes": acc.changes.iter().map(|c| serde_json::json!({
+                "cell": c.cell.to_string(),
+                "old": route(&c.old),
+                "new": route(&c.new),
+                "via_default": c.via_default,
+            })).collect::<Vec<_>>(),
+            "pinned": acc.pins.iter().map(|p| serde_json::json!({
+                "cell": p.cell.to_string(),
+                "route": route(&p.route),
+                "reason": p.reason.as_str(),
+            })).collect::<Vec<_>>(),
+            "written": self.backup.is_some(),
+            "dry_run": dry_run,
+            "backup": self.backup.map(super::display_path),
+        })
+    }
+
+    /// The text output: every route that changes, the pinned cells and why.
+    fn print(&self, dry_run: bool) {
+        let acc = self.accepted;
+        let name = super::display_path(self.target);
+        if acc.text == self.current {
+            outln!(
+                "{name} already has {}: nothing to write",
+                if acc.accepted.is_empty() {
+                    "every proposed route".to_string()
+                } else {
+                    format!("the routes of {}", join(&acc.accepted))
+                }
+            );
+            return;
+        }
+        if dry_run {
+            let applied = format!("{name} (applied)");
+            out!(
+                "{}",
+                routes_file::unified_diff(self.current, &acc.text, &name, &applied)
+            );
+        }
+        outln!(
+            "{} {} from {} to {name}; {} of {} routes change:",
+            if dry_run { "Would apply" } else { "Applied" },
+            join(&acc.accepted),
+            self.source,
+            acc.changes.len(),
+            crate::types::Cell::all().count() + 1
+        );
+        for c in &acc.changes {
+            let how = if c.via_default {
+                "  (follows [default], as proposed)"
+            } else {
+                ""
+            };
+            outln!(
+                "  {}: {} → {}{how}",
+                c.cell,
+                text::route(&c.old),
+                text::route(&c.new)
+            );
+        }
+        if !acc.pins.is_empty() {
+            outln!(
+                "{} explicitly in {name}, so that they end where the proposal says:",
+                if dry_run { "Would pin" } else { "Pinned" }
+            );
+            for p in &acc.pins {
+                let (route, why) = (text::route(&p.route), p.reason.describe());
+                outln!("  {}: {route} ({why})", p.cell);
+            }
+        }
+        if let Some(b) = self.backup {
+            outln!(
+                "Previous version: {}. Review with `git diff {name}`, then commit.",
+                super::display_path(b)
+            );
+        }
+    }
 }
 
 /// `--cells` as typed; any unknown cell is bad input, reported with every valid form.

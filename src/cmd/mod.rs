@@ -12,6 +12,7 @@ pub mod monitor;
 pub mod report;
 pub mod route;
 pub mod run;
+mod run_end;
 pub mod validate;
 
 use std::path::{Path, PathBuf};

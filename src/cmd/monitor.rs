@@ -19,6 +19,7 @@ pub fn monitor(a: MonitorArgs) -> anyhow::Result<u8> {
     let th = Thresholds {
         fallback_rate: a.fallback_alert,
         parse_miss_rate: a.parse_miss_alert,
+        error_rate: a.error_alert,
         min_requests: a.min_requests,
     };
     let r = monitor::monitor(&records, since_ms, &th, skipped)?;

@@ -7,9 +7,12 @@ use crate::cli::ReportArgs;
 use crate::config::Config;
 use crate::dataset::Dataset;
 use crate::derive;
+use crate::error::{InputError, UsageError};
+use crate::prices::PriceTable;
 use crate::report::{self, compare, text};
 use crate::run_dir::{self, Lock, Manifest};
 use crate::runner::journal::{self, JournalContents};
+use crate::types::sha256_hex;
 
 /// Run `report` with one run directory or two; the exit code.
 pub fn report(a: ReportArgs) -> anyhow::Result<u8> {
@@ -45,27 +48,25 @@ impl Loaded {
 
 fn load(dir: &Path, routes: Option<&Path>, dataset: Option<&Path>) -> anyhow::Result<Loaded> {
     let manifest = Manifest::load(dir)?;
-    let routes = routes
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|| locate(dir, &manifest.routes.path));
     let dataset = dataset
         .map(Path::to_path_buf)
         .unwrap_or_else(|| locate(dir, &manifest.dataset.path));
     // Prices with dates or time windows resolve at the run's start, as they did during the run.
+    let at = manifest.started();
+    // The price table the run was made with (its --prices file, else the snapshot).
     let prices = super::run_prices(dir, &manifest)?;
-    let (cfg, ds) =
-        super::load_inputs_priced(&routes, &dataset, manifest.started(), prices.table())?;
-    let mut notes = Vec::new();
-    if cfg.sha256 != manifest.routes.sha256 {
-        notes.push(format!(
-            "{} changed since the run: its current policy, prices and table apply",
-            routes.display()
-        ));
-    }
+    let (cfg, mut notes) = match routes {
+        Some(p) => (Config::load(p, prices.table(), at)?, Vec::new()),
+        None => run_routes(dir, &manifest, at, prices.table())?,
+    };
+    let ds = Dataset::load(&dataset)?;
+    crate::judge_phase::check(&cfg, &ds)?;
     if ds.sha256 != manifest.dataset.sha256 {
         notes.push(format!(
-            "{} changed since the run: its current graders apply",
-            dataset.display()
+            "{} changed since the run (sha256 {}…, now {}…): its current graders apply",
+            dataset.display(),
+            short(&manifest.dataset.sha256),
+            short(&ds.sha256)
         ));
     }
     let journal = journal::read(&dir.join(run_dir::JOURNAL))?;
@@ -78,17 +79,99 @@ fn load(dir: &Path, routes: Option<&Path>, dataset: Option<&Path>) -> anyhow::Re
     })
 }
 
+fn short(sha: &str) -> &str {
+    &sha[..sha.len().min(12)]
+}
+
+/// The routes file a run measured: its own copy in the run directory (checked against the
+/// sha256 in run.json), read as if it stood at the recorded path (a replay endpoint's relative
+/// path resolves from there). A run made before copies were kept falls back to the recorded
+/// path, with a note when that file no longer has the hash the run recorded.
+fn run_routes(
+    dir: &Path,
+    manifest: &Manifest,
+    at: jiff::Timestamp,
+    prices: &PriceTable,
+) -> anyhow::Result<(Config, Vec<String>)> {
+    let recorded = locate(dir, &manifest.routes.path);
+    let Some(copy) = &manifest.routes_copy else {
+        let cfg = Config::load(&recorded, prices, at)?;
+        let mut notes = Vec::new();
+        if cfg.sha256 != manifest.routes.sha256 {
+            notes.push(format!(
+                "run {} keeps no copy of the routes file it measured (it was made before routecal \
+                 kept one), and {} changed since the run (sha256 {}…, now {}…): the run is derived \
+                 against the file as it is now, so its current-table figures, policy and prices \
+                 are not those it measured",
+                manifest.run_id,
+                recorded.display(),
+                short(&manifest.routes.sha256),
+                short(&cfg.sha256)
+            ));
+        }
+        return Ok((cfg, notes));
+    };
+    let path = dir.join(&copy.path);
+    let bytes = std::fs::read(&path)
+        .map_err(|e| InputError::new(&path, format!("cannot read the run's routes copy: {e}")))?;
+    let sha = sha256_hex(&bytes);
+    if sha != copy.sha256 {
+        return Err(InputError::new(
+            &path,
+            format!(
+                "the run's routes copy has sha256 {}…, not the {}… recorded in {}: it was \
+                 edited; restore it, or derive against another file with --routes FILE",
+                short(&sha),
+                short(&copy.sha256),
+                run_dir::MANIFEST
+            ),
+        )
+        .into());
+    }
+    let source = String::from_utf8(bytes)
+        .map_err(|_| InputError::new(&path, "the run's routes copy is not valid UTF-8"))?;
+    Ok((Config::parse(&recorded, source, prices, at)?, Vec::new()))
+}
+
 fn one(a: &ReportArgs) -> anyhow::Result<u8> {
     // Read the manifest first: a folder that is not a run directory is bad input, not a lock.
     Manifest::load(&a.run_dir)?;
+    let name = a.name.as_deref().map(check_name).transpose()?;
     let _lock = Lock::acquire(&a.run_dir)?;
     let mut run = load(&a.run_dir, a.routes.as_deref(), a.dataset.as_deref())?;
+    // Against other inputs than the run's, the result is a named derivation beside the run's
+    // own reports, which stay as they are.
+    let out_dir = if a.routes.is_some() || a.dataset.is_some() || name.is_some() {
+        let name = name.unwrap_or_else(|| default_name(a, &run));
+        a.run_dir.join(format!("{DERIVED_PREFIX}{name}"))
+    } else {
+        a.run_dir.clone()
+    };
+    // A derivation's reports name the files it was derived against, not the run's.
+    if let Some(p) = &a.routes {
+        run.manifest.routes = run_dir::FileRef {
+            path: super::display_path(p),
+            sha256: run.cfg.sha256.clone(),
+        };
+    }
+    if let Some(p) = &a.dataset {
+        run.manifest.dataset = run_dir::FileRef {
+            path: super::display_path(p),
+            sha256: run.ds.sha256.clone(),
+        };
+    }
     let journal = std::mem::take(&mut run.journal);
     let derived = run.derive_owned(journal)?;
-    let files = report::write_all(&a.run_dir, &derived)?;
+    // Created only once the derivation succeeded: a failure leaves no empty folder.
+    std::fs::create_dir_all(&out_dir)
+        .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", out_dir.display()))?;
+    let files = report::write_all(&out_dir, &derived)?;
     if a.json {
         let mut out = report::json::summary(&derived);
         out["run_dir"] = super::display_path(&a.run_dir).into();
+        if out_dir != a.run_dir {
+            out["derived_dir"] = super::display_path(&out_dir).into();
+        }
         out["files"] = files.into();
         outln!("{}", serde_json::to_string_pretty(&out)?);
     } else if !a.quiet {
@@ -96,13 +179,87 @@ fn one(a: &ReportArgs) -> anyhow::Result<u8> {
         for w in derived.warnings() {
             outln!("warning: {w}");
         }
-        outln!(
-            "\nRewrote {} files in {}",
-            files.len(),
-            super::display_path(&a.run_dir)
-        );
+        if out_dir == a.run_dir {
+            outln!(
+                "\nRewrote {} files in {}",
+                files.len(),
+                super::display_path(&a.run_dir)
+            );
+        } else {
+            outln!(
+                "\nWrote {} files in {} (the run's own reports are unchanged); \
+                 `routecal diff {}` and `routecal apply {}` read this derivation",
+                files.len(),
+                super::display_path(&out_dir),
+                super::display_path(&out_dir),
+                super::display_path(&out_dir)
+            );
+        }
     }
     super::ok()
+}
+
+/// Named derivations live in `RUN_DIR/derived-<name>/`.
+pub const DERIVED_PREFIX: &str = "derived-";
+
+/// A derivation's name as given with `--name`: letters, digits, `-`, `_` and `.`, not starting
+/// with a dot.
+fn check_name(n: &str) -> anyhow::Result<String> {
+    let ok = !n.is_empty()
+        && !n.starts_with('.')
+        && n.len() <= 100
+        && n.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    if ok {
+        Ok(n.to_string())
+    } else {
+        Err(UsageError(format!(
+            "--name {n:?}: a derivation's name is letters, digits, '-', '_' and '.', \
+             not starting with '.'"
+        ))
+        .into())
+    }
+}
+
+/// The name of a derivation when `--name` is not given: the routes file's (or dataset's) stem
+/// and the first 8 hex digits of a hash of both inputs, so the same inputs reuse one folder.
+fn default_name(a: &ReportArgs, run: &Loaded) -> String {
+    let stem = a
+        .routes
+        .as_deref()
+        .or(a.dataset.as_deref())
+        .and_then(Path::file_stem)
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "inputs".into());
+    let stem: String = stem
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    let hash = sha256_hex(format!("{}:{}", run.cfg.sha256, run.ds.sha256).as_bytes());
+    format!("{stem}-{}", &hash[..8])
+}
+
+/// A folder a proposal is read from: a run directory, or a named derivation inside one
+/// (`RUN_DIR/derived-<name>`). Returns the run directory (its manifest and lock) and the
+/// folder holding the proposal.
+pub(crate) fn proposal_dirs(dir: &Path) -> (PathBuf, PathBuf) {
+    let is_derivation = !dir.join(run_dir::MANIFEST).exists()
+        && dir
+            .file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| n.starts_with(DERIVED_PREFIX));
+    match dir.parent() {
+        Some(run) if is_derivation && run.join(run_dir::MANIFEST).is_file() => {
+            (run.to_path_buf(), dir.to_path_buf())
+        }
+        _ => (dir.to_path_buf(), dir.to_path_buf()),
+    }
 }
 
 fn two(a: &ReportArgs, later: &Path) -> anyhow::Result<u8> {
@@ -110,9 +267,19 @@ fn two(a: &ReportArgs, later: &Path) -> anyhow::Result<u8> {
     Manifest::load(later)?;
     // The comparison is written into the later run; the earlier one is only read.
     let _lock = Lock::acquire(later)?;
+    // Each run is derived against the routes file it measured (its own copy), so A's
+    // "current table" is A's, whatever was applied since.
     let (ra, rb) = (load(&a.run_dir, None, None)?, load(later, None, None)?);
     let (da, db) = (ra.derive()?, rb.derive()?);
-    let c = compare::compare(&da, &db);
+    let mut c = compare::compare(&da, &db);
+    for (side, run) in [("A", &ra), ("B", &rb)] {
+        for n in &run.notes {
+            if !a.json && !a.quiet {
+                eoutln!("warning: {side}: {n}");
+            }
+            c.notes.push(format!("{side}: {n}"));
+        }
+    }
     let stem = format!("compare-{}", c.a);
     let md_path = later.join(format!("{stem}.md"));
     let csv_path = later.join(format!("{stem}.csv"));
@@ -120,35 +287,14 @@ fn two(a: &ReportArgs, later: &Path) -> anyhow::Result<u8> {
     report::write_atomic(&md_path, compare::markdown(&c).as_bytes())?;
     report::write_atomic(&csv_path, &csv)?;
     if a.json {
-        let moves: Vec<serde_json::Value> = c
-            .moves
-            .iter()
-            .map(|m| {
-                serde_json::json!({
-                    "model": m.model,
-                    "task_type": m.task.as_str(),
-                    "quality_a": m.quality_a,
-                    "quality_b": m.quality_b,
-                    "delta_quality": m.delta_quality.map(|d| serde_json::json!({"value": d.value, "low": d.low, "high": d.high})),
-                    "cost_per_call_usd_a": m.cost_per_call_a,
-                    "cost_per_call_usd_b": m.cost_per_call_b,
-                    "p95_latency_ms_a": m.p95_a,
-                    "p95_latency_ms_b": m.p95_b,
-                    "error_rate_a": m.error_rate_a,
-                    "error_rate_b": m.error_rate_b,
-                    "notable": m.notable,
-                })
-            })
-            .collect();
-        let out = serde_json::json!({
-            "a": c.a,
-            "b": c.b,
-            "files": [super::display_path(&md_path), super::display_path(&csv_path)],
-            "notable": c.moves.iter().filter(|m| !m.notable.is_empty()).count(),
-            "moves": moves,
-            "notes": c.notes,
-        });
-        outln!("{}", serde_json::to_string_pretty(&out)?);
+        let files = [
+            super::display_path(&md_path),
+            super::display_path(&csv_path),
+        ];
+        outln!(
+            "{}",
+            serde_json::to_string_pretty(&comparison_json(&c, &files))?
+        );
     } else if !a.quiet {
         out!("{}", compare::text(&c));
         outln!(
@@ -158,6 +304,61 @@ fn two(a: &ReportArgs, later: &Path) -> anyhow::Result<u8> {
         );
     }
     super::ok()
+}
+
+/// What `report A B --json` prints.
+fn comparison_json(c: &compare::Comparison, files: &[String]) -> serde_json::Value {
+    let moves: Vec<serde_json::Value> = c
+        .moves
+        .iter()
+        .map(|m| {
+            serde_json::json!({
+                "model": m.model,
+                "task_type": m.task.as_str(),
+                "quality_a": m.quality_a,
+                "quality_b": m.quality_b,
+                "delta_quality": m.delta_quality.map(|d| serde_json::json!({"value": d.value, "low": d.low, "high": d.high})),
+                "cost_per_call_usd_a": m.cost_per_call_a,
+                "cost_per_call_usd_b": m.cost_per_call_b,
+                "p95_latency_ms_a": m.p95_a,
+                "p95_latency_ms_b": m.p95_b,
+                "error_rate_a": m.error_rate_a,
+                "error_rate_b": m.error_rate_b,
+                "notable": m.notable,
+            })
+        })
+        .collect();
+    let table_changes: Vec<serde_json::Value> = c
+        .table_changes
+        .iter()
+        .map(|(cell, ra, rb)| serde_json::json!({"cell": cell, "a": ra, "b": rb}))
+        .collect();
+    let simulation: Vec<serde_json::Value> = c
+        .simulation
+        .iter()
+        .map(|p| {
+            serde_json::json!({
+                "scenario": p.scenario,
+                "classifier": p.classifier,
+                "quality_a": p.quality_a,
+                "quality_b": p.quality_b,
+                "cost_per_1k_requests_usd_a": p.cost_per_1k_a,
+                "cost_per_1k_requests_usd_b": p.cost_per_1k_b,
+                "p95_latency_ms_a": p.p95_a,
+                "p95_latency_ms_b": p.p95_b,
+            })
+        })
+        .collect();
+    serde_json::json!({
+        "a": c.a,
+        "b": c.b,
+        "files": files,
+        "notable": c.moves.iter().filter(|m| !m.notable.is_empty()).count(),
+        "moves": moves,
+        "table_changes": table_changes,
+        "simulation": simulation,
+        "notes": c.notes,
+    })
 }
 
 /// A path recorded in run.json: relative to the working directory of the run, which is usually

@@ -1,12 +1,20 @@
 //! `routecal route`: the router on the command line, a thin layer over [`Router`].
+//!
+//! Prompts from stdin are answered as they arrive: a reader thread takes one line at a time
+//! (bounded, see [`crate::jsonl::Lines`]), at most `--concurrency` prompts are in flight, and
+//! each answer is written (and flushed) the moment it is ready, labelled with its input line and
+//! id. A stalled request holds one slot only; a pipe that stays open gets its answers; a kill
+//! loses only what was in flight. docs/router.md describes the output lines.
 
-use std::io::BufRead;
 use std::path::PathBuf;
 
 use futures::StreamExt;
+use futures::stream::FuturesUnordered;
 
 use crate::cli::RouteArgs;
-use crate::error::{UsageError, exit};
+use crate::dataset::MAX_LINE_BYTES;
+use crate::error::exit;
+use crate::jsonl::{Line, Lines};
 use crate::router::{RouteFailure, Routed, Router, RouterOptions};
 
 /// The default classification cache: `$XDG_CACHE_HOME/routecal/…` or `~/.cache/routecal/…`.
@@ -17,53 +25,220 @@ fn default_cache() -> Option<PathBuf> {
     Some(base.join("routecal").join("classifications.jsonl"))
 }
 
+/// One prompt to answer.
 struct Input {
+    /// 1-based stdin line; `None` for a prompt given as an argument.
+    line: Option<usize>,
     id: Option<String>,
     prompt: String,
 }
 
-fn read_inputs(a: &RouteArgs) -> anyhow::Result<Vec<Input>> {
-    if let Some(p) = a.prompt.as_deref().filter(|p| *p != "-") {
-        return Ok(vec![Input {
+/// A stdin line that is not a prompt: its number and why.
+struct BadLine {
+    line: usize,
+    message: String,
+}
+
+/// One stdin line as an input: `None` for a blank line.
+fn parse_line(line: usize, raw: Line, jsonl: bool) -> Option<Result<Input, BadLine>> {
+    let bad = |message: String| Some(Err(BadLine { line, message }));
+    let raw = match raw {
+        Line::TooLong(len) => {
+            return bad(format!(
+                "the line is {len} bytes; the limit is {} MiB",
+                MAX_LINE_BYTES >> 20
+            ));
+        }
+        Line::Text(raw) => raw,
+    };
+    let Ok(text) = std::str::from_utf8(raw) else {
+        return bad("not valid UTF-8".into());
+    };
+    if text.trim().is_empty() {
+        return None;
+    }
+    if !jsonl {
+        return Some(Ok(Input {
+            line: Some(line),
             id: None,
-            prompt: p.to_string(),
-        }]);
+            prompt: text.to_string(),
+        }));
     }
-    let mut out = Vec::new();
-    for (i, line) in std::io::stdin().lock().lines().enumerate() {
-        let line = line.map_err(|e| UsageError(format!("stdin line {}: {e}", i + 1)))?;
-        if line.trim().is_empty() {
-            continue;
+    let v = match crate::jsonl::parse_strict(text) {
+        Ok(v) => v,
+        Err(e) => return bad(e.to_string()),
+    };
+    let Some(prompt) = v
+        .get("prompt")
+        .and_then(|p| p.as_str())
+        .filter(|p| !p.trim().is_empty())
+    else {
+        return bad("prompt: missing or empty".into());
+    };
+    let id = v.get("id").map(|x| {
+        x.as_str()
+            .map(str::to_string)
+            .unwrap_or_else(|| x.to_string())
+    });
+    Some(Ok(Input {
+        line: Some(line),
+        id,
+        prompt: prompt.to_string(),
+    }))
+}
+
+/// Read stdin on a thread, one bounded line at a time, into `tx`; ends at EOF, on a read error
+/// (reported as a bad line) or when the receiver is gone.
+fn spawn_reader(jsonl: bool, tx: tokio::sync::mpsc::Sender<Result<Input, BadLine>>) {
+    std::thread::spawn(move || {
+        let stdin = std::io::stdin();
+        let mut lines = Lines::new(stdin.lock(), MAX_LINE_BYTES);
+        loop {
+            let msg = match lines.next_line() {
+                Ok(None) => return,
+                Ok(Some((n, raw))) => match parse_line(n, raw, jsonl) {
+                    Some(m) => m,
+                    None => continue,
+                },
+                Err(e) => Err(BadLine {
+                    line: 0,
+                    message: format!("cannot read stdin: {e}"),
+                }),
+            };
+            let stop = msg.as_ref().is_err_and(|b| b.line == 0);
+            if tx.blocking_send(msg).is_err() || stop {
+                return;
+            }
         }
-        if a.jsonl {
-            let v: serde_json::Value = serde_json::from_str(&line)
-                .map_err(|e| UsageError(format!("stdin:{}: not valid JSON: {e}", i + 1)))?;
-            let prompt = v
-                .get("prompt")
-                .and_then(|p| p.as_str())
-                .filter(|p| !p.trim().is_empty())
-                .ok_or_else(|| UsageError(format!("stdin:{}: prompt: missing or empty", i + 1)))?;
-            let id = v.get("id").map(|x| {
-                x.as_str()
-                    .map(str::to_string)
-                    .unwrap_or_else(|| x.to_string())
+    });
+}
+
+/// What the command prints, and how many prompts failed or were bad.
+struct Output {
+    json: bool,
+    failed: usize,
+    bad: usize,
+}
+
+impl Output {
+    /// Print one answer (or failure) and flush, so it is out before the next one finishes.
+    fn answer(&mut self, input: &Input, out: &Result<Routed, RouteFailure>) -> std::io::Result<()> {
+        if out.is_err() {
+            self.failed += 1;
+        }
+        if self.json {
+            outln!("{}", json_line(input, out));
+            return Ok(());
+        }
+        let label = text_label(input);
+        match out {
+            Ok(r) => {
+                let via = if r.fell_back {
+                    format!("{} (fallback)", r.routed_to)
+                } else {
+                    r.routed_to.to_string()
+                };
+                eoutln!(
+                    "{}routed to {via} ({} {}{})",
+                    label
+                        .as_deref()
+                        .map(|l| format!("{l}: "))
+                        .unwrap_or_default(),
+                    r.classification.labels.0,
+                    r.classification.labels.1,
+                    if r.cell_listed { "" } else { ", default route" }
+                );
+                match &label {
+                    Some(l) => outln!("{l}\t{}", escape_line(&r.answer)),
+                    None => outln!("{}", r.answer),
+                }
+            }
+            Err(f) => match &label {
+                Some(l) => eoutln!("{l}: error: {f}"),
+                None => eoutln!("error: {f}"),
+            },
+        }
+        Ok(())
+    }
+
+    /// Report a stdin line that is not a prompt (on stderr, and as a JSON line with `--json`).
+    fn bad_line(&mut self, b: &BadLine) -> std::io::Result<()> {
+        self.bad += 1;
+        eoutln!("error: stdin:{}: {}", b.line, b.message);
+        if self.json {
+            let v = serde_json::json!({
+                "line": b.line,
+                "id": null,
+                "error": format!("stdin:{}: {}", b.line, b.message),
+                "error_kind": "bad_input",
             });
-            out.push(Input {
-                id,
-                prompt: prompt.to_string(),
-            });
-        } else {
-            out.push(Input {
-                id: None,
-                prompt: line,
-            });
+            outln!("{v}");
+        }
+        Ok(())
+    }
+}
+
+/// The label of a batch answer in text mode: its id, else `line N`; none for a single prompt.
+fn text_label(input: &Input) -> Option<String> {
+    match (&input.id, input.line) {
+        (Some(id), _) => Some(escape_line(id)),
+        (None, Some(n)) => Some(format!("line {n}")),
+        (None, None) => None,
+    }
+}
+
+/// One line of text: backslash, newline, carriage return and tab written as `\\`, `\n`, `\r`,
+/// `\t`.
+fn escape_line(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c => out.push(c),
         }
     }
-    Ok(out)
+    out
+}
+
+/// Answer prompts as they arrive, at most `concurrency` at a time, each printed when done.
+async fn stream_stdin(
+    router: &Router,
+    out: &mut Output,
+    jsonl: bool,
+    concurrency: usize,
+) -> anyhow::Result<()> {
+    let (tx, mut rx) = tokio::sync::mpsc::channel(concurrency);
+    spawn_reader(jsonl, tx);
+    let mut inflight = FuturesUnordered::new();
+    let mut open = true;
+    loop {
+        tokio::select! {
+            biased;
+            Some((input, result)) = inflight.next(), if !inflight.is_empty() => {
+                out.answer(&input, &result)?;
+                // Nobody reads stdout any more (`| head -1`): route no further prompt, whose
+                // answer would be paid for and thrown away.
+                if super::out::is_closed() {
+                    return Ok(());
+                }
+            }
+            msg = rx.recv(), if open && inflight.len() < concurrency => match msg {
+                Some(Ok(input)) => inflight.push(async move {
+                    let result = router.route(&input.prompt).await;
+                    (input, result)
+                }),
+                Some(Err(bad)) => out.bad_line(&bad)?,
+                None => open = false,
+            },
+            else => return Ok(()),
+        }
+    }
 }
 
 pub fn route(a: RouteArgs) -> anyhow::Result<u8> {
-    let inputs = read_inputs(&a)?;
     let opts = RouterOptions {
         cache_path: if a.no_cache {
             None
@@ -79,59 +254,43 @@ pub fn route(a: RouteArgs) -> anyhow::Result<u8> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    let mut failed = 0;
-    rt.block_on(async {
-        let mut answers = futures::stream::iter(inputs)
-            .map(|input| {
-                let router = &router;
-                async move {
-                    let out = router.route(&input.prompt).await;
-                    (input, out)
-                }
-            })
-            .buffered(a.concurrency.max(1));
-        // Printed in input order as they come. Once nobody reads stdout (`| head -1`), no
-        // further prompt is routed: its answer would be paid for and thrown away.
-        while let Some((input, out)) = answers.next().await {
-            print_answer(&a, &input, &out);
-            if out.is_err() {
-                failed += 1;
-            }
-            if super::out::is_closed() {
-                break;
-            }
-        }
-    });
-    Ok(if failed > 0 { exit::RUNTIME } else { exit::OK })
-}
-
-fn print_answer(a: &RouteArgs, input: &Input, out: &Result<Routed, RouteFailure>) {
-    if a.json {
-        outln!("{}", json_line(input, out));
-        return;
-    }
-    match out {
-        Ok(r) => {
-            let via = if r.fell_back {
-                format!("{} (fallback)", r.routed_to)
-            } else {
-                r.routed_to.to_string()
+    let mut out = Output {
+        json: a.json,
+        failed: 0,
+        bad: 0,
+    };
+    match a.prompt.as_deref().filter(|p| *p != "-") {
+        Some(p) => {
+            let input = Input {
+                line: None,
+                id: None,
+                prompt: p.to_string(),
             };
-            eoutln!(
-                "routed to {via} ({} {}{})",
-                r.classification.labels.0,
-                r.classification.labels.1,
-                if r.cell_listed { "" } else { ", default route" }
-            );
-            outln!("{}", r.answer);
+            let result = rt.block_on(router.route(p));
+            out.answer(&input, &result)?;
         }
-        Err(f) => eoutln!("error: {f}"),
+        None => rt.block_on(stream_stdin(
+            &router,
+            &mut out,
+            a.jsonl,
+            a.concurrency.max(1),
+        ))?,
     }
+    // The reader thread may still wait on an open stdin; the process ends without it.
+    rt.shutdown_background();
+    Ok(if out.bad > 0 {
+        exit::BAD_INPUT
+    } else if out.failed > 0 {
+        exit::RUNTIME
+    } else {
+        exit::OK
+    })
 }
 
 fn json_line(input: &Input, out: &Result<Routed, RouteFailure>) -> serde_json::Value {
     match out {
         Ok(r) => serde_json::json!({
+            "line": input.line,
             "id": input.id,
             "answer": r.answer,
             "task": r.classification.labels.0,
@@ -147,6 +306,7 @@ fn json_line(input: &Input, out: &Result<Routed, RouteFailure>) -> serde_json::V
             "classifier_parse_miss": r.classification.parse_miss,
         }),
         Err(f) => serde_json::json!({
+            "line": input.line,
             "id": input.id,
             "error": f.to_string(),
             "error_kind": f.error.kind.as_str(),
@@ -156,5 +316,49 @@ fn json_line(input: &Input, out: &Result<Routed, RouteFailure>) -> serde_json::V
             "failed_model": f.model,
             "fell_back": f.fell_back,
         }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stdin_lines_become_inputs_or_located_errors() {
+        let ok = parse_line(3, Line::Text(br#"{"id":7,"prompt":"hi"}"#), true)
+            .unwrap()
+            .ok()
+            .unwrap();
+        assert_eq!(
+            (ok.line, ok.id.as_deref(), ok.prompt.as_str()),
+            (Some(3), Some("7"), "hi")
+        );
+        assert!(parse_line(4, Line::Text(b"  "), true).is_none());
+        let bad = |raw: Line| parse_line(5, raw, true).unwrap().err().unwrap();
+        assert!(
+            bad(Line::Text(b"{\"prompt\":\"a\",\"prompt\":\"b\"}"))
+                .message
+                .contains("duplicate key")
+        );
+        assert!(
+            bad(Line::Text(b"{\"id\":1}"))
+                .message
+                .contains("prompt: missing")
+        );
+        assert!(
+            bad(Line::TooLong(1 << 30))
+                .message
+                .contains("1073741824 bytes")
+        );
+        let plain = parse_line(2, Line::Text(b"a \"raw\" prompt"), false)
+            .unwrap()
+            .ok()
+            .unwrap();
+        assert_eq!(plain.prompt, "a \"raw\" prompt");
+    }
+
+    #[test]
+    fn text_answers_are_one_line_each() {
+        assert_eq!(escape_line("a\nb\\c\td\r"), "a\\nb\\\\c\\td\\r");
     }
 }

@@ -1,6 +1,5 @@
 //! `routecal run`: plan, call, journal, derive, report.
 
-use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -12,10 +11,14 @@ use crate::error::UsageError;
 use crate::judge_phase::JudgeEstimate;
 use crate::prices;
 use crate::provider;
-use crate::report::{self, text};
+use crate::report::text;
 use crate::run_dir::{self, FileRef, Lock, Manifest, Settings, Totals};
+use crate::runner::duration;
+use crate::runner::stop::Stop;
+
+use super::run_end::{RunState, done_keys};
 use crate::runner::{self, budget::Budget, journal, plan::Plan, progress::ProgressMode};
-use crate::types::Usd;
+use crate::types::{Usd, sha256_hex};
 
 pub fn run(a: RunArgs) -> anyhow::Result<u8> {
     let resumed = match &a.resume {
@@ -45,39 +48,22 @@ pub fn run(a: RunArgs) -> anyhow::Result<u8> {
         .or(resumed.as_ref().map(|(_, m)| m.settings.repeats))
         .unwrap_or(cfg.defaults.repeats)
         .max(1);
-    let routes_ref = FileRef {
-        path: super::display_path(&routes_path),
-        sha256: cfg.sha256.clone(),
-    };
-    let dataset_ref = FileRef {
-        path: super::display_path(&dataset_path),
-        sha256: ds.sha256.clone(),
-    };
-    let prices_ref = super::prices_ref(&prices, prices_path.as_deref());
+    let mut refs = Refs::new(&routes_path, &dataset_path, &cfg, &ds);
+    refs.prices = super::prices_ref(&prices, prices_path.as_deref());
     let mode = if a.json {
         ProgressMode::Quiet
     } else {
         ProgressMode::auto(a.quiet)
     };
     if let Some((dir, m)) = &resumed {
-        let differs = differences(m, &routes_ref, &dataset_ref, &prices_ref, repeats);
-        if !differs.is_empty() {
-            let list: String = differs.iter().map(|d| format!("\n  {d}")).collect();
-            if !a.force {
-                return Err(UsageError(format!(
-                    "cannot resume {}: it was made from other inputs than these:{list}\nresuming would mix answers to different questions in one journal; start a new run, or pass --force to resume anyway",
-                    dir.display()
-                ))
-                .into());
-            }
-            if mode != ProgressMode::Quiet {
-                eoutln!(
-                    "Resuming {} with --force although its inputs differ:{list}",
-                    dir.display()
-                );
-            }
-        }
+        check_resume(&a, dir, m, &refs, repeats, mode)?;
     }
+    // A dry run needs no key: without them, durations use the configured request rates.
+    let providers = match provider::build_all(&cfg) {
+        Err(_) if a.dry_run => Default::default(),
+        built => built?,
+    };
+
     // A resumed run is locked before its journal is read, so no other process adds to it.
     let lock = match &resumed {
         Some((dir, _)) if !a.dry_run => Some(Lock::acquire(dir)?),
@@ -87,44 +73,20 @@ pub fn run(a: RunArgs) -> anyhow::Result<u8> {
         Some((dir, _)) => journal::read(&dir.join(run_dir::JOURNAL))?,
         None => journal::JournalContents::default(),
     };
-    let done: HashSet<String> = earlier.rows.iter().map(|r| r.key.clone()).collect();
     let already_spent = live_spend(&cfg, &earlier);
-    let plan = runner::plan::build(&cfg, &ds, repeats, &done);
-    let judge = crate::judge_phase::estimate(&cfg, &ds, repeats).map(|mut j| {
-        // Verdicts already in the journal are not asked again.
-        let judged = earlier
-            .rows
-            .iter()
-            .filter(|r| r.kind == journal::CallKind::Judge && r.model == j.model)
-            .count()
-            .min(j.calls);
-        let left = j.calls - judged;
-        j.est_cost = j
-            .est_cost
-            .map(|c| Usd(c.0 * left as f64 / j.calls.max(1) as f64));
-        j.calls = left;
-        j
-    });
-    let estimate = Estimate::new(&plan, judge.as_ref(), already_spent);
-    let mut plan_text = describe_plan(&cfg, &plan, judge.as_ref(), &estimate, a.max_spend);
-    plan_text.push_str(&prices_lines(&prices, now, a.dry_run.then_some(&cfg)));
-    if a.dry_run {
-        if a.json {
-            let mut v = plan_json(&plan, judge.as_ref(), &estimate, a.max_spend);
-            v["prices"] = serde_json::json!({
-                "source": prices.source,
-                "date": prices.date.to_string(),
-                "age_days": prices.age_days(now),
-                "warning": prices.staleness_warning(now),
-            });
-            v["missing_keys"] = missing_keys(&cfg).into();
-            outln!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
-        } else {
-            out!("{plan_text}");
-        }
-    } else if mode != ProgressMode::Quiet {
-        eout!("{plan_text}");
-    }
+    let plan = runner::plan::build(&cfg, &ds, repeats, &done_keys(&earlier, a.retry_errors));
+    let judge = crate::judge_phase::estimate(&cfg, &ds, repeats).map(|j| judge_left(j, &earlier));
+    let time = Durations::new(&cfg, &plan, judge.as_ref(), &providers);
+    let estimate = Estimate::new(&plan, judge.as_ref(), already_spent, time);
+    show_plan(
+        &a,
+        &cfg,
+        &plan,
+        judge.as_ref(),
+        &estimate,
+        mode,
+        (&prices, now),
+    );
     if let Some(limit) = a.max_spend {
         check_budget(&cfg, &plan, judge.as_ref(), &estimate, limit)?;
     }
@@ -134,136 +96,259 @@ pub fn run(a: RunArgs) -> anyhow::Result<u8> {
         }
         return super::ok();
     }
-    // Keys are read here, after the plan (a dry run needs none) and before anything is written.
-    let providers = provider::build_all(&cfg)?;
 
-    let label = a
-        .inputs
-        .suite
-        .as_deref()
-        .and_then(|s| s.file_name())
-        .or_else(|| dataset_path.file_stem())
-        .and_then(|s| s.to_str())
-        .unwrap_or("run")
-        .to_string();
     let record = match (&a.record, &resumed) {
         (None, _) => None,
         (Some(p), None) => Some(runner::record::RecordWriter::create(p)?),
         (Some(p), Some(_)) => Some(runner::record::RecordWriter::append_to(p)?),
     };
     let (dir, _lock, mut manifest) = match resumed {
-        Some((dir, mut m)) => {
-            m.finished_at = None;
-            m.status = "running".into();
-            m.routes = routes_ref;
-            m.dataset = dataset_ref;
-            m.prices = prices_ref;
-            m.settings.repeats = repeats;
-            m.settings.max_spend_usd = a.max_spend;
-            m.models = cfg.candidates().map(|m| m.id.to_string()).collect();
-            m.classifiers = cfg.classifiers().iter().map(|m| m.to_string()).collect();
-            m.simulated = cfg.endpoints.values().any(|e| e.kind == EndpointKind::Sim);
+        Some((dir, m)) => {
+            let m = refs.resumed(m, &a, &cfg, repeats);
             (dir, lock.expect("locked above"), m)
         }
         None => {
+            let label = run_label(&a, &dataset_path);
             let (run_id, dir) = run_dir::create(&a.out, now, &label)?;
             let lock = Lock::acquire(&dir)?;
-            let m = Manifest {
-                tool: "routecal".into(),
-                version: env!("CARGO_PKG_VERSION").into(),
-                run_id,
-                started_at: now.to_string(),
-                finished_at: None,
-                status: "running".into(),
-                routes: routes_ref,
-                dataset: dataset_ref,
-                prices: prices_ref,
-                settings: Settings {
-                    repeats,
-                    max_spend_usd: a.max_spend,
-                },
-                models: cfg.candidates().map(|m| m.id.to_string()).collect(),
-                classifiers: cfg.classifiers().iter().map(|m| m.to_string()).collect(),
-                simulated: cfg.endpoints.values().any(|e| e.kind == EndpointKind::Sim),
-                totals: Totals::default(),
-            };
+            let m = refs.fresh(run_id, now, &a, &cfg, repeats);
             (dir, lock, m)
         }
     };
     manifest.version = env!("CARGO_PKG_VERSION").into();
     manifest.totals.planned_calls = plan.calls.len() + plan.skipped;
     manifest.totals.estimated_usd = estimate.total();
+    manifest.keep_routes_copy(&dir, &cfg.source)?;
     manifest.save(&dir)?;
 
-    let journal_path = dir.join(run_dir::JOURNAL);
-    let writer = journal::JournalWriter::open_append(&journal_path)?;
     let budget = a
         .max_spend
         .map(|limit| Arc::new(Budget::new(limit, already_spent)));
-    let cfg = Arc::new(cfg);
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
-    let totals = rt.block_on(runner::execute(
-        plan,
-        cfg.clone(),
-        &providers,
-        writer,
+    let sinks = runner::Sinks {
+        journal: journal::JournalWriter::open_append(&dir.join(run_dir::JOURNAL))?,
         record,
-        mode,
-        budget.clone(),
-    ))?;
-    // The verdict cache lives next to the run directories.
-    let cache_dir = dir.parent().unwrap_or(&a.out).to_path_buf();
-    let judged = crate::judge_phase::run(
-        &rt,
-        &cfg,
-        &ds,
+        budget: budget.clone(),
+        stop: Arc::new(Stop::default()),
+    };
+    let stop = sinks.stop.clone();
+    let cfg = Arc::new(cfg);
+    let run = RunState {
+        a: &a,
+        dir: &dir,
+        cfg: &cfg,
+        ds: &ds,
+        repeats,
+        stop: &stop,
+    };
+    run.execute(
+        &mut manifest,
+        plan,
         &providers,
-        &journal_path,
-        &cache_dir,
+        sinks,
+        budget.as_deref(),
         mode,
-        budget.clone(),
-    )?;
-    drop(rt);
+    )
+}
 
-    let contents = journal::read(&journal_path)?;
-    let keys: HashSet<String> = contents.rows.iter().map(|r| r.key.clone()).collect();
-    let missing = runner::plan::build(&cfg, &ds, repeats, &keys).calls.len();
-    let not_started = totals.not_started + judged.not_started;
-    manifest.finished_at = Some(jiff::Timestamp::now().to_string());
-    manifest.status = if missing == 0 && not_started == 0 {
-        "complete"
-    } else {
-        "partial"
+/// The price table's line for the plan, its staleness warning, and (for a dry run, given the
+/// config) the keys a real run would need that are not set.
+fn prices_lines(p: &prices::Prices, now: jiff::Timestamp, dry_run: Option<&Config>) -> String {
+    let mut out = format!("{}\n", p.describe(now));
+    if let Some(w) = p.staleness_warning(now) {
+        out.push_str(&format!("Warning: {w}\n"));
     }
-    .into();
-    // Totals cover the whole journal, every part of a resumed run included.
-    let made = contents.rows.iter().filter(|r| r.attempts > 0);
-    manifest.totals.calls = made.clone().count();
-    manifest.totals.errors = made.filter(|r| !r.ok).count();
-    manifest.totals.spent_usd = live_spend(&cfg, &contents);
-    manifest.totals.duration_s += totals.elapsed.as_secs_f64();
-    manifest.save(&dir)?;
+    for k in dry_run.map(missing_keys).unwrap_or_default() {
+        out.push_str(&format!(
+            "Key: {} is not set (endpoint {}): the run itself needs it\n",
+            k["variable"].as_str().unwrap_or_default(),
+            k["endpoint"].as_str().unwrap_or_default()
+        ));
+    }
+    out
+}
 
-    let derived = derive::derive_owned(&manifest, &cfg, &ds, contents)?;
-    report::write_all(&dir, &derived)?;
-    print_outcome(&a, &derived, &dir, &ds);
-    if manifest.status == "partial" {
-        let limit = budget.as_ref().map_or(0.0, |b| b.limit());
-        let advice = format!(
-            "routecal run --resume {} --max-spend <more than {}>",
-            super::display_path(&dir),
-            text::usd(Some(limit))
-        );
+/// The environment variables named by the routes file that hold no key now (names only).
+fn missing_keys(cfg: &Config) -> Vec<serde_json::Value> {
+    let unset = |v: &str| std::env::var(v).map_or(true, |k| k.trim().is_empty());
+    let mut out = Vec::new();
+    for ep in cfg.endpoints.values() {
+        let vars = ep
+            .api_key_env
+            .iter()
+            .chain(ep.provider_keys.values().map(|k| &k.env));
+        for var in vars.filter(|v| unset(v)) {
+            out.push(serde_json::json!({"endpoint": ep.name, "variable": var}));
+        }
+    }
+    out
+}
+
+/// The label in a new run directory's name: the suite's folder, else the dataset's stem.
+fn run_label(a: &RunArgs, dataset_path: &Path) -> String {
+    a.inputs
+        .suite
+        .as_deref()
+        .and_then(|s| s.file_name())
+        .or_else(|| dataset_path.file_stem())
+        .and_then(|s| s.to_str())
+        .unwrap_or("run")
+        .to_string()
+}
+
+/// A judge estimate reduced by the verdicts already in the journal (not asked again).
+fn judge_left(mut j: JudgeEstimate, earlier: &journal::JournalContents) -> JudgeEstimate {
+    let judged = earlier
+        .rows
+        .iter()
+        .filter(|r| r.kind == journal::CallKind::Judge && r.model == j.model)
+        .count()
+        .min(j.calls);
+    let left = j.calls - judged;
+    j.est_cost = j
+        .est_cost
+        .map(|c| Usd(c.0 * left as f64 / j.calls.max(1) as f64));
+    j.calls = left;
+    j
+}
+
+/// The plan: on stdout for `--dry-run` (as JSON with `--json`), else on stderr unless quiet.
+fn show_plan(
+    a: &RunArgs,
+    cfg: &Config,
+    plan: &Plan,
+    judge: Option<&JudgeEstimate>,
+    estimate: &Estimate,
+    mode: ProgressMode,
+    (prices, now): (&prices::Prices, jiff::Timestamp),
+) {
+    if a.dry_run && a.json {
+        let mut v = plan_json(plan, judge, estimate, a.max_spend);
+        v["prices"] = serde_json::json!({
+            "source": prices.source,
+            "date": prices.date.to_string(),
+            "age_days": prices.age_days(now),
+            "warning": prices.staleness_warning(now),
+        });
+        v["missing_keys"] = missing_keys(cfg).into();
+        outln!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+        return;
+    }
+    let mut text = describe_plan(cfg, plan, judge, estimate, a.max_spend);
+    text.push_str(&prices_lines(prices, now, a.dry_run.then_some(cfg)));
+    if a.dry_run {
+        out!("{text}");
+    } else if mode != ProgressMode::Quiet {
+        eout!("{text}");
+    }
+}
+
+/// Refuse (exit 2) to resume a run from inputs that change answers or prices, unless `--force`.
+fn check_resume(
+    a: &RunArgs,
+    dir: &Path,
+    m: &Manifest,
+    refs: &Refs,
+    repeats: u32,
+    mode: ProgressMode,
+) -> anyhow::Result<()> {
+    let differs = differences(m, refs, repeats);
+    if differs.is_empty() {
+        return Ok(());
+    }
+    let list: String = differs.iter().map(|d| format!("\n  {d}")).collect();
+    if !a.force {
+        return Err(UsageError(format!(
+            "cannot resume {}: it was made from other inputs than these:{list}\nresuming would mix answers to different questions in one journal; start a new run, or pass --force to resume anyway",
+            dir.display()
+        ))
+        .into());
+    }
+    if mode != ProgressMode::Quiet {
         eoutln!(
-            "warning: stopped at --max-spend {}: {} planned calls not made ({} spent on live endpoints); the reports cover the calls made. Continue with: {advice}",
-            text::usd(Some(limit)),
-            missing.max(not_started),
-            text::usd(Some(manifest.totals.spent_usd)),
+            "Resuming {} with --force although its inputs differ:{list}",
+            dir.display()
         );
     }
-    super::ok()
+    Ok(())
+}
+
+/// What a run is made from, as recorded in run.json.
+struct Refs {
+    routes: FileRef,
+    dataset: FileRef,
+    prices: FileRef,
+    /// The routes file's hash without its throughput settings ([`run_dir::answers_sha256`]).
+    routes_answers: Option<String>,
+}
+
+impl Refs {
+    fn new(routes_path: &Path, dataset_path: &Path, cfg: &Config, ds: &Dataset) -> Refs {
+        Refs {
+            routes: FileRef {
+                path: super::display_path(routes_path),
+                sha256: cfg.sha256.clone(),
+            },
+            dataset: FileRef {
+                path: super::display_path(dataset_path),
+                sha256: ds.sha256.clone(),
+            },
+            prices: FileRef {
+                path: prices::SNAPSHOT_SOURCE.into(),
+                sha256: sha256_hex(prices::SNAPSHOT_JSON.as_bytes()),
+            },
+            routes_answers: std::fs::read_to_string(routes_path)
+                .ok()
+                .and_then(|t| run_dir::answers_sha256(&t)),
+        }
+    }
+
+    /// A resumed run's manifest, running again from these inputs.
+    fn resumed(self, mut m: Manifest, a: &RunArgs, cfg: &Config, repeats: u32) -> Manifest {
+        m.finished_at = None;
+        m.status = "running".into();
+        m.routes = self.routes;
+        m.dataset = self.dataset;
+        m.prices = self.prices;
+        m.settings.repeats = repeats;
+        m.settings.max_spend_usd = a.max_spend;
+        m.settings.routes_answers_sha256 = self.routes_answers;
+        m.models = cfg.candidates().map(|m| m.id.to_string()).collect();
+        m.classifiers = cfg.classifiers().iter().map(|m| m.to_string()).collect();
+        m.simulated = cfg.endpoints.values().any(|e| e.kind == EndpointKind::Sim);
+        m
+    }
+
+    /// A new run's manifest.
+    fn fresh(
+        self,
+        run_id: String,
+        now: jiff::Timestamp,
+        a: &RunArgs,
+        cfg: &Config,
+        repeats: u32,
+    ) -> Manifest {
+        Manifest {
+            tool: "routecal".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+            run_id,
+            started_at: now.to_string(),
+            finished_at: None,
+            status: "running".into(),
+            routes: self.routes,
+            dataset: self.dataset,
+            prices: self.prices,
+            routes_copy: None,
+            settings: Settings {
+                repeats,
+                max_spend_usd: a.max_spend,
+                routes_answers_sha256: self.routes_answers,
+            },
+            models: cfg.candidates().map(|m| m.id.to_string()).collect(),
+            classifiers: cfg.classifiers().iter().map(|m| m.to_string()).collect(),
+            simulated: cfg.endpoints.values().any(|e| e.kind == EndpointKind::Sim),
+            totals: Totals::default(),
+        }
+    }
 }
 
 /// The inputs of a resumed run: those named on the command line, else the run's own.
@@ -289,19 +374,20 @@ fn short(sha: &str) -> &str {
 }
 
 /// What differs between a run's manifest and the inputs of its resumption, one line each.
-fn differences(
-    m: &Manifest,
-    routes: &FileRef,
-    dataset: &FileRef,
-    prices: &FileRef,
-    repeats: u32,
-) -> Vec<String> {
+/// A routes file whose answers hash (`answers`, see [`run_dir::answers_sha256`]) matches the
+/// run's differs only in throughput settings, comments or layout: that is no difference.
+fn differences(m: &Manifest, refs: &Refs, repeats: u32) -> Vec<String> {
     let mut out = Vec::new();
+    let answers = refs.routes_answers.as_deref();
+    let same_answers = answers.is_some() && m.settings.routes_answers_sha256.as_deref() == answers;
     for (what, old, new) in [
-        ("routes file", &m.routes, routes),
-        ("dataset", &m.dataset, dataset),
-        ("prices", &m.prices, prices),
+        ("routes file", &m.routes, &refs.routes),
+        ("dataset", &m.dataset, &refs.dataset),
+        ("prices", &m.prices, &refs.prices),
     ] {
+        if what == "routes file" && same_answers {
+            continue;
+        }
         if old.sha256 != new.sha256 {
             out.push(format!(
                 "{what} {}: sha256 {} in run.json, {} now{}",
@@ -326,7 +412,7 @@ fn differences(
 }
 
 /// Money spent on live endpoints by the calls of a journal.
-fn live_spend(cfg: &Config, contents: &journal::JournalContents) -> f64 {
+pub(super) fn live_spend(cfg: &Config, contents: &journal::JournalContents) -> f64 {
     contents
         .rows
         .iter()
@@ -339,6 +425,71 @@ fn live_spend(cfg: &Config, contents: &journal::JournalContents) -> f64 {
         .fold(0.0, |a, b| a + b)
 }
 
+/// How long a plan is expected to take: the candidate and classifier calls per endpoint
+/// (endpoints work side by side), then the judge's.
+struct Durations {
+    calls: Vec<duration::EndpointDuration>,
+    judge: Option<duration::EndpointDuration>,
+}
+
+impl Durations {
+    fn new(
+        cfg: &Config,
+        plan: &Plan,
+        judge: Option<&JudgeEstimate>,
+        providers: &std::collections::HashMap<String, Arc<dyn provider::Provider>>,
+    ) -> Durations {
+        let rpm = |ep: &crate::config::Endpoint| match providers.get(&ep.name) {
+            Some(p) => runner::requests_per_minute(ep, &**p),
+            None => ep.requests_per_minute,
+        };
+        let judge_calls = judge.filter(|j| j.calls > 0).map(|j| {
+            let out = crate::judge_phase::EXPECTED_JUDGE_OUTPUT_TOKENS;
+            let shape = (cfg.model(&j.model).endpoint.as_str(), &j.model, out);
+            std::iter::repeat_n(shape, j.calls)
+        });
+        Durations {
+            calls: duration::estimate(cfg, duration::shapes(&plan.calls), rpm),
+            judge: judge_calls.and_then(|c| duration::estimate(cfg, c, rpm).pop()),
+        }
+    }
+
+    /// Expected wall time of the whole plan, in seconds.
+    fn total_s(&self) -> f64 {
+        let calls = self.calls.iter().map(|d| d.seconds).fold(0.0, f64::max);
+        calls + self.judge.as_ref().map_or(0.0, |d| d.seconds)
+    }
+
+    fn describe(&self) -> String {
+        let mut out = format!("Estimated duration: {}\n", duration::about(self.total_s()));
+        for d in &self.calls {
+            out.push_str(&format!("  {}\n", d.describe()));
+        }
+        if let Some(d) = &self.judge {
+            out.push_str(&format!("  then the judge, {}\n", d.describe()));
+        }
+        out
+    }
+
+    fn json(&self) -> serde_json::Value {
+        let one = |d: &duration::EndpointDuration| {
+            serde_json::json!({
+                "endpoint": d.endpoint,
+                "calls": d.calls,
+                "max_concurrency": d.max_concurrency,
+                "requests_per_minute": d.requests_per_minute,
+                "est_latency_s": d.latency_s,
+                "est_duration_s": d.seconds,
+            })
+        };
+        serde_json::json!({
+            "est_duration_s": self.total_s(),
+            "endpoints": self.calls.iter().map(one).collect::<Vec<_>>(),
+            "judge": self.judge.as_ref().map(one),
+        })
+    }
+}
+
 /// The spend a plan expects on live endpoints, before its first call.
 struct Estimate {
     /// Classifier and candidate calls.
@@ -347,11 +498,13 @@ struct Estimate {
     judge: f64,
     /// Spent by the earlier part of a resumed run.
     already: f64,
+    time: Durations,
 }
 
 impl Estimate {
-    fn new(plan: &Plan, judge: Option<&JudgeEstimate>, already: f64) -> Estimate {
+    fn new(plan: &Plan, judge: Option<&JudgeEstimate>, already: f64, time: Durations) -> Estimate {
         Estimate {
+            time,
             calls: plan.est_live_spend().0,
             judge: judge
                 .filter(|j| j.live)
@@ -455,6 +608,7 @@ fn plan_json(
         "already_spent_usd": est.already,
         "estimated_usd": est.total(),
         "max_spend_usd": max_spend,
+        "duration": est.time.json(),
     })
 }
 
@@ -548,6 +702,7 @@ fn describe_plan(
         runner::plan::EXPECTED_OUTPUT_TOKENS,
         crate::judge_phase::EXPECTED_JUDGE_OUTPUT_TOKENS
     ));
+    out.push_str(&est.time.describe());
     if let Some(limit) = max_spend {
         out.push_str(&format!(
             "Budget (--max-spend): {}{}\n",
@@ -573,40 +728,14 @@ fn describe_plan(
     out
 }
 
-/// The price table's line for the plan, its staleness warning, and (for a dry run, given the
-/// config) the keys a real run would need that are not set.
-fn prices_lines(p: &prices::Prices, now: jiff::Timestamp, dry_run: Option<&Config>) -> String {
-    let mut out = format!("{}\n", p.describe(now));
-    if let Some(w) = p.staleness_warning(now) {
-        out.push_str(&format!("Warning: {w}\n"));
-    }
-    for k in dry_run.map(missing_keys).unwrap_or_default() {
-        out.push_str(&format!(
-            "Key: {} is not set (endpoint {}): the run itself needs it\n",
-            k["variable"].as_str().unwrap_or_default(),
-            k["endpoint"].as_str().unwrap_or_default()
-        ));
-    }
-    out
-}
-
-/// The environment variables named by the routes file that hold no key now (names only).
-fn missing_keys(cfg: &Config) -> Vec<serde_json::Value> {
-    let unset = |v: &str| std::env::var(v).map_or(true, |k| k.trim().is_empty());
-    let mut out = Vec::new();
-    for ep in cfg.endpoints.values() {
-        let vars = ep
-            .api_key_env
-            .iter()
-            .chain(ep.provider_keys.values().map(|k| &k.env));
-        for var in vars.filter(|v| unset(v)) {
-            out.push(serde_json::json!({"endpoint": ep.name, "variable": var}));
-        }
-    }
-    out
-}
-
-fn print_outcome(a: &RunArgs, d: &derive::Derived, dir: &Path, ds: &Dataset) {
+/// The outcome on stdout; `loud` are the failures that make the run exit 1.
+pub(super) fn print_outcome(
+    a: &RunArgs,
+    d: &derive::Derived,
+    dir: &Path,
+    ds: &Dataset,
+    loud: &[String],
+) {
     let dir_s = super::display_path(dir);
     if a.json {
         let changes: Vec<serde_json::Value> =
@@ -627,6 +756,8 @@ fn print_outcome(a: &RunArgs, d: &derive::Derived, dir: &Path, ds: &Dataset) {
             "table_changes": changes.len(),
             "changes": changes,
             "undecided": undecided,
+            "warnings": d.warnings(),
+            "failures": loud,
         });
         outln!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
         return;

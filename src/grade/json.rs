@@ -7,23 +7,91 @@
 
 use serde_json::{Map, Value};
 
-use super::{Grade, clip, numeric};
+use super::{Grade, clip, numeric, text};
 
 /// At most this many `{` are tried as the start of an object, so a huge answer stays cheap.
 const MAX_OBJECT_STARTS: usize = 256;
 
-/// The first JSON object in `answer`, if any.
+/// The JSON object an answer gives: the first top-level object, read left to right.
+///
+/// A `{` starts a candidate; its extent is found by matching braces and brackets (outside JSON
+/// strings). The candidate is parsed as JSON, and if that fails, once more with trailing commas
+/// (`,}` and `,]`) removed. A candidate that still does not parse is skipped whole: an object
+/// nested inside it is never taken for the answer (a malformed outer object is a wrong answer,
+/// not its inner part). A `{` that is never closed ends the search. Text around the object
+/// (prose, a code fence) is ignored.
 pub fn first_json_object(answer: &str) -> Option<Map<String, Value>> {
-    answer
-        .match_indices('{')
-        .take(MAX_OBJECT_STARTS)
-        .find_map(|(i, _)| {
-            let mut stream = serde_json::Deserializer::from_str(&answer[i..]).into_iter::<Value>();
-            match stream.next() {
-                Some(Ok(Value::Object(m))) => Some(m),
-                _ => None,
+    let mut from = 0;
+    for _ in 0..MAX_OBJECT_STARTS {
+        let start = from + answer[from..].find('{')?;
+        let end = start + balanced_len(&answer[start..])?;
+        let span = &answer[start..end];
+        let parsed = serde_json::from_str::<Value>(span)
+            .ok()
+            .or_else(|| serde_json::from_str::<Value>(&without_trailing_commas(span)).ok());
+        if let Some(Value::Object(m)) = parsed {
+            return Some(m);
+        }
+        from = end;
+    }
+    None
+}
+
+/// The length of the bracketed value at the start of `s` (which starts with `{`), braces and
+/// brackets counted outside double-quoted strings; none when it is never closed.
+fn balanced_len(s: &str) -> Option<usize> {
+    let mut depth = 0usize;
+    let mut in_string = false;
+    let mut escaped = false;
+    for (i, c) in s.char_indices() {
+        if in_string {
+            match (escaped, c) {
+                (true, _) => escaped = false,
+                (false, '\\') => escaped = true,
+                (false, '"') => in_string = false,
+                _ => {}
             }
-        })
+            continue;
+        }
+        match c {
+            '"' => in_string = true,
+            '{' | '[' => depth += 1,
+            '}' | ']' => {
+                depth = depth.checked_sub(1)?;
+                if depth == 0 {
+                    return Some(i + 1);
+                }
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
+/// `s` without the commas that directly (up to whitespace) precede a `}` or `]`, outside strings.
+fn without_trailing_commas(s: &str) -> String {
+    let chars: Vec<char> = s.chars().collect();
+    let mut out = String::with_capacity(s.len());
+    let (mut in_string, mut escaped) = (false, false);
+    for (i, &c) in chars.iter().enumerate() {
+        if in_string {
+            (escaped, in_string) = match (escaped, c) {
+                (true, _) => (false, true),
+                (false, '\\') => (true, true),
+                (false, '"') => (false, false),
+                _ => (false, true),
+            };
+        } else if c == '"' {
+            in_string = true;
+        } else if c == ',' {
+            let next = chars[i + 1..].iter().find(|n| !n.is_whitespace());
+            if matches!(next, Some('}' | ']')) {
+                continue;
+            }
+        }
+        out.push(c);
+    }
+    out
 }
 
 /// A value reduced to what the comparison looks at.
@@ -38,10 +106,10 @@ enum Norm {
 }
 
 fn norm_text(s: &str) -> String {
-    s.split_whitespace()
+    text::fold(s, false)
+        .split_whitespace()
         .collect::<Vec<_>>()
         .join(" ")
-        .to_lowercase()
 }
 
 fn normalise(v: &Value) -> Norm {
@@ -187,5 +255,42 @@ mod tests {
             Some(1.0)
         );
         assert_eq!(grade(&e, r#"{"addr": {"city": "Oslo"}}"#).score, Some(0.0));
+    }
+
+    #[test]
+    fn a_malformed_outer_object_never_yields_an_inner_one() {
+        // Trailing commas in the outer object are tolerated: the outer object is read.
+        let a = "```json\n{\"id\": \"B-99\", \"items\": [{\"id\": \"A-17\", \"total\": 5}],}\n```";
+        let o = first_json_object(a).unwrap();
+        assert_eq!(o["id"], "B-99");
+        let e = expected(json!({"id": "A-17", "total": 5}));
+        assert_eq!(grade(&e, a).score, Some(0.0));
+        // Broken beyond trailing commas: skipped whole, its inner object is not the answer.
+        let a = "{\"id\": \"B-99\" \"items\": [{\"id\": \"A-17\", \"total\": 5}]}";
+        assert!(first_json_object(a).is_none());
+        assert_eq!(grade(&e, a).score, Some(0.0));
+        // Never closed (a cut answer): no object.
+        assert!(first_json_object("{\"outer\": {\"id\": \"A-17\", \"total\": 5}").is_none());
+        // A malformed object, then a good one at top level: the good one.
+        let o = first_json_object("{oops, {\"id\": 1}} then {\"id\": 2,}").unwrap();
+        assert_eq!(o["id"], 2);
+        // Braces inside strings do not count.
+        let o = first_json_object(r#"{"note": "a } b {", "id": 3,}"#).unwrap();
+        assert_eq!(o["id"], 3);
+        // Commas inside strings stay.
+        let o = first_json_object(r#"{"s": ",}", "t": [1, 2,],}"#).unwrap();
+        assert_eq!(
+            (o["s"].as_str(), o["t"].as_array().map(Vec::len)),
+            (Some(",}"), Some(2))
+        );
+    }
+
+    #[test]
+    fn field_text_ignores_normalisation_and_width() {
+        let e = expected(json!({"city": "Zürich", "code": "AB12"}));
+        assert_eq!(
+            grade(&e, "{\"city\": \"Zu\u{308}rich\", \"code\": \"ＡＢ１２\"}").score,
+            Some(1.0)
+        );
     }
 }

@@ -322,12 +322,8 @@ impl Grader {
                 expected,
                 case_sensitive,
             } => {
-                let a = answer.trim();
-                let ok = if *case_sensitive {
-                    a == expected.trim()
-                } else {
-                    a.to_lowercase() == expected.trim().to_lowercase()
-                };
+                let ok = text::fold(answer.trim(), *case_sensitive)
+                    == text::fold(expected.trim(), *case_sensitive);
                 Grade::pass(
                     ok,
                     if ok {
@@ -343,7 +339,7 @@ impl Grader {
                 case_sensitive,
             } => text::contains(answer, needles, *all, *case_sensitive),
             Grader::Regex { pattern } => {
-                let ok = pattern.is_match(answer);
+                let ok = pattern.is_match(answer) || pattern.is_match(&text::fold(answer, true));
                 Grade::pass(
                     ok,
                     if ok {
@@ -357,15 +353,12 @@ impl Grader {
                 expected,
                 tolerance,
             } => match extract_final_number(answer) {
-                Some((x, how)) => {
-                    let ok = (x - expected).abs() <= *tolerance;
-                    Grade::pass(ok, format!("{how} {x} vs expected {expected}"))
-                }
-                None => Grade::pass(false, "no number in the answer"),
+                Ok((x, how)) => numeric_grade(x, how, *expected, *tolerance),
+                Err(why) => Grade::pass(false, why),
             },
             Grader::Choice { expected, options } => match extract_choice(answer, options) {
                 Some(c) => {
-                    let ok = c.eq_ignore_ascii_case(expected);
+                    let ok = text::fold(&c, false) == text::fold(expected, false);
                     Grade::pass(ok, format!("chose {c}, expected {expected}"))
                 }
                 None => Grade::pass(false, format!("no option of {} chosen", options.join("/"))),
@@ -386,12 +379,26 @@ impl Grader {
     }
 }
 
-/// The first `max` characters, with an ellipsis when cut.
-pub fn clip(s: &str, max: usize) -> String {
-    match s.char_indices().nth(max) {
-        Some((i, _)) => format!("{}…", &s[..i]),
-        None => s.to_string(),
+/// A read number against the expected one; a percentage also passes as its fraction
+/// (`50%` for an expected 0.5), as math graders accept.
+fn numeric_grade(x: numeric::Number, how: &str, expected: f64, tolerance: f64) -> Grade {
+    let close = |v: f64| (v - expected).abs() <= tolerance;
+    if close(x.value) {
+        Grade::pass(true, format!("{how} {} vs expected {expected}", x.value))
+    } else if x.percent && close(x.value / 100.0) {
+        let v = x.value / 100.0;
+        Grade::pass(
+            true,
+            format!("{how} {}% = {v} vs expected {expected}", x.value),
+        )
+    } else {
+        Grade::pass(false, format!("{how} {} vs expected {expected}", x.value))
     }
+}
+
+/// The first `max` characters, with an ellipsis when cut; keys are scrubbed before the cut.
+pub fn clip(s: &str, max: usize) -> String {
+    crate::secrets::cut(s, max)
 }
 
 #[cfg(test)]
@@ -432,6 +439,16 @@ mod tests {
             g(json!({"kind":"contains","all":["cat","dog"]}), "a dog").score,
             Some(0.0)
         );
+    }
+
+    #[test]
+    fn exact_and_regex_ignore_normalisation_and_width() {
+        let v = json!({"kind":"exact","expected":"Zürich 42"});
+        assert_eq!(g(v.clone(), "Zu\u{308}rich ４２").score, Some(1.0));
+        assert_eq!(g(v, "Zurich 42").score, Some(0.0));
+        let r = json!({"kind":"regex","pattern":"^Zürich \\d+$"});
+        assert_eq!(g(r.clone(), "Zu\u{308}rich ４２").score, Some(1.0));
+        assert_eq!(g(r, "Zurich 42").score, Some(0.0));
     }
 
     #[test]

@@ -10,8 +10,9 @@
 //! - every other challenger is tested for superiority, `H0: Δquality ≤ 0`, and is adopted only
 //!   with a measured Δ of at least the minimum quality effect.
 //!
-//! Quality cells prefer the best significant upgrade, then the cheapest proven saver; latency and
-//! default cells prefer the proven saver with the lowest p95 or cost, then the cheapest upgrade.
+//! A significant upgrade comes first: quality cells take the best one (highest measured Δ),
+//! latency and default cells the one with the lowest p95 or cost. Without an upgrade, the proven
+//! saver with the lowest cost (p95) is taken.
 //! Without a rejection the route stays: `kept_best` when every challenger is shown unable to
 //! win, `undecided` otherwise.
 
@@ -353,10 +354,15 @@ fn choose(
             .copied()
             .min_by(|x, y| value(x).total_cmp(&value(y)))
     }
+    // A current primary that a challenger significantly beats by the floor is below the bar
+    // (in latency and default cells the floor is at least the slack, so the current is no
+    // longer "within the slack of the best"): the cell moves up first, and only a cell without
+    // an upgrade looks for a saving.
     let pick = match rules.prio {
-        Priority::Quality => best_upgrade().or_else(|| lowest(&savers, value)),
-        _ => lowest(&savers, value).or_else(|| lowest(&upgrades, value)),
-    };
+        Priority::Quality => best_upgrade(),
+        _ => lowest(&upgrades, value),
+    }
+    .or_else(|| lowest(&savers, value));
     match pick {
         Some(c) => changed(cfg, s, cell, current, cur, c, rules),
         None => kept(cfg, s, cell, current, cur, family, rules),

@@ -18,10 +18,6 @@ const MAX_MESSAGE_CHARS: usize = 300;
 /// At most this much of an error body (non-2xx) is read: its message is all that is kept.
 const MAX_ERROR_BODY_BYTES: usize = 64 << 10;
 
-/// Keys shorter than this are not scrubbed from text: replacing a two-letter "key" would mangle
-/// every answer, and no real key is that short.
-const MIN_SCRUBBED_KEY_CHARS: usize = 8;
-
 static RUSTLS_PROVIDER: Once = Once::new();
 
 /// A secret read from the environment. Its `Debug` is redacted; only the request headers see it.
@@ -44,7 +40,10 @@ impl Key {
         field: &str,
     ) -> anyhow::Result<Key> {
         match std::env::var(var) {
-            Ok(v) if !v.trim().is_empty() => Ok(Key(Arc::new(SecretString::from(v.trim().to_string())))),
+            Ok(v) if !v.trim().is_empty() => {
+                crate::secrets::register(v.trim());
+                Ok(Key(Arc::new(SecretString::from(v.trim().to_string()))))
+            }
             Ok(_) | Err(std::env::VarError::NotPresent) => Err(InputError::new(
                 routes,
                 format!(
@@ -102,15 +101,11 @@ impl Redactor {
         }
     }
 
+    /// `text` without any run of [`crate::secrets::MIN_RUN`] or more characters of these keys
+    /// (nor of any other key read from the environment).
     pub fn scrub(&self, text: &str) -> String {
-        let mut out = text.to_string();
-        for k in &self.keys {
-            let v = k.0.expose_secret();
-            if v.chars().count() >= MIN_SCRUBBED_KEY_CHARS && out.contains(v) {
-                out = out.replace(v, "[redacted]");
-            }
-        }
-        out
+        let own = crate::secrets::scrub_with(text, self.keys.iter().map(|k| k.0.expose_secret()));
+        crate::secrets::scrub(&own)
     }
 }
 
@@ -623,12 +618,10 @@ pub fn retry_after(headers: &HeaderMap, now: jiff::Timestamp) -> Option<Duration
     })
 }
 
-/// At most `max` characters, with an ellipsis when cut.
+/// At most `max` characters, with an ellipsis when cut; every key read from the environment
+/// is scrubbed **before** the cut, so a cut never leaves part of a key unrecognised.
 pub fn truncate(s: &str, max: usize) -> String {
-    match s.char_indices().nth(max) {
-        Some((i, _)) => format!("{}…", &s[..i]),
-        None => s.to_string(),
-    }
+    crate::secrets::cut(s, max)
 }
 
 /// A 2xx body that lacks what the wire format promises.

@@ -260,7 +260,8 @@ impl std::fmt::Display for CallError {
         if let Some(s) = self.http_status {
             write!(f, " (HTTP {s})")?;
         }
-        write!(f, ": {}", self.message)
+        // Scrubbed again at the last moment: a message built outside a provider is safe too.
+        write!(f, ": {}", crate::secrets::scrub(&self.message))
     }
 }
 

@@ -13,6 +13,7 @@ use super::{
 use crate::config::{LatencyModel, Model};
 use crate::error::{InputError, InputErrors};
 use crate::grade::RecordedGrade;
+use crate::jsonl::{Line, Lines, StrictError, parse_strict};
 use crate::tokens;
 use crate::types::{ModelId, sha256_hex};
 
@@ -53,6 +54,44 @@ pub struct RecordedAnswer {
     pub repeat: Option<u32>,
 }
 
+/// Longest accepted recording line (a recorded answer can be long; the dataset's limit is 16 MiB).
+pub const MAX_RECORDING_LINE_BYTES: usize = 64 << 20;
+
+/// One recording line: none when blank, else the answer or the field at fault and why.
+fn parse_line(raw: Line) -> Result<Option<RecordedAnswer>, (Option<String>, String)> {
+    let raw = match raw {
+        Line::TooLong(len) => {
+            return Err((
+                None,
+                format!(
+                    "the line is {len} bytes; the limit is {} MiB",
+                    MAX_RECORDING_LINE_BYTES >> 20
+                ),
+            ));
+        }
+        Line::Text(raw) => raw,
+    };
+    if raw.iter().all(u8::is_ascii_whitespace) {
+        return Ok(None);
+    }
+    let text = std::str::from_utf8(raw).map_err(|e| {
+        (
+            None,
+            format!("not valid UTF-8 (at byte {} of the line)", e.valid_up_to()),
+        )
+    })?;
+    let v = parse_strict(text).map_err(|e| match &e {
+        StrictError::DuplicateKey(k) => (Some(k.clone()), e.to_string()),
+        StrictError::Syntax(m) => (None, format!("not a recorded answer: {m}")),
+    })?;
+    let r: RecordedAnswer =
+        serde_json::from_value(v).map_err(|e| (None, format!("not a recorded answer: {e}")))?;
+    if r.prompt_sha256.len() != 64 || !r.prompt_sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err((Some("prompt_sha256".into()), "must be 64 hex digits".into()));
+    }
+    Ok(Some(r))
+}
+
 /// A loaded recording.
 pub struct Recording {
     answers: HashMap<(String, String), Vec<RecordedAnswer>>,
@@ -61,10 +100,11 @@ pub struct Recording {
 
 impl Recording {
     /// Load a recording; `models` are the models served from it (for their latency models).
+    /// The file is read line by line: no line longer than [`MAX_RECORDING_LINE_BYTES`] is held.
     pub fn open(path: &Path, models: Vec<Model>) -> anyhow::Result<Recording> {
-        let bytes = std::fs::read(path)
+        let file = std::fs::File::open(path)
             .map_err(|e| InputError::new(path, format!("cannot read the recording: {e}")))?;
-        let mut rec = Recording::parse(path, &bytes)?;
+        let mut rec = Recording::read(path, std::io::BufReader::with_capacity(1 << 16, file))?;
         rec.latency_models = models
             .into_iter()
             .filter_map(|m| Some((m.id, m.latency_model?)))
@@ -72,35 +112,39 @@ impl Recording {
         Ok(rec)
     }
 
+    /// A recording held in memory (tests).
     pub fn parse(path: &Path, bytes: &[u8]) -> Result<Recording, InputErrors> {
+        Recording::read(path, bytes)
+    }
+
+    fn read(path: &Path, source: impl std::io::BufRead) -> Result<Recording, InputErrors> {
         let mut answers: HashMap<(String, String), Vec<RecordedAnswer>> = HashMap::new();
         let mut errs = Vec::new();
-        let body = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
-        for (i, raw) in body.split(|&b| b == b'\n').enumerate() {
-            if errs.len() >= 20 {
-                break;
-            }
-            if raw.iter().all(u8::is_ascii_whitespace) {
-                continue;
-            }
-            let at = |m: String| InputError::new(path, m).at_line(i + 1);
-            let r: RecordedAnswer = match serde_json::from_slice(raw) {
-                Ok(r) => r,
+        let mut lines = Lines::new(source, MAX_RECORDING_LINE_BYTES);
+        while errs.len() < 20 {
+            let (line, raw) = match lines.next_line() {
+                Ok(Some(l)) => l,
+                Ok(None) => break,
                 Err(e) => {
-                    errs.push(at(format!("not a recorded answer: {e}")));
-                    continue;
+                    errs.push(InputError::new(
+                        path,
+                        format!("cannot read the recording: {e}"),
+                    ));
+                    break;
                 }
             };
-            if r.prompt_sha256.len() != 64
-                || !r.prompt_sha256.bytes().all(|b| b.is_ascii_hexdigit())
-            {
-                errs.push(at("must be 64 hex digits".into()).field("prompt_sha256"));
-                continue;
+            let at = |m: String| InputError::new(path, m).at_line(line);
+            match parse_line(raw) {
+                Ok(None) => {}
+                Ok(Some(r)) => answers
+                    .entry((r.model.clone(), r.prompt_sha256.to_ascii_lowercase()))
+                    .or_default()
+                    .push(r),
+                Err((field, m)) => errs.push(match field {
+                    Some(f) => at(m).field(f),
+                    None => at(m),
+                }),
             }
-            answers
-                .entry((r.model.clone(), r.prompt_sha256.to_ascii_lowercase()))
-                .or_default()
-                .push(r);
         }
         if errs.is_empty() {
             Ok(Recording {
@@ -250,5 +294,24 @@ mod tests {
             .err()
             .unwrap();
         assert_eq!(e.0[0].line, Some(2));
+    }
+
+    #[test]
+    fn duplicate_keys_and_long_lines_are_refused() {
+        let sha = "a".repeat(64);
+        let line = format!(
+            r#"{{"model":"a/m","prompt_sha256":"{sha}","response":"one","response":"two"}}"#
+        );
+        let e = Recording::parse(Path::new("r.jsonl"), format!("\n{line}\n").as_bytes())
+            .err()
+            .unwrap();
+        assert_eq!(
+            (e.0[0].line, e.0[0].field.as_deref()),
+            (Some(2), Some("response"))
+        );
+        let mut big = Vec::new();
+        big.extend(std::iter::repeat_n(b' ', MAX_RECORDING_LINE_BYTES + 1));
+        let e = Recording::parse(Path::new("r.jsonl"), &big).err().unwrap();
+        assert!(e.0[0].message.contains("the limit is 64 MiB"), "{}", e.0[0]);
     }
 }

@@ -278,7 +278,7 @@ pub fn markdown(c: &Comparison) -> String {
         o.push('\n');
     }
     if !c.table_changes.is_empty() {
-        o.push_str("## Routes file changes between the runs\n\n| cell | A | B |\n|---|---|---|\n");
+        o.push_str("## Cells whose measured tables differ\n\nThe current table of each run is the routes file it measured (its own copy).\n\n| cell | A | B |\n|---|---|---|\n");
         for (cellname, a, b) in &c.table_changes {
             let _ = writeln!(o, "| `{cellname}` | {} | {} |", cell(a), cell(b));
         }
@@ -347,8 +347,16 @@ pub fn text(c: &Comparison) -> String {
             let _ = writeln!(o, "  {} {}: {}", m.task, m.model, m.notable.join(", "));
         }
     }
+    if !c.table_changes.is_empty() {
+        let _ = writeln!(
+            o,
+            "Cells whose measured tables differ ({} of {}, A → B):",
+            c.table_changes.len(),
+            crate::types::Cell::all().count() + 1
+        );
+    }
     for (cellname, a, b) in &c.table_changes {
-        let _ = writeln!(o, "routes file: {cellname}: {a} → {b}");
+        let _ = writeln!(o, "  {cellname}: {a} → {b}");
     }
     o.push('\n');
     let rows: Vec<Vec<String>> = c

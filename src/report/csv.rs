@@ -1,4 +1,9 @@
 //! CSV reports: a header row, RFC 4180 quoting, one unit per column named in the header.
+//!
+//! Every text cell is made inert for spreadsheets (OWASP's CSV-injection advice): a cell that
+//! starts with `=`, `+`, `-`, `@`, a tab or a carriage return (or their full-width forms) gets a
+//! leading `'`, unless it is a plain number such as `-3.5` or `+1e-3`. The journal keeps the
+//! exact text; docs/grading.md ("CSV safety") says how to undo the prefix.
 
 use polars::prelude::*;
 
@@ -12,7 +17,7 @@ pub fn frame_to_csv(df: &DataFrame) -> anyhow::Result<Vec<u8>> {
     const SAMPLE_ROWS: usize = 1024;
     let mut w = ::csv::WriterBuilder::new().from_writer(Vec::new());
     let cols = df.columns();
-    w.write_record(cols.iter().map(|c| c.name().as_str()))?;
+    w.write_record(cols.iter().map(|c| inert(c.name().as_str()).into_owned()))?;
     let series: Vec<&Series> = cols.iter().map(|c| c.as_materialized_series()).collect();
     let mut record: Vec<String> = vec![String::new(); series.len()];
     for i in 0..df.height() {
@@ -40,8 +45,8 @@ fn write_cell(out: &mut String, v: AnyValue) {
     match v {
         AnyValue::Null => {}
         AnyValue::Boolean(b) => out.push_str(if b { "true" } else { "false" }),
-        AnyValue::String(s) => out.push_str(s),
-        AnyValue::StringOwned(s) => out.push_str(&s),
+        AnyValue::String(s) => push_inert(out, s),
+        AnyValue::StringOwned(s) => push_inert(out, &s),
         AnyValue::Float64(f) if !f.is_nan() => {
             let _ = write!(out, "{}", f + 0.0);
         }
@@ -53,6 +58,42 @@ fn write_cell(out: &mut String, v: AnyValue) {
             let _ = write!(out, "{other}");
         }
     }
+}
+
+/// Characters that make a spreadsheet read a cell as a formula (or a DDE call) when they start it.
+const FORMULA_STARTS: [char; 10] = [
+    '=', '+', '-', '@', '\t', '\r', '\u{FF1D}', '\u{FF0B}', '\u{FF0D}', '\u{FF20}',
+];
+
+/// Whether `s` is a plain decimal number (`-3`, `+0.5`, `1e-3`), which spreadsheets read as a
+/// number and never as a formula.
+fn plain_number(s: &str) -> bool {
+    let body = s.strip_prefix(['-', '+']).unwrap_or(s);
+    let (mantissa, exp) = match body.split_once(['e', 'E']) {
+        Some((m, e)) => (m, Some(e.strip_prefix(['-', '+']).unwrap_or(e))),
+        None => (body, None),
+    };
+    let digits = |t: &str| !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit());
+    let mantissa_ok = match mantissa.split_once('.') {
+        Some((i, f)) => {
+            (digits(i) || i.is_empty()) && (digits(f) || f.is_empty()) && mantissa.len() > 1
+        }
+        None => digits(mantissa),
+    };
+    mantissa_ok && exp.is_none_or(digits)
+}
+
+/// A text cell as written to a CSV: `'` in front of one a spreadsheet would run as a formula.
+pub fn inert(s: &str) -> std::borrow::Cow<'_, str> {
+    if s.starts_with(FORMULA_STARTS) && !plain_number(s) {
+        std::borrow::Cow::Owned(format!("'{s}"))
+    } else {
+        std::borrow::Cow::Borrowed(s)
+    }
+}
+
+fn push_inert(out: &mut String, s: &str) {
+    out.push_str(&inert(s));
 }
 
 struct FrameCsv {
@@ -341,4 +382,33 @@ fn threshold_frame(d: &Derived) -> anyhow::Result<DataFrame> {
         col("performance_gap_recovered", &rows, |r| r.3.pgr),
     ];
     Ok(DataFrame::new(rows.len(), columns)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formula_cells_are_inert_and_numbers_stay_numbers() {
+        for live in [
+            "=HYPERLINK(\"http://x\")",
+            "+1+cmd|' /C calc'!A0",
+            "-2+3",
+            "@SUM(A1)",
+            "\tx",
+            "\rx",
+            "\u{FF1D}1+1",
+            "-",
+            "+",
+            "-e5",
+            "--1",
+        ] {
+            assert_eq!(inert(live), format!("'{live}"), "{live:?}");
+        }
+        for kept in [
+            "-3.5", "+1", "-1e-3", "2", "-.5", "hello", "", "'quoted", " =1",
+        ] {
+            assert_eq!(inert(kept), kept, "{kept:?}");
+        }
+    }
 }

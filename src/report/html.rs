@@ -477,6 +477,8 @@ fn examples(o: &mut String, d: &Derived) -> anyhow::Result<()> {
 }
 
 fn shorten(s: &str) -> String {
+    // Keys are scrubbed before the cut, so a cut never leaves part of one unrecognised.
+    let s = &crate::secrets::scrub(s);
     let n = s.chars().count();
     if n <= SHOWN_CHARS {
         return s.to_string();

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::jsonl::{self, Lines};
 use crate::types::{Priority, TaskType};
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -38,6 +39,9 @@ pub struct ClassificationCache {
     pub skipped_lines: usize,
 }
 
+/// A cache line is a key and two labels; anything much longer is damage, skipped unread.
+const MAX_CACHE_LINE_BYTES: usize = 64 << 10;
+
 impl ClassificationCache {
     /// A cache that lives only in memory.
     pub fn in_memory(ttl: Duration) -> Self {
@@ -56,11 +60,16 @@ impl ClassificationCache {
             path: Some(path.to_path_buf()),
             ..Self::in_memory(ttl)
         };
-        let bytes = std::fs::read(path).unwrap_or_default();
-        for raw in bytes.split(|&b| b == b'\n') {
-            if raw.iter().all(u8::is_ascii_whitespace) {
-                continue;
-            }
+        let Ok(file) = std::fs::File::open(path) else {
+            return cache;
+        };
+        let mut lines = Lines::new(std::io::BufReader::new(file), MAX_CACHE_LINE_BYTES);
+        while let Ok(Some((_, line))) = lines.next_line() {
+            let raw = match line {
+                jsonl::Line::Text(raw) if raw.iter().all(u8::is_ascii_whitespace) => continue,
+                jsonl::Line::Text(raw) => raw,
+                jsonl::Line::TooLong(_) => b"",
+            };
             cache.lines_on_disk += 1;
             match serde_json::from_slice::<Line>(raw) {
                 Ok(l) if cache.fresh(&l.entry, now_ms) => {

@@ -4,6 +4,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::jsonl::{Line, Lines};
 use crate::provider::ErrorKind;
 
 /// One routed request.
@@ -23,7 +24,8 @@ pub struct RouteRecord {
     pub ok: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error_kind: Option<ErrorKind>,
-    /// Why the primary failed, when the fallback was used.
+    /// Why the primary failed, when the fallback was used (whether the fallback answered or
+    /// failed too; `error_kind` is then the fallback's).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub primary_error_kind: Option<ErrorKind>,
     /// Classifier plus answering calls; `None` when a model is unpriced.
@@ -31,6 +33,9 @@ pub struct RouteRecord {
     pub latency_ms: f64,
     pub classifier_cache_hit: bool,
     pub classifier_parse_miss: bool,
+    /// Why the classifier call failed (the request then went to general/default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub classifier_error_kind: Option<ErrorKind>,
     /// The prompt itself, only with `--log-prompts`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prompt: Option<String>,
@@ -59,18 +64,29 @@ impl RouteLog {
     }
 }
 
-/// Read a route log, skipping lines that do not parse; returns the records and the skipped count.
+/// Longest route-log line read back (a line carries at most one prompt, itself at most 16 MiB,
+/// JSON-escaped); a longer line is skipped like a damaged one.
+pub const MAX_LOG_LINE_BYTES: usize = 64 << 20;
+
+/// Read a route log, skipping lines that do not parse (or are longer than
+/// [`MAX_LOG_LINE_BYTES`]); returns the records and the skipped count. The file is read line by
+/// line, so memory holds the records, never the whole file.
 pub fn read(path: &Path) -> std::io::Result<(Vec<RouteRecord>, usize)> {
-    let bytes = std::fs::read(path)?;
+    let file = std::fs::File::open(path)?;
+    let mut lines = Lines::new(
+        std::io::BufReader::with_capacity(1 << 16, file),
+        MAX_LOG_LINE_BYTES,
+    );
     let mut out = Vec::new();
     let mut skipped = 0;
-    for raw in bytes.split(|&b| b == b'\n') {
-        if raw.iter().all(u8::is_ascii_whitespace) {
-            continue;
-        }
-        match serde_json::from_slice::<RouteRecord>(raw) {
-            Ok(r) => out.push(r),
-            Err(_) => skipped += 1,
+    while let Some((_, line)) = lines.next_line()? {
+        match line {
+            Line::Text(raw) if raw.iter().all(u8::is_ascii_whitespace) => {}
+            Line::Text(raw) => match serde_json::from_slice::<RouteRecord>(raw) {
+                Ok(r) => out.push(r),
+                Err(_) => skipped += 1,
+            },
+            Line::TooLong(_) => skipped += 1,
         }
     }
     Ok((out, skipped))

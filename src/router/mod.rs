@@ -85,6 +85,8 @@ pub struct RouteFailure {
     pub model: ModelId,
     pub error: CallError,
     pub fell_back: bool,
+    /// Why the primary failed, when the fallback was tried (and failed too).
+    pub primary_error: Option<CallError>,
 }
 
 impl std::fmt::Display for RouteFailure {
@@ -372,6 +374,7 @@ impl Router {
                         model: fb,
                         error: e2,
                         fell_back: true,
+                        primary_error: Some(e),
                     }),
                 }
             }
@@ -381,6 +384,7 @@ impl Router {
                 model: route.primary.clone(),
                 error: e,
                 fell_back: false,
+                primary_error: None,
             }),
         };
         let latency_ms = t0.elapsed().as_secs_f64() * 1e3;
@@ -425,7 +429,7 @@ impl Router {
                     f.fell_back,
                     false,
                     Some(f.error.kind),
-                    None,
+                    f.primary_error.as_ref().map(|e| e.kind),
                     f.classification.cost_usd,
                 ),
             };
@@ -449,6 +453,7 @@ impl Router {
             latency_ms,
             classifier_cache_hit: c.cache_hit,
             classifier_parse_miss: c.parse_miss,
+            classifier_error_kind: c.classifier_error,
             prompt: self.log_prompts.then(|| prompt.to_string()),
         }
     }

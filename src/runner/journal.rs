@@ -272,6 +272,11 @@ pub struct JournalContents {
 /// The file is read in blocks and each block's lines are parsed in parallel, so memory holds
 /// the rows and one block, never the whole file next to its rows.
 pub fn read(path: &Path) -> std::io::Result<JournalContents> {
+    read_limited(path, crate::jsonl::MAX_JOURNAL_LINE_BYTES)
+}
+
+/// [`read`], with lines longer than `max_line` bytes counted as bad lines and never held.
+pub(crate) fn read_limited(path: &Path, max_line: usize) -> std::io::Result<JournalContents> {
     use std::io::Read;
     const BLOCK: usize = 8 << 20;
     let mut f = match File::open(path) {
@@ -282,8 +287,24 @@ pub fn read(path: &Path) -> std::io::Result<JournalContents> {
     let mut out = JournalContents::default();
     let mut buf: Vec<u8> = Vec::with_capacity(BLOCK * 2);
     let mut first_line = 1;
+    // Inside a line longer than `max_line`: dropped block by block, never held.
+    let mut skipping = false;
     loop {
         let got = (&mut f).take(BLOCK as u64).read_to_end(&mut buf)?;
+        if skipping {
+            let Some(i) = buf.iter().position(|&b| b == b'\n') else {
+                buf.clear();
+                if got == 0 {
+                    out.torn_tail = true;
+                    return Ok(out);
+                }
+                continue;
+            };
+            buf.drain(..=i);
+            out.bad_lines.push(first_line);
+            first_line += 1;
+            skipping = false;
+        }
         if got == 0 {
             // The end: what is left is a last line without its newline (or nothing).
             parse_into(&buf, first_line, &mut out);
@@ -291,6 +312,10 @@ pub fn read(path: &Path) -> std::io::Result<JournalContents> {
             return Ok(out);
         }
         let Some(nl) = buf.iter().rposition(|&b| b == b'\n') else {
+            if buf.len() > max_line {
+                skipping = true;
+                buf.clear();
+            }
             continue;
         };
         first_line = parse_into(&buf[..=nl], first_line, &mut out);
@@ -350,7 +375,7 @@ fn parse_into(bytes: &[u8], first_line: usize, out: &mut JournalContents) -> usi
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     pub(crate) fn row(key: &str) -> JournalRow {
@@ -501,10 +526,13 @@ mod tests {
                         plan,
                         cfg.clone(),
                         &providers,
-                        writer,
-                        None,
+                        super::super::Sinks {
+                            journal: writer,
+                            record: None,
+                            budget: None,
+                            stop: Default::default(),
+                        },
                         ProgressMode::Quiet,
-                        None,
                     ))
                     .unwrap();
                 assert_eq!(totals.calls, n);

@@ -2,11 +2,14 @@
 //! concurrency and rate limits, and journals each call as it finishes.
 
 pub mod budget;
+pub mod duration;
+pub mod failures;
 pub mod journal;
 pub mod plan;
 pub mod progress;
 pub mod record;
 pub mod retry;
+pub mod stop;
 
 use std::collections::{BTreeMap, HashMap};
 use std::num::NonZeroU32;
@@ -28,6 +31,7 @@ use plan::{Plan, PlannedCall};
 use progress::{Progress, ProgressMode};
 use record::RecordWriter;
 use retry::{Decision, RetryPolicy};
+use stop::{Stop, StopReason};
 
 /// A call as it came back from its endpoint, after retries.
 struct Finished {
@@ -40,8 +44,9 @@ struct Finished {
     finished_ms: i64,
     /// The call's estimated cost, held by the budget until the row is journaled.
     est_usd: f64,
-    /// Told once the row is in the journal: the call keeps its concurrency slot until then, so
-    /// a kill loses at most `max_concurrency` calls per endpoint.
+    /// Told once the row is in the journal (and the answer in the recording, when there is
+    /// one): the call keeps its concurrency slot until then, so a kill loses at most
+    /// `max_concurrency` calls per endpoint.
     journaled: Option<oneshot::Sender<()>>,
 }
 
@@ -55,6 +60,8 @@ pub struct RunTotals {
     pub elapsed: Duration,
     /// Calls not started because the budget (`--max-spend`) would have been passed.
     pub not_started: usize,
+    /// Calls not started (or abandoned in flight) because the run or their endpoint stopped.
+    pub stopped_calls: usize,
 }
 
 /// An endpoint's request rate: its own `requests_per_minute`, else its provider's default (a
@@ -75,17 +82,35 @@ fn now_ms() -> i64 {
     jiff::Timestamp::now().as_millisecond()
 }
 
-/// Make every call of `plan`, appending each result to `journal` (and each live answer to
-/// `record`, when given). With a `budget`, a call starts only while the budget allows it.
+/// Where a run's results go and what limits it: the journal (and the recording, when given),
+/// the budget (`--max-spend`) and the shared stop state.
+pub struct Sinks {
+    pub journal: JournalWriter,
+    pub record: Option<RecordWriter>,
+    pub budget: Option<Arc<Budget>>,
+    pub stop: Arc<Stop>,
+}
+
+/// Make every call of `plan`, appending each result to the journal (and each live answer to
+/// the recording, when given). With a budget, a call starts only while the budget allows it.
+///
+/// A call starts only while `stop` allows it: a failed journal or recording write stops the
+/// run at once (the error is returned once the calls in flight are abandoned), a signal stops
+/// it gracefully, and an `auth` or `quota_exhausted` answer stops its endpoint. Whatever
+/// stopped is left in `stop` for the caller to report.
 pub async fn execute(
     plan: Plan,
     cfg: Arc<Config>,
     providers: &HashMap<String, Arc<dyn Provider>>,
-    journal: JournalWriter,
-    record: Option<RecordWriter>,
+    sinks: Sinks,
     mode: ProgressMode,
-    budget: Option<Arc<Budget>>,
 ) -> anyhow::Result<RunTotals> {
+    let Sinks {
+        journal,
+        record,
+        budget,
+        stop,
+    } = sinks;
     let started = Instant::now();
     let mut by_endpoint: BTreeMap<String, Vec<(PlannedCall, f64)>> = BTreeMap::new();
     for c in plan.calls {
@@ -126,15 +151,18 @@ pub async fn execute(
     // never contends on a lock.
     let writer_cfg = cfg.clone();
     let writer_budget = budget.clone();
+    let writer_stop = stop.clone();
     let writer = std::thread::spawn(move || {
-        write_results(
-            rx,
+        let out = WriterOut {
             journal,
             record,
-            Progress::new(mode, &totals),
-            &writer_cfg,
-            writer_budget.as_deref(),
-        )
+            progress: Progress::new(mode, &totals),
+        };
+        let r = write_results(rx, out, &writer_cfg, writer_budget.as_deref(), &writer_stop);
+        if let Err(e) = &r {
+            write_failed(&writer_stop, e);
+        }
+        r
     });
 
     let mut workers = Vec::new();
@@ -146,17 +174,20 @@ pub async fn execute(
             calls,
             tx.clone(),
             budget.clone(),
+            stop.clone(),
         )));
     }
     drop(tx);
+    let mut stopped_calls = 0;
     for w in workers {
-        w.await?;
+        stopped_calls += w.await?;
     }
     let mut totals = tokio::task::spawn_blocking(move || writer.join())
         .await?
         .map_err(|_| anyhow::anyhow!("the journal writer panicked"))??;
     totals.elapsed = started.elapsed();
     totals.not_started = budget.map_or(0, |b| b.not_started());
+    totals.stopped_calls = stopped_calls;
     Ok(totals)
 }
 
@@ -194,6 +225,8 @@ struct Limits {
     policy: RetryPolicy,
 }
 
+/// Make the calls of one endpoint; returns how many were not made (or not journaled) because
+/// the run or the endpoint stopped.
 async fn run_endpoint(
     ep: Endpoint,
     provider: Arc<dyn Provider>,
@@ -201,48 +234,86 @@ async fn run_endpoint(
     calls: Vec<(PlannedCall, f64)>,
     tx: mpsc::Sender<Finished>,
     budget: Option<Arc<Budget>>,
-) {
+    stop: Arc<Stop>,
+) -> usize {
     let limits = Limits {
         limiter: rpm.and_then(spaced_limiter),
         pause: Pause::default(),
         policy: RetryPolicy::for_endpoint(&ep),
     };
-    let (ep, limits, budget) = (&ep, &limits, budget.as_deref());
+    let (ep, limits, budget, stop) = (&ep, &limits, budget.as_deref(), &*stop);
+    let lost = std::sync::atomic::AtomicUsize::new(0);
+    let lost_ref = &lost;
     futures::stream::iter(calls)
         .for_each_concurrent(ep.max_concurrency, |(call, est)| {
             let provider = provider.clone();
             let tx = tx.clone();
             async move {
+                let lose = || lost_ref.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                if !stop.may_start(&ep.name) {
+                    lose();
+                    return;
+                }
                 if budget.is_some_and(|b| !b.try_start(est)) {
                     return;
                 }
                 let (journaled, done) = oneshot::channel();
-                let fin = call_with_retries(ep, &*provider, limits, call, est, journaled).await;
-                // The receiver only goes away when the writer failed; that error is reported there.
+                let call = call_with_retries(ep, &*provider, limits, stop, call, est, journaled);
+                let fin = tokio::select! {
+                    fin = call => fin,
+                    _ = stop.abandoned() => None,
+                };
+                let Some(fin) = fin else {
+                    if let Some(b) = budget {
+                        b.settle(est, 0.0);
+                    }
+                    lose();
+                    return;
+                };
+                if let Err(e) = &fin.outcome
+                    && matches!(e.kind, ErrorKind::Auth | ErrorKind::QuotaExhausted)
+                {
+                    stop.fail_endpoint(&ep.name, e.kind, &e.to_string());
+                }
+                // The receiver only goes away when the writer failed; that error is reported
+                // there. No call may start without a writer to keep its answer.
                 if tx.send(fin).await.is_ok() {
                     let _ = done.await;
+                } else {
+                    stop.stop(StopReason::WriteFailed("the journal writer stopped".into()));
+                    stop.abandon();
+                    lose();
                 }
             }
         })
         .await;
+    lost.into_inner()
 }
 
+/// One call, retried as its endpoint's policy says; `None` when the run or the endpoint
+/// stopped before an attempt (the first one included) was sent.
 async fn call_with_retries(
     ep: &Endpoint,
     provider: &dyn Provider,
     limits: &Limits,
+    stop: &Stop,
     call: PlannedCall,
     est_usd: f64,
     journaled: oneshot::Sender<()>,
-) -> Finished {
+) -> Option<Finished> {
     let started_ms = now_ms();
     let mut attempt = 0;
     loop {
-        attempt += 1;
         limits.pause.wait().await;
         if let Some(l) = &limits.limiter {
             l.until_ready().await;
         }
+        // Checked after the waits: a call held by the rate limiter when the run or its
+        // endpoint stopped is not sent.
+        if !stop.may_start(&ep.name) {
+            return None;
+        }
+        attempt += 1;
         let t0 = Instant::now();
         let outcome = match tokio::time::timeout(ep.timeout, provider.call(&call.request)).await {
             Ok(r) => r,
@@ -279,7 +350,7 @@ async fn call_with_retries(
                 Decision::Fail => Err(e),
             },
         };
-        return Finished {
+        return Some(Finished {
             call,
             outcome,
             attempts: attempt,
@@ -288,18 +359,36 @@ async fn call_with_retries(
             finished_ms: now_ms(),
             est_usd,
             journaled: Some(journaled),
-        };
+        });
     }
+}
+
+/// What the writer thread owns.
+struct WriterOut {
+    journal: JournalWriter,
+    record: Option<RecordWriter>,
+    progress: Progress,
+}
+
+/// No call may start once answers cannot be kept: stop the run and abandon the calls in
+/// flight. Called before the failed row's call gives up its concurrency slot.
+fn write_failed(stop: &Stop, e: &anyhow::Error) {
+    stop.stop(StopReason::WriteFailed(format!("{e:#}")));
+    stop.abandon();
 }
 
 fn write_results(
     mut rx: mpsc::Receiver<Finished>,
-    mut journal: JournalWriter,
-    mut record: Option<RecordWriter>,
-    mut progress: Progress,
+    out: WriterOut,
     cfg: &Config,
     budget: Option<&Budget>,
+    stop: &Stop,
 ) -> anyhow::Result<RunTotals> {
+    let WriterOut {
+        mut journal,
+        mut record,
+        mut progress,
+    } = out;
     let mut totals = RunTotals::default();
     while let Some(mut fin) = rx.blocking_recv() {
         let live = cfg.endpoints[&fin.call.endpoint].kind.is_live();
@@ -311,14 +400,20 @@ fn write_results(
         };
         let (est, journaled) = (fin.est_usd, fin.journaled.take());
         let row = to_row(fin, cfg);
-        journal
-            .append(&row)
-            .map_err(|e| anyhow::anyhow!("cannot append to the journal: {e}"))?;
+        if let Err(e) = journal.append(&row) {
+            let e = anyhow::anyhow!("cannot append to the journal: {e}");
+            write_failed(stop, &e);
+            return Err(e);
+        }
+        if let (Some(rec), Some((req, answer, ms))) = (&mut record, to_record)
+            && let Err(e) = rec.append(&req.model, &req.prompt, req.repeat, &answer, ms)
+        {
+            write_failed(stop, &e);
+            return Err(e);
+        }
+        // The call gives up its concurrency slot only now, once its answer is kept.
         if let Some(j) = journaled {
             let _ = j.send(());
-        }
-        if let (Some(rec), Some((req, answer, ms))) = (&mut record, to_record) {
-            rec.append(&req.model, &req.prompt, req.repeat, &answer, ms)?;
         }
         totals.calls += 1;
         if !row.ok {
@@ -392,11 +487,12 @@ fn to_row(fin: Finished, cfg: &Config) -> JournalRow {
             row.server_latency_ms = a.server_latency_ms;
             row.ttft_ms = a.ttft_ms;
             row.grade = a.grade;
-            row.response = Some(a.text);
+            // Scrubbed here too: an answer from a recording or a simulation never saw a redactor.
+            row.response = Some(crate::secrets::scrub(&a.text));
         }
         Err(e) => {
             row.error_kind = Some(e.kind);
-            row.error = Some(e.message);
+            row.error = Some(crate::secrets::scrub(&e.message));
             row.http_status = e.http_status;
             row.cost_usd = Some(0.0);
             row.cost_source = CostSource::NotBilled;

@@ -36,6 +36,12 @@ struct Counts {
     spent: f64,
 }
 
+/// Seconds left for `total - done` calls at the pace of the `done` calls in `elapsed` seconds;
+/// `None` before the first call or after the last.
+pub fn eta(elapsed: f64, done: u64, total: u64) -> Option<f64> {
+    (done > 0 && done < total).then(|| elapsed / done as f64 * (total - done) as f64)
+}
+
 pub struct Progress {
     mode: ProgressMode,
     counts: BTreeMap<String, Counts>,
@@ -117,14 +123,19 @@ impl Progress {
     }
 
     fn print_lines(&self) {
-        let secs = self.started.elapsed().as_secs();
+        let elapsed = self.started.elapsed().as_secs_f64();
         for (name, c) in &self.counts {
             crate::eoutln!(
-                "[{secs:>5}s] {name}: {}/{} done, {} errors, ${:.4}",
+                "[{:>5}s] {name}: {}/{} done, {} errors, ${:.4}{}",
+                elapsed as u64,
                 c.done,
                 c.total,
                 c.errors,
-                c.spent
+                c.spent,
+                eta(elapsed, c.done, c.total).map_or(String::new(), |s| format!(
+                    ", ETA {}",
+                    super::duration::human(s)
+                ))
             );
         }
     }
@@ -150,5 +161,17 @@ impl Progress {
             ProgressMode::Lines => self.print_lines(),
             ProgressMode::Quiet => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_eta_follows_the_pace_so_far() {
+        assert_eq!(eta(60.0, 100, 400), Some(180.0));
+        assert_eq!(eta(60.0, 0, 400), None);
+        assert_eq!(eta(60.0, 400, 400), None);
     }
 }

@@ -148,3 +148,137 @@ fn a_huge_line_is_rejected_without_loading_it_as_a_prompt() {
         stderr(&o)
     );
 }
+
+/// Run `cmd` to its end; its exit code, stderr and peak resident memory in MiB (the highest
+/// `VmHWM` of /proc/PID/status seen while it ran: the figure of the program itself, not of the
+/// test process it was spawned from). `stdin` is written from a thread when given.
+fn run_measured(
+    mut cmd: std::process::Command,
+    stdin: Option<Vec<u8>>,
+) -> (Option<i32>, String, u64) {
+    use std::io::{Read, Write};
+    use std::process::Stdio;
+    cmd.stdout(Stdio::null()).stderr(Stdio::piped());
+    cmd.stdin(if stdin.is_some() {
+        Stdio::piped()
+    } else {
+        Stdio::null()
+    });
+    let mut child = cmd.spawn().unwrap();
+    if let Some(bytes) = stdin {
+        let mut w = child.stdin.take().unwrap();
+        std::thread::spawn(move || {
+            let _ = w.write_all(&bytes);
+        });
+    }
+    let mut stderr_pipe = child.stderr.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut err = String::new();
+        let _ = stderr_pipe.read_to_string(&mut err);
+        err
+    });
+    let status_file = format!("/proc/{}/status", child.id());
+    let mut peak_kib = 0u64;
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        let hwm = std::fs::read_to_string(&status_file)
+            .ok()
+            .and_then(|t| {
+                let l = t.lines().find(|l| l.starts_with("VmHWM:"))?;
+                l.split_whitespace().nth(1)?.parse::<u64>().ok()
+            })
+            .unwrap_or(0);
+        peak_kib = peak_kib.max(hwm);
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    };
+    (status.code(), reader.join().unwrap(), peak_kib / 1024)
+}
+
+/// A line this long would show in the peak memory of any reader that held it.
+const HUGE: usize = 160 << 20;
+
+fn huge_prompt_line() -> Vec<u8> {
+    let mut line = b"{\"id\":\"h\",\"prompt\":\"".to_vec();
+    line.resize(line.len() + HUGE, b'x');
+    line.extend_from_slice(
+        b"\",\"task_type\":\"math\",\"priority\":\"quality\",\"grader\":{\"kind\":\"recorded\"}}\n",
+    );
+    line
+}
+
+#[test]
+fn huge_lines_are_refused_while_reading_with_bounded_memory() {
+    let tmp = tempfile::tempdir().unwrap();
+    let good = std::fs::read(corpus_dir().join("good.jsonl")).unwrap();
+    let mut failures = Vec::new();
+    let mut check = |what: &str, cmd: std::process::Command, stdin, expect: &str| {
+        let (code, err, rss) = run_measured(cmd, stdin);
+        eprintln!("{what}: exit {code:?}, peak {rss} MiB");
+        if code != Some(2) || !err.contains(expect) || rss >= 130 {
+            failures.push(format!(
+                "{what}: exit {code:?}, peak {rss} MiB (limit 130), expected {expect:?} in\n{err}"
+            ));
+        }
+    };
+
+    // A dataset line.
+    let dataset = tmp.path().join("huge.jsonl");
+    let mut bytes = good.clone();
+    bytes.extend(huge_prompt_line());
+    std::fs::write(&dataset, &bytes).unwrap();
+    let mut cmd = bin();
+    cmd.current_dir(tmp.path()).args([
+        "validate",
+        "--routes",
+        corpus_dir().join("good.toml").to_str().unwrap(),
+        "--dataset",
+        dataset.to_str().unwrap(),
+    ]);
+    let expect = format!(
+        "huge.jsonl:{}: the line is",
+        good.split(|&b| b == b'\n').count()
+    );
+    check("dataset", cmd, None, &expect);
+
+    // A recording line.
+    let routes = std::fs::read_to_string(corpus_dir().join("routes/recording_duplicate_keys.toml"))
+        .unwrap()
+        .replace("recordings/duplicate_keys.jsonl", "huge_recording.jsonl");
+    std::fs::write(tmp.path().join("routes.toml"), routes).unwrap();
+    let mut rec = b"\n".to_vec();
+    rec.extend(huge_prompt_line());
+    std::fs::write(tmp.path().join("huge_recording.jsonl"), &rec).unwrap();
+    let mut cmd = bin();
+    cmd.current_dir(tmp.path()).args([
+        "validate",
+        "--routes",
+        "routes.toml",
+        "--dataset",
+        corpus_dir().join("good.jsonl").to_str().unwrap(),
+    ]);
+    check(
+        "recording",
+        cmd,
+        None,
+        "huge_recording.jsonl:2: the line is",
+    );
+
+    // A prompt on stdin.
+    let mut cmd = bin();
+    cmd.current_dir(tmp.path())
+        .args(["route", "--routes", "routes.toml", "--jsonl", "--no-cache"]);
+    std::fs::write(
+        tmp.path().join("routes.toml"),
+        std::fs::read(corpus_dir().join("good.toml")).unwrap(),
+    )
+    .unwrap();
+    check(
+        "stdin",
+        cmd,
+        Some(huge_prompt_line()),
+        "stdin:1: the line is",
+    );
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}

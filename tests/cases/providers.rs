@@ -750,7 +750,9 @@ fn fatal_errors_are_not_retried_and_quota_fails_fast() {
         if c.prompt.starts_with(CLASSIFIER_PREFIX) {
             return healthy(wire, r, Duration::ZERO);
         }
-        match item_of(&c.prompt).as_str() {
+        // Late answers, so that every call has started before the first `auth` stops the endpoint.
+        let late = |reply| Reply::After(Duration::from_millis(1000), Box::new(reply));
+        late(match item_of(&c.prompt).as_str() {
             "q0" => Reply::json(401, json!({"error":"invalid api key"})),
             "q1" => Reply::json(
                 403,
@@ -775,10 +777,20 @@ fn fatal_errors_are_not_retried_and_quota_fails_fast() {
                 body: vec![],
             },
             _ => healthy(wire, r, Duration::ZERO),
-        }
+        })
     });
-    let run = run_live(&routes(wire, &server.url(), "timeout_s = 10\n"), 9, &[]);
-    ok(&run.out);
+    // Every call in flight at once: the first `auth` or `quota_exhausted` answer stops the
+    // endpoint's later calls, and the run exits 1 naming it.
+    let all_at_once = routes(wire, &server.url(), "timeout_s = 10\n")
+        .replace("max_concurrency = 4", "max_concurrency = 64");
+    let run = run_live(&all_at_once, 9, &[]);
+    assert_eq!(run.out.status.code(), Some(1), "{}", stderr(&run.out));
+    let err = stderr(&run.out);
+    assert!(
+        err.contains("endpoint api refused calls (auth)")
+            || err.contains("endpoint api refused calls (quota_exhausted)"),
+        "{err}"
+    );
     let expect = [
         ("q0", "auth", "401", "invalid api key"),
         ("q1", "auth", "403", "no access"),
@@ -1022,9 +1034,14 @@ fn the_api_key_appears_in_no_file_and_no_output() {
         let c = wire.check(r).unwrap();
         let auth = r.header("authorization").unwrap_or("").to_string();
         match item_of(&c.prompt).as_str() {
-            "q0" => Reply::json(
-                401,
-                json!({"error":{"message":format!("Incorrect API key provided: {auth}")}}),
+            // Late (within the endpoint's 1 s timeout), so that every call has started before
+            // the `auth` stops the endpoint.
+            "q0" => Reply::After(
+                Duration::from_millis(400),
+                Box::new(Reply::json(
+                    401,
+                    json!({"error":{"message":format!("Incorrect API key provided: {auth}")}}),
+                )),
             ),
             "q1" if r.nth == 1 => Reply::text(500, &format!("upstream refused {auth}")),
             "q2" => wire.answer(
@@ -1036,12 +1053,13 @@ fn the_api_key_appears_in_no_file_and_no_output() {
             _ => healthy(wire, r, Duration::ZERO),
         }
     });
+    // Every call in flight at once: the `auth` answer stops the endpoint's later calls (exit 1).
     let run = run_live(
-        &routes(wire, &server.url(), ""),
+        &routes(wire, &server.url(), "").replace("max_concurrency = 4", "max_concurrency = 64"),
         4,
         &["--record", "recording.jsonl"],
     );
-    ok(&run.out);
+    assert_eq!(run.out.status.code(), Some(1), "{}", stderr(&run.out));
     let mut haystacks = vec![
         ("stdout".to_string(), stdout(&run.out)),
         ("stderr".to_string(), stderr(&run.out)),

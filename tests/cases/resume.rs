@@ -296,13 +296,17 @@ fn twenty_kills_lose_only_calls_in_flight_and_end_like_an_uninterrupted_run() {
         // Let the server finish reading what the process sent before it died.
         std::thread::sleep(Duration::from_millis(60));
         if run_dir.is_none() {
+            // A run killed before its run.json was written left an empty folder: the run to
+            // resume is the one with a manifest.
             let reports = tmp.path().join("reports");
-            if reports.is_dir() && std::fs::read_dir(&reports).unwrap().count() == 1 {
-                let d = only_run_dir(&reports);
-                if d.join("run.json").exists() {
-                    run_dir = Some(d);
-                }
-            }
+            let with_manifest: Vec<PathBuf> = std::fs::read_dir(&reports)
+                .map(|d| d.map(|e| e.unwrap().path()).collect::<Vec<_>>())
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|d: &PathBuf| d.join("run.json").exists())
+                .collect();
+            assert!(with_manifest.len() <= 1, "{with_manifest:?}");
+            run_dir = with_manifest.into_iter().next();
         }
         // Calls the server received whose result the journal does not hold were lost, and are
         // made again by a later resume: the difference only grows, by what each kill lost.
@@ -611,4 +615,47 @@ fn a_run_directory_in_use_is_refused_naming_the_holder() {
     assert!(stderr(&o).contains("pid 4242"), "{}", stderr(&o));
     drop(lock);
     ok(&resume(tmp.path(), &dir, &["--quiet"]));
+}
+
+#[test]
+fn throughput_changes_do_not_block_a_resume_but_a_wire_name_does() {
+    let s = server(DEFAULT_PROMPT_TOKENS);
+    let (tmp, dir) = complete_run(&s, 4);
+    // An interrupted run: the journal lost its last six rows.
+    let journal = read(&dir.join("journal.jsonl"));
+    let kept: Vec<&str> = journal.lines().collect();
+    let kept = kept[..kept.len() - 6].join("\n") + "\n";
+    std::fs::write(dir.join("journal.jsonl"), kept).unwrap();
+    let calls = s.requests().len();
+
+    // A different wire name changes who answers: refused.
+    let routes_path = tmp.path().join("routes.toml");
+    let renamed = routes(&s.url(), 4).replace(
+        "tier = \"frontier\"",
+        "tier = \"frontier\"\nwire_name = \"gamma-2\"",
+    );
+    std::fs::write(&routes_path, &renamed).unwrap();
+    let o = resume(tmp.path(), &dir, &[]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("routes file routes.toml"),
+        "{}",
+        stderr(&o)
+    );
+
+    // Faster limits, a longer timeout, more retries and a comment: accepted.
+    let faster = format!(
+        "# raised after a slow start\n{}",
+        routes(&s.url(), 8).replace(
+            "timeout_s = 10",
+            "timeout_s = 60\nrequests_per_minute = 6000\nmax_attempts = 5"
+        )
+    );
+    std::fs::write(&routes_path, &faster).unwrap();
+    let o = resume(tmp.path(), &dir, &["--quiet"]);
+    ok(&o);
+    assert_eq!(s.requests().len(), calls + 6, "only the missing calls");
+    let m = manifest(&dir);
+    assert_eq!(m["status"], "complete");
+    assert_eq!(m["routes"]["sha256"], sha256(&faster));
 }

@@ -413,9 +413,12 @@ fn reports_measure_stability_when_the_policy_asks_for_it() {
             routes.to_str().unwrap(),
             "--dataset",
             dataset.to_str().unwrap(),
+            "--name",
+            "stability",
             "--quiet",
         ],
     ));
+    let dir = dir.join("derived-stability");
     let changes = read_csv(&dir.join("changes.csv"));
     assert!(
         changes.iter().all(|r| r["stability"] == "1"),
