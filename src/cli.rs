@@ -48,6 +48,15 @@ pub enum Command {
     /// Build datasets for the next re-benchmark.
     #[command(subcommand)]
     Dataset(DatasetCommand),
+    /// Start a router repository: a commented routes.toml, a small dataset and the weekly
+    /// workflow (never overwrites a file).
+    Init(InitArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// The folder to write into (created if missing) [default: the current folder].
+    pub dir: Option<PathBuf>,
 }
 
 /// A duration such as `90s`, `30m`, `24h`, `7d` or `2w`.
@@ -204,9 +213,14 @@ pub struct RunArgs {
     /// it (the run then ends `partial`; --resume continues it).
     #[arg(long, value_name = "USD", value_parser = parse_usd)]
     pub max_spend: Option<f64>,
-    /// Print the plan and its estimated spend, then exit: no call, nothing written.
+    /// Print the plan and its estimated spend, then exit: no call, nothing written, no API key
+    /// needed (missing keys are listed).
     #[arg(long)]
     pub dry_run: bool,
+    /// A genai-prices file (prices/data_slim.json of pydantic/genai-prices) to use instead of the
+    /// shipped snapshot [default: the run's own with --resume, else the snapshot].
+    #[arg(long, value_name = "FILE", env = "ROUTECAL_PRICES")]
+    pub prices: Option<PathBuf>,
     /// With --resume: make the calls whose latest attempt failed again (the journal keeps
     /// every attempt; the reports use the latest).
     #[arg(long, requires = "resume")]
@@ -250,6 +264,9 @@ pub fn parse_usd(s: &str) -> Result<f64, String> {
 pub struct ValidateArgs {
     #[command(flatten)]
     pub inputs: Inputs,
+    /// A genai-prices file to use instead of the shipped snapshot.
+    #[arg(long, value_name = "FILE", env = "ROUTECAL_PRICES")]
+    pub prices: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -350,7 +350,7 @@ pub fn run(
         });
     }
     if mode != ProgressMode::Quiet {
-        eprintln!(
+        crate::eoutln!(
             "Judge {}: {} answers to grade, {} verdicts to ask, {} reused",
             jc.model,
             pending.len(),

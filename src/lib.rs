@@ -5,6 +5,10 @@
 //! Data flow: `config` + `dataset` + `prices` → `runner::plan` → `runner` (→ `journal`) →
 //! `analyze` (grading via `grade`) → `policy` → `simulate` → `report` / `routes_file`.
 
+// Standard output and error go through `cmd::out`, which survives a reader that closes the pipe
+// early (`println!`/`eprintln!` panic there).
+#![cfg_attr(not(test), warn(clippy::print_stdout, clippy::print_stderr))]
+
 pub mod analyze;
 pub mod classify;
 pub mod cli;

@@ -1,3 +1,4 @@
+use std::io::Write;
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -7,7 +8,12 @@ fn main() -> ExitCode {
     match routecal::cmd::dispatch(cli.command) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            eprintln!("error: {}", routecal::secrets::scrub(&format!("{e:#}")));
+            // Not eprintln!: a closed stderr must not turn an error into a panic.
+            let _ = writeln!(
+                std::io::stderr(),
+                "error: {}",
+                routecal::secrets::scrub(&format!("{e:#}"))
+            );
             ExitCode::from(routecal::error::exit_code(&e))
         }
     }

@@ -15,6 +15,110 @@ pub const SNAPSHOT_JSON: &str = include_str!("../prices/genai-prices.json");
 /// Where the snapshot came from, for reports.
 pub const SNAPSHOT_SOURCE: &str = "genai-prices@47df840a";
 
+/// The day the shipped snapshot was taken from genai-prices (its age is shown in every plan).
+pub const SNAPSHOT_DATE: &str = "2026-11-25";
+/// The environment variable that names a newer price file (what `--prices FILE` sets).
+pub const PRICES_ENV: &str = "ROUTECAL_PRICES";
+/// A price table older than this many days is flagged in the plan.
+pub const STALE_AFTER_DAYS: i64 = 60;
+
+/// The price table a command uses, and where it came from: the shipped snapshot, or a
+/// genai-prices file (`data_slim.json` or `data.json`) named by `--prices` / `ROUTECAL_PRICES`.
+pub struct Prices {
+    table: LoadedTable,
+    /// `genai-prices@<commit>` for the snapshot, else the file's path as given.
+    pub source: String,
+    /// sha256 (hex) of the JSON the table was parsed from.
+    pub sha256: String,
+    /// The table's date: the snapshot's, or the file's last modification (UTC).
+    pub date: jiff::civil::Date,
+}
+
+enum LoadedTable {
+    Shipped,
+    File(Box<PriceTable>),
+}
+
+impl Prices {
+    /// The snapshot compiled into the binary.
+    pub fn shipped() -> Prices {
+        Prices {
+            table: LoadedTable::Shipped,
+            source: SNAPSHOT_SOURCE.into(),
+            sha256: crate::types::sha256_hex(SNAPSHOT_JSON.as_bytes()),
+            date: SNAPSHOT_DATE.parse().expect("SNAPSHOT_DATE is a date"),
+        }
+    }
+
+    /// The file at `path` when given, else the shipped snapshot. A file that cannot be read or is
+    /// not a genai-prices table is bad input ([`crate::error::InputError`], exit 2).
+    pub fn load(path: Option<&std::path::Path>) -> anyhow::Result<Prices> {
+        let Some(path) = path else {
+            return Ok(Prices::shipped());
+        };
+        let bad = |m: String| crate::error::InputError::new(path, m);
+        let bytes =
+            std::fs::read(path).map_err(|e| bad(format!("cannot read the price file: {e}")))?;
+        let json = std::str::from_utf8(&bytes)
+            .map_err(|_| bad("the price file is not valid UTF-8".into()))?;
+        let table = PriceTable::from_json(json).map_err(|e| {
+            bad(format!(
+                "not a genai-prices table (a list of providers with their models): {e}"
+            ))
+        })?;
+        let modified = std::fs::metadata(path)
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| Timestamp::try_from(t).ok())
+            .unwrap_or_else(Timestamp::now);
+        Ok(Prices {
+            table: LoadedTable::File(Box::new(table)),
+            source: path.display().to_string(),
+            sha256: crate::types::sha256_hex(&bytes),
+            date: modified.to_zoned_datetime(jiff::tz::TimeZone::UTC).date(),
+        })
+    }
+
+    /// The table itself.
+    pub fn table(&self) -> &PriceTable {
+        match &self.table {
+            LoadedTable::Shipped => PriceTable::shipped(),
+            LoadedTable::File(t) => t,
+        }
+    }
+
+    /// Whole days from the table's date to `now`.
+    pub fn age_days(&self, now: Timestamp) -> i64 {
+        let today = now.to_zoned_datetime(jiff::tz::TimeZone::UTC).date();
+        (today - self.date).get_days() as i64
+    }
+
+    /// One line for the plan: which table, its date and age.
+    pub fn describe(&self, now: Timestamp) -> String {
+        let basis = match self.table {
+            LoadedTable::Shipped => "the shipped snapshot of",
+            LoadedTable::File(_) => "modified",
+        };
+        format!(
+            "Prices: {} ({basis} {}, {} days old)",
+            self.source,
+            self.date,
+            self.age_days(now)
+        )
+    }
+
+    /// A warning when the table is more than [`STALE_AFTER_DAYS`] old.
+    pub fn staleness_warning(&self, now: Timestamp) -> Option<String> {
+        let age = self.age_days(now);
+        (age > STALE_AFTER_DAYS).then(|| {
+            format!(
+                "the price table {} is {age} days old (from {}, more than {STALE_AFTER_DAYS}): costs may be out of date; pass a newer genai-prices file (prices/data_slim.json of pydantic/genai-prices) with --prices FILE or {PRICES_ENV}",
+                self.source, self.date
+            )
+        })
+    }
+}
+
 /// USD per million tokens, possibly tiered by the call's input tokens.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Rate {
@@ -378,6 +482,45 @@ mod tests {
             .unwrap();
         assert_eq!(peak.input.base, 0.27);
         assert_eq!(off.input.base, 0.135);
+    }
+
+    #[test]
+    fn a_price_file_replaces_the_snapshot_and_carries_its_date() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("prices.json");
+        let json = r#"[{"id":"openai","name":"OpenAI","models":[{"id":"gpt-4-1106-preview","match":{"equals":"gpt-4-1106-preview"},"prices":{"input_mtok":1,"output_mtok":2}}]}]"#;
+        std::fs::write(&path, json).unwrap();
+        let p = Prices::load(Some(&path)).unwrap();
+        let now = Timestamp::now();
+        let price = p
+            .table()
+            .lookup(&m("openai/gpt-4-1106-preview"), now)
+            .unwrap();
+        assert_eq!((price.input.base, price.output.base), (1.0, 2.0));
+        assert_eq!(p.age_days(now), 0);
+        assert!(p.staleness_warning(now).is_none());
+        assert_eq!(p.sha256, crate::types::sha256_hex(json.as_bytes()));
+        std::fs::write(&path, "{\"not\": \"a table\"}").unwrap();
+        let e = Prices::load(Some(&path)).err().unwrap().to_string();
+        assert!(
+            e.contains("prices.json") && e.contains("genai-prices"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn the_snapshot_is_flagged_once_older_than_60_days() {
+        let p = Prices::shipped();
+        let midnight = at(&format!("{SNAPSHOT_DATE}T00:00:00Z")).as_second();
+        let day = |d: i64| Timestamp::from_second(midnight + d * 86_400 + 3_600).unwrap();
+        assert_eq!(p.age_days(day(60)), 60);
+        assert!(p.staleness_warning(day(60)).is_none());
+        let w = p.staleness_warning(day(61)).unwrap();
+        assert!(w.contains("61 days old") && w.contains("--prices"), "{w}");
+        assert!(
+            p.describe(day(3))
+                .contains("snapshot of 2026-11-25, 3 days old")
+        );
     }
 
     #[test]

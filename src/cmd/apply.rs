@@ -102,7 +102,7 @@ pub fn apply(a: ApplyArgs) -> anyhow::Result<u8> {
         backup: write.then_some(backup.as_path()),
     };
     if a.json {
-        println!("{}", serde_json::to_string_pretty(&out.json(a.dry_run))?);
+        outln!("{}", serde_json::to_string_pretty(&out.json(a.dry_run))?);
     } else if !a.quiet {
         out.print(a.dry_run);
     }
@@ -152,7 +152,7 @@ impl Outcome<'_> {
         let acc = self.accepted;
         let name = super::display_path(self.target);
         if acc.text == self.current {
-            println!(
+            outln!(
                 "{name} already has {}: nothing to write",
                 if acc.accepted.is_empty() {
                     "every proposed route".to_string()
@@ -164,12 +164,12 @@ impl Outcome<'_> {
         }
         if dry_run {
             let applied = format!("{name} (applied)");
-            print!(
+            out!(
                 "{}",
                 routes_file::unified_diff(self.current, &acc.text, &name, &applied)
             );
         }
-        println!(
+        outln!(
             "{} {} from {} to {name}; {} of {} routes change:",
             if dry_run { "Would apply" } else { "Applied" },
             join(&acc.accepted),
@@ -183,7 +183,7 @@ impl Outcome<'_> {
             } else {
                 ""
             };
-            println!(
+            outln!(
                 "  {}: {} → {}{how}",
                 c.cell,
                 text::route(&c.old),
@@ -191,17 +191,17 @@ impl Outcome<'_> {
             );
         }
         if !acc.pins.is_empty() {
-            println!(
+            outln!(
                 "{} explicitly in {name}, so that they end where the proposal says:",
                 if dry_run { "Would pin" } else { "Pinned" }
             );
             for p in &acc.pins {
                 let (route, why) = (text::route(&p.route), p.reason.describe());
-                println!("  {}: {route} ({why})", p.cell);
+                outln!("  {}: {route} ({why})", p.cell);
             }
         }
         if let Some(b) = self.backup {
-            println!(
+            outln!(
                 "Previous version: {}. Review with `git diff {name}`, then commit.",
                 super::display_path(b)
             );

@@ -33,14 +33,14 @@ pub fn from_log(a: FromLogArgs) -> anyhow::Result<u8> {
     }
     match &a.out {
         Some(p) => crate::report::write_atomic(p, &out)?,
-        None => print!("{}", String::from_utf8(out)?),
+        None => out!("{}", String::from_utf8(out)?),
     }
     let cells: Vec<String> = s
         .population
         .iter()
         .map(|(k, v)| format!("{k} {v}"))
         .collect();
-    eprintln!(
+    eoutln!(
         "sampled {} of {} distinct logged prompts ({}); {} requests had no logged prompt; {} log lines skipped",
         s.items.len(),
         s.population.values().sum::<usize>(),

@@ -27,9 +27,9 @@ pub fn diff(a: DiffArgs) -> anyhow::Result<u8> {
             "changes": changes,
             "diff": diff,
         });
-        println!("{}", serde_json::to_string_pretty(&out)?);
+        outln!("{}", serde_json::to_string_pretty(&out)?);
     } else if !a.quiet {
-        print!("{diff}");
+        out!("{diff}");
     }
     Ok(if a.exit_code && !diff.is_empty() {
         exit::TABLE_CHANGED

@@ -1,8 +1,13 @@
 //! One file per command, each a thin layer over the library.
 
+// First, so its `out!`/`outln!` macros are in scope in every command below.
+#[macro_use]
+pub mod out;
+
 pub mod apply;
 pub mod dataset;
 pub mod diff;
+pub mod init;
 pub mod monitor;
 pub mod report;
 pub mod route;
@@ -16,11 +21,11 @@ use crate::cli::{Command, Inputs};
 use crate::config::Config;
 use crate::dataset::Dataset;
 use crate::error::{UsageError, exit};
-use crate::prices::PriceTable;
+use crate::prices::{PriceTable, Prices};
 
 /// Dispatch a parsed command; returns the exit code.
 pub fn dispatch(cmd: Command) -> anyhow::Result<u8> {
-    match cmd {
+    let code = match cmd {
         Command::Run(a) => run::run(a),
         Command::Validate(a) => validate::validate(a),
         Command::Apply(a) => apply::apply(a),
@@ -29,6 +34,11 @@ pub fn dispatch(cmd: Command) -> anyhow::Result<u8> {
         Command::Route(a) => route::route(a),
         Command::Monitor(a) => monitor::monitor(a),
         Command::Dataset(crate::cli::DatasetCommand::FromLog(a)) => dataset::from_log(a),
+        Command::Init(a) => init::init(a),
+    }?;
+    match out::take_error() {
+        Some(e) => Err(anyhow::anyhow!("cannot write to standard output: {e}")),
+        None => Ok(code),
     }
 }
 
@@ -59,10 +69,37 @@ pub fn load_inputs(
     dataset: &Path,
     at: jiff::Timestamp,
 ) -> anyhow::Result<(Config, Dataset)> {
-    let cfg = Config::load(routes, PriceTable::shipped(), at)?;
+    load_inputs_priced(routes, dataset, at, PriceTable::shipped())
+}
+
+/// [`load_inputs`] with another price table than the shipped snapshot.
+pub fn load_inputs_priced(
+    routes: &Path,
+    dataset: &Path,
+    at: jiff::Timestamp,
+    prices: &PriceTable,
+) -> anyhow::Result<(Config, Dataset)> {
+    let cfg = Config::load(routes, prices, at)?;
     let ds = Dataset::load(dataset)?;
     crate::judge_phase::check(&cfg, &ds)?;
     Ok((cfg, ds))
+}
+
+/// The price table a run was made with: its price file when it named one (found the way its
+/// routes file is), else the shipped snapshot.
+pub fn run_prices(run_dir: &Path, m: &crate::run_dir::Manifest) -> anyhow::Result<Prices> {
+    if m.prices.path == crate::prices::SNAPSHOT_SOURCE {
+        return Ok(Prices::shipped());
+    }
+    Prices::load(Some(&report::locate(run_dir, &m.prices.path)))
+}
+
+/// The manifest's record of a price table: the snapshot's name, or the file as the user names it.
+pub fn prices_ref(p: &Prices, path: Option<&Path>) -> crate::run_dir::FileRef {
+    crate::run_dir::FileRef {
+        path: path.map_or_else(|| p.source.clone(), display_path),
+        sha256: p.sha256.clone(),
+    }
 }
 
 pub fn ok() -> anyhow::Result<u8> {

@@ -24,16 +24,16 @@ pub fn monitor(a: MonitorArgs) -> anyhow::Result<u8> {
     };
     let r = monitor::monitor(&records, since_ms, &th, skipped)?;
     match a.format {
-        MonitorFormat::Csv => print!("{}", String::from_utf8(frame_to_csv(&r.table)?)?),
-        MonitorFormat::Markdown => print!("{}", monitor::markdown(&r)?),
+        MonitorFormat::Csv => out!("{}", String::from_utf8(frame_to_csv(&r.table)?)?),
+        MonitorFormat::Markdown => out!("{}", monitor::markdown(&r)?),
         MonitorFormat::Text => {
-            println!(
+            outln!(
                 "{} requests ({} – {})",
                 r.requests,
                 r.first_ts.as_deref().unwrap_or("–"),
                 r.last_ts.as_deref().unwrap_or("–")
             );
-            print!(
+            out!(
                 "{}",
                 text::table(
                     &[
@@ -53,12 +53,12 @@ pub fn monitor(a: MonitorArgs) -> anyhow::Result<u8> {
                 )
             );
             for alert in &r.alerts {
-                println!("ALERT: {alert}");
+                outln!("ALERT: {alert}");
             }
         }
     }
     if skipped > 0 {
-        eprintln!(
+        eoutln!(
             "warning: {skipped} lines of {} did not parse and were skipped",
             a.log.display()
         );

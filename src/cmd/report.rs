@@ -53,9 +53,11 @@ fn load(dir: &Path, routes: Option<&Path>, dataset: Option<&Path>) -> anyhow::Re
         .unwrap_or_else(|| locate(dir, &manifest.dataset.path));
     // Prices with dates or time windows resolve at the run's start, as they did during the run.
     let at = manifest.started();
+    // The price table the run was made with (its --prices file, else the snapshot).
+    let prices = super::run_prices(dir, &manifest)?;
     let (cfg, mut notes) = match routes {
-        Some(p) => (Config::load(p, PriceTable::shipped(), at)?, Vec::new()),
-        None => run_routes(dir, &manifest, at)?,
+        Some(p) => (Config::load(p, prices.table(), at)?, Vec::new()),
+        None => run_routes(dir, &manifest, at, prices.table())?,
     };
     let ds = Dataset::load(&dataset)?;
     crate::judge_phase::check(&cfg, &ds)?;
@@ -89,10 +91,11 @@ fn run_routes(
     dir: &Path,
     manifest: &Manifest,
     at: jiff::Timestamp,
+    prices: &PriceTable,
 ) -> anyhow::Result<(Config, Vec<String>)> {
     let recorded = locate(dir, &manifest.routes.path);
     let Some(copy) = &manifest.routes_copy else {
-        let cfg = Config::load(&recorded, PriceTable::shipped(), at)?;
+        let cfg = Config::load(&recorded, prices, at)?;
         let mut notes = Vec::new();
         if cfg.sha256 != manifest.routes.sha256 {
             notes.push(format!(
@@ -127,10 +130,7 @@ fn run_routes(
     }
     let source = String::from_utf8(bytes)
         .map_err(|_| InputError::new(&path, "the run's routes copy is not valid UTF-8"))?;
-    Ok((
-        Config::parse(&recorded, source, PriceTable::shipped(), at)?,
-        Vec::new(),
-    ))
+    Ok((Config::parse(&recorded, source, prices, at)?, Vec::new()))
 }
 
 fn one(a: &ReportArgs) -> anyhow::Result<u8> {
@@ -173,20 +173,20 @@ fn one(a: &ReportArgs) -> anyhow::Result<u8> {
             out["derived_dir"] = super::display_path(&out_dir).into();
         }
         out["files"] = files.into();
-        println!("{}", serde_json::to_string_pretty(&out)?);
+        outln!("{}", serde_json::to_string_pretty(&out)?);
     } else if !a.quiet {
-        print!("{}", text::summary(&derived));
+        out!("{}", text::summary(&derived));
         for w in derived.warnings() {
-            println!("warning: {w}");
+            outln!("warning: {w}");
         }
         if out_dir == a.run_dir {
-            println!(
+            outln!(
                 "\nRewrote {} files in {}",
                 files.len(),
                 super::display_path(&a.run_dir)
             );
         } else {
-            println!(
+            outln!(
                 "\nWrote {} files in {} (the run's own reports are unchanged); \
                  `routecal diff {}` and `routecal apply {}` read this derivation",
                 files.len(),
@@ -275,7 +275,7 @@ fn two(a: &ReportArgs, later: &Path) -> anyhow::Result<u8> {
     for (side, run) in [("A", &ra), ("B", &rb)] {
         for n in &run.notes {
             if !a.json && !a.quiet {
-                eprintln!("warning: {side}: {n}");
+                eoutln!("warning: {side}: {n}");
             }
             c.notes.push(format!("{side}: {n}"));
         }
@@ -291,13 +291,13 @@ fn two(a: &ReportArgs, later: &Path) -> anyhow::Result<u8> {
             super::display_path(&md_path),
             super::display_path(&csv_path),
         ];
-        println!(
+        outln!(
             "{}",
             serde_json::to_string_pretty(&comparison_json(&c, &files))?
         );
     } else if !a.quiet {
-        print!("{}", compare::text(&c));
-        println!(
+        out!("{}", compare::text(&c));
+        outln!(
             "\nWrote {} and {}",
             super::display_path(&md_path),
             super::display_path(&csv_path)

@@ -6,7 +6,6 @@
 //! id. A stalled request holds one slot only; a pipe that stays open gets its answers; a kill
 //! loses only what was in flight. docs/router.md describes the output lines.
 
-use std::io::Write;
 use std::path::PathBuf;
 
 use futures::StreamExt;
@@ -127,10 +126,9 @@ impl Output {
         if out.is_err() {
             self.failed += 1;
         }
-        let mut stdout = std::io::stdout().lock();
         if self.json {
-            writeln!(stdout, "{}", json_line(input, out))?;
-            return stdout.flush();
+            outln!("{}", json_line(input, out));
+            return Ok(());
         }
         let label = text_label(input);
         match out {
@@ -140,7 +138,7 @@ impl Output {
                 } else {
                     r.routed_to.to_string()
                 };
-                eprintln!(
+                eoutln!(
                     "{}routed to {via} ({} {}{})",
                     label
                         .as_deref()
@@ -151,32 +149,30 @@ impl Output {
                     if r.cell_listed { "" } else { ", default route" }
                 );
                 match &label {
-                    Some(l) => writeln!(stdout, "{l}\t{}", escape_line(&r.answer))?,
-                    None => writeln!(stdout, "{}", r.answer)?,
+                    Some(l) => outln!("{l}\t{}", escape_line(&r.answer)),
+                    None => outln!("{}", r.answer),
                 }
             }
             Err(f) => match &label {
-                Some(l) => eprintln!("{l}: error: {f}"),
-                None => eprintln!("error: {f}"),
+                Some(l) => eoutln!("{l}: error: {f}"),
+                None => eoutln!("error: {f}"),
             },
         }
-        stdout.flush()
+        Ok(())
     }
 
     /// Report a stdin line that is not a prompt (on stderr, and as a JSON line with `--json`).
     fn bad_line(&mut self, b: &BadLine) -> std::io::Result<()> {
         self.bad += 1;
-        eprintln!("error: stdin:{}: {}", b.line, b.message);
+        eoutln!("error: stdin:{}: {}", b.line, b.message);
         if self.json {
-            let mut stdout = std::io::stdout().lock();
             let v = serde_json::json!({
                 "line": b.line,
                 "id": null,
                 "error": format!("stdin:{}: {}", b.line, b.message),
                 "error_kind": "bad_input",
             });
-            writeln!(stdout, "{v}")?;
-            stdout.flush()?;
+            outln!("{v}");
         }
         Ok(())
     }
@@ -223,6 +219,11 @@ async fn stream_stdin(
             biased;
             Some((input, result)) = inflight.next(), if !inflight.is_empty() => {
                 out.answer(&input, &result)?;
+                // Nobody reads stdout any more (`| head -1`): route no further prompt, whose
+                // answer would be paid for and thrown away.
+                if super::out::is_closed() {
+                    return Ok(());
+                }
             }
             msg = rx.recv(), if open && inflight.len() < concurrency => match msg {
                 Some(Ok(input)) => inflight.push(async move {

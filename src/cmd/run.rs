@@ -35,13 +35,21 @@ pub fn run(a: RunArgs) -> anyhow::Result<u8> {
     let now = jiff::Timestamp::now();
     // A resumed run resolves dated prices at its start, as its first part did.
     let at = resumed.as_ref().map_or(now, |(_, m)| m.started());
-    let (cfg, ds) = super::load_inputs(&routes_path, &dataset_path, at)?;
+    // A resumed run keeps the price file it was made with unless another is named.
+    let prices_path = a.prices.clone().or_else(|| {
+        let (dir, m) = resumed.as_ref()?;
+        (m.prices.path != prices::SNAPSHOT_SOURCE)
+            .then(|| super::report::locate(dir, &m.prices.path))
+    });
+    let prices = prices::Prices::load(prices_path.as_deref())?;
+    let (cfg, ds) = super::load_inputs_priced(&routes_path, &dataset_path, at, prices.table())?;
     let repeats = a
         .repeats
         .or(resumed.as_ref().map(|(_, m)| m.settings.repeats))
         .unwrap_or(cfg.defaults.repeats)
         .max(1);
-    let refs = Refs::new(&routes_path, &dataset_path, &cfg, &ds);
+    let mut refs = Refs::new(&routes_path, &dataset_path, &cfg, &ds);
+    refs.prices = super::prices_ref(&prices, prices_path.as_deref());
     let mode = if a.json {
         ProgressMode::Quiet
     } else {
@@ -50,7 +58,11 @@ pub fn run(a: RunArgs) -> anyhow::Result<u8> {
     if let Some((dir, m)) = &resumed {
         check_resume(&a, dir, m, &refs, repeats, mode)?;
     }
-    let providers = provider::build_all(&cfg)?;
+    // A dry run needs no key: without them, durations use the configured request rates.
+    let providers = match provider::build_all(&cfg) {
+        Err(_) if a.dry_run => Default::default(),
+        built => built?,
+    };
 
     // A resumed run is locked before its journal is read, so no other process adds to it.
     let lock = match &resumed {
@@ -66,13 +78,21 @@ pub fn run(a: RunArgs) -> anyhow::Result<u8> {
     let judge = crate::judge_phase::estimate(&cfg, &ds, repeats).map(|j| judge_left(j, &earlier));
     let time = Durations::new(&cfg, &plan, judge.as_ref(), &providers);
     let estimate = Estimate::new(&plan, judge.as_ref(), already_spent, time);
-    show_plan(&a, &cfg, &plan, judge.as_ref(), &estimate, mode);
+    show_plan(
+        &a,
+        &cfg,
+        &plan,
+        judge.as_ref(),
+        &estimate,
+        mode,
+        (&prices, now),
+    );
     if let Some(limit) = a.max_spend {
         check_budget(&cfg, &plan, judge.as_ref(), &estimate, limit)?;
     }
     if a.dry_run {
         if !a.json {
-            println!("Dry run: no call made, nothing written.");
+            outln!("Dry run: no call made, nothing written.");
         }
         return super::ok();
     }
@@ -130,6 +150,39 @@ pub fn run(a: RunArgs) -> anyhow::Result<u8> {
     )
 }
 
+/// The price table's line for the plan, its staleness warning, and (for a dry run, given the
+/// config) the keys a real run would need that are not set.
+fn prices_lines(p: &prices::Prices, now: jiff::Timestamp, dry_run: Option<&Config>) -> String {
+    let mut out = format!("{}\n", p.describe(now));
+    if let Some(w) = p.staleness_warning(now) {
+        out.push_str(&format!("Warning: {w}\n"));
+    }
+    for k in dry_run.map(missing_keys).unwrap_or_default() {
+        out.push_str(&format!(
+            "Key: {} is not set (endpoint {}): the run itself needs it\n",
+            k["variable"].as_str().unwrap_or_default(),
+            k["endpoint"].as_str().unwrap_or_default()
+        ));
+    }
+    out
+}
+
+/// The environment variables named by the routes file that hold no key now (names only).
+fn missing_keys(cfg: &Config) -> Vec<serde_json::Value> {
+    let unset = |v: &str| std::env::var(v).map_or(true, |k| k.trim().is_empty());
+    let mut out = Vec::new();
+    for ep in cfg.endpoints.values() {
+        let vars = ep
+            .api_key_env
+            .iter()
+            .chain(ep.provider_keys.values().map(|k| &k.env));
+        for var in vars.filter(|v| unset(v)) {
+            out.push(serde_json::json!({"endpoint": ep.name, "variable": var}));
+        }
+    }
+    out
+}
+
 /// The label in a new run directory's name: the suite's folder, else the dataset's stem.
 fn run_label(a: &RunArgs, dataset_path: &Path) -> String {
     a.inputs
@@ -166,17 +219,26 @@ fn show_plan(
     judge: Option<&JudgeEstimate>,
     estimate: &Estimate,
     mode: ProgressMode,
+    (prices, now): (&prices::Prices, jiff::Timestamp),
 ) {
     if a.dry_run && a.json {
-        let v = plan_json(plan, judge, estimate, a.max_spend);
-        println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+        let mut v = plan_json(plan, judge, estimate, a.max_spend);
+        v["prices"] = serde_json::json!({
+            "source": prices.source,
+            "date": prices.date.to_string(),
+            "age_days": prices.age_days(now),
+            "warning": prices.staleness_warning(now),
+        });
+        v["missing_keys"] = missing_keys(cfg).into();
+        outln!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
         return;
     }
-    let text = describe_plan(cfg, plan, judge, estimate, a.max_spend);
+    let mut text = describe_plan(cfg, plan, judge, estimate, a.max_spend);
+    text.push_str(&prices_lines(prices, now, a.dry_run.then_some(cfg)));
     if a.dry_run {
-        print!("{text}");
+        out!("{text}");
     } else if mode != ProgressMode::Quiet {
-        eprint!("{text}");
+        eout!("{text}");
     }
 }
 
@@ -202,7 +264,7 @@ fn check_resume(
         .into());
     }
     if mode != ProgressMode::Quiet {
-        eprintln!(
+        eoutln!(
             "Resuming {} with --force although its inputs differ:{list}",
             dir.display()
         );
@@ -697,19 +759,19 @@ pub(super) fn print_outcome(
             "warnings": d.warnings(),
             "failures": loud,
         });
-        println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
+        outln!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
         return;
     }
     if !a.quiet {
-        println!();
-        print!("{}", text::summary(d));
+        outln!();
+        out!("{}", text::summary(d));
         for w in d.warnings() {
-            println!("warning: {w}");
+            outln!("warning: {w}");
         }
     }
-    println!("\nRun directory: {dir_s}");
+    outln!("\nRun directory: {dir_s}");
     if !a.quiet {
-        println!(
+        outln!(
             "  report: {dir_s}/report.md   diff: {dir_s}/routes.diff   proposed table: {dir_s}/routes.recommended.toml"
         );
     }

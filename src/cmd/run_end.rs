@@ -172,9 +172,9 @@ impl RunState<'_> {
                 "spent_usd": m.totals.spent_usd,
                 "planned_calls_not_made": missing,
             });
-            println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
+            outln!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
         }
-        eprintln!(
+        eoutln!(
             "{why}: {} calls in the journal, {missing} planned calls not made{}. Continue with: routecal run --resume {}",
             contents.rows.len(),
             match &saved {
@@ -216,7 +216,7 @@ impl RunState<'_> {
             return super::ok();
         }
         for l in &loud {
-            eprintln!("error: {l}");
+            eoutln!("error: {l}");
         }
         Ok(crate::error::exit::RUNTIME)
     }
@@ -267,7 +267,7 @@ impl RunState<'_> {
             super::display_path(self.dir),
             text::usd(Some(limit))
         );
-        eprintln!(
+        eoutln!(
             "warning: stopped at --max-spend {}: {not_made} planned calls not made ({} spent on live endpoints); the reports cover the calls made. Continue with: {advice}",
             text::usd(Some(limit)),
             text::usd(Some(m.totals.spent_usd)),

@@ -3,12 +3,13 @@
 use crate::cli::ValidateArgs;
 use crate::config::{Config, EndpointKind};
 use crate::dataset::Dataset;
-use crate::prices::PriceTable;
+use crate::prices::Prices;
 use crate::provider;
 
 pub fn validate(a: ValidateArgs) -> anyhow::Result<u8> {
     let (routes, dataset) = super::resolve(&a.inputs, false)?;
-    let cfg = Config::load(&routes, PriceTable::shipped(), jiff::Timestamp::now())?;
+    let prices = Prices::load(a.prices.as_deref())?;
+    let cfg = Config::load(&routes, prices.table(), jiff::Timestamp::now())?;
     // A broken recording fails here too.
     for ep in cfg
         .endpoints
@@ -21,7 +22,7 @@ pub fn validate(a: ValidateArgs) -> anyhow::Result<u8> {
             .expect("validated: replay endpoints have a path");
         provider::Recording::open(path, Vec::new())?;
     }
-    println!(
+    outln!(
         "{}: ok ({} endpoints, {} models, {} candidates, {} table cells + default)",
         routes.display(),
         cfg.endpoints.len(),
@@ -31,9 +32,14 @@ pub fn validate(a: ValidateArgs) -> anyhow::Result<u8> {
     );
     for w in &cfg.warnings {
         match w.line {
-            Some(l) => println!("  warning: {}:{l}: {}", routes.display(), w.message),
-            None => println!("  warning: {}: {}", routes.display(), w.message),
+            Some(l) => outln!("  warning: {}:{l}: {}", routes.display(), w.message),
+            None => outln!("  warning: {}: {}", routes.display(), w.message),
         }
+    }
+    let now = jiff::Timestamp::now();
+    outln!("  {}", prices.describe(now));
+    if let Some(w) = prices.staleness_warning(now) {
+        outln!("  warning: {w}");
     }
     if let Some(d) = dataset {
         let ds = Dataset::load(&d)?;
@@ -43,7 +49,7 @@ pub fn validate(a: ValidateArgs) -> anyhow::Result<u8> {
             .iter()
             .map(|t| format!("{t} {}", ds.items.iter().filter(|i| i.task == *t).count()))
             .collect();
-        println!(
+        outln!(
             "{}: ok ({} items: {})",
             d.display(),
             ds.items.len(),

@@ -396,7 +396,7 @@ impl Router {
             let record = self.record(prompt, cell, cell_listed, &result, latency_ms);
             // The answer matters more than its log line: a failed append is reported, not fatal.
             if let Err(e) = log.append(&record) {
-                eprintln!("warning: cannot append to {}: {e}", log.path().display());
+                crate::eoutln!("warning: cannot append to {}: {e}", log.path().display());
             }
         }
         result

@@ -550,7 +550,7 @@ pub(crate) mod tests {
             v[v.len() / 2]
         };
         let (with, without) = (median(&mut rates[0]), median(&mut rates[1]));
-        eprintln!(
+        crate::eoutln!(
             "{} calls a run ({bytes} journal bytes): {with:.0} calls/s with the journal, {without:.0} without; {:.1} µs a call",
             270 * 5 * repeats,
             (1.0 / with - 1.0 / without) * 1e6
@@ -565,7 +565,7 @@ pub(crate) mod tests {
         }
         w.finish().unwrap();
         let per_row = t.elapsed().as_secs_f64() / rows.len() as f64;
-        eprintln!(
+        crate::eoutln!(
             "appending alone: {:.1} µs a row ({:.0} rows/s)",
             per_row * 1e6,
             1.0 / per_row

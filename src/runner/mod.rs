@@ -138,7 +138,7 @@ pub async fn execute(
             provider.default_requests_per_minute(),
         ) {
             (None, Some((r, why))) if mode != ProgressMode::Quiet => {
-                eprintln!(
+                crate::eoutln!(
                     "Endpoint {name}: {r} requests a minute ({why}; set requests_per_minute to change it)"
                 );
                 Some(r)

@@ -125,7 +125,7 @@ impl Progress {
     fn print_lines(&self) {
         let elapsed = self.started.elapsed().as_secs_f64();
         for (name, c) in &self.counts {
-            eprintln!(
+            crate::eoutln!(
                 "[{:>5}s] {name}: {}/{} done, {} errors, ${:.4}{}",
                 elapsed as u64,
                 c.done,
@@ -147,7 +147,7 @@ impl Progress {
                 let _ = m.println(msg);
             }
             (None, ProgressMode::Quiet) => {}
-            (None, _) => eprintln!("{msg}"),
+            (None, _) => crate::eoutln!("{msg}"),
         }
     }
 

@@ -169,7 +169,7 @@ pub fn listen_for_signals(stop: std::sync::Arc<Stop>, quiet: bool) {
             if seen == 1 {
                 stop.stop(StopReason::Signal(sig));
                 if !quiet {
-                    eprintln!(
+                    crate::eoutln!(
                         "Stopping ({}): no new call starts; calls in flight get {} s to finish (signal again to abandon them)",
                         signal_name(sig),
                         SIGNAL_GRACE.as_secs()
