@@ -149,9 +149,8 @@ fn a_huge_line_is_rejected_without_loading_it_as_a_prompt() {
     );
 }
 
-/// Run `cmd` to its end; its exit code, stderr and peak resident memory in MiB (the highest
-/// `VmHWM` of /proc/PID/status seen while it ran: the figure of the program itself, not of the
-/// test process it was spawned from). `stdin` is written from a thread when given.
+/// Run `cmd` to its end; its exit code, stderr and peak resident memory in MiB
+/// ([`wait_with_peak_mib`]). `stdin` is written from a thread when given.
 fn run_measured(
     mut cmd: std::process::Command,
     stdin: Option<Vec<u8>>,
@@ -177,23 +176,8 @@ fn run_measured(
         let _ = stderr_pipe.read_to_string(&mut err);
         err
     });
-    let status_file = format!("/proc/{}/status", child.id());
-    let mut peak_kib = 0u64;
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        let hwm = std::fs::read_to_string(&status_file)
-            .ok()
-            .and_then(|t| {
-                let l = t.lines().find(|l| l.starts_with("VmHWM:"))?;
-                l.split_whitespace().nth(1)?.parse::<u64>().ok()
-            })
-            .unwrap_or(0);
-        peak_kib = peak_kib.max(hwm);
-        std::thread::sleep(std::time::Duration::from_millis(5));
-    };
-    (status.code(), reader.join().unwrap(), peak_kib / 1024)
+    let (status, peak_mib) = wait_with_peak_mib(&mut child);
+    (status.code(), reader.join().unwrap(), peak_mib)
 }
 
 /// A line this long would show in the peak memory of any reader that held it.

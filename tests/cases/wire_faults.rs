@@ -217,7 +217,6 @@ struct Outcome {
     stderr: String,
 }
 
-/// Run the suite in `dir`, measuring the child's own peak RSS with `wait4`.
 /// The exit code a run must end with: 1 when a model had no call answered (a run that measures
 /// nothing fails loudly), else 0.
 fn loud_exit(o: &Outcome) -> i32 {
@@ -225,11 +224,12 @@ fn loud_exit(o: &Outcome) -> i32 {
     if answered { 0 } else { 1 }
 }
 
+/// Run the suite in `dir`, measuring the child's own peak RSS ([`wait_with_peak_mib`]).
 fn run_measured(dir: &Path) -> Outcome {
     use std::process::Stdio;
     let t0 = Instant::now();
     let err_path = dir.join("stderr.txt");
-    let child = bin()
+    let mut child = bin()
         .args([
             "run",
             "--routes",
@@ -246,16 +246,9 @@ fn run_measured(dir: &Path) -> Outcome {
         .stderr(std::fs::File::create(&err_path).unwrap())
         .spawn()
         .unwrap();
-    let pid = child.id() as libc::pid_t;
-    let mut status = 0;
-    // SAFETY: an all-zero rusage is a valid value, and wait4 writes into it.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: `pid` is our own child, not yet reaped; both pointers are valid for the call.
-    let r = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
-    assert_eq!(r, pid, "wait4");
+    let (status, peak_rss_mib) = wait_with_peak_mib(&mut child);
     let wall = t0.elapsed();
-    std::mem::forget(child);
-    let code = libc::WIFEXITED(status).then(|| libc::WEXITSTATUS(status));
+    let code = status.code();
     let rows = std::fs::read_dir(dir.join("reports"))
         .ok()
         .and_then(|mut d| d.next())
@@ -267,8 +260,7 @@ fn run_measured(dir: &Path) -> Outcome {
     Outcome {
         code,
         wall,
-        // ru_maxrss is in KiB on Linux.
-        peak_rss_mib: usage.ru_maxrss as u64 / 1024,
+        peak_rss_mib,
         rows,
         stderr: std::fs::read_to_string(err_path).unwrap_or_default(),
     }

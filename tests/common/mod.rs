@@ -130,3 +130,27 @@ pub fn sha256(s: &str) -> String {
         .map(|b| format!("{b:02x}"))
         .collect()
 }
+
+/// Wait for `child` to end; its exit status and its peak resident memory in MiB: the highest
+/// `VmHWM` of /proc/PID/status seen while it ran. That is the figure of the program itself:
+/// `wait4`'s `ru_maxrss` would also carry the test process's own high-water mark, which Linux
+/// records into the child when it executes the program.
+pub fn wait_with_peak_mib(child: &mut std::process::Child) -> (std::process::ExitStatus, u64) {
+    let status_file = format!("/proc/{}/status", child.id());
+    let mut peak_kib = 0u64;
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        let hwm = std::fs::read_to_string(&status_file)
+            .ok()
+            .and_then(|t| {
+                let l = t.lines().find(|l| l.starts_with("VmHWM:"))?;
+                l.split_whitespace().nth(1)?.parse::<u64>().ok()
+            })
+            .unwrap_or(0);
+        peak_kib = peak_kib.max(hwm);
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    };
+    (status, peak_kib / 1024)
+}
