@@ -220,54 +220,8 @@ fn answering_server(delay: Duration) -> Server {
 
 /// A keywords classifier and two live candidates on the server, `items` items.
 fn live_suite(url: &str, items: usize) -> tempfile::TempDir {
-    let tmp = tempfile::tempdir().unwrap();
-    let routes = format!(
-        r#"[classifier]
-model = "builtin/keywords"
-
-[endpoints.kw]
-kind = "keywords"
-
-[endpoints.api]
-kind = "openai"
-base_url = "{url}/v1"
-api_key_env = "{KEY_ENV}"
-max_concurrency = {CONCURRENCY}
-timeout_s = 10
-
-[models."builtin/keywords"]
-endpoint = "kw"
-tier = "budget"
-
-[models."acme/alpha"]
-endpoint = "api"
-tier = "budget"
-input_per_mtok = 1.0
-output_per_mtok = 2.0
-
-[models."acme/beta"]
-endpoint = "api"
-tier = "budget"
-input_per_mtok = 3.0
-output_per_mtok = 4.0
-
-[default]
-primary = "acme/alpha"
-fallback = "acme/beta"
-"#
-    );
-    std::fs::write(tmp.path().join("routes.toml"), routes).unwrap();
-    let lines: String = (0..items)
-        .map(|i| {
-            json!({"id": format!("q{i}"), "prompt": format!("Question q{i}: what is {i} plus {i}?"),
-                "task_type": "factual", "priority": "quality",
-                "grader": {"kind": "contains", "any": ["answer"]}})
-            .to_string()
-                + "\n"
-        })
-        .collect();
-    std::fs::write(tmp.path().join("dataset.jsonl"), lines).unwrap();
-    tmp
+    let endpoint = format!("max_concurrency = {CONCURRENCY}\ntimeout_s = 10");
+    openai_suite(url, KEY_ENV, &endpoint, items)
 }
 
 fn routecal(dir: &Path, args: &[&str]) -> Command {

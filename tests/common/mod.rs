@@ -154,3 +154,56 @@ pub fn wait_with_peak_mib(child: &mut std::process::Child) -> (std::process::Exi
     };
     (status, peak_kib / 1024)
 }
+
+/// A suite on a live OpenAI-compatible `url`: the keywords classifier and two candidates
+/// (`acme/alpha`, `acme/beta`) on one `openai` endpoint keyed by `key_env`, whose settings are
+/// `endpoint` lines (e.g. `max_concurrency = 4`), and `items` factual items graded by `contains`.
+pub fn openai_suite(url: &str, key_env: &str, endpoint: &str, items: usize) -> tempfile::TempDir {
+    let tmp = tempfile::tempdir().unwrap();
+    let routes = format!(
+        r#"[classifier]
+model = "builtin/keywords"
+
+[endpoints.kw]
+kind = "keywords"
+
+[endpoints.api]
+kind = "openai"
+base_url = "{url}/v1"
+api_key_env = "{key_env}"
+{endpoint}
+
+[models."builtin/keywords"]
+endpoint = "kw"
+tier = "budget"
+
+[models."acme/alpha"]
+endpoint = "api"
+tier = "budget"
+input_per_mtok = 1.0
+output_per_mtok = 2.0
+
+[models."acme/beta"]
+endpoint = "api"
+tier = "budget"
+input_per_mtok = 3.0
+output_per_mtok = 4.0
+
+[default]
+primary = "acme/alpha"
+fallback = "acme/beta"
+"#
+    );
+    std::fs::write(tmp.path().join("routes.toml"), routes).unwrap();
+    let lines: String = (0..items)
+        .map(|i| {
+            serde_json::json!({"id": format!("q{i}"), "prompt": format!("Question q{i}: what is {i} plus {i}?"),
+                "task_type": "factual", "priority": "quality",
+                "grader": {"kind": "contains", "any": ["answer"]}})
+            .to_string()
+                + "\n"
+        })
+        .collect();
+    std::fs::write(tmp.path().join("dataset.jsonl"), lines).unwrap();
+    tmp
+}
