@@ -39,6 +39,15 @@ pub fn folds(ds: &Dataset, k: usize, seed: u64) -> HashMap<String, usize> {
     out
 }
 
+/// The policy of a refit: the same knobs, with `min_samples` scaled to the (k − 1)/k of the items
+/// a refit sees (rounded up), so that a task type the full fit may decide is not kept in every
+/// refit for want of the items held out.
+fn refit_config(cfg: &Config, k: usize) -> Config {
+    let mut c = cfg.clone();
+    c.policy.min_samples = (cfg.policy.min_samples * (k - 1)).div_ceil(k);
+    c
+}
+
 /// The policy refitted without each fold.
 pub struct CrossFit {
     /// Number of folds.
@@ -57,10 +66,11 @@ impl CrossFit {
             return None;
         }
         let fold_of = folds(ds, k, cfg.policy.seed);
+        let refit = refit_config(cfg, k);
         let tables = (0..k)
             .map(|f| {
                 let train = ds.subset(|i| fold_of.get(&i.id) != Some(&f));
-                policy::recommend(cfg, &Observations::new(a, &train)).table
+                policy::recommend(&refit, &Observations::new(a, &train)).table
             })
             .collect();
         Some(CrossFit { k, fold_of, tables })

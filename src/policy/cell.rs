@@ -380,18 +380,29 @@ fn changed(
 ) -> Decision {
     let ch = s.profiles[c.idx].model;
     let objective = objective_name(cfg, s, rules, &[c.idx, cur]);
-    let as_upgrade = rules.prio == Priority::Quality && c.upgrade(rules);
     let reason = match &c.saving {
-        Some(rel) if !as_upgrade => format!(
+        Some(rel) if !c.upgrade(rules) => format!(
             "changed: {ch}'s {objective} changes by {} and it is shown to lose at most {} quality points ({})",
             fmt_change(rel),
             rules.margin,
             c.test.describe()
         ),
-        _ => format!(
-            "changed: {ch} is better on quality than the current primary ({})",
-            c.test.describe()
-        ),
+        _ => {
+            let upgrade = format!(
+                "changed: {ch} is better on quality than the current primary ({})",
+                c.test.describe()
+            );
+            // Outside quality cells an upgrade may cost the cell's own objective: say by how
+            // much, so a reviewer sees the trade.
+            match s.objective(rules.measure, c.idx, cur) {
+                Some(rel) if rules.prio != Priority::Quality => format!(
+                    "{upgrade}; the current primary is below the bar (worse by more than {} points), and the {objective} changes by {}",
+                    rules.floor,
+                    fmt_change(&rel)
+                ),
+                _ => upgrade,
+            }
+        }
     };
     let mut d = keep(cell, current, Outcome::Changed, reason);
     d.new.primary = ch.clone();
@@ -446,7 +457,7 @@ fn kept(
                 String::new()
             };
             format!(
-                "kept: no challenger can do better than {cur_model} ({} tested); the closest, {}, {}{tie}",
+                "kept: no challenger is shown better than {cur_model} by the minimum effect, nor cheaper at a loss within the margin ({} tested); the closest, {}, {}{tie}",
                 family.len(),
                 s.profiles[c.idx].model,
                 c.test.describe()

@@ -244,7 +244,9 @@ fn changes_frame(d: &Derived) -> anyhow::Result<DataFrame> {
         col("interval_confidence", ds, |x| {
             ev(x)?.test.map(|t| t.confidence())
         }),
-        col("p_value", ds, |x| q(x)?.p_value()),
+        col("p_value", ds, |x| {
+            ev(x)?.test.map(|t| t.tested.p).or(q(x)?.p_value())
+        }),
         col("p_value_holm", ds, |x| {
             ev(x)?.test.map(|t| t.tested.p_adjusted)
         }),
