@@ -58,6 +58,8 @@ pub struct Comparison {
     /// The simulated current and recommended tables of both runs.
     pub simulation: Vec<SimPair>,
     pub notes: Vec<String>,
+    /// The level (0–1) of the quality intervals: run B's `[policy] confidence`.
+    pub confidence: f64,
 }
 
 /// One simulated scenario in both runs.
@@ -188,6 +190,7 @@ pub fn compare(a: &Derived, b: &Derived) -> Comparison {
         .collect();
 
     Comparison {
+        confidence: policy.confidence,
         a: a.manifest.run_id.clone(),
         b: b.manifest.run_id.clone(),
         moves,
@@ -284,7 +287,11 @@ pub fn markdown(c: &Comparison) -> String {
         }
         o.push('\n');
     }
-    o.push_str("## Per model and task type\n\nΔ quality is B − A on the items both runs graded (paired bootstrap, 95%).\n\n");
+    let _ = write!(
+        o,
+        "## Per model and task type\n\nΔ quality is B − A on the items both runs graded (paired bootstrap, {}%).\n\n",
+        super::sections::level(c.confidence)
+    );
     o.push_str("| task | model | n A/B | quality A | quality B | Δ quality [CI] | cost / 1k req A | B | change | p95 A | B | change | errors A | B |\n");
     o.push_str("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
     for m in &c.moves {
@@ -379,15 +386,9 @@ pub fn text(c: &Comparison) -> String {
             ]
         })
         .collect();
+    let dq = format!("Δ quality [{}% CI]", super::sections::level(c.confidence));
     o.push_str(&super::text::table(
-        &[
-            "task",
-            "model",
-            "quality",
-            "Δ quality [95% CI]",
-            "cost / 1k req",
-            "p95",
-        ],
+        &["task", "model", "quality", &dq, "cost / 1k req", "p95"],
         &rows,
     ));
     o

@@ -11,6 +11,7 @@ mod judge;
 mod monitor;
 mod offline_suites;
 mod providers;
+mod report_layout;
 mod reports;
 mod resume;
 mod router;

@@ -137,6 +137,7 @@ fn every_report_file_exists_and_parses() {
         assert!(!html.contains(banned), "report.html contains {banned:?}");
     }
     for section in [
+        "id=\"verdict\"",
         "id=\"changes\"",
         "id=\"tasks\"",
         "id=\"classifier\"",
