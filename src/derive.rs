@@ -30,7 +30,11 @@ pub struct Derived<'a> {
     /// What each declared classifier is worth for its cost.
     pub classifier_value: Vec<ClassifierValue>,
     pub recommended_toml: String,
+    /// What `routes.diff` holds: the change cell by cell, then the unified diff of the file;
+    /// empty when the file does not change.
     pub diff: String,
+    /// The unified diff of the routes file alone.
+    pub toml_diff: String,
     pub journal_notes: Vec<String>,
 }
 
@@ -344,11 +348,15 @@ fn from_analysis<'a>(
         .and_then(|n| n.to_str())
         .unwrap_or("routes.toml")
         .to_string();
-    let diff = routes_file::unified_diff(
+    let toml_diff = routes_file::unified_diff(
         &cfg.source,
         &recommended_toml,
         &name,
         "routes.recommended.toml",
+    );
+    let diff = routes_file::routes_diff(
+        &routes_file::cell_changes(&cfg.table, &rec.table),
+        &toml_diff,
     );
     Ok(Derived {
         manifest,
@@ -363,6 +371,7 @@ fn from_analysis<'a>(
         classifier_value,
         recommended_toml,
         diff,
+        toml_diff,
         journal_notes,
     })
 }

@@ -305,7 +305,7 @@ fn changes(o: &mut String, d: &Derived) {
         let _ = writeln!(
             o,
             "<details><summary>routes.toml diff</summary>\n<pre>{}</pre>\n</details>",
-            escape(&d.diff)
+            escape(&d.toml_diff)
         );
     }
 }

@@ -238,7 +238,7 @@ impl Exporter for Markdown {
             let _ = writeln!(
                 o,
                 "<details><summary>routes.toml diff</summary>\n\n```diff\n{}```\n</details>\n",
-                d.diff.replace("```", "ʼʼʼ")
+                d.toml_diff.replace("```", "ʼʼʼ")
             );
         }
 

@@ -178,3 +178,64 @@ fn interval_levels_come_from_the_policy_and_latency_columns_keep_one_unit() {
         .collect();
     assert_eq!(units.len(), 1, "p95 units {units:?}:\n{terminal}");
 }
+
+#[test]
+fn routes_diff_names_every_changed_cell_before_the_file_diff() {
+    let tmp = tempfile::tempdir().unwrap();
+    let suite = repo().join("datasets").join("mt-bench");
+    let (dir, _) = run_loud(tmp.path(), &suite);
+    let diff = read(&dir.join("routes.diff"));
+    let header = pos(&diff, "--- routes.toml\n+++ routes.recommended.toml\n");
+    let cells = &diff[..header];
+    let changes = read_csv(&dir.join("changes.csv"));
+    for r in changes.iter().filter(|r| r["changed"] == "true") {
+        let own = format!("\n{}: primary ", r["cell"]);
+        let via_default = cells
+            .lines()
+            .find(|l| l.starts_with("default: "))
+            .is_some_and(|l| {
+                l.split_once("(so also ").is_some_and(|(_, list)| {
+                    list.trim_end_matches(')')
+                        .split(", ")
+                        .any(|c| c == r["cell"])
+                })
+            });
+        assert!(
+            format!("\n{cells}").contains(&own) || via_default,
+            "{} is not named:\n{cells}",
+            r["cell"]
+        );
+        if format!("\n{cells}").contains(&own) {
+            let line = format!("\n{cells}")
+                .split(&own)
+                .nth(1)
+                .unwrap()
+                .lines()
+                .next()
+                .unwrap()
+                .to_string();
+            if r["old_primary"] != r["new_primary"] {
+                assert!(
+                    line.starts_with(&format!("{} → {}", r["old_primary"], r["new_primary"])),
+                    "{line}"
+                );
+            }
+        }
+    }
+    // No cell that keeps its route is listed.
+    for r in changes
+        .iter()
+        .filter(|r| r["changed"] == "false" && r["cell"] != "default")
+    {
+        assert!(
+            !cells.contains(&format!("{}: ", r["cell"])),
+            "{}",
+            r["cell"]
+        );
+    }
+    // `routecal diff` prints the same text, and patch(1)-style consumers still find the file
+    // diff after the cell lines.
+    let o = run_in(tmp.path(), &["diff", dir.to_str().unwrap()]);
+    ok(&o);
+    assert_eq!(stdout(&o), diff);
+}
