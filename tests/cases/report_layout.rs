@@ -239,3 +239,41 @@ fn routes_diff_names_every_changed_cell_before_the_file_diff() {
     ok(&o);
     assert_eq!(stdout(&o), diff);
 }
+
+/// `scripts/check-report-html.sh` in headless Chromium: report.html of both shipped suites fits
+/// 1280 and 1920 px with every `<details>` closed and open, and fetches nothing. Skipped (with
+/// the reason printed) where `chromium` is not installed.
+#[test]
+fn report_html_fits_1280_and_1920_px_in_headless_chromium() {
+    let on_path = std::env::var_os("PATH")
+        .map(|p| std::env::split_paths(&p).any(|d| d.join("chromium").is_file()))
+        .unwrap_or(false);
+    if !on_path {
+        println!("skipped: no chromium on PATH (Debian package `chromium`)");
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let o = std::process::Command::new("bash")
+        .arg(repo().join("scripts/check-report-html.sh"))
+        .arg(env!("CARGO_BIN_EXE_routecal"))
+        .arg(tmp.path())
+        .output()
+        .unwrap();
+    let out = stdout(&o);
+    assert!(
+        o.status.success(),
+        "{out}\n{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    // Two suites at two widths, each checked.
+    assert_eq!(
+        out.lines().filter(|l| l.ends_with(": OK")).count(),
+        4,
+        "{out}"
+    );
+    for suite in ["mt-bench", "llm-drift"] {
+        for w in [1280, 1920] {
+            assert!(tmp.path().join(format!("{suite}-{w}.png")).is_file());
+        }
+    }
+}
