@@ -118,8 +118,8 @@ fn page(d: &Derived) -> anyhow::Result<String> {
     examples(&mut o, d)?;
     let _ = writeln!(
         o,
-        "<p class=\"muted\">Made by routecal {} from <code>journal.jsonl</code>; \
-         <code>routecal report {}</code> rebuilds it with no calls.</p>\n</body>\n</html>",
+        "<p class=\"muted\">Made by routecal {} from <code>journal.jsonl</code> of run <code>{}</code>; \
+         <code>routecal report DIR</code>, DIR being the folder that holds this file, rebuilds it with no calls.</p>\n</body>\n</html>",
         escape(env!("CARGO_PKG_VERSION")),
         escape(&m.run_id)
     );
@@ -357,7 +357,9 @@ fn examples(o: &mut String, d: &Derived) -> anyhow::Result<()> {
                 Some(a) if a.0 <= x.0 => Some(a),
                 _ => Some(x),
             });
-        let mut chosen: Vec<&(f64, &str, f64, f64)> = best.into_iter().collect();
+        // An item where it "gains most" must show a gain; the loss likewise.
+        let mut chosen: Vec<&(f64, &str, f64, f64)> =
+            best.into_iter().filter(|b| b.0 > 0.0).collect();
         if let Some(w) = worst.filter(|w| w.0 < 0.0) {
             chosen.push(w);
         }
@@ -393,7 +395,7 @@ fn examples(o: &mut String, d: &Derived) -> anyhow::Result<()> {
         .collect();
     let answers = answers_of(&d.analysis.results, &wanted)?;
     o.push_str(
-        "<h2 id=\"examples\">Examples</h2>\n<p>For each proposed primary, the item where it gains most over the current one and, when there is one, the item where it loses most. Every answer is in <code>results.csv</code>.</p>\n",
+        "<h2 id=\"examples\">Examples</h2>\n<p>For each proposed primary, the item where it gains most over the current one and the item where it loses most, each when there is one (an item where both score the same is not shown). Every answer is in <code>results.csv</code>.</p>\n",
     );
     for e in &picked {
         let Some(item) = d.ds.get(&e.item) else {

@@ -162,6 +162,21 @@ fn interval_levels_come_from_the_policy_and_latency_columns_keep_one_unit() {
     // The decisions' own intervals are two-sided at 2c − 1.
     assert!(md.contains("Δ quality [60% CI]") && html.contains("Δ quality [60% CI]"));
 
+    // `report A B` speaks of the same level, in the terminal and in compare-A.md.
+    let out2 = tmp.path().join("again");
+    ok(&run_suite_in(tmp.path(), &suite, &out2, &["--quiet"]));
+    let b = only_run_dir(&out2);
+    let o = run_in(
+        tmp.path(),
+        &["report", dir.to_str().unwrap(), b.to_str().unwrap()],
+    );
+    ok(&o);
+    let a_id = dir.file_name().unwrap().to_str().unwrap();
+    let compare_md = read(&b.join(format!("compare-{a_id}.md")));
+    assert!(stdout(&o).contains("Δ quality [80% CI]"), "{}", stdout(&o));
+    assert!(compare_md.contains("paired bootstrap, 80%"), "{compare_md}");
+    assert!(!stdout(&o).contains("95%") && !compare_md.contains("95%"));
+
     // The terminal's p95 column is in one unit.
     let header = terminal
         .lines()
