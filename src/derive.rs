@@ -168,28 +168,24 @@ impl Derived<'_> {
         })
     }
 
-    /// Share of the dataset's items (0–1) whose true cell is `cell`; for the `[default]` route
-    /// (`None`), the items whose cell has no decision of its own.
-    pub fn traffic_share(&self, cell: Option<crate::types::Cell>) -> f64 {
-        let own: std::collections::HashSet<crate::types::Cell> =
-            self.rec.decisions.iter().filter_map(|d| d.cell).collect();
-        let n = self
-            .ds
-            .items
-            .iter()
-            .filter(|it| {
-                let c = crate::types::Cell::new(it.task, it.priority);
-                match cell {
-                    Some(x) => c == x,
-                    None => !own.contains(&c),
-                }
-            })
-            .count();
-        if self.ds.items.is_empty() {
-            0.0
-        } else {
-            n as f64 / self.ds.items.len() as f64
+    /// Share of the dataset's items (0–1) per decision's cell, in one pass over the items: a
+    /// cell's own items; for the `[default]` route (`None`), the items whose cell has no
+    /// decision of its own.
+    pub fn traffic_shares(&self) -> std::collections::HashMap<Option<crate::types::Cell>, f64> {
+        use std::collections::HashMap;
+        let mut shares: HashMap<Option<crate::types::Cell>, f64> =
+            self.rec.decisions.iter().map(|d| (d.cell, 0.0)).collect();
+        let total = self.ds.items.len();
+        if total == 0 {
+            return shares;
         }
+        let unit = 1.0 / total as f64;
+        for it in &self.ds.items {
+            let c = Some(crate::types::Cell::new(it.task, it.priority));
+            let key = if shares.contains_key(&c) { c } else { None };
+            *shares.entry(key).or_default() += unit;
+        }
+        shares
     }
 
     /// Everything a reviewer should not miss.

@@ -239,12 +239,13 @@ pub fn cells(d: &Derived) -> Table {
         col("Δ p95", Align::Right),
         col("evidence", Align::Left),
     ];
+    let shares = d.traffic_shares();
     let rows = d
         .rec
         .decisions
         .iter()
         .map(|c| Row {
-            cells: cell_row(d, c),
+            cells: cell_row(d, c, shares.get(&c.cell).copied().unwrap_or(0.0)),
             highlight: c.changed(),
             note: Some(note(c)),
         })
@@ -279,7 +280,7 @@ fn decision_interval(e: &crate::policy::Evidence, confidence: f64) -> String {
     }
 }
 
-fn cell_row(d: &Derived, c: &Decision) -> Vec<Cell> {
+fn cell_row(d: &Derived, c: &Decision, share: f64) -> Vec<Cell> {
     // Δ columns describe accepting the row: new − old. Kept primaries have no such change; the
     // closest challenger's figures are in the row's note.
     let e = c
@@ -292,7 +293,7 @@ fn cell_row(d: &Derived, c: &Decision) -> Vec<Cell> {
     let routes = routes(c);
     vec![
         code(c.label()),
-        text(pct(d.traffic_share(c.cell))),
+        text(pct(share)),
         routes,
         text(dq),
         text(signed_usd(e.and_then(|e| e.delta_cost_per_1k))),
