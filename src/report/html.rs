@@ -779,9 +779,9 @@ fn simulation(o: &mut String, d: &Derived) {
             crate::simulate::misclassification_loss(&d.sim, "recommended", c.as_str())
         {
             notes.push(format!(
-                "<li>Misclassification by <code>{}</code> costs the recommended table {} of its quality.</li>",
+                "<li>Misclassification by <code>{}</code> {}.</li>",
                 escape(c.as_str()),
-                pct(loss)
+                escape(&super::text::misroute_effect(loss))
             ));
         }
     }

@@ -442,9 +442,8 @@ impl Exporter for Markdown {
             {
                 let _ = writeln!(
                     o,
-                    "- Misclassification by `{c}` {} the recommended table {} of its quality.",
-                    if loss < 0.0 { "gains" } else { "costs" },
-                    pct(loss.abs())
+                    "- Misclassification by `{c}` {}.",
+                    super::text::misroute_effect(loss)
                 );
             }
         }

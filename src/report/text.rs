@@ -89,6 +89,16 @@ pub fn ms_column(xs: &[Option<f64>]) -> Vec<String> {
     xs.iter().map(|x| ms_in(*x, s)).collect()
 }
 
+/// "costs the recommended table 1.2% of its quality", or "gains …" when misroutes happen to
+/// help (a negative loss): the sentence after "Misclassification by X".
+pub fn misroute_effect(loss: f64) -> String {
+    format!(
+        "{} the recommended table {} of its quality",
+        if loss < 0.0 { "gains" } else { "costs" },
+        pct(loss.abs())
+    )
+}
+
 pub fn pct(x: f64) -> String {
     format!("{:.1}%", x * 100.0)
 }
@@ -244,6 +254,14 @@ mod tests {
             ["9999 ms", "5.00 ms"]
         );
         assert_eq!(signed_seconds(Some(-1200.0)), "−1.20 s");
+        assert_eq!(
+            misroute_effect(-0.004),
+            "gains the recommended table 0.4% of its quality"
+        );
+        assert_eq!(
+            misroute_effect(0.012),
+            "costs the recommended table 1.2% of its quality"
+        );
     }
 
     #[test]

@@ -106,6 +106,17 @@ fn the_verdict_comes_first_with_out_of_sample_figures_and_rerouted_traffic() {
             );
         }
 
+        // A negative misclassification loss is a gain, in both formats.
+        let loss: f64 = sim_row(&sim, "recommended", cls)["misclassification_loss"]
+            .parse()
+            .unwrap();
+        let effect = format!(
+            "{} the recommended table {:.1}% of its quality",
+            if loss < 0.0 { "gains" } else { "costs" },
+            loss.abs() * 100.0
+        );
+        assert!(md.contains(&effect) && html.contains(&effect), "{effect}");
+
         // One row per cell, in changes.csv's order, with its badge; traffic shares add up.
         let cells_md = &md[pos(&md, "## Cells")..pos(&md, "## Run")];
         let rows: Vec<&str> = cells_md.lines().filter(|l| l.starts_with("| `")).collect();
