@@ -30,8 +30,65 @@ pub struct Derived<'a> {
     /// What each declared classifier is worth for its cost.
     pub classifier_value: Vec<ClassifierValue>,
     pub recommended_toml: String,
+    /// What `routes.diff` holds: the change cell by cell, then the unified diff of the file;
+    /// empty when the file does not change.
     pub diff: String,
+    /// The unified diff of the routes file alone.
+    pub toml_diff: String,
     pub journal_notes: Vec<String>,
+}
+
+/// What accepting every proposed change does, as figures (no formatting): the simulated
+/// current and recommended tables through the run's classifier, and who is affected.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Verdict {
+    /// The classifier both tables were routed through.
+    pub classifier: String,
+    /// The current table's simulated figures.
+    pub current: TableFigures,
+    /// The recommended table's figures: out of sample (cross-fitted) when available.
+    pub recommended: TableFigures,
+    /// Whether `recommended` is the out-of-sample row (else in-sample, fitted on these items).
+    pub out_of_sample: bool,
+    /// Dataset items whose true cell gets a different primary model.
+    pub rerouted_items: usize,
+    /// Items in the dataset.
+    pub items: usize,
+    /// Cells whose route changes (primary or fallback).
+    pub changed: Vec<String>,
+    /// Cells the sample could not decide (they keep their route).
+    pub undecided: Vec<String>,
+    /// Cells with too few graded items to decide.
+    pub too_few: Vec<String>,
+}
+
+/// One simulated table: quality (mean score, 0–1), USD per 1,000 requests, p95 latency in ms.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TableFigures {
+    pub quality: Option<f64>,
+    pub cost_per_1k: Option<f64>,
+    pub p95_ms: Option<f64>,
+}
+
+impl From<&SimRow> for TableFigures {
+    fn from(r: &SimRow) -> Self {
+        TableFigures {
+            quality: r.quality,
+            cost_per_1k: r.cost_per_1k,
+            p95_ms: r.p95_latency_ms,
+        }
+    }
+}
+
+impl Verdict {
+    /// Share of the dataset's items whose primary changes (0–1).
+    pub fn rerouted_share(&self) -> f64 {
+        if self.items == 0 {
+            0.0
+        } else {
+            self.rerouted_items as f64 / self.items as f64
+        }
+    }
 }
 
 impl Derived<'_> {
@@ -66,6 +123,69 @@ impl Derived<'_> {
             q(cur),
             usd(cur.cost_per_1k)
         ))
+    }
+
+    /// What accepting everything does; `None` without the current and recommended simulations.
+    pub fn verdict(&self) -> Option<Verdict> {
+        let cls = self.cfg.classifier.model.as_str();
+        let row = |scenario: &str| {
+            self.sim
+                .iter()
+                .find(|r| r.scenario == scenario && r.classifier == cls)
+        };
+        let current = row("current")?;
+        let (recommended, out_of_sample) = match row(simulate::RECOMMENDED_OUT_OF_SAMPLE) {
+            Some(r) => (r, true),
+            None => (row("recommended")?, false),
+        };
+        let rerouted_items = self
+            .ds
+            .items
+            .iter()
+            .filter(|it| {
+                let cell = crate::types::Cell::new(it.task, it.priority);
+                self.cfg.table.route(cell).primary != self.rec.table.route(cell).primary
+            })
+            .count();
+        let cells = |f: &dyn Fn(&policy::Decision) -> bool| {
+            self.rec
+                .decisions
+                .iter()
+                .filter(|d| f(d))
+                .map(|d| d.label())
+                .collect::<Vec<_>>()
+        };
+        Some(Verdict {
+            classifier: cls.to_string(),
+            current: current.into(),
+            recommended: recommended.into(),
+            out_of_sample,
+            rerouted_items,
+            items: self.ds.items.len(),
+            changed: cells(&|d| d.changed()),
+            undecided: cells(&|d| d.outcome == policy::Outcome::Undecided),
+            too_few: cells(&|d| d.outcome == policy::Outcome::KeptTooFewSamples),
+        })
+    }
+
+    /// Share of the dataset's items (0–1) per decision's cell, in one pass over the items: a
+    /// cell's own items; for the `[default]` route (`None`), the items whose cell has no
+    /// decision of its own.
+    pub fn traffic_shares(&self) -> std::collections::HashMap<Option<crate::types::Cell>, f64> {
+        use std::collections::HashMap;
+        let mut shares: HashMap<Option<crate::types::Cell>, f64> =
+            self.rec.decisions.iter().map(|d| (d.cell, 0.0)).collect();
+        let total = self.ds.items.len();
+        if total == 0 {
+            return shares;
+        }
+        let unit = 1.0 / total as f64;
+        for it in &self.ds.items {
+            let c = Some(crate::types::Cell::new(it.task, it.priority));
+            let key = if shares.contains_key(&c) { c } else { None };
+            *shares.entry(key).or_default() += unit;
+        }
+        shares
     }
 
     /// Everything a reviewer should not miss.
@@ -105,10 +225,10 @@ impl Derived<'_> {
         for mt in &self.analysis.model_task {
             if mt.error_rate > self.cfg.policy.max_error_rate {
                 w.push(format!(
-                    "{} fails {} of {} calls",
+                    "{} fails {} of its {} calls",
                     mt.model,
-                    mt.task,
-                    crate::report::text::pct(mt.error_rate)
+                    crate::report::text::pct(mt.error_rate),
+                    mt.task
                 ));
             }
         }
@@ -224,11 +344,15 @@ fn from_analysis<'a>(
         .and_then(|n| n.to_str())
         .unwrap_or("routes.toml")
         .to_string();
-    let diff = routes_file::unified_diff(
+    let toml_diff = routes_file::unified_diff(
         &cfg.source,
         &recommended_toml,
         &name,
         "routes.recommended.toml",
+    );
+    let diff = routes_file::routes_diff(
+        &routes_file::cell_changes(&cfg.table, &rec.table),
+        &toml_diff,
     );
     Ok(Derived {
         manifest,
@@ -243,6 +367,7 @@ fn from_analysis<'a>(
         classifier_value,
         recommended_toml,
         diff,
+        toml_diff,
         journal_notes,
     })
 }

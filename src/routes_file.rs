@@ -378,6 +378,62 @@ fn plan_writes(
     (writes, pins)
 }
 
+/// The change between two tables cell by cell, one line each: `default` first, naming the
+/// cells that follow it in both tables, then every cell listed in either table whose effective
+/// route differs. Empty when the tables route every cell alike.
+///
+/// `code.quality: primary a/x → b/y, fallback b/y → a/x`
+pub fn cell_changes(old: &RouteTable, new: &RouteTable) -> String {
+    let change = |a: &Route, b: &Route| -> Option<String> {
+        if a == b {
+            return None;
+        }
+        let mut parts = vec![if a.primary != b.primary {
+            format!("primary {} → {}", a.primary, b.primary)
+        } else {
+            format!("primary {} stays", a.primary)
+        }];
+        if a.fallback != b.fallback {
+            let f =
+                |x: &Option<ModelId>| x.as_ref().map(|m| m.to_string()).unwrap_or("none".into());
+            parts.push(format!("fallback {} → {}", f(&a.fallback), f(&b.fallback)));
+        }
+        Some(parts.join(", "))
+    };
+    let listed = |c: &Cell| old.cells.contains_key(c) || new.cells.contains_key(c);
+    let mut out = String::new();
+    if let Some(text) = change(&old.default, &new.default) {
+        let through: Vec<String> = Cell::all()
+            .filter(|c| !listed(c))
+            .map(|c| c.to_string())
+            .collect();
+        out.push_str(&format!("default: {text}"));
+        if !through.is_empty() {
+            out.push_str(&format!(" (so also {})", through.join(", ")));
+        }
+        out.push('\n');
+    }
+    for c in Cell::all().filter(listed) {
+        if let Some(text) = change(old.route(c), new.route(c)) {
+            out.push_str(&format!("{c}: {text}\n"));
+        }
+    }
+    out
+}
+
+/// What `routes.diff` holds: the cell-by-cell change, a blank line, then the unified diff of
+/// the file (patch(1) and `git apply` skip the text before the `---` header). Empty when the
+/// file does not change.
+pub fn routes_diff(cells: &str, toml_diff: &str) -> String {
+    if toml_diff.is_empty() {
+        return String::new();
+    }
+    if cells.is_empty() {
+        return toml_diff.to_string();
+    }
+    format!("{cells}\n{toml_diff}")
+}
+
 /// Unified diff between two versions of a routes file.
 pub fn unified_diff(old: &str, new: &str, old_name: &str, new_name: &str) -> String {
     similar::TextDiff::from_lines(old, new)
@@ -410,6 +466,41 @@ min_samples = 5
 
     fn m(s: &str) -> ModelId {
         ModelId::parse(s).unwrap()
+    }
+
+    #[test]
+    fn cell_changes_name_each_changed_cell_once() {
+        let old = RouteTable {
+            default: Route {
+                primary: m("a/x"),
+                fallback: Some(m("b/y")),
+            },
+            cells: BTreeMap::new(),
+        };
+        let new = table();
+        let text = cell_changes(&old, &new);
+        assert_eq!(
+            text,
+            "code.quality: primary a/x → b/y, fallback b/y → a/x\n\
+             math.latency: primary a/x stays, fallback b/y → none\n",
+            "{text}"
+        );
+        let mut fallback_only = new.clone();
+        fallback_only.default.fallback = None;
+        assert_eq!(
+            cell_changes(&new, &fallback_only),
+            format!(
+                "default: primary a/x stays, fallback b/y → none (so also {})\n",
+                Cell::all()
+                    .filter(|c| !new.cells.contains_key(c))
+                    .map(|c| c.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        );
+        assert_eq!(cell_changes(&new, &new), "");
+        assert_eq!(routes_diff("", ""), "");
+        assert_eq!(routes_diff("x: y\n", "--- a\n"), "x: y\n\n--- a\n");
     }
 
     fn table() -> RouteTable {

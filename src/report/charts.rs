@@ -73,8 +73,17 @@ pub fn pareto_front(points: &[CostQualityPoint]) -> Vec<bool> {
 
 /// Cost per 1,000 requests (x) against quality (y) with interval bars; Pareto-optimal models
 /// are filled circles joined by a dashed line, dominated ones are rings. The x axis turns
-/// logarithmic when costs span more than a factor of 20.
-pub fn cost_quality(title: &str, points: &[CostQualityPoint]) -> anyhow::Result<String> {
+/// logarithmic when costs span more than a factor of 20. `confidence` is the intervals' level
+/// (0–1), printed on the quality axis.
+pub fn cost_quality(
+    title: &str,
+    confidence: f64,
+    points: &[CostQualityPoint],
+) -> anyhow::Result<String> {
+    let y_desc = format!(
+        "quality (mean score, {}% CI)",
+        super::sections::level(confidence)
+    );
     let costs: Vec<f64> = points.iter().map(|p| p.cost_per_1k).collect();
     let lo = costs.iter().copied().fold(f64::INFINITY, f64::min);
     let hi = costs.iter().copied().fold(f64::NEG_INFINITY, f64::max);
@@ -102,7 +111,7 @@ pub fn cost_quality(title: &str, points: &[CostQualityPoint]) -> anyhow::Result<
         let (x0, x1) = (lo / 1.6, hi * 1.6);
         let at = |v: f64| (v.ln() - x0.ln()) / (x1.ln() - x0.ln());
         let flip: Vec<bool> = points.iter().map(|p| at(p.cost_per_1k) > 0.65).collect();
-        draw_cost_quality(title, points, &flip, (x0..x1).log_scale(), y)
+        draw_cost_quality(title, &y_desc, points, &flip, (x0..x1).log_scale(), y)
     } else {
         let span = (hi - lo).max(hi.abs() * 0.1).max(1e-6);
         let x0 = if lo >= 0.0 {
@@ -115,13 +124,14 @@ pub fn cost_quality(title: &str, points: &[CostQualityPoint]) -> anyhow::Result<
             .iter()
             .map(|p| (p.cost_per_1k - x0) / (x1 - x0) > 0.65)
             .collect();
-        draw_cost_quality(title, points, &flip, x0..x1, y)
+        draw_cost_quality(title, &y_desc, points, &flip, x0..x1, y)
     }
 }
 
 /// `flip[i]`: label point `i` on its left, so that labels near the right edge stay inside.
 fn draw_cost_quality<X>(
     title: &str,
+    y_desc: &str,
     points: &[CostQualityPoint],
     flip: &[bool],
     x: X,
@@ -146,7 +156,7 @@ where
             .configure_mesh()
             .light_line_style(WHITE)
             .x_desc("cost per 1,000 requests (USD)")
-            .y_desc("quality (mean score, 95% CI)")
+            .y_desc(y_desc)
             .x_labels(6)
             .x_label_formatter(&|v| money(*v))
             .y_label_formatter(&|v| format!("{v:.2}"))
@@ -438,7 +448,8 @@ mod tests {
             pt("c/d", 1, 20.0, 0.9),
             pt("e/f", 2, 25.0, 0.8),
         ];
-        let svg = cost_quality("code", &pts).unwrap();
+        let svg = cost_quality("code", 0.8, &pts).unwrap();
+        assert!(svg.contains("80% CI") && !svg.contains("95%"), "{svg}");
         assert_eq!(svg.matches("<circle").count(), 3, "{svg}");
         for (i, filled) in [(0, true), (1, true), (2, false)] {
             let c = color_hex(i);

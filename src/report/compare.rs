@@ -10,7 +10,7 @@ use std::fmt::Write;
 
 use polars::prelude::*;
 
-use super::text::{ms, pct, route};
+use super::text::{in_seconds, ms_in, pct, route};
 use crate::analyze::ModelTask;
 use crate::derive::Derived;
 use crate::stats::{self, Estimate};
@@ -58,6 +58,8 @@ pub struct Comparison {
     /// The simulated current and recommended tables of both runs.
     pub simulation: Vec<SimPair>,
     pub notes: Vec<String>,
+    /// The level (0–1) of the quality intervals: run B's `[policy] confidence`.
+    pub confidence: f64,
 }
 
 /// One simulated scenario in both runs.
@@ -188,6 +190,7 @@ pub fn compare(a: &Derived, b: &Derived) -> Comparison {
         .collect();
 
     Comparison {
+        confidence: policy.confidence,
         a: a.manifest.run_id.clone(),
         b: b.manifest.run_id.clone(),
         moves,
@@ -284,9 +287,15 @@ pub fn markdown(c: &Comparison) -> String {
         }
         o.push('\n');
     }
-    o.push_str("## Per model and task type\n\nΔ quality is B − A on the items both runs graded (paired bootstrap, 95%).\n\n");
+    let _ = write!(
+        o,
+        "## Per model and task type\n\nΔ quality is B − A on the items both runs graded (paired bootstrap, {}%).\n\n",
+        super::sections::level(c.confidence)
+    );
     o.push_str("| task | model | n A/B | quality A | quality B | Δ quality [CI] | cost / 1k req A | B | change | p95 A | B | change | errors A | B |\n");
     o.push_str("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+    // One unit for both p95 columns.
+    let p95_s = in_seconds(c.moves.iter().flat_map(|m| [m.p95_a, m.p95_b]));
     for m in &c.moves {
         let _ = writeln!(
             o,
@@ -303,8 +312,8 @@ pub fn markdown(c: &Comparison) -> String {
             usd_per_1k(m.cost_per_call_a),
             usd_per_1k(m.cost_per_call_b),
             change(m.cost_per_call_a, m.cost_per_call_b),
-            ms(m.p95_a),
-            ms(m.p95_b),
+            ms_in(m.p95_a, p95_s),
+            ms_in(m.p95_b, p95_s),
             change(m.p95_a, m.p95_b),
             m.error_rate_a.map(pct).unwrap_or("–".into()),
             m.error_rate_b.map(pct).unwrap_or("–".into()),
@@ -313,6 +322,7 @@ pub fn markdown(c: &Comparison) -> String {
     o.push('\n');
     if !c.simulation.is_empty() {
         o.push_str("## Simulated tables\n\n| scenario | classifier | quality A | quality B | cost / 1k req A | B | p95 A | B |\n|---|---|---|---|---|---|---|---|\n");
+        let p95_s = in_seconds(c.simulation.iter().flat_map(|s| [s.p95_a, s.p95_b]));
         for s in &c.simulation {
             let _ = writeln!(
                 o,
@@ -323,8 +333,8 @@ pub fn markdown(c: &Comparison) -> String {
                 q3(s.quality_b),
                 super::text::usd(s.cost_per_1k_a),
                 super::text::usd(s.cost_per_1k_b),
-                ms(s.p95_a),
-                ms(s.p95_b)
+                ms_in(s.p95_a, p95_s),
+                ms_in(s.p95_b, p95_s)
             );
         }
         o.push('\n');
@@ -359,6 +369,7 @@ pub fn text(c: &Comparison) -> String {
         let _ = writeln!(o, "  {cellname}: {a} → {b}");
     }
     o.push('\n');
+    let p95_s = in_seconds(c.moves.iter().flat_map(|m| [m.p95_a, m.p95_b]));
     let rows: Vec<Vec<String>> = c
         .moves
         .iter()
@@ -375,19 +386,13 @@ pub fn text(c: &Comparison) -> String {
                     usd_per_1k(m.cost_per_call_a),
                     usd_per_1k(m.cost_per_call_b)
                 ),
-                format!("{} → {}", ms(m.p95_a), ms(m.p95_b)),
+                format!("{} → {}", ms_in(m.p95_a, p95_s), ms_in(m.p95_b, p95_s)),
             ]
         })
         .collect();
+    let dq = format!("Δ quality [{}% CI]", super::sections::level(c.confidence));
     o.push_str(&super::text::table(
-        &[
-            "task",
-            "model",
-            "quality",
-            "Δ quality [95% CI]",
-            "cost / 1k req",
-            "p95",
-        ],
+        &["task", "model", "quality", &dq, "cost / 1k req", "p95"],
         &rows,
     ));
     o

@@ -13,11 +13,9 @@ use polars::prelude::*;
 
 use super::Exporter;
 use super::charts::{self, Confusion, CostQualityPoint, LatencyCurve};
-use super::text::{
-    CLASSIFIER_COLUMNS, classifier_figures, ms, pct, quality, signed_ms, signed_usd, usd,
-};
+use super::sections::{self, Align, Span, Table};
+use super::text::{CLASSIFIER_COLUMNS, classifier_figures, in_seconds, ms_in, pct, quality, usd};
 use crate::derive::Derived;
-use crate::policy::Decision;
 use crate::types::{ModelId, TaskType};
 
 /// The `report.html` exporter.
@@ -78,8 +76,9 @@ ul.legend{list-style:none;padding:0;margin:4px 0 8px;display:flex;flex-wrap:wrap
 .swatch{display:inline-block;width:11px;height:11px;border-radius:50%;margin-right:6px;vertical-align:-1px}
 .pair{display:grid;grid-template-columns:1fr 1fr;gap:12px}.pair h4{margin:6px 0 2px;font-size:14px}
 .warn li{margin:2px 0}.muted{color:#666}
-.scroll{overflow-x:auto}table.decisions td:first-child{white-space:nowrap}table.decisions td:nth-child(4){min-width:16em}
-table.decisions td:nth-child(2),table.decisions td:nth-child(3){min-width:13em}table.decisions td:nth-child(2) code,table.decisions td:nth-child(3) code{overflow-wrap:anywhere}
+.scroll{overflow-x:auto}table.decisions td:first-child{white-space:nowrap}table.decisions td:nth-child(3) code{white-space:nowrap}
+details.why summary{cursor:pointer;white-space:nowrap}details.why p{margin:4px 0;min-width:18em;max-width:30em;font-size:13px}
+p.verdict{font-size:16px}table.verdict td:first-child{font-weight:600}
 details.example{margin:6px 0;border:1px solid #e5e5e5;border-radius:6px;padding:6px 10px}details.example summary{cursor:pointer}
 "#;
 
@@ -97,8 +96,14 @@ fn page(d: &Derived) -> anyhow::Result<String> {
     if m.simulated {
         o.push_str("<div class=\"banner\">SIMULATED: answers in this run come from the sim endpoint, not from real models.</div>\n");
     }
-    headline(&mut o, d);
+    let _ = writeln!(
+        o,
+        "<h1>routecal run <code>{}</code></h1>",
+        escape(&m.run_id)
+    );
+    verdict(&mut o, d);
     changes(&mut o, d);
+    headline(&mut o, d);
     let warnings = d.warnings();
     if !warnings.is_empty() {
         o.push_str("<h2 id=\"warnings\">Warnings</h2>\n<ul class=\"warn\">\n");
@@ -113,8 +118,8 @@ fn page(d: &Derived) -> anyhow::Result<String> {
     examples(&mut o, d)?;
     let _ = writeln!(
         o,
-        "<p class=\"muted\">Made by routecal {} from <code>journal.jsonl</code>; \
-         <code>routecal report {}</code> rebuilds it with no calls.</p>\n</body>\n</html>",
+        "<p class=\"muted\">Made by routecal {} from <code>journal.jsonl</code> of run <code>{}</code>; \
+         <code>routecal report DIR</code>, DIR being the folder that holds this file, rebuilds it with no calls.</p>\n</body>\n</html>",
         escape(env!("CARGO_PKG_VERSION")),
         escape(&m.run_id)
     );
@@ -129,12 +134,7 @@ fn codes<'a>(xs: impl Iterator<Item = &'a ModelId>) -> String {
 
 fn headline(o: &mut String, d: &Derived) {
     let m = d.manifest;
-    let _ = writeln!(
-        o,
-        "<h1>routecal run <code>{}</code></h1>",
-        escape(&m.run_id)
-    );
-    o.push_str("<dl class=\"head\">\n");
+    o.push_str("<h2 id=\"run\">Run</h2>\n<dl class=\"head\">\n");
     let mut row = |k: &str, v: String| {
         let _ = writeln!(o, "<dt>{k}</dt><dd>{v}</dd>");
     };
@@ -221,135 +221,91 @@ fn table(
     o.push_str("</tbody>\n</table></div>\n");
 }
 
-fn route_html(r: &crate::config::Route) -> String {
-    match &r.fallback {
-        Some(f) => format!(
-            "<code>{}</code><br><span class=\"muted\">fallback <code>{}</code></span>",
-            escape(r.primary.as_str()),
-            escape(f.as_str())
-        ),
-        None => format!("<code>{}</code>", escape(r.primary.as_str())),
+fn spans(c: &[Span]) -> String {
+    c.iter()
+        .map(|s| match s {
+            Span::Text(t) => escape(t),
+            Span::Code(t) => format!("<code>{}</code>", escape(t)),
+            Span::Strong(t) => format!("<strong><code>{}</code></strong>", escape(t)),
+        })
+        .collect()
+}
+
+/// A section table; a row's note goes into a `<details>` in its last cell, one click away.
+fn draw(o: &mut String, class: &str, t: &Table) {
+    let _ = write!(
+        o,
+        "<div class=\"scroll\"><table class=\"{class}\">\n<thead><tr>"
+    );
+    for c in &t.columns {
+        let cls = match c.align {
+            Align::Left => "",
+            Align::Right => " class=\"n\"",
+        };
+        let _ = write!(o, "<th{cls}>{}</th>", escape(&c.header));
+    }
+    o.push_str("</tr></thead>\n<tbody>\n");
+    for r in &t.rows {
+        o.push_str(if r.highlight {
+            "<tr class=\"changed\">"
+        } else {
+            "<tr>"
+        });
+        let last = r.cells.len().saturating_sub(1);
+        for (i, (c, col)) in r.cells.iter().zip(&t.columns).enumerate() {
+            let cls = match col.align {
+                Align::Left => "",
+                Align::Right => " class=\"n\"",
+            };
+            let body = match (&r.note, i == last) {
+                (Some(n), true) => format!(
+                    "<details class=\"why\"><summary>{}</summary><p>{}</p></details>",
+                    spans(c),
+                    escape(n)
+                ),
+                _ => spans(c),
+            };
+            let _ = write!(o, "<td{cls}>{body}</td>");
+        }
+        o.push_str("</tr>\n");
+    }
+    o.push_str("</tbody>\n</table></div>\n");
+}
+
+/// What accepting everything does, first.
+fn verdict(o: &mut String, d: &Derived) {
+    let Some(v) = sections::verdict(d) else {
+        return;
+    };
+    o.push_str("<h2 id=\"verdict\">Verdict</h2>\n");
+    let _ = writeln!(o, "<p class=\"verdict\">{}</p>", escape(&v.summary));
+    draw(o, "verdict", &v.table);
+    if !v.attention.is_empty() {
+        o.push_str("<ul class=\"warn\">\n");
+        for line in &v.attention {
+            let _ = writeln!(o, "<li>{}</li>", escape(line));
+        }
+        o.push_str("</ul>\n");
     }
 }
 
-fn decision_row(c: &Decision) -> Vec<String> {
-    let e = c.evidence.as_ref();
-    vec![
-        format!("<code>{}</code>", escape(&c.label())),
-        route_html(&c.old),
-        route_html(&c.new),
-        escape(&c.reason),
-        e.map(|e| escape(&e.quality_text())).unwrap_or("–".into()),
-        escape(&signed_usd(e.and_then(|e| e.delta_cost_per_1k))),
-        escape(&signed_ms(e.and_then(|e| e.delta_p95_ms))),
-        e.map(|e| format!("{:+.1} pp", e.delta_error_rate * 100.0))
-            .unwrap_or("–".into()),
-        c.n.to_string(),
-        escape(&c.flags.join("; ")),
-    ]
-}
-
-fn undecided_row(c: &Decision) -> Vec<String> {
-    let e = c.evidence.as_ref();
-    vec![
-        format!("<code>{}</code>", escape(&c.label())),
-        format!("<code>{}</code>", escape(c.old.primary.as_str())),
-        e.map(|e| format!("<code>{}</code>", escape(e.challenger.as_str())))
-            .unwrap_or("–".into()),
-        e.map(|e| escape(&e.quality_text())).unwrap_or("–".into()),
-        c.mde.map(|m| format!("{m:.3}")).unwrap_or("–".into()),
-        c.items_needed
-            .map(|n| format!("~{n}"))
-            .unwrap_or("–".into()),
-    ]
-}
-
-const UNDECIDED_HEADER: [&str; 6] = [
-    "cell",
-    "current",
-    "closest challenger",
-    "Δ quality [CI], test",
-    "detectable Δ (80% power)",
-    "more paired items to settle",
-];
-const UNDECIDED_NUMERIC: [bool; 6] = [false, false, false, true, true, true];
-
-const DECISION_HEADER: [&str; 10] = [
-    "cell",
-    "current",
-    "proposed",
-    "reason",
-    "Δ quality [CI], test",
-    "Δ cost / 1k req",
-    "Δ p95",
-    "Δ errors",
-    "n",
-    "flags",
-];
-const DECISION_NUMERIC: [bool; 10] = [
-    false, false, false, false, true, true, true, true, true, false,
-];
-
+/// One compact row per cell; the reason one click away.
 fn changes(o: &mut String, d: &Derived) {
-    let changed: Vec<&Decision> = d.rec.changes().collect();
+    let conf = d.cfg.policy.confidence;
     let _ = writeln!(
         o,
-        "<h2 id=\"changes\">Proposed changes ({} of {} cells)</h2>",
-        changed.len(),
-        d.rec.decisions.len()
+        "<h2 id=\"changes\">Cells ({} of {} change)</h2>\n<p>Δ is proposed − current on the items both answered; traffic is the share of the dataset's items in the cell. The quality interval is the decision's own: two-sided at {}%, so its lower bound is the one-sided test at {}% (a printed level means Holm's procedure widened it). Open a row's evidence for its reason.</p>",
+        d.rec.changes().count(),
+        d.rec.decisions.len(),
+        sections::level(sections::two_sided(conf)),
+        sections::level(conf)
     );
-    if changed.is_empty() {
-        o.push_str("<p>No route changes proposed.</p>\n");
-    } else {
-        table(
-            o,
-            "decisions",
-            &DECISION_HEADER,
-            &DECISION_NUMERIC,
-            &changed
-                .iter()
-                .map(|c| (true, decision_row(c)))
-                .collect::<Vec<_>>(),
-        );
-    }
-    let undecided: Vec<&Decision> = d.rec.undecided().collect();
-    if !undecided.is_empty() {
-        let _ = writeln!(
-            o,
-            "<h3 id=\"undecided\">Undecided ({} cells keep their route: this sample shows neither a gain nor that no challenger could win)</h3>",
-            undecided.len()
-        );
-        table(
-            o,
-            "decisions",
-            &UNDECIDED_HEADER,
-            &UNDECIDED_NUMERIC,
-            &undecided
-                .iter()
-                .map(|c| (false, undecided_row(c)))
-                .collect::<Vec<_>>(),
-        );
-    }
-    let kept: Vec<&Decision> = d.rec.decisions.iter().filter(|x| !x.changed()).collect();
-    if !kept.is_empty() {
-        let _ = writeln!(o, "<details><summary>Kept cells ({})</summary>", kept.len());
-        table(
-            o,
-            "decisions",
-            &DECISION_HEADER,
-            &DECISION_NUMERIC,
-            &kept
-                .iter()
-                .map(|c| (false, decision_row(c)))
-                .collect::<Vec<_>>(),
-        );
-        o.push_str("</details>\n");
-    }
+    draw(o, "decisions", &sections::cells(d));
     if !d.diff.is_empty() {
         let _ = writeln!(
             o,
             "<details><summary>routes.toml diff</summary>\n<pre>{}</pre>\n</details>",
-            escape(&d.diff)
+            escape(&d.toml_diff)
         );
     }
 }
@@ -401,7 +357,9 @@ fn examples(o: &mut String, d: &Derived) -> anyhow::Result<()> {
                 Some(a) if a.0 <= x.0 => Some(a),
                 _ => Some(x),
             });
-        let mut chosen: Vec<&(f64, &str, f64, f64)> = best.into_iter().collect();
+        // An item where it "gains most" must show a gain; the loss likewise.
+        let mut chosen: Vec<&(f64, &str, f64, f64)> =
+            best.into_iter().filter(|b| b.0 > 0.0).collect();
         if let Some(w) = worst.filter(|w| w.0 < 0.0) {
             chosen.push(w);
         }
@@ -437,7 +395,7 @@ fn examples(o: &mut String, d: &Derived) -> anyhow::Result<()> {
         .collect();
     let answers = answers_of(&d.analysis.results, &wanted)?;
     o.push_str(
-        "<h2 id=\"examples\">Examples</h2>\n<p>For each proposed primary, the item where it gains most over the current one and, when there is one, the item where it loses most. Every answer is in <code>results.csv</code>.</p>\n",
+        "<h2 id=\"examples\">Examples</h2>\n<p>For each proposed primary, the item where it gains most over the current one and the item where it loses most, each when there is one (an item where both score the same is not shown). Every answer is in <code>results.csv</code>.</p>\n",
     );
     for e in &picked {
         let Some(item) = d.ds.get(&e.item) else {
@@ -597,7 +555,11 @@ fn tasks(o: &mut String, d: &Derived) -> anyhow::Result<()> {
         .map(|(i, m)| (m, i))
         .collect();
     let latency = latency_quantiles(&d.analysis.results)?;
-    o.push_str("<h2 id=\"tasks\">By task type</h2>\n<p>Quality pools priorities; intervals are 95% (Wilson for pass/fail graders, seeded bootstrap otherwise). Filled points are on the Pareto front (no other model is both cheaper and better); rings are dominated. Latency curves show, for each model, the share of successful calls that finished within a time.</p>\n");
+    let _ = write!(
+        o,
+        "<h2 id=\"tasks\">By task type</h2>\n<p>Quality pools priorities; intervals are {}% (Wilson for pass/fail graders, seeded bootstrap otherwise). Filled points are on the Pareto front (no other model is both cheaper and better); rings are dominated. Latency curves show, for each model, the share of successful calls that finished within a time.</p>\n",
+        sections::level(d.cfg.policy.confidence)
+    );
     for t in TaskType::ALL {
         let rows = d.analysis.ranked(*t);
         if rows.is_empty() {
@@ -649,7 +611,11 @@ fn tasks(o: &mut String, d: &Derived) -> anyhow::Result<()> {
         let _ = writeln!(
             o,
             "<figure id=\"cost-quality-{t}\">{}<figcaption>{}: cost per 1,000 requests against quality{}</figcaption></figure>",
-            charts::cost_quality(&format!("{t}: cost and quality"), &points)?,
+            charts::cost_quality(
+                &format!("{t}: cost and quality"),
+                d.cfg.policy.confidence,
+                &points
+            )?,
             t,
             if unplotted.is_empty() {
                 String::new()
@@ -663,13 +629,16 @@ fn tasks(o: &mut String, d: &Derived) -> anyhow::Result<()> {
             charts::latency(&format!("{t}: latency"), &curves)?
         );
         o.push_str("</div>\n");
+        let p50_s = in_seconds(rows.iter().map(|m| m.p50_ms));
+        let p95_s = in_seconds(rows.iter().map(|m| m.p95_ms));
+        let quality_header = format!("quality [{}% CI]", sections::level(d.cfg.policy.confidence));
         table(
             o,
             "leaderboard",
             &[
                 "model",
                 "n",
-                "quality [95% CI]",
+                &quality_header,
                 "cost / call",
                 "cost / 1k req",
                 "p50",
@@ -688,8 +657,8 @@ fn tasks(o: &mut String, d: &Derived) -> anyhow::Result<()> {
                             quality(m.quality),
                             escape(&usd(m.cost_per_call)),
                             escape(&usd(m.cost_per_call.map(|c| c * 1000.0))),
-                            ms(m.p50_ms),
-                            ms(m.p95_ms),
+                            ms_in(m.p50_ms, p50_s),
+                            ms_in(m.p95_ms, p95_s),
                             pct(m.error_rate),
                         ],
                     )
@@ -770,6 +739,7 @@ fn classifier(o: &mut String, d: &Derived) -> anyhow::Result<()> {
 
 fn simulation(o: &mut String, d: &Derived) {
     o.push_str("<h2 id=\"simulation\">Simulation</h2>\n<p>Every item routed by the classifier's real predictions (misroutes included) and answered by the recorded answer of the model the table picks; a retryable failure of the primary goes to the fallback. Cost includes the classifier.</p>\n");
+    let p95_s = in_seconds(d.sim.iter().map(|r| r.p95_latency_ms));
     table(
         o,
         "simulation",
@@ -795,7 +765,7 @@ fn simulation(o: &mut String, d: &Derived) {
                         r.n.to_string(),
                         r.quality.map(|q| format!("{q:.3}")).unwrap_or("–".into()),
                         escape(&usd(r.cost_per_1k)),
-                        ms(r.p95_latency_ms),
+                        ms_in(r.p95_latency_ms, p95_s),
                         pct(r.fallback_rate),
                         r.misrouted_rate.map(pct).unwrap_or("–".into()),
                     ],
@@ -809,9 +779,9 @@ fn simulation(o: &mut String, d: &Derived) {
             crate::simulate::misclassification_loss(&d.sim, "recommended", c.as_str())
         {
             notes.push(format!(
-                "<li>Misclassification by <code>{}</code> costs the recommended table {} of its quality.</li>",
+                "<li>Misclassification by <code>{}</code> {}.</li>",
                 escape(c.as_str()),
-                pct(loss)
+                escape(&super::text::misroute_effect(loss))
             ));
         }
     }

@@ -3,11 +3,12 @@
 use std::fmt::Write;
 
 use super::Exporter;
+use super::sections::{self, Align, Span, Table};
 use super::text::{
-    CLASSIFIER_COLUMNS, classifier_figures, ms, pct, quality, route, signed_ms, signed_usd, usd,
+    CLASSIFIER_COLUMNS, classifier_figures, in_seconds, ms_in, pct, quality, signed_usd, usd,
 };
 use crate::derive::Derived;
-use crate::policy::{fmt_change, fmt_delta, fmt_p};
+use crate::policy::{fmt_delta, fmt_p};
 use crate::types::TaskType;
 
 pub struct Markdown;
@@ -28,6 +29,84 @@ pub fn cell(s: &str) -> String {
         .replace('>', "&gt;")
         .replace('|', "\\|")
         .replace(['\n', '\r'], " ")
+}
+
+/// A code span in a table cell: backticks cannot close it early, pipes cannot split the row.
+fn code_span(s: &str) -> String {
+    format!(
+        "`{}`",
+        s.replace('`', "ʼ")
+            .replace('|', "\\|")
+            .replace(['\n', '\r'], " ")
+    )
+}
+
+fn spans(c: &[Span]) -> String {
+    c.iter()
+        .map(|s| match s {
+            Span::Text(t) => cell(t),
+            Span::Code(t) => code_span(t),
+            Span::Strong(t) => format!("**{}**", code_span(t)),
+        })
+        .collect()
+}
+
+/// A section table in Markdown; rows with a note get a numbered marker in their last column and
+/// the notes come back, in order, for a footnote list.
+fn draw(out: &mut String, t: &Table) -> Vec<String> {
+    let header: Vec<String> = t.columns.iter().map(|c| cell(&c.header)).collect();
+    let _ = writeln!(out, "| {} |", header.join(" | "));
+    let rule: Vec<&str> = t
+        .columns
+        .iter()
+        .map(|c| match c.align {
+            Align::Left => "---",
+            Align::Right => "---:",
+        })
+        .collect();
+    let _ = writeln!(out, "|{}|", rule.join("|"));
+    let mut notes = Vec::new();
+    for r in &t.rows {
+        let mut cells: Vec<String> = r.cells.iter().map(|c| spans(c)).collect();
+        if let (Some(n), Some(last)) = (&r.note, cells.last_mut()) {
+            notes.push(n.clone());
+            let _ = write!(last, " [{}]", notes.len());
+        }
+        let _ = writeln!(out, "| {} |", cells.join(" | "));
+    }
+    out.push('\n');
+    notes
+}
+
+fn verdict_and_cells(o: &mut String, d: &Derived) {
+    o.push_str("## Verdict\n\n");
+    if let Some(v) = sections::verdict(d) {
+        let _ = writeln!(o, "{}\n", cell(&v.summary));
+        draw(o, &v.table);
+        for line in &v.attention {
+            let _ = writeln!(o, "- {}", cell(line));
+        }
+        if !v.attention.is_empty() {
+            o.push('\n');
+        }
+    }
+    let changes = d.rec.changes().count();
+    let _ = writeln!(
+        o,
+        "## Cells ({} of {} change)\n\nΔ is proposed − current on the items both answered; traffic is the share of the dataset's items in the cell. The quality interval is the decision's own: two-sided at {}%, so its lower bound is the one-sided test at {}% (a printed level means Holm's procedure widened it). Numbers in brackets point to the reasons below the table.\n",
+        changes,
+        d.rec.decisions.len(),
+        sections::level(sections::two_sided(d.cfg.policy.confidence)),
+        sections::level(d.cfg.policy.confidence)
+    );
+    let notes = draw(o, &sections::cells(d));
+    if !notes.is_empty() {
+        let _ = writeln!(o, "<details><summary>Reasons ({})</summary>\n", notes.len());
+        for (i, n) in notes.iter().enumerate() {
+            let _ = writeln!(o, "{}. {}", i + 1, cell(n));
+        }
+        o.push_str("\n</details>\n\n");
+    }
 }
 
 fn md_table(out: &mut String, header: &[&str], rows: &[Vec<String>]) {
@@ -55,6 +134,8 @@ impl Exporter for Markdown {
             o.push_str("> **SIMULATED**: answers in this run come from the `sim` endpoint, not from real models.\n\n");
         }
         let _ = writeln!(o, "# routecal run `{}`\n", m.run_id);
+        verdict_and_cells(&mut o, d);
+        o.push_str("## Run\n\n");
         let _ = writeln!(
             o,
             "- **Dataset** `{}` ({} items) · **routes** `{}`",
@@ -115,100 +196,6 @@ impl Exporter for Markdown {
         }
         o.push('\n');
 
-        // Proposed changes.
-        let changes: Vec<_> = d.rec.changes().collect();
-        let _ = writeln!(
-            o,
-            "## Proposed changes ({} of {} cells)\n",
-            changes.len(),
-            d.rec.decisions.len()
-        );
-        let _ = writeln!(
-            o,
-            "Each row compares the challenger (the proposed primary, or the closest alternative when the cell is kept) with the current primary on the items both answered: Δ = challenger − current. A decision's quality interval is the one its test used: paired (Agresti–Min), its lower bound is the one-sided test at {}% confidence for the whole cell (Holm's procedure across the cell's challengers).\n",
-            fmt_pct_level(d.cfg.policy.confidence)
-        );
-        let header = [
-            "cell",
-            "current → proposed",
-            "reason",
-            "challenger",
-            "Δ quality [CI], test",
-            "Δ cost / 1k req",
-            "Δ p95",
-            "Δ errors",
-            "n",
-            "flags",
-        ];
-        let row = |c: &crate::policy::Decision| -> Vec<String> {
-            let e = c.evidence.as_ref();
-            let quality = e.map(|e| e.quality_text()).unwrap_or("–".into());
-            let cost = match e.and_then(|e| e.delta_cost_per_1k) {
-                Some(x) => format!(
-                    "{}{}",
-                    signed_usd(Some(x)),
-                    e.and_then(|e| e.cost_change)
-                        .map(|r| format!(" ({})", fmt_change(&r)))
-                        .unwrap_or_default()
-                ),
-                None => "–".into(),
-            };
-            let p95 = match e.and_then(|e| e.delta_p95_ms) {
-                Some(x) => format!(
-                    "{}{}",
-                    signed_ms(Some(x)),
-                    e.and_then(|e| e.p95_change)
-                        .map(|r| format!(" ({})", fmt_change(&r)))
-                        .unwrap_or_default()
-                ),
-                None => "–".into(),
-            };
-            vec![
-                format!("`{}`", c.label()),
-                if c.changed() {
-                    format!("{} → **{}**", cell(&route(&c.old)), cell(&route(&c.new)))
-                } else {
-                    cell(&route(&c.old))
-                },
-                cell(&c.reason),
-                e.map(|e| format!("`{}`", e.challenger))
-                    .unwrap_or("–".into()),
-                quality,
-                cost,
-                p95,
-                e.map(|e| format!("{:+.1} pp", e.delta_error_rate * 100.0))
-                    .unwrap_or("–".into()),
-                match e {
-                    Some(e) => format!("{} ({} paired)", c.n, e.n),
-                    None => c.n.to_string(),
-                },
-                cell(&c.flags.join("; ")),
-            ]
-        };
-        if changes.is_empty() {
-            o.push_str("No route changes proposed.\n\n");
-        } else {
-            md_table(
-                &mut o,
-                &header,
-                &changes.iter().map(|c| row(c)).collect::<Vec<_>>(),
-            );
-        }
-        undecided(&mut o, d);
-        let kept: Vec<_> = d.rec.decisions.iter().filter(|x| !x.changed()).collect();
-        if !kept.is_empty() {
-            let _ = writeln!(
-                o,
-                "<details><summary>Kept cells ({})</summary>\n",
-                kept.len()
-            );
-            md_table(
-                &mut o,
-                &header,
-                &kept.iter().map(|c| row(c)).collect::<Vec<_>>(),
-            );
-            o.push_str("</details>\n\n");
-        }
         if let Some(st) = &d.stability {
             let rate = |x: Option<f64>| x.map(pct).unwrap_or("–".into());
             let _ = writeln!(
@@ -251,7 +238,7 @@ impl Exporter for Markdown {
             let _ = writeln!(
                 o,
                 "<details><summary>routes.toml diff</summary>\n\n```diff\n{}```\n</details>\n",
-                d.diff.replace("```", "ʼʼʼ")
+                d.toml_diff.replace("```", "ʼʼʼ")
             );
         }
 
@@ -268,6 +255,8 @@ impl Exporter for Markdown {
             }
             let _ = writeln!(o, "### {t}\n");
             let best = rows[0].model.clone();
+            let p50_s = in_seconds(rows.iter().map(|m| m.p50_ms));
+            let p95_s = in_seconds(rows.iter().flat_map(|m| [m.p95_ms, m.p95.map(|e| e.high)]));
             let vs_best = |m: &crate::types::ModelId| -> String {
                 if *m == best {
                     return "best".into();
@@ -319,15 +308,15 @@ impl Exporter for Markdown {
                             quality(m.quality),
                             vs_best(&m.model),
                             usd(m.cost_per_call),
-                            ms(m.p50_ms),
+                            ms_in(m.p50_ms, p50_s),
                             match m.p95 {
                                 Some(e) => format!(
                                     "{} [{}, {}]",
-                                    ms(Some(e.value)),
-                                    ms(Some(e.low)),
-                                    ms(Some(e.high))
+                                    ms_in(Some(e.value), p95_s),
+                                    ms_in(Some(e.low), p95_s),
+                                    ms_in(Some(e.high), p95_s)
                                 ),
-                                None => ms(m.p95_ms),
+                                None => ms_in(m.p95_ms, p95_s),
                             },
                             match m.errors {
                                 Some(e) => format!(
@@ -369,6 +358,7 @@ impl Exporter for Markdown {
                         .unwrap_or(f64::INFINITY)
                         .total_cmp(&y.classifier_cost_per_1k.unwrap_or(f64::INFINITY))
                 });
+            let p95_s = in_seconds(d.classifier_value.iter().map(|v| v.p95_latency_ms));
             md_table(
                 &mut o,
                 &[
@@ -404,7 +394,7 @@ impl Exporter for Markdown {
                             usd(v.classifier_cost_per_1k),
                             v.quality.map(|q| format!("{q:.3}")).unwrap_or("–".into()),
                             usd(v.cost_per_1k),
-                            ms(v.p95_latency_ms),
+                            ms_in(v.p95_latency_ms, p95_s),
                             v.misclassification_loss.map(pct).unwrap_or("–".into()),
                             versus,
                         ]
@@ -415,6 +405,7 @@ impl Exporter for Markdown {
 
         // Simulation.
         o.push_str("## Simulation\n\nEvery item routed by the classifier's real predictions (misroutes included) and answered by the recorded answer of the model the table picks; a retryable failure of the primary goes to the fallback. Cost includes the classifier. The `recommended` rows are in-sample: the table was fitted on these very items, so they flatter it. The `recommended (out of sample)` rows route each item by a table refitted without the item's fold (cross-fitting, `[policy] crossfit_folds`): read those.\n\n");
+        let p95_s = in_seconds(d.sim.iter().map(|r| r.p95_latency_ms));
         md_table(
             &mut o,
             &[
@@ -437,7 +428,7 @@ impl Exporter for Markdown {
                         r.n.to_string(),
                         r.quality.map(|q| format!("{q:.3}")).unwrap_or("–".into()),
                         usd(r.cost_per_1k),
-                        ms(r.p95_latency_ms),
+                        ms_in(r.p95_latency_ms, p95_s),
                         pct(r.fallback_rate),
                         r.misrouted_rate.map(pct).unwrap_or("–".into()),
                         r.misclassification_loss.map(pct).unwrap_or("–".into()),
@@ -451,8 +442,8 @@ impl Exporter for Markdown {
             {
                 let _ = writeln!(
                     o,
-                    "- Misclassification by `{c}` costs the recommended table {} of its quality.",
-                    pct(loss)
+                    "- Misclassification by `{c}` {}.",
+                    super::text::misroute_effect(loss)
                 );
             }
         }
@@ -520,46 +511,4 @@ impl Exporter for Markdown {
         }
         Ok(o.into_bytes())
     }
-}
-
-/// The cells this sample could not decide: what they would need.
-fn undecided(o: &mut String, d: &Derived) {
-    let rows: Vec<Vec<String>> = d
-        .rec
-        .undecided()
-        .map(|c| {
-            let e = c.evidence.as_ref();
-            vec![
-                format!("`{}`", c.label()),
-                format!("`{}`", c.old.primary),
-                e.map(|e| format!("`{}`", e.challenger))
-                    .unwrap_or("–".into()),
-                e.map(|e| e.quality_text()).unwrap_or("–".into()),
-                c.mde.map(|m| format!("{m:.3}")).unwrap_or("–".into()),
-                c.items_needed
-                    .map(|n| format!("~{n}"))
-                    .unwrap_or("–".into()),
-            ]
-        })
-        .collect();
-    if rows.is_empty() {
-        return;
-    }
-    let _ = writeln!(
-        o,
-        "**Undecided** ({} cells keep their route: this sample shows neither a gain nor that no challenger could win):\n",
-        rows.len()
-    );
-    md_table(
-        o,
-        &[
-            "cell",
-            "current",
-            "closest challenger",
-            "Δ quality [CI], test",
-            "detectable Δ (80% power)",
-            "more paired items to settle",
-        ],
-        &rows,
-    );
 }

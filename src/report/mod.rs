@@ -7,6 +7,7 @@ mod csv;
 pub mod html;
 pub mod json;
 mod markdown;
+pub mod sections;
 pub mod text;
 
 use std::io::Write;

@@ -13,6 +13,7 @@ mod offline_suites;
 mod pipes;
 mod providers;
 mod readme;
+mod report_layout;
 mod reports;
 mod resume;
 mod router;

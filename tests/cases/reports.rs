@@ -99,10 +99,11 @@ fn every_report_file_exists_and_parses() {
     let recommended: toml::Table = toml::from_str(&read(&dir.join("routes.recommended.toml")))
         .expect("routes.recommended.toml is TOML");
     assert!(recommended.contains_key("default") && recommended.contains_key("routes"));
-    assert!(
-        read(&dir.join("routes.diff"))
-            .starts_with("--- routes.toml\n+++ routes.recommended.toml\n")
-    );
+    // The change cell by cell, then the unified diff of the file.
+    let diff = read(&dir.join("routes.diff"));
+    let (cells, file_diff) = diff.split_once("\n\n").unwrap_or_else(|| panic!("{diff}"));
+    assert!(cells.lines().all(|l| l.contains(": primary ")), "{cells}");
+    assert!(file_diff.starts_with("--- routes.toml\n+++ routes.recommended.toml\n"));
     assert!(read(&dir.join("report.md")).starts_with(&format!(
         "# routecal run `{}`",
         manifest["run_id"].as_str().unwrap()
@@ -137,6 +138,7 @@ fn every_report_file_exists_and_parses() {
         assert!(!html.contains(banned), "report.html contains {banned:?}");
     }
     for section in [
+        "id=\"verdict\"",
         "id=\"changes\"",
         "id=\"tasks\"",
         "id=\"classifier\"",
