@@ -377,9 +377,11 @@ fn csv_rows(dir: &std::path::Path, o: &std::process::Output) -> Vec<HashMap<Stri
     read_csv(&path)
 }
 
-/// The exact figure the histogram stands for: the request at the nearest rank at or above `q`.
-fn nearest_rank(sorted: &[f64], q: f64) -> f64 {
-    sorted[((q * sorted.len() as f64).ceil() as usize).max(1) - 1]
+/// The exact quantile, interpolated linearly between the two nearest ranks.
+fn exact_quantile(sorted: &[f64], q: f64) -> f64 {
+    let idx = q * (sorted.len() - 1) as f64;
+    let (lo, hi) = (idx.floor() as usize, idx.ceil() as usize);
+    sorted[lo] + (idx - lo as f64) * (sorted[hi] - sorted[lo])
 }
 
 #[test]
@@ -409,7 +411,7 @@ fn a_large_log_is_read_in_bounded_memory_with_exact_counts_and_percentiles_withi
     lat.sort_by(f64::total_cmp);
     for (col, q) in [("p50_latency_ms", 0.5), ("p95_latency_ms", 0.95)] {
         let got: f64 = overall[col].parse().unwrap();
-        let want = nearest_rank(&lat, q);
+        let want = exact_quantile(&lat, q);
         assert!(
             (got - want).abs() <= want * routecal::monitor::latency::RELATIVE_ERROR + 0.001,
             "{col}: {got} vs exact {want}"
