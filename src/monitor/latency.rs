@@ -23,7 +23,7 @@ const SIGNIFICANT_DIGITS: u8 = 3;
 /// significant digits: buckets are at most 1/1024 of their value wide).
 pub const RELATIVE_ERROR: f64 = 0.0005;
 
-/// Largest latency the histogram records, in microseconds (about 31 years); longer ones are
+/// Largest latency the histogram records, in microseconds (about 35 years); longer ones are
 /// recorded as this.
 const MAX_US: u64 = 1 << 50;
 
