@@ -120,6 +120,7 @@ pub fn build(cfg: &Config, ds: &Dataset, repeats: u32, done: &HashSet<String>) -
                         model: c.clone(),
                         wire_name: Arc::from(m.wire_name.as_str()),
                         prompt,
+                        messages: None,
                         max_tokens: cfg.classifier.max_tokens,
                         temperature: Some(0.0),
                         purpose: Purpose::Classify {
@@ -153,6 +154,7 @@ pub fn build(cfg: &Config, ds: &Dataset, repeats: u32, done: &HashSet<String>) -
                         model: m.id.clone(),
                         wire_name: Arc::from(m.wire_name.as_str()),
                         prompt: item.prompt.clone(),
+                        messages: item.messages.clone(),
                         max_tokens,
                         temperature: cfg.defaults.temperature,
                         purpose: Purpose::Candidate,
