@@ -225,3 +225,67 @@ fn a_malformed_conversation_is_refused_before_any_call() {
                 .is_none()
     );
 }
+
+#[test]
+fn promptster_takes_a_one_turn_chat_as_its_prompt_and_refuses_a_conversation() {
+    let server = Server::start(|_: &Request| {
+        Reply::json(
+            200,
+            json!({"response": "answer-p", "metadata": {"input_tokens": 5, "output_tokens": 2}}),
+        )
+    });
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let routes = format!(
+        r#"[classifier]
+model = "builtin/keywords"
+
+[endpoints.kw]
+kind = "keywords"
+
+[endpoints.ps]
+kind = "promptster"
+base_url = "{url}/v1"
+api_key_env = "{KEY_ENV}"
+timeout_s = 5
+max_attempts = 1
+
+[models."builtin/keywords"]
+endpoint = "kw"
+tier = "budget"
+
+[models."openai/alpha"]
+endpoint = "ps"
+tier = "budget"
+input_per_mtok = 1.0
+output_per_mtok = 2.0
+
+[default]
+primary = "openai/alpha"
+"#,
+        url = server.url()
+    );
+    std::fs::write(d.join("routes.toml"), routes).unwrap();
+    let one = json!({"id": "one", "messages": [{"role": "user", "content": "Only turn"}],
+        "task_type": "math", "priority": "quality",
+        "grader": {"kind": "contains", "any": ["answer"]}});
+    let conv = json!({"id": "conv", "messages": turns(), "task_type": "math",
+        "priority": "quality", "grader": {"kind": "contains", "any": ["answer"]}});
+    std::fs::write(d.join("dataset.jsonl"), format!("{one}\n{conv}\n")).unwrap();
+    let o = run(d, "routes.toml", "reports", &[]);
+    assert_ne!(o.status.code(), Some(2), "{}", stderr(&o));
+    let sent: Vec<Value> = server.requests().iter().map(Request::json).collect();
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert_eq!(sent[0]["prompt"], "Only turn");
+    assert!(!sent.iter().any(|b| b.to_string().contains("doubled")));
+    let journal = read_jsonl(&only_run_dir(&d.join("reports")).join("journal.jsonl"));
+    let row = journal
+        .iter()
+        .find(|r| r["kind"] == "candidate" && r["item"] == "conv")
+        .unwrap();
+    assert_eq!(row["error_kind"], "bad_request", "{row}");
+    assert!(
+        row["error"].as_str().unwrap().contains("one prompt"),
+        "{row}"
+    );
+}
