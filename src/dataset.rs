@@ -72,6 +72,22 @@ pub struct Item {
     pub line: usize,
 }
 
+impl Item {
+    /// Everything a candidate is sent: the prompt, or every turn of a chat item (one a line),
+    /// for token estimates.
+    pub fn input_text(&self) -> std::borrow::Cow<'_, str> {
+        match &self.messages {
+            Some(turns) => turns
+                .iter()
+                .map(|m| &*m.content)
+                .collect::<Vec<_>>()
+                .join("\n")
+                .into(),
+            None => std::borrow::Cow::Borrowed(&self.prompt),
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Dataset {
     pub path: PathBuf,
@@ -410,6 +426,7 @@ mod tests {
             (Role::System, "Be terse.")
         );
         assert_eq!(&*item.prompt, "and 3+3?", "the last user message");
+        assert_eq!(item.input_text(), "Be terse.\n2+2?\n4\nand 3+3?");
         assert_eq!(
             item.prompt_sha256,
             sha256_hex(canonical_messages(turns).as_bytes())

@@ -94,7 +94,7 @@ pub fn build(cfg: &Config, ds: &Dataset, repeats: u32, done: &HashSet<String>) -
     let candidates: Vec<&crate::config::Model> = cfg.candidates().collect();
 
     for (idx, item) in ds.items.iter().enumerate() {
-        let item_input = tokens::estimate(&item.prompt);
+        let item_input = tokens::estimate(&item.input_text());
         let max_tokens = item.max_tokens.unwrap_or(cfg.defaults.max_tokens);
         for repeat in 0..repeats {
             for c in &classifiers {
