@@ -304,6 +304,30 @@ pub fn synthetic_log(lines: std::ops::Range<usize>, total: usize, seed: u64) -> 
     (out, lat)
 }
 
+/// Write lines `lines` of the synthetic log of `total` lines to `path`, 10,000 lines at a
+/// time (so the writer's own memory stays small: other tests measure children forked from this
+/// process); returns the latencies in line order.
+fn write_synthetic(
+    path: &std::path::Path,
+    lines: std::ops::Range<usize>,
+    total: usize,
+    seed: u64,
+) -> Vec<f64> {
+    use std::io::Write;
+    let mut f = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
+    let mut lat = Vec::with_capacity(lines.len());
+    let mut first = lines.start;
+    while first < lines.end {
+        let end = lines.end.min(first + 10_000);
+        let (text, l) = synthetic_log(first..end, total, seed ^ first as u64);
+        f.write_all(text.as_bytes()).unwrap();
+        lat.extend(l);
+        first = end;
+    }
+    f.flush().unwrap();
+    lat
+}
+
 /// Writes a synthetic log for measurements:
 /// `ROUTECAL_SYNTH_LOG=/tmp/routes.jsonl ROUTECAL_SYNTH_LINES=1000000 cargo test --test cli
 /// write_synthetic_router_log -- --ignored` (see docs/monitor-at-scale.md).
@@ -315,60 +339,47 @@ fn write_synthetic_router_log() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(1_000_000);
-    let mut f = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
-    // In chunks, so the generator's own memory stays small.
-    for chunk in 0..n.div_ceil(100_000) {
-        let first = chunk * 100_000;
-        let (text, _) = synthetic_log(first..n.min(first + 100_000), n, 0x5eed + chunk as u64);
-        std::io::Write::write_all(&mut f, text.as_bytes()).unwrap();
-    }
+    write_synthetic(std::path::Path::new(&path), 0..n, n, 0x5eed);
 }
 
-/// Run `routecal ARGS` in `dir`, returning its output and its own peak RSS in MiB (`wait4`).
+/// Run `routecal ARGS` in `dir`, returning its output and its own peak RSS in MiB: the
+/// child's `VmHWM`, read from `/proc` until it exits. (`ru_maxrss` from `wait4` would also hold
+/// the high-water mark of this test process, which `execve` carries over.)
 fn run_measured(dir: &std::path::Path, args: &[&str]) -> (std::process::Output, u64) {
-    use std::io::Read;
-    use std::os::unix::process::CommandExt;
     use std::process::Stdio;
-    let mut cmd = bin();
-    // A `pre_exec` hook makes the child a fork rather than a vfork: its peak RSS then starts
-    // from the parent's current RSS, not from the test process's own high-water mark (which
-    // execve carries over into `ru_maxrss`).
-    // SAFETY: the hook calls nothing.
-    unsafe {
-        cmd.pre_exec(|| Ok(()));
-    }
-    let mut child = cmd
+    let (out_path, err_path) = (dir.join("stdout.txt"), dir.join("stderr.txt"));
+    let mut child = bin()
         .args(args)
         .current_dir(dir)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
+        .stdout(std::fs::File::create(&out_path).unwrap())
+        .stderr(std::fs::File::create(&err_path).unwrap())
+        .stdin(Stdio::null())
         .spawn()
         .unwrap();
-    let (mut out, mut err) = (child.stdout.take().unwrap(), child.stderr.take().unwrap());
-    let err_reader = std::thread::spawn(move || {
-        let mut b = Vec::new();
-        err.read_to_end(&mut b).unwrap();
-        b
-    });
-    let mut stdout = Vec::new();
-    out.read_to_end(&mut stdout).unwrap();
-    let stderr = err_reader.join().unwrap();
-    let pid = child.id() as libc::pid_t;
-    let mut status = 0;
-    // SAFETY: an all-zero rusage is a valid value, and wait4 writes into it.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: `pid` is our own child, not yet reaped; both pointers are valid for the call.
-    let r = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
-    assert_eq!(r, pid, "wait4");
-    std::mem::forget(child);
-    use std::os::unix::process::ExitStatusExt;
-    let output = std::process::Output {
-        status: std::process::ExitStatus::from_raw(status),
-        stdout,
-        stderr,
+    let status_file = format!("/proc/{}/status", child.id());
+    let mut peak_kib = 0u64;
+    let status = loop {
+        // VmHWM only grows; the last reading before exit is the peak (to within a few ms).
+        if let Ok(text) = std::fs::read_to_string(&status_file)
+            && let Some(kib) = text
+                .lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        {
+            peak_kib = peak_kib.max(kib);
+        }
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
     };
-    // ru_maxrss is in KiB on Linux.
-    (output, usage.ru_maxrss as u64 / 1024)
+    assert!(peak_kib > 0, "no reading of {status_file}");
+    let output = std::process::Output {
+        status,
+        stdout: std::fs::read(out_path).unwrap(),
+        stderr: std::fs::read(err_path).unwrap(),
+    };
+    (output, peak_kib / 1024)
 }
 
 fn csv_rows(dir: &std::path::Path, o: &std::process::Output) -> Vec<HashMap<String, String>> {
@@ -389,15 +400,13 @@ fn a_large_log_is_read_in_bounded_memory_with_exact_counts_and_percentiles_withi
     let tmp = tempfile::tempdir().unwrap();
     let d = tmp.path();
     let n = 200_000;
-    let (text, mut lat) = synthetic_log(0..n, n, 7);
-    std::fs::write(d.join("big.jsonl"), &text).unwrap();
-    let file_mib = text.len() as u64 >> 20;
-    drop(text);
+    let mut lat = write_synthetic(&d.join("big.jsonl"), 0..n, n, 7);
+    let file_mib = std::fs::metadata(d.join("big.jsonl")).unwrap().len() >> 20;
     let (o, peak_mib) = run_measured(d, &["monitor", "big.jsonl", "--format", "csv"]);
     assert!(matches!(o.status.code(), Some(0 | 3)), "{}", stderr(&o));
-    // Holding the records took three times the file (this 71 MiB log peaked at 214 MiB in a
+    // Holding the records took three times the file (this 71 MiB log peaked at 226 MiB in a
     // debug build); the streaming read holds one line and fixed-size figures per group (about
-    // 50 MiB, most of it the program itself).
+    // 33 MiB, most of it the program itself).
     assert!(
         peak_mib < 120 && peak_mib < 2 * file_mib,
         "peak RSS {peak_mib} MiB for a {file_mib} MiB log"
@@ -425,12 +434,15 @@ fn several_logs_and_a_glob_give_the_figures_of_their_concatenation() {
     let d = tmp.path();
     let n = 30_000;
     // Every cell × model group gets past the exact buffer, so the histograms are compared too.
-    let (a, _) = synthetic_log(0..n / 3, n, 11);
-    let (b, _) = synthetic_log(n / 3..n, n, 12);
     std::fs::create_dir(d.join("logs")).unwrap();
-    std::fs::write(d.join("logs/router-a.jsonl"), &a).unwrap();
-    std::fs::write(d.join("logs/router-b.jsonl"), &b).unwrap();
-    std::fs::write(d.join("all.jsonl"), a + &b).unwrap();
+    write_synthetic(&d.join("logs/router-a.jsonl"), 0..n / 3, n, 11);
+    write_synthetic(&d.join("logs/router-b.jsonl"), n / 3..n, n, 11);
+    let mut all = std::fs::File::create(d.join("all.jsonl")).unwrap();
+    for part in ["a", "b"] {
+        let mut f = std::fs::File::open(d.join(format!("logs/router-{part}.jsonl"))).unwrap();
+        std::io::copy(&mut f, &mut all).unwrap();
+    }
+    drop(all);
     let run = |args: &[&str]| {
         let o = run_in(d, &[&["monitor", "--format", "csv"], args].concat());
         assert!(matches!(o.status.code(), Some(0 | 3)), "{}", stderr(&o));
