@@ -133,8 +133,10 @@ pub enum MonitorFormat {
 
 #[derive(Debug, Args)]
 pub struct MonitorArgs {
-    /// The router's log (see `route --log`).
-    pub log: PathBuf,
+    /// The router's logs (see `route --log`): one or more files or glob patterns (quote a
+    /// pattern to let routecal expand it), read as if concatenated.
+    #[arg(value_name = "LOG", required = true)]
+    pub logs: Vec<PathBuf>,
     /// Only requests this recent (e.g. 24h, 7d).
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub since: Option<std::time::Duration>,

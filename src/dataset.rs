@@ -17,10 +17,52 @@ pub const MAX_LINE_BYTES: usize = 16 << 20;
 /// Stop collecting errors after this many; the first ones are the ones to fix.
 const MAX_REPORTED_ERRORS: usize = 20;
 
+/// Who speaks a turn of a chat item (OpenAI-style roles).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    System,
+    User,
+    Assistant,
+}
+
+impl Role {
+    /// The role's name on the wire and in the dataset.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::System => "system",
+            Role::User => "user",
+            Role::Assistant => "assistant",
+        }
+    }
+}
+
+/// One turn of a chat item: a role and its text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Message {
+    pub role: Role,
+    pub content: Arc<str>,
+}
+
+/// The canonical form of a conversation, the text its hash is taken of: compact JSON,
+/// `[{"content":"…","role":"system"},{"content":"…","role":"user"}]` (keys sorted, no
+/// whitespace, JSON string escapes), turns in order.
+pub fn canonical_messages(messages: &[Message]) -> String {
+    let turns: Vec<Value> = messages
+        .iter()
+        .map(|m| serde_json::json!({"role": m.role.as_str(), "content": &*m.content}))
+        .collect();
+    Value::Array(turns).to_string()
+}
+
 #[derive(Debug, Clone)]
 pub struct Item {
     pub id: String,
+    /// The prompt; for a chat item, its last user message (what the classifier classifies).
     pub prompt: Arc<str>,
+    /// The conversation of a chat item (`messages` in the dataset): an optional system turn
+    /// first, user and assistant turns, the last one from the user. `None` for a `prompt` item.
+    pub messages: Option<Arc<[Message]>>,
+    /// SHA-256 (hex) of the prompt, or of a chat item's [`canonical_messages`].
     pub prompt_sha256: String,
     pub task: TaskType,
     pub priority: Priority,
@@ -28,6 +70,22 @@ pub struct Item {
     pub max_tokens: Option<u32>,
     /// 1-based line in the dataset file.
     pub line: usize,
+}
+
+impl Item {
+    /// Everything a candidate is sent: the prompt, or every turn of a chat item (one a line),
+    /// for token estimates.
+    pub fn input_text(&self) -> std::borrow::Cow<'_, str> {
+        match &self.messages {
+            Some(turns) => turns
+                .iter()
+                .map(|m| &*m.content)
+                .collect::<Vec<_>>()
+                .join("\n")
+                .into(),
+            None => std::borrow::Cow::Borrowed(&self.prompt),
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -41,6 +99,7 @@ pub struct Dataset {
 const FIELDS: &[&str] = &[
     "id",
     "prompt",
+    "messages",
     "task_type",
     "priority",
     "grader",
@@ -217,10 +276,36 @@ fn parse_item(text: &str, line: usize) -> Result<Item, FieldError> {
             "must be at most 256 bytes without control characters",
         ));
     }
-    let prompt = string("prompt")?;
-    if prompt.trim().is_empty() {
-        return Err(field("prompt", "must not be empty"));
-    }
+    let (prompt, messages, prompt_sha256) = match (obj.get("prompt"), obj.get("messages")) {
+        (Some(_), Some(_)) => {
+            return Err(field(
+                "messages",
+                "give either prompt or messages, not both",
+            ));
+        }
+        (None, Some(m)) => {
+            let messages = parse_messages(m)?;
+            let last = messages.last().expect("validated: not empty");
+            let sha = sha256_hex(canonical_messages(&messages).as_bytes());
+            (last.content.clone(), Some(Arc::from(messages)), sha)
+        }
+        _ => {
+            let prompt = string("prompt").map_err(|(f, m)| {
+                (
+                    f,
+                    if m == "missing" {
+                        "missing (or give messages)".into()
+                    } else {
+                        m
+                    },
+                )
+            })?;
+            if prompt.trim().is_empty() {
+                return Err(field("prompt", "must not be empty"));
+            }
+            (Arc::from(prompt), None, sha256_hex(prompt.as_bytes()))
+        }
+    };
     let task: TaskType = string("task_type")?
         .parse()
         .map_err(|m: String| field("task_type", &m))?;
@@ -246,14 +331,73 @@ fn parse_item(text: &str, line: usize) -> Result<Item, FieldError> {
     };
     Ok(Item {
         id: id.to_string(),
-        prompt_sha256: sha256_hex(prompt.as_bytes()),
-        prompt: Arc::from(prompt),
+        prompt_sha256,
+        prompt,
+        messages,
         task,
         priority,
         grader,
         max_tokens,
         line,
     })
+}
+
+/// Check a chat item's `messages`: a non-empty array of `{"role", "content"}` objects, roles
+/// `system` (only as the first turn), `user` and `assistant`, non-blank text, the last turn
+/// from the user. Errors name the field as `messages[i].role` (0-based).
+fn parse_messages(v: &Value) -> Result<Vec<Message>, FieldError> {
+    let turns = match v {
+        Value::Array(a) if !a.is_empty() => a,
+        Value::Array(_) => return Err((Some("messages".into()), "must not be empty".into())),
+        _ => {
+            return Err((
+                Some("messages".into()),
+                "must be an array of {\"role\", \"content\"} objects".into(),
+            ));
+        }
+    };
+    let mut out = Vec::with_capacity(turns.len());
+    for (i, t) in turns.iter().enumerate() {
+        let at = |f: &str, msg: &str| (Some(format!("messages[{i}]{f}")), msg.to_string());
+        let obj = t
+            .as_object()
+            .ok_or_else(|| at("", "must be an object with role and content"))?;
+        if let Some(k) = obj
+            .keys()
+            .find(|k| !matches!(k.as_str(), "role" | "content"))
+        {
+            return Err(at(
+                &format!(".{k}"),
+                "unknown field (expected role, content)",
+            ));
+        }
+        let role = match obj.get("role").and_then(Value::as_str) {
+            Some("system") if i == 0 => Role::System,
+            Some("system") => return Err(at(".role", "a system turn must be the first")),
+            Some("user") => Role::User,
+            Some("assistant") => Role::Assistant,
+            Some(_) => return Err(at(".role", "must be system, user or assistant")),
+            None => return Err(at(".role", "missing (a string: system, user or assistant)")),
+        };
+        let content = match obj.get("content") {
+            Some(Value::String(c)) if !c.trim().is_empty() => c,
+            Some(Value::String(_)) => return Err(at(".content", "must not be empty")),
+            Some(_) => return Err(at(".content", "must be a string")),
+            None => return Err(at(".content", "missing")),
+        };
+        out.push(Message {
+            role,
+            content: Arc::from(content.as_str()),
+        });
+    }
+    if out.last().map(|m| m.role) != Some(Role::User) {
+        let last = out.len() - 1;
+        return Err((
+            Some(format!("messages[{last}].role")),
+            "the last turn must be from the user".into(),
+        ));
+    }
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -265,6 +409,106 @@ mod tests {
     }
 
     const OK: &str = r#"{"id":"a","prompt":"2+2?","task_type":"math","priority":"quality","grader":{"kind":"numeric","expected":4}}"#;
+
+    fn chat(messages: &str) -> String {
+        OK.replace(r#""prompt":"2+2?""#, &format!(r#""messages":{messages}"#))
+    }
+
+    #[test]
+    fn a_chat_item_keeps_its_turns_and_hashes_the_whole_conversation() {
+        let m = r#"[{"role":"system","content":"Be terse."},{"role":"user","content":"2+2?"},{"role":"assistant","content":"4"},{"role":"user","content":"and 3+3?"}]"#;
+        let d = parse(chat(m).as_bytes()).unwrap();
+        let item = &d.items[0];
+        let turns = item.messages.as_deref().unwrap();
+        assert_eq!(turns.len(), 4);
+        assert_eq!(
+            (turns[0].role, &*turns[0].content),
+            (Role::System, "Be terse.")
+        );
+        assert_eq!(&*item.prompt, "and 3+3?", "the last user message");
+        assert_eq!(item.input_text(), "Be terse.\n2+2?\n4\nand 3+3?");
+        assert_eq!(
+            item.prompt_sha256,
+            sha256_hex(canonical_messages(turns).as_bytes())
+        );
+        assert_eq!(
+            canonical_messages(&turns[..2]),
+            r#"[{"content":"Be terse.","role":"system"},{"content":"2+2?","role":"user"}]"#
+        );
+        // Another system prompt is another conversation, though the last turn is the same.
+        let other = parse(chat(&m.replace("Be terse.", "Be kind.")).as_bytes()).unwrap();
+        assert_ne!(other.items[0].prompt_sha256, item.prompt_sha256);
+        assert_eq!(parse(OK.as_bytes()).unwrap().items[0].messages, None);
+    }
+
+    #[test]
+    fn malformed_messages_name_the_turn_and_field() {
+        let u = r#"{"role":"user","content":"hi"}"#;
+        for (messages, field, words) in [
+            ("[]".to_string(), "messages", "not be empty"),
+            ("\"hi\"".to_string(), "messages", "array"),
+            (
+                format!(r#"[{u},{{"role":"robot","content":"x"}},{u}]"#),
+                "messages[1].role",
+                "system, user or assistant",
+            ),
+            (
+                format!(r#"[{u},{{"role":"assistant","content":"  "}},{u}]"#),
+                "messages[1].content",
+                "not be empty",
+            ),
+            (
+                format!(r#"[{u},{{"role":"system","content":"x"}},{u}]"#),
+                "messages[1].role",
+                "first",
+            ),
+            (
+                format!(r#"[{u},{{"role":"assistant","content":"x"}}]"#),
+                "messages[1].role",
+                "last turn",
+            ),
+            (
+                r#"[{"role":"system","content":"x"}]"#.to_string(),
+                "messages[0].role",
+                "last turn",
+            ),
+            (
+                format!(r#"[{{"content":"x"}},{u}]"#),
+                "messages[0].role",
+                "missing",
+            ),
+            (
+                r#"[{"role":"user","content":["x"]}]"#.to_string(),
+                "messages[0].content",
+                "string",
+            ),
+            (
+                r#"[{"role":"user","content":"x","name":"n"}]"#.to_string(),
+                "messages[0].name",
+                "unknown",
+            ),
+            (format!(r#"[{u},7]"#), "messages[1]", "object"),
+        ] {
+            let e = &parse(chat(&messages).as_bytes()).unwrap_err()[0];
+            assert_eq!(
+                (e.line, e.field.as_deref()),
+                (Some(1), Some(field)),
+                "{messages}: {e}"
+            );
+            assert!(e.message.contains(words), "{messages}: {e}");
+        }
+        let both = OK.replace(
+            r#""prompt":"2+2?""#,
+            &format!(r#""prompt":"2+2?","messages":[{u}]"#),
+        );
+        let e = &parse(both.as_bytes()).unwrap_err()[0];
+        assert_eq!(e.field.as_deref(), Some("messages"));
+        assert!(e.message.contains("not both"), "{e}");
+        let neither = OK.replace(r#""prompt":"2+2?","#, "");
+        let e = &parse(neither.as_bytes()).unwrap_err()[0];
+        assert_eq!(e.field.as_deref(), Some("prompt"));
+        assert!(e.message.contains("or give messages"), "{e}");
+    }
 
     #[test]
     fn accepts_bom_crlf_and_blank_lines() {

@@ -338,6 +338,7 @@ pub fn run(
                 model: jc.model.clone(),
                 wire_name: Arc::from(judge_model.wire_name.as_str()),
                 prompt: p.prompt.clone(),
+                messages: None,
                 max_tokens: jc.max_tokens,
                 temperature: Some(0.0),
                 purpose: Purpose::Judge,

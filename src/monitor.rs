@@ -13,6 +13,11 @@ use crate::provider::ErrorKind;
 use crate::router::RouteRecord;
 use crate::types::{Cell, ModelId};
 
+pub mod latency;
+pub mod logs;
+
+use latency::Latencies;
+
 /// Alert thresholds.
 #[derive(Debug, Clone)]
 pub struct Thresholds {
@@ -73,167 +78,236 @@ fn ts_ms(ts: &str) -> Option<i64> {
         .map(|t| t.as_millisecond())
 }
 
-/// Aggregate the records logged at or after `since_ms`.
+/// Aggregate the records logged at or after `since_ms` (a convenience over [`Aggregate`]).
 pub fn monitor(
     records: &[RouteRecord],
     since_ms: Option<i64>,
     th: &Thresholds,
     skipped_lines: usize,
 ) -> PolarsResult<MonitorReport> {
-    let rs: Vec<&RouteRecord> = records
-        .iter()
-        .filter(|r| since_ms.is_none_or(|s| ts_ms(&r.ts).is_some_and(|t| t >= s)))
-        .collect();
-    let provider = |m: &str| {
-        ModelId::parse(m)
-            .map(|m| m.provider().to_string())
-            .unwrap_or_else(|_| m.to_string())
+    let mut agg = Aggregate::new(since_ms);
+    records.iter().for_each(|r| agg.add(r));
+    agg.finish(th, skipped_lines)
+}
+
+/// Counts, sums and latencies of one group (overall, a cell, a provider, a cell × model).
+#[derive(Debug, Clone, Default)]
+struct Group {
+    requests: u64,
+    cost_usd: f64,
+    fallback: u64,
+    failed: u64,
+    parse_miss: u64,
+    cache_hit: u64,
+    latency: Latencies,
+}
+
+impl Group {
+    fn add(&mut self, r: &RouteRecord) {
+        self.requests += 1;
+        // Unpriced requests (`None`) add nothing, as a sum that skips nulls.
+        self.cost_usd += r.cost_usd.unwrap_or(0.0);
+        self.fallback += u64::from(r.fallback_used);
+        self.failed += u64::from(!r.ok);
+        self.parse_miss += u64::from(r.classifier_parse_miss);
+        self.cache_hit += u64::from(r.classifier_cache_hit);
+        self.latency.record(r.latency_ms);
+    }
+
+    fn row(&self, scope: &'static str, key: &str, model: Option<&str>) -> Row {
+        let n = self.requests.max(1) as f64;
+        Row {
+            scope,
+            key: key.to_string(),
+            model: model.map(str::to_string),
+            requests: self.requests.min(u32::MAX as u64) as u32,
+            cost_usd: Some(self.cost_usd),
+            p50: self.latency.quantile(0.5),
+            p95: self.latency.quantile(0.95),
+            fallback_rate: Some(self.fallback as f64 / n),
+            error_rate: Some(self.failed as f64 / n),
+            parse_miss_rate: Some(self.parse_miss as f64 / n),
+            cache_hit_rate: Some(self.cache_hit as f64 / n),
+        }
+    }
+}
+
+/// The group of `key` in `map`, created on first use (without allocating a key for a hit).
+fn group<'m>(map: &'m mut BTreeMap<String, Group>, key: &str) -> &'m mut Group {
+    if !map.contains_key(key) {
+        map.insert(key.to_string(), Group::default());
+    }
+    map.get_mut(key).expect("inserted above")
+}
+
+/// One row of the monitor table (see [`COLUMNS`]).
+struct Row {
+    scope: &'static str,
+    key: String,
+    model: Option<String>,
+    requests: u32,
+    cost_usd: Option<f64>,
+    p50: Option<f64>,
+    p95: Option<f64>,
+    fallback_rate: Option<f64>,
+    error_rate: Option<f64>,
+    parse_miss_rate: Option<f64>,
+    cache_hit_rate: Option<f64>,
+}
+
+/// The monitor's state while it reads a log: fixed-size figures per group, so memory grows
+/// with the number of cells, models and providers, never with the number of lines. Records
+/// can come from several logs one after another; the figures are those of the logs
+/// concatenated.
+#[derive(Debug, Clone)]
+pub struct Aggregate {
+    since_ms: Option<i64>,
+    overall: Group,
+    cells: BTreeMap<String, Group>,
+    providers: BTreeMap<String, Group>,
+    /// Cell, then the model that answered.
+    cell_models: BTreeMap<String, BTreeMap<String, Group>>,
+    calls: Calls,
+    first_ts: Option<String>,
+    last_ts: Option<String>,
+}
+
+impl Aggregate {
+    /// An empty aggregate that counts the records logged at or after `since_ms` (ms since
+    /// the Unix epoch; `None` counts all).
+    pub fn new(since_ms: Option<i64>) -> Self {
+        Aggregate {
+            since_ms,
+            overall: Group::default(),
+            cells: BTreeMap::new(),
+            providers: BTreeMap::new(),
+            cell_models: BTreeMap::new(),
+            calls: BTreeMap::new(),
+            first_ts: None,
+            last_ts: None,
+        }
+    }
+
+    /// Count one record (ignored when it is older than the window or its time does not parse
+    /// while a window is set).
+    pub fn add(&mut self, r: &RouteRecord) {
+        if let Some(s) = self.since_ms
+            && ts_ms(&r.ts).is_none_or(|t| t < s)
+        {
+            return;
+        }
+        let cell = cell_key(r);
+        self.overall.add(r);
+        group(&mut self.cells, &cell).add(r);
+        group(&mut self.providers, &provider_of(&r.primary)).add(r);
+        if !self.cell_models.contains_key(&cell) {
+            self.cell_models.insert(cell.clone(), BTreeMap::new());
+        }
+        let models = self.cell_models.get_mut(&cell).expect("inserted above");
+        group(models, &r.routed_to).add(r);
+        add_calls(&mut self.calls, r, &cell);
+        if self.first_ts.as_deref().is_none_or(|t| r.ts.as_str() < t) {
+            self.first_ts = Some(r.ts.clone());
+        }
+        if self.last_ts.as_deref().is_none_or(|t| r.ts.as_str() > t) {
+            self.last_ts = Some(r.ts.clone());
+        }
+    }
+
+    /// Requests counted so far.
+    pub fn requests(&self) -> u64 {
+        self.overall.requests
+    }
+
+    /// The report: the table in its stable order (overall, cells, providers, models, the
+    /// classifier, cell × model, each sorted by key), and the alerts.
+    pub fn finish(self, th: &Thresholds, skipped_lines: usize) -> PolarsResult<MonitorReport> {
+        let mut rows = vec![self.overall.row("overall", "all", None)];
+        rows.extend(self.cells.iter().map(|(k, g)| g.row("cell", k, None)));
+        rows.extend(
+            self.providers
+                .iter()
+                .map(|(k, g)| g.row("provider", k, None)),
+        );
+        for scope in ["model", "classifier"] {
+            rows.extend(
+                self.calls
+                    .iter()
+                    .filter(|((s, _), _)| *s == scope)
+                    .map(|((s, k), c)| call_row(s, k, c)),
+            );
+        }
+        for (cell, models) in &self.cell_models {
+            rows.extend(
+                models
+                    .iter()
+                    .map(|(m, g)| g.row("cell_model", cell, Some(m))),
+            );
+        }
+        let mut table = frame(&rows)?;
+        let (alerts, flags) = alerts(&table, &self.calls, th)?;
+        table.with_column(Column::new("alert".into(), flags))?;
+        Ok(MonitorReport {
+            requests: self.overall.requests as usize,
+            table,
+            alerts,
+            skipped_lines,
+            first_ts: self.first_ts,
+            last_ts: self.last_ts,
+        })
+    }
+}
+
+/// A `model` or `classifier` row: calls and their error rate only.
+fn call_row(scope: &'static str, key: &str, c: &CallCounts) -> Row {
+    Row {
+        scope,
+        key: key.to_string(),
+        model: None,
+        requests: c.calls.min(u32::MAX as usize) as u32,
+        cost_usd: None,
+        p50: None,
+        p95: None,
+        fallback_rate: None,
+        error_rate: Some(c.rate()),
+        parse_miss_rate: None,
+        cache_hit_rate: None,
+    }
+}
+
+/// The rows as a frame with the [`COLUMNS`] (but `alert`).
+fn frame(rows: &[Row]) -> PolarsResult<DataFrame> {
+    let f = |name: &str, get: fn(&Row) -> Option<f64>| {
+        Column::new(name.into(), rows.iter().map(get).collect::<Vec<_>>())
     };
-    let cells: Vec<String> = rs.iter().map(|r| cell_key(r)).collect();
-    let df = DataFrame::new(
-        rs.len(),
+    DataFrame::new(
+        rows.len(),
         vec![
-            Column::new("cell".into(), cells.clone()),
+            Column::new(
+                "scope".into(),
+                rows.iter().map(|r| r.scope).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "key".into(),
+                rows.iter().map(|r| r.key.as_str()).collect::<Vec<_>>(),
+            ),
             Column::new(
                 "model".into(),
-                rs.iter().map(|r| r.routed_to.as_str()).collect::<Vec<_>>(),
+                rows.iter().map(|r| r.model.as_deref()).collect::<Vec<_>>(),
             ),
             Column::new(
-                "provider".into(),
-                rs.iter().map(|r| provider(&r.primary)).collect::<Vec<_>>(),
+                "requests".into(),
+                rows.iter().map(|r| r.requests).collect::<Vec<_>>(),
             ),
-            Column::new(
-                "fallback".into(),
-                rs.iter().map(|r| r.fallback_used).collect::<Vec<_>>(),
-            ),
-            Column::new("ok".into(), rs.iter().map(|r| r.ok).collect::<Vec<_>>()),
-            Column::new(
-                "cost_usd".into(),
-                rs.iter().map(|r| r.cost_usd).collect::<Vec<_>>(),
-            ),
-            Column::new(
-                "latency_ms".into(),
-                rs.iter().map(|r| r.latency_ms).collect::<Vec<_>>(),
-            ),
-            Column::new(
-                "parse_miss".into(),
-                rs.iter()
-                    .map(|r| r.classifier_parse_miss)
-                    .collect::<Vec<_>>(),
-            ),
-            Column::new(
-                "cache_hit".into(),
-                rs.iter()
-                    .map(|r| r.classifier_cache_hit)
-                    .collect::<Vec<_>>(),
-            ),
+            f("cost_usd", |r| r.cost_usd),
+            f("p50_latency_ms", |r| r.p50),
+            f("p95_latency_ms", |r| r.p95),
+            f("fallback_rate", |r| r.fallback_rate),
+            f("error_rate", |r| r.error_rate),
+            f("parse_miss_rate", |r| r.parse_miss_rate),
+            f("cache_hit_rate", |r| r.cache_hit_rate),
         ],
-    )?;
-    let aggs = || {
-        [
-            len().cast(DataType::UInt32).alias("requests"),
-            col("cost_usd").sum().alias("cost_usd"),
-            col("latency_ms")
-                .quantile(lit(0.5), QuantileMethod::Linear)
-                .alias("p50_latency_ms"),
-            col("latency_ms")
-                .quantile(lit(0.95), QuantileMethod::Linear)
-                .alias("p95_latency_ms"),
-            col("fallback")
-                .cast(DataType::Float64)
-                .mean()
-                .alias("fallback_rate"),
-            col("ok")
-                .not()
-                .cast(DataType::Float64)
-                .mean()
-                .alias("error_rate"),
-            col("parse_miss")
-                .cast(DataType::Float64)
-                .mean()
-                .alias("parse_miss_rate"),
-            col("cache_hit")
-                .cast(DataType::Float64)
-                .mean()
-                .alias("cache_hit_rate"),
-        ]
-    };
-    let scoped = |scope: &str, keys: Vec<Expr>, key: Expr, model: Expr| -> LazyFrame {
-        let lf = df.clone().lazy();
-        let lf = if keys.is_empty() {
-            lf.select(aggs())
-        } else {
-            lf.group_by(keys).agg(aggs())
-        };
-        lf.select(
-            [
-                vec![
-                    lit(scope.to_string()).alias("scope"),
-                    key.alias("key"),
-                    model.alias("model"),
-                ],
-                aggs_out(),
-            ]
-            .concat(),
-        )
-    };
-    let none = || lit(NULL).cast(DataType::String);
-    let calls = call_counts(&rs, &cells);
-    let table = concat(
-        [
-            scoped("overall", vec![], lit("all"), none()),
-            scoped("cell", vec![col("cell")], col("cell"), none()),
-            scoped("provider", vec![col("provider")], col("provider"), none()),
-            model_rows(&calls)?.lazy(),
-            scoped(
-                "cell_model",
-                vec![col("cell"), col("model")],
-                col("cell"),
-                col("model"),
-            ),
-        ],
-        UnionArgs::default(),
-    )?
-    .collect()?;
-    // Stable order: overall, cells, providers, models, cell × model, each sorted by key.
-    let order = |s: &str| match s {
-        "overall" => 0u32,
-        "cell" => 1,
-        "provider" => 2,
-        "model" => 3,
-        "classifier" => 4,
-        _ => 5,
-    };
-    let scopes = table.column("scope")?.str()?;
-    let scope_rank: Vec<u32> = (0..table.height())
-        .map(|i| order(scopes.get(i).unwrap_or("")))
-        .collect();
-    let mut table = table;
-    table.with_column(Column::new("scope_rank".into(), scope_rank))?;
-    let mut table = table
-        .lazy()
-        .sort(
-            ["scope_rank", "key", "model"],
-            SortMultipleOptions::default().with_nulls_last(false),
-        )
-        .drop(Selector::ByName {
-            names: Arc::new(["scope_rank".into()]),
-            strict: true,
-        })
-        .collect()?;
-
-    let (alerts, flags) = alerts(&table, &calls, th)?;
-    table.with_column(Column::new("alert".into(), flags))?;
-    let mut ts: Vec<&str> = rs.iter().map(|r| r.ts.as_str()).collect();
-    ts.sort();
-    Ok(MonitorReport {
-        requests: rs.len(),
-        table,
-        alerts,
-        skipped_lines,
-        first_ts: ts.first().map(|s| s.to_string()),
-        last_ts: ts.last().map(|s| s.to_string()),
-    })
+    )
 }
 
 /// The cell a record was routed for, as the classifier produced it: `task.priority`, with
@@ -292,86 +366,33 @@ fn provider_of(m: &str) -> String {
         .unwrap_or_else(|_| m.to_string())
 }
 
-/// Every call the records made: the primary's, and the fallback's when it was tried. A
+/// Count the calls one record made: the primary's, and the fallback's when it was tried. A
 /// primary that was followed by its fallback failed, whatever the fallback did.
-fn call_counts(rs: &[&RouteRecord], cells: &[String]) -> Calls {
-    let mut out: Calls = BTreeMap::new();
-    for (r, cell) in rs.iter().zip(cells) {
-        let primary_failed = r.fallback_used || !r.ok;
-        let primary_kind = if r.fallback_used {
-            r.primary_error_kind
-        } else {
-            r.error_kind
-        };
-        let mut made = vec![(r.primary.as_str(), primary_failed, primary_kind)];
-        if r.fallback_used {
-            made.push((r.routed_to.as_str(), !r.ok, r.error_kind));
-        }
-        if !r.classifier_cache_hit {
-            out.entry(("classifier", "classifier".into()))
-                .or_default()
-                .add(r.classifier_error_kind.is_some(), r.classifier_error_kind);
-        }
-        for (model, failed, kind) in made {
-            for key in [
-                ("cell", cell.clone()),
-                ("model", model.to_string()),
-                ("provider", provider_of(model)),
-            ] {
-                out.entry(key).or_default().add(failed, kind);
-            }
+fn add_calls(out: &mut Calls, r: &RouteRecord, cell: &str) {
+    let primary_failed = r.fallback_used || !r.ok;
+    let primary_kind = if r.fallback_used {
+        r.primary_error_kind
+    } else {
+        r.error_kind
+    };
+    let mut made = vec![(r.primary.as_str(), primary_failed, primary_kind)];
+    if r.fallback_used {
+        made.push((r.routed_to.as_str(), !r.ok, r.error_kind));
+    }
+    if !r.classifier_cache_hit {
+        out.entry(("classifier", "classifier".into()))
+            .or_default()
+            .add(r.classifier_error_kind.is_some(), r.classifier_error_kind);
+    }
+    for (model, failed, kind) in made {
+        for key in [
+            ("cell", cell.to_string()),
+            ("model", model.to_string()),
+            ("provider", provider_of(model)),
+        ] {
+            out.entry(key).or_default().add(failed, kind);
         }
     }
-    out
-}
-
-/// The `model` and `classifier` rows of the table: calls and error rate per model, and of
-/// the classifier (its calls are the requests it was not cached for).
-fn model_rows(calls: &Calls) -> PolarsResult<DataFrame> {
-    let models: Vec<(&str, &String, &CallCounts)> = calls
-        .iter()
-        .filter(|((scope, _), _)| matches!(*scope, "model" | "classifier"))
-        .map(|((s, k), c)| (*s, k, c))
-        .collect();
-    let n = models.len();
-    let nulls = |name: &str| Column::new(name.into(), vec![None::<f64>; n]);
-    DataFrame::new(
-        n,
-        vec![
-            Column::new(
-                "scope".into(),
-                models.iter().map(|(s, _, _)| *s).collect::<Vec<_>>(),
-            ),
-            Column::new(
-                "key".into(),
-                models
-                    .iter()
-                    .map(|(_, k, _)| k.as_str())
-                    .collect::<Vec<_>>(),
-            ),
-            Column::new("model".into(), vec![None::<&str>; n]),
-            Column::new(
-                "requests".into(),
-                models
-                    .iter()
-                    .map(|(_, _, c)| c.calls as u32)
-                    .collect::<Vec<_>>(),
-            ),
-            nulls("cost_usd"),
-            nulls("p50_latency_ms"),
-            nulls("p95_latency_ms"),
-            nulls("fallback_rate"),
-            Column::new(
-                "error_rate".into(),
-                models
-                    .iter()
-                    .map(|(_, _, c)| Some(c.rate()))
-                    .collect::<Vec<_>>(),
-            ),
-            nulls("parse_miss_rate"),
-            nulls("cache_hit_rate"),
-        ],
-    )
 }
 
 /// What an error kind that alerts at any rate means, for the alert's text.
@@ -476,22 +497,6 @@ fn alerts(
         })
         .collect();
     Ok((alerts, flags))
-}
-
-fn aggs_out() -> Vec<Expr> {
-    [
-        "requests",
-        "cost_usd",
-        "p50_latency_ms",
-        "p95_latency_ms",
-        "fallback_rate",
-        "error_rate",
-        "parse_miss_rate",
-        "cache_hit_rate",
-    ]
-    .iter()
-    .map(|c| col(*c))
-    .collect()
 }
 
 /// The report as a Markdown block (for a CI step summary or a chat message).

@@ -1,28 +1,30 @@
-//! `routecal monitor LOG`: the router's health from its log; exit 3 when an alert fires.
+//! `routecal monitor LOG...`: the router's health from its logs, read in one streaming pass;
+//! exit 3 when an alert fires, 2 when a log cannot be read.
 
 use crate::cli::{MonitorArgs, MonitorFormat};
 use crate::error::{UsageError, exit};
-use crate::monitor::{self, Thresholds};
+use crate::monitor::{self, Thresholds, logs};
 use crate::report::{frame_to_csv, text};
-use crate::router::log;
 
 pub fn monitor(a: MonitorArgs) -> anyhow::Result<u8> {
-    let (records, skipped) = log::read(&a.log).map_err(|e| {
-        UsageError(format!(
-            "cannot read the route log {}: {e}",
-            a.log.display()
-        ))
-    })?;
     let since_ms = a
         .since
         .map(|d| jiff::Timestamp::now().as_millisecond() - d.as_millis() as i64);
+    let paths = logs::expand(&a.logs).map_err(|e| UsageError(e.to_string()))?;
+    let mut agg = monitor::Aggregate::new(since_ms);
+    let mut skipped_per_file = Vec::new();
+    for path in &paths {
+        let n = logs::read_into(path, &mut agg).map_err(|e| UsageError(e.to_string()))?;
+        skipped_per_file.push((path, n));
+    }
+    let skipped: usize = skipped_per_file.iter().map(|(_, n)| n).sum();
     let th = Thresholds {
         fallback_rate: a.fallback_alert,
         parse_miss_rate: a.parse_miss_alert,
         error_rate: a.error_alert,
         min_requests: a.min_requests,
     };
-    let r = monitor::monitor(&records, since_ms, &th, skipped)?;
+    let r = agg.finish(&th, skipped)?;
     match a.format {
         MonitorFormat::Csv => out!("{}", String::from_utf8(frame_to_csv(&r.table)?)?),
         MonitorFormat::Markdown => out!("{}", monitor::markdown(&r)?),
@@ -57,10 +59,10 @@ pub fn monitor(a: MonitorArgs) -> anyhow::Result<u8> {
             }
         }
     }
-    if skipped > 0 {
+    for (path, n) in skipped_per_file.into_iter().filter(|(_, n)| *n > 0) {
         eoutln!(
-            "warning: {skipped} lines of {} did not parse and were skipped",
-            a.log.display()
+            "warning: {n} lines of {} did not parse and were skipped",
+            path.display()
         );
     }
     Ok(if r.alerts.is_empty() {

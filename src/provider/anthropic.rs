@@ -9,6 +9,7 @@ use super::http::{self, Http, Key, Redactor, StreamReply};
 use super::sse::Event;
 use super::{Answer, CallError, CallRequest, ErrorKind, Latency, Provider};
 use crate::config::Endpoint;
+use crate::dataset::Role;
 
 pub struct Anthropic {
     http: Http,
@@ -40,6 +41,20 @@ impl Anthropic {
             "max_tokens": req.max_tokens,
             "messages": [{"role": "user", "content": &*req.prompt}],
         });
+        if let Some(turns) = &req.messages {
+            // The Messages API takes the system prompt as a top-level field, not a turn.
+            let (system, rest) = match turns.split_first() {
+                Some((first, rest)) if first.role == Role::System => (Some(first), rest),
+                _ => (None, &turns[..]),
+            };
+            if let Some(s) = system {
+                body["system"] = json!(&*s.content);
+            }
+            body["messages"] = rest
+                .iter()
+                .map(|m| json!({"role": m.role.as_str(), "content": &*m.content}))
+                .collect();
+        }
         if let Some(t) = req.temperature {
             // The Messages API takes 0..1; routes.toml allows OpenAI's 0..2.
             body["temperature"] = json!(t.min(1.0));

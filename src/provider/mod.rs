@@ -42,11 +42,25 @@ pub struct CallRequest {
     /// The model name sent on the wire.
     pub wire_name: Arc<str>,
     pub prompt: Arc<str>,
+    /// A chat item's conversation, sent as turns where the wire format has them (`prompt` is
+    /// then its last user message); `None` sends `prompt` as the one user turn.
+    pub messages: Option<Arc<[crate::dataset::Message]>>,
     pub max_tokens: u32,
     pub temperature: Option<f64>,
     pub purpose: Purpose,
     /// Which repeat of the same prompt this is (0-based).
     pub repeat: u32,
+}
+
+impl CallRequest {
+    /// The text a recording is keyed on: the canonical conversation of a chat request
+    /// ([`crate::dataset::canonical_messages`]), else the prompt.
+    pub fn key_text(&self) -> std::borrow::Cow<'_, str> {
+        match &self.messages {
+            Some(m) => crate::dataset::canonical_messages(m).into(),
+            None => std::borrow::Cow::Borrowed(&self.prompt),
+        }
+    }
 }
 
 /// Where a latency figure came from. Only `measured` is a wall-clock time taken by this run.

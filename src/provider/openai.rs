@@ -32,7 +32,7 @@ impl OpenAi {
     fn body(&self, req: &CallRequest) -> Value {
         let mut body = json!({
             "model": &*req.wire_name,
-            "messages": [{"role": "user", "content": &*req.prompt}],
+            "messages": chat_messages(req),
         });
         // A reasoning model's hidden reasoning counts against the same limit as its answer:
         // without room on top, a short limit is spent before the answer starts.
@@ -294,6 +294,18 @@ fn is_reasoning_model(wire_name: &str) -> bool {
     })
 }
 
+/// The request's turns as OpenAI `messages`: a chat item's conversation as it is (system,
+/// user and assistant roles), else the prompt as the one user turn.
+pub fn chat_messages(req: &CallRequest) -> Value {
+    match &req.messages {
+        Some(turns) => turns
+            .iter()
+            .map(|m| json!({"role": m.role.as_str(), "content": &*m.content}))
+            .collect(),
+        None => json!([{"role": "user", "content": &*req.prompt}]),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -303,6 +315,7 @@ mod tests {
             model: crate::types::ModelId::parse("openai/x").unwrap(),
             wire_name: std::sync::Arc::from(wire_name),
             prompt: std::sync::Arc::from("hi"),
+            messages: None,
             max_tokens: 64,
             temperature: Some(0.0),
             purpose: crate::provider::Purpose::Candidate,

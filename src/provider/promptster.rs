@@ -48,6 +48,15 @@ impl Promptster {
     }
 
     async fn ask(&self, req: &CallRequest) -> Result<Answer, CallError> {
+        if req.messages.as_ref().is_some_and(|m| m.len() > 1) {
+            // `/prompts/test` takes one prompt: flattening turns into it would measure another
+            // question.
+            return Err(CallError::new(
+                super::ErrorKind::BadRequest,
+                "promptster's /prompts/test takes one prompt, not a conversation: \
+                 give chat items to an openai or anthropic endpoint",
+            ));
+        }
         let mut headers = HeaderMap::new();
         headers.insert(AUTHORIZATION, self.key.header("Bearer ")?);
         if let Some((name, k)) = self.provider_keys.get(req.model.provider()) {

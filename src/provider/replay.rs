@@ -167,7 +167,7 @@ impl Recording {
     fn answer(&self, req: &CallRequest) -> Result<Answer, CallError> {
         let key = (
             req.model.as_str().to_string(),
-            sha256_hex(req.prompt.as_bytes()),
+            sha256_hex(req.key_text().as_bytes()),
         );
         let recorded = self
             .answers
@@ -238,6 +238,7 @@ mod tests {
             model: ModelId::parse(model).unwrap(),
             wire_name: Arc::from("x"),
             prompt: Arc::from(prompt),
+            messages: None,
             max_tokens: 10,
             temperature: None,
             purpose: Purpose::Candidate,

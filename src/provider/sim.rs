@@ -302,6 +302,7 @@ mod tests {
             model: ModelId::parse("sim/a").unwrap(),
             wire_name: Arc::from("a"),
             prompt: Arc::from(format!("prompt {i}")),
+            messages: None,
             max_tokens: 64,
             temperature: None,
             purpose: Purpose::Candidate,

@@ -236,6 +236,7 @@ impl Router {
             model: model.clone(),
             wire_name: Arc::from(self.cfg.model(model).wire_name.as_str()),
             prompt,
+            messages: None,
             max_tokens,
             temperature,
             purpose,

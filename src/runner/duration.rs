@@ -196,6 +196,7 @@ mod tests {
                     model: crate::types::ModelId::parse("a/x").unwrap(),
                     wire_name: "x".into(),
                     prompt: "p".into(),
+                    messages: None,
                     max_tokens: 512,
                     temperature: None,
                     purpose: crate::provider::Purpose::Candidate,

@@ -406,7 +406,7 @@ fn write_results(
             return Err(e);
         }
         if let (Some(rec), Some((req, answer, ms))) = (&mut record, to_record)
-            && let Err(e) = rec.append(&req.model, &req.prompt, req.repeat, &answer, ms)
+            && let Err(e) = rec.append(&req.model, &req.key_text(), req.repeat, &answer, ms)
         {
             write_failed(stop, &e);
             return Err(e);

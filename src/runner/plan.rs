@@ -94,7 +94,7 @@ pub fn build(cfg: &Config, ds: &Dataset, repeats: u32, done: &HashSet<String>) -
     let candidates: Vec<&crate::config::Model> = cfg.candidates().collect();
 
     for (idx, item) in ds.items.iter().enumerate() {
-        let item_input = tokens::estimate(&item.prompt);
+        let item_input = tokens::estimate(&item.input_text());
         let max_tokens = item.max_tokens.unwrap_or(cfg.defaults.max_tokens);
         for repeat in 0..repeats {
             for c in &classifiers {
@@ -120,6 +120,7 @@ pub fn build(cfg: &Config, ds: &Dataset, repeats: u32, done: &HashSet<String>) -
                         model: c.clone(),
                         wire_name: Arc::from(m.wire_name.as_str()),
                         prompt,
+                        messages: None,
                         max_tokens: cfg.classifier.max_tokens,
                         temperature: Some(0.0),
                         purpose: Purpose::Classify {
@@ -153,6 +154,7 @@ pub fn build(cfg: &Config, ds: &Dataset, repeats: u32, done: &HashSet<String>) -
                         model: m.id.clone(),
                         wire_name: Arc::from(m.wire_name.as_str()),
                         prompt: item.prompt.clone(),
+                        messages: item.messages.clone(),
                         max_tokens,
                         temperature: cfg.defaults.temperature,
                         purpose: Purpose::Candidate,
