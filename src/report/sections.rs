@@ -207,17 +207,21 @@ fn attention(v: &Verdict) -> Vec<String> {
     out
 }
 
-/// A decision's evidence badge.
-pub fn badge(c: &Decision) -> &'static str {
+/// A decision's evidence badge; an undecided cell says how many more paired items would settle
+/// it ("undecided, ~190 more items").
+pub fn badge(c: &Decision) -> String {
     match c.outcome {
-        Outcome::Changed => "changed",
-        Outcome::Undecided => "undecided",
-        Outcome::KeptTooFewSamples => "too few items",
+        Outcome::Changed => "changed".into(),
+        Outcome::Undecided => match c.items_needed {
+            Some(n) => format!("undecided, ~{n} more items"),
+            None => "undecided".into(),
+        },
+        Outcome::KeptTooFewSamples => "too few items".into(),
         Outcome::KeptBest | Outcome::KeptUnmeasured | Outcome::KeptNoCandidate => {
             if c.changed() {
-                "fallback changed"
+                "fallback changed".into()
             } else {
-                "kept"
+                "kept".into()
             }
         }
     }
