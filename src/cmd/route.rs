@@ -239,6 +239,13 @@ async fn stream_stdin(
 }
 
 pub fn route(a: RouteArgs) -> anyhow::Result<u8> {
+    // An empty prompt would still be classified and answered, and paid for: refuse it first.
+    if a.prompt.as_deref().is_some_and(|p| p.trim().is_empty()) {
+        return Err(crate::error::UsageError(
+            "the prompt is empty: give the text to route, or - to read prompts from stdin".into(),
+        )
+        .into());
+    }
     let opts = RouterOptions {
         cache_path: if a.no_cache {
             None

@@ -251,3 +251,27 @@ fn concurrent_routers_append_whole_lines_to_one_log() {
         assert!(v["prompt"].is_string());
     }
 }
+
+#[test]
+fn an_empty_prompt_is_refused_before_any_call() {
+    let tmp = tempfile::tempdir().unwrap();
+    let log = tmp.path().join("route.jsonl");
+    let routes = repo().join("datasets/mt-bench/routes.toml");
+    for prompt in ["", "  \n"] {
+        let o = run_in(
+            tmp.path(),
+            &[
+                "route",
+                "--routes",
+                routes.to_str().unwrap(),
+                "--log",
+                log.to_str().unwrap(),
+                prompt,
+            ],
+        );
+        assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+        assert!(stderr(&o).contains("the prompt is empty"), "{}", stderr(&o));
+        assert!(stdout(&o).is_empty());
+    }
+    assert!(!log.exists(), "nothing was routed, so nothing is logged");
+}
