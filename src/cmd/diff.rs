@@ -6,6 +6,13 @@ use crate::error::exit;
 
 /// Run `diff`; the exit code (3 with `--exit-code` when the table would change).
 pub fn diff(a: DiffArgs) -> anyhow::Result<u8> {
+    if !a.run_dir.join("routes.diff").is_file() && !a.run_dir.join("run.json").is_file() {
+        return Err(crate::error::UsageError(format!(
+            "{} is not a run directory (no run.json): give a folder that `routecal run` made, such as reports/<run-id>",
+            a.run_dir.display()
+        ))
+        .into());
+    }
     let path = a.run_dir.join("routes.diff");
     let diff = std::fs::read_to_string(&path).map_err(|e| {
         crate::error::UsageError(format!(

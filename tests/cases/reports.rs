@@ -563,3 +563,20 @@ fn a_locked_run_directory_refuses_a_second_command() {
     ));
     assert_eq!(read(&dir.join("report.md")), report_before);
 }
+
+#[test]
+fn diff_on_a_folder_that_is_no_run_says_so() {
+    let tmp = tempfile::tempdir().unwrap();
+    let missing = tmp.path().join("no-such-run");
+    let o = run_in(tmp.path(), &["diff", missing.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("is not a run directory"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(
+        !stderr(&o).contains("routecal report"),
+        "no advice that fails in turn"
+    );
+}
