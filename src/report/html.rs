@@ -168,7 +168,7 @@ fn headline(o: &mut String, d: &Derived) {
         "When",
         format!(
             "{} · {:.1} s · {}",
-            escape(&m.started_at),
+            escape(&whole_seconds(&m.started_at)),
             m.totals.duration_s,
             escape(&m.status)
         ),
@@ -790,8 +790,25 @@ fn simulation(o: &mut String, d: &Derived) {
     }
 }
 
+/// A manifest timestamp to the second ("2026-11-30T08:07:10Z"); text that is no timestamp as it is.
+fn whole_seconds(at: &str) -> String {
+    at.parse::<jiff::Timestamp>()
+        .map(|t| t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string())
+        .unwrap_or_else(|_| at.to_string())
+}
+
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn the_start_prints_to_the_second() {
+        assert_eq!(
+            super::whole_seconds("2026-11-30T08:07:10.968215838Z"),
+            "2026-11-30T08:07:10Z"
+        );
+        assert_eq!(super::whole_seconds("unknown"), "unknown");
+    }
+
     use super::*;
 
     #[test]
