@@ -63,6 +63,25 @@ fn the_readme_is_a_starting_page_under_250_lines() {
     ] {
         assert!(readme.contains(heading), "README.md lacks {heading}");
     }
+    // The README's first code block is the Quickstart's two commands, and the second of them is
+    // the test command `.ci/run` runs.
+    let first = readme
+        .split("```sh\n")
+        .nth(1)
+        .unwrap()
+        .split("```")
+        .next()
+        .unwrap();
+    let commands: Vec<&str> = first.lines().collect();
+    assert_eq!(
+        commands,
+        ["cargo run -- run --suite datasets/mt-bench", "cargo test"]
+    );
+    let ci = read(&repo().join(".ci/run"));
+    assert_eq!(
+        ci.lines().rfind(|l| !l.trim().is_empty()),
+        Some(commands[1])
+    );
     // Installing from git pins the version being released, as the weekly workflow does.
     let tag = format!("--tag v{} routecal", env!("CARGO_PKG_VERSION"));
     assert!(readme.contains(&tag), "README.md does not install {tag}");
