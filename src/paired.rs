@@ -167,11 +167,9 @@ pub fn holm(family: &[Hypothesis], alpha: f64) -> Vec<Tested> {
             stopped_at = Some(step_level);
         }
         let h = family[i];
-        let mut interval = h.difference.interval(level);
-        // The interval and the decision are one procedure: at the boundary they agree exactly.
-        if !rejected && interval.low > h.theta {
-            interval.low = h.theta;
-        }
+        // After a stop every later p is at least the stopping one, so its interval at the
+        // stopping level cannot clear θ either: interval and decision agree.
+        let interval = h.difference.interval(level);
         out[i] = Some(Tested {
             p: ps[i],
             p_adjusted: running_max,
