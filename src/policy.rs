@@ -266,18 +266,6 @@ pub struct Evidence {
     pub quality: Option<QualityComparison>,
 }
 
-impl Evidence {
-    /// The quality figure a reader should see beside the decision: the decision's own test when
-    /// the challenger was tested, else the unadjusted paired comparison.
-    pub fn quality_text(&self) -> String {
-        match (&self.test, &self.quality) {
-            (Some(t), _) => t.describe(),
-            (None, Some(q)) => q.describe(),
-            (None, None) => "–".into(),
-        }
-    }
-}
-
 /// Why a cell came out as it did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Outcome {

@@ -170,13 +170,9 @@ impl Manifest {
     }
 }
 
-/// A fresh run directory under `root`, named by time and suite.
-pub fn create(root: &Path, now: jiff::Timestamp, label: &str) -> anyhow::Result<(String, PathBuf)> {
-    std::fs::create_dir_all(root)
-        .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", root.display()))?;
-    let stamp = now.strftime("%Y%m%d-%H%M%S").to_string();
-    let label: String = label
-        .chars()
+/// `name` fit for a folder name: ASCII letters, digits, `-` and `_` kept, anything else `-`.
+pub fn safe_name(name: &str) -> String {
+    name.chars()
         .map(|c| {
             if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
                 c
@@ -184,7 +180,15 @@ pub fn create(root: &Path, now: jiff::Timestamp, label: &str) -> anyhow::Result<
                 '-'
             }
         })
-        .collect();
+        .collect()
+}
+
+/// A fresh run directory under `root`, named by time and suite.
+pub fn create(root: &Path, now: jiff::Timestamp, label: &str) -> anyhow::Result<(String, PathBuf)> {
+    std::fs::create_dir_all(root)
+        .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", root.display()))?;
+    let stamp = now.strftime("%Y%m%d-%H%M%S").to_string();
+    let label = safe_name(label);
     for n in 1.. {
         let id = if n == 1 {
             format!("{stamp}-{label}")

@@ -231,16 +231,7 @@ fn default_name(a: &ReportArgs, run: &Loaded) -> String {
         .and_then(Path::file_stem)
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_else(|| "inputs".into());
-    let stem: String = stem
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                c
-            } else {
-                '-'
-            }
-        })
-        .collect();
+    let stem = crate::run_dir::safe_name(&stem);
     let hash = sha256_hex(format!("{}:{}", run.cfg.sha256, run.ds.sha256).as_bytes());
     format!("{stem}-{}", &hash[..8])
 }
