@@ -24,14 +24,14 @@ use std::process::Command;
 
 use rand::{RngExt, SeedableRng};
 use rayon::prelude::*;
-use routecal::analyze::{Analysis, ItemOutcome};
+use routecal::base::types::{Cell, ModelId, Priority, TaskType};
 use routecal::config::{Config, SimProfile};
-use routecal::crossfit::CrossFit;
 use routecal::dataset::Dataset;
-use routecal::policy::{self, Observations};
+use routecal::derive::analyze::{Analysis, ItemOutcome};
+use routecal::derive::crossfit::CrossFit;
+use routecal::derive::policy::{self, Observations};
+use routecal::derive::simulate::{self, Routing};
 use routecal::provider::sim::{DrawOutcome, ItemDifficulty, Sim};
-use routecal::simulate::{self, Routing};
-use routecal::types::{Cell, ModelId, Priority, TaskType};
 
 const NS: [usize; 4] = [30, 60, 120, 250];
 
@@ -354,7 +354,7 @@ fn sim_cases(dir: &Path, resamples: usize) {
     for (label, current, rates) in &cases {
         let cfg = Config::load(
             &roster_toml(dir, current),
-            routecal::prices::PriceTable::shipped(),
+            routecal::config::prices::PriceTable::shipped(),
             jiff::Timestamp::now(),
         )
         .expect("the bench's routes file loads");
@@ -432,8 +432,8 @@ fn real_case(dir: &Path, resamples: usize) {
         jiff::Timestamp::now(),
     )
     .expect("the pool loads");
-    let journal = routecal::runner::journal::read(&run.join("journal.jsonl")).unwrap();
-    let a = routecal::analyze::analyze(&cfg, &pool, &journal.rows).unwrap();
+    let journal = routecal::store::journal::read(&run.join("journal.jsonl")).unwrap();
+    let a = routecal::derive::analyze::analyze(&cfg, &pool, &journal.rows).unwrap();
     println!(
         "## real: llmdrift-happy-500 (500 items × 4 recorded models), samples without replacement, the rest of the pool as truth\n\n{HEADER}"
     );

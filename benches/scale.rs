@@ -392,7 +392,7 @@ async fn connection(
 
 // ---------- suites ----------
 
-use routecal::synth::TASK_PROMPTS as PROMPTS;
+use routecal::benchmark::synth::TASK_PROMPTS as PROMPTS;
 
 fn write_dataset(path: &Path, items: usize) {
     let mut out = Vec::new();
@@ -642,7 +642,7 @@ fn report_case(bin: &Path, work: &Path) -> Value {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(50_000);
-    let spec = routecal::synth::Spec {
+    let spec = routecal::benchmark::synth::Spec {
         items,
         candidates: 4,
         repeats: 4,
@@ -655,7 +655,7 @@ fn report_case(bin: &Path, work: &Path) -> Value {
     let t0 = Instant::now();
     if std::fs::read_to_string(&stamp).ok().as_deref() != Some(spec_text.as_str()) {
         fresh(&root);
-        routecal::synth::write(
+        routecal::benchmark::synth::write(
             &spec,
             &root.join("suite"),
             &root.join("reports"),

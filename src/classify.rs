@@ -1,6 +1,6 @@
 //! The classifier's contract: the prompt it is sent and the strict parse of its two-word reply.
 
-use crate::types::{Priority, TaskType};
+use crate::base::types::{Priority, TaskType};
 
 /// The classifier prompt for a user prompt.
 pub fn render_prompt(template: &str, prompt: &str) -> String {

@@ -116,8 +116,8 @@ pub struct RouteArgs {
     #[arg(long, value_name = "DURATION", default_value = "24h", value_parser = parse_duration)]
     pub cache_ttl: std::time::Duration,
     /// Classify with this model of the routes file instead of `[classifier] model`.
-    #[arg(long, value_name = "MODEL", value_parser = crate::types::ModelId::parse)]
-    pub classifier: Option<crate::types::ModelId>,
+    #[arg(long, value_name = "MODEL", value_parser = crate::base::types::ModelId::parse)]
+    pub classifier: Option<crate::base::types::ModelId>,
     /// Prompts routed at once when reading from stdin; each answer is printed as it finishes,
     /// labelled with its line and id (docs/router.md).
     #[arg(long, value_name = "N", default_value_t = 8)]

@@ -7,10 +7,10 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-use crate::error::{InputError, InputErrors};
+use crate::base::error::{InputError, InputErrors};
+use crate::base::jsonl::{HashingReader, Line, Lines, StrictError, parse_strict};
+use crate::base::types::{Priority, TaskType, sha256_hex};
 use crate::grade::Grader;
-use crate::jsonl::{HashingReader, Line, Lines, StrictError, parse_strict};
-use crate::types::{Priority, TaskType, sha256_hex};
 
 /// Longest accepted line; a longer one is almost certainly not a prompt.
 pub const MAX_LINE_BYTES: usize = 16 << 20;

@@ -12,9 +12,9 @@ fn main() -> ExitCode {
             let _ = writeln!(
                 std::io::stderr(),
                 "error: {}",
-                routecal::secrets::scrub(&format!("{e:#}"))
+                routecal::base::secrets::scrub(&format!("{e:#}"))
             );
-            ExitCode::from(routecal::error::exit_code(&e))
+            ExitCode::from(routecal::base::error::exit_code(&e))
         }
     }
 }

@@ -5,14 +5,14 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::base::error::{InputError, UsageError};
+use crate::base::types::sha256_hex;
 use crate::cli::ApplyArgs;
 use crate::config::Config;
-use crate::error::{InputError, UsageError};
-use crate::prices::PriceTable;
+use crate::config::prices::PriceTable;
+use crate::config::routes_file::{self, CellLabel};
 use crate::report::{self, text};
-use crate::routes_file::{self, CellLabel};
-use crate::run_dir::{Lock, Manifest};
-use crate::types::sha256_hex;
+use crate::store::run_dir::{Lock, Manifest};
 
 /// Run `apply`; the exit code.
 pub fn apply(a: ApplyArgs) -> anyhow::Result<u8> {
@@ -175,7 +175,7 @@ impl Outcome<'_> {
             join(&acc.accepted),
             self.source,
             acc.changes.len(),
-            crate::types::Cell::all().count() + 1
+            crate::base::types::Cell::all().count() + 1
         );
         for c in &acc.changes {
             let how = if c.via_default {
@@ -223,8 +223,8 @@ fn parse_cells(raw: &[String]) -> anyhow::Result<Vec<CellLabel>> {
         return Err(UsageError(format!(
             "--cells: {}; a cell is `default` or TASK.PRIORITY with TASK one of {} and PRIORITY one of {}",
             bad.join("; "),
-            crate::types::TaskType::expected(),
-            crate::types::Priority::expected()
+            crate::base::types::TaskType::expected(),
+            crate::base::types::Priority::expected()
         ))
         .into());
     }

@@ -1,8 +1,8 @@
 //! `routecal dataset from-log`: real traffic into the next re-benchmark's dataset.
 
+use crate::base::error::UsageError;
 use crate::cli::FromLogArgs;
-use crate::error::UsageError;
-use crate::from_log::{self, DEFAULT_RUBRIC};
+use crate::router::from_log::{self, DEFAULT_RUBRIC};
 use crate::router::log;
 
 pub fn from_log(a: FromLogArgs) -> anyhow::Result<u8> {
@@ -48,5 +48,5 @@ pub fn from_log(a: FromLogArgs) -> anyhow::Result<u8> {
         s.without_prompt,
         skipped
     );
-    Ok(crate::error::exit::OK)
+    Ok(crate::base::error::exit::OK)
 }

@@ -1,13 +1,13 @@
 //! `routecal diff RUN_DIR`: the proposed change to the routes file, for people and CI gates.
 //! Read-only: it prints what `run` or `report` wrote, so it needs no lock.
 
+use crate::base::error::exit;
 use crate::cli::DiffArgs;
-use crate::error::exit;
 
 /// Run `diff`; the exit code (3 with `--exit-code` when the table would change).
 pub fn diff(a: DiffArgs) -> anyhow::Result<u8> {
     if !a.run_dir.join("routes.diff").is_file() && !a.run_dir.join("run.json").is_file() {
-        return Err(crate::error::UsageError(format!(
+        return Err(crate::base::error::UsageError(format!(
             "{} is not a run directory (no run.json): give a folder that `routecal run` made, such as reports/<run-id>",
             a.run_dir.display()
         ))
@@ -15,7 +15,7 @@ pub fn diff(a: DiffArgs) -> anyhow::Result<u8> {
     }
     let path = a.run_dir.join("routes.diff");
     let diff = std::fs::read_to_string(&path).map_err(|e| {
-        crate::error::UsageError(format!(
+        crate::base::error::UsageError(format!(
             "{} has no routes.diff ({e}); run `routecal report {}` first",
             a.run_dir.display(),
             a.run_dir.display()

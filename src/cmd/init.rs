@@ -7,8 +7,8 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use crate::base::error::UsageError;
 use crate::cli::InitArgs;
-use crate::error::UsageError;
 
 /// The files `init` writes: path relative to DIR, content.
 pub const FILES: [(&str, &str); 3] = [

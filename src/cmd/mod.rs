@@ -17,11 +17,11 @@ pub mod validate;
 
 use std::path::{Path, PathBuf};
 
+use crate::base::error::{UsageError, exit};
 use crate::cli::{Command, Inputs};
 use crate::config::Config;
+use crate::config::prices::{PriceTable, Prices};
 use crate::dataset::Dataset;
-use crate::error::{UsageError, exit};
-use crate::prices::{PriceTable, Prices};
 
 /// Dispatch a parsed command; returns the exit code.
 pub fn dispatch(cmd: Command) -> anyhow::Result<u8> {
@@ -81,22 +81,22 @@ pub fn load_inputs_priced(
 ) -> anyhow::Result<(Config, Dataset)> {
     let cfg = Config::load(routes, prices, at)?;
     let ds = Dataset::load(dataset)?;
-    crate::judge_phase::check(&cfg, &ds)?;
+    crate::benchmark::judge_phase::check(&cfg, &ds)?;
     Ok((cfg, ds))
 }
 
 /// The price table a run was made with: its price file when it named one (found the way its
 /// routes file is), else the shipped snapshot.
-pub fn run_prices(run_dir: &Path, m: &crate::run_dir::Manifest) -> anyhow::Result<Prices> {
-    if m.prices.path == crate::prices::SNAPSHOT_SOURCE {
+pub fn run_prices(run_dir: &Path, m: &crate::store::run_dir::Manifest) -> anyhow::Result<Prices> {
+    if m.prices.path == crate::config::prices::SNAPSHOT_SOURCE {
         return Ok(Prices::shipped());
     }
     Prices::load(Some(&report::locate(run_dir, &m.prices.path)))
 }
 
 /// The manifest's record of a price table: the snapshot's name, or the file as the user names it.
-pub fn prices_ref(p: &Prices, path: Option<&Path>) -> crate::run_dir::FileRef {
-    crate::run_dir::FileRef {
+pub fn prices_ref(p: &Prices, path: Option<&Path>) -> crate::store::run_dir::FileRef {
+    crate::store::run_dir::FileRef {
         path: path.map_or_else(|| p.source.clone(), display_path),
         sha256: p.sha256.clone(),
     }

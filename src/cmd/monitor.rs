@@ -1,10 +1,10 @@
 //! `routecal monitor LOG...`: the router's health from its logs, read in one streaming pass;
 //! exit 3 when an alert fires, 2 when a log cannot be read.
 
+use crate::base::error::{UsageError, exit};
 use crate::cli::{MonitorArgs, MonitorFormat};
-use crate::error::{UsageError, exit};
-use crate::monitor::{self, Thresholds, logs};
 use crate::report::{frame_to_csv, text};
+use crate::router::monitor::{self, Thresholds, logs};
 
 pub fn monitor(a: MonitorArgs) -> anyhow::Result<u8> {
     let since_ms = a

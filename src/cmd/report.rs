@@ -3,16 +3,16 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::base::error::{InputError, UsageError};
+use crate::base::types::sha256_hex;
 use crate::cli::ReportArgs;
 use crate::config::Config;
+use crate::config::prices::PriceTable;
 use crate::dataset::Dataset;
 use crate::derive;
-use crate::error::{InputError, UsageError};
-use crate::prices::PriceTable;
 use crate::report::{self, compare, text};
-use crate::run_dir::{self, Lock, Manifest};
-use crate::runner::journal::{self, JournalContents};
-use crate::types::sha256_hex;
+use crate::store::journal::{self, JournalContents};
+use crate::store::run_dir::{self, Lock, Manifest};
 
 /// Run `report` with one run directory or two; the exit code.
 pub fn report(a: ReportArgs) -> anyhow::Result<u8> {
@@ -60,7 +60,7 @@ fn load(dir: &Path, routes: Option<&Path>, dataset: Option<&Path>) -> anyhow::Re
         None => run_routes(dir, &manifest, at, prices.table())?,
     };
     let ds = Dataset::load(&dataset)?;
-    crate::judge_phase::check(&cfg, &ds)?;
+    crate::benchmark::judge_phase::check(&cfg, &ds)?;
     if ds.sha256 != manifest.dataset.sha256 {
         notes.push(format!(
             "{} changed since the run (sha256 {}…, now {}…): its current graders apply",
@@ -231,7 +231,7 @@ fn default_name(a: &ReportArgs, run: &Loaded) -> String {
         .and_then(Path::file_stem)
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_else(|| "inputs".into());
-    let stem = crate::run_dir::safe_name(&stem);
+    let stem = crate::store::run_dir::safe_name(&stem);
     let hash = sha256_hex(format!("{}:{}", run.cfg.sha256, run.ds.sha256).as_bytes());
     format!("{stem}-{}", &hash[..8])
 }

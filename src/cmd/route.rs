@@ -1,7 +1,7 @@
 //! `routecal route`: the router on the command line, a thin layer over [`Router`].
 //!
 //! Prompts from stdin are answered as they arrive: a reader thread takes one line at a time
-//! (bounded, see [`crate::jsonl::Lines`]), at most `--concurrency` prompts are in flight, and
+//! (bounded, see [`crate::base::jsonl::Lines`]), at most `--concurrency` prompts are in flight, and
 //! each answer is written (and flushed) the moment it is ready, labelled with its input line and
 //! id. A stalled request holds one slot only; a pipe that stays open gets its answers; a kill
 //! loses only what was in flight. docs/router.md describes the output lines.
@@ -11,10 +11,10 @@ use std::path::PathBuf;
 use futures::StreamExt;
 use futures::stream::FuturesUnordered;
 
+use crate::base::error::exit;
+use crate::base::jsonl::{Line, Lines};
 use crate::cli::RouteArgs;
 use crate::dataset::MAX_LINE_BYTES;
-use crate::error::exit;
-use crate::jsonl::{Line, Lines};
 use crate::router::{RouteFailure, Routed, Router, RouterOptions};
 
 /// The default classification cache: `$XDG_CACHE_HOME/routecal/…` or `~/.cache/routecal/…`.
@@ -64,7 +64,7 @@ fn parse_line(line: usize, raw: Line, jsonl: bool) -> Option<Result<Input, BadLi
             prompt: text.to_string(),
         }));
     }
-    let v = match crate::jsonl::parse_strict(text) {
+    let v = match crate::base::jsonl::parse_strict(text) {
         Ok(v) => v,
         Err(e) => return bad(e.to_string()),
     };
@@ -241,7 +241,7 @@ async fn stream_stdin(
 pub fn route(a: RouteArgs) -> anyhow::Result<u8> {
     // An empty prompt would still be classified and answered, and paid for: refuse it first.
     if a.prompt.as_deref().is_some_and(|p| p.trim().is_empty()) {
-        return Err(crate::error::UsageError(
+        return Err(crate::base::error::UsageError(
             "the prompt is empty: give the text to route, or - to read prompts from stdin".into(),
         )
         .into());

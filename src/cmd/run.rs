@@ -3,22 +3,23 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use crate::base::error::UsageError;
+use crate::benchmark::duration;
+use crate::benchmark::judge_phase::JudgeEstimate;
+use crate::benchmark::stop::Stop;
 use crate::cli::RunArgs;
+use crate::config::prices;
 use crate::config::{Config, EndpointKind};
 use crate::dataset::Dataset;
 use crate::derive;
-use crate::error::UsageError;
-use crate::judge_phase::JudgeEstimate;
-use crate::prices;
 use crate::provider;
 use crate::report::text;
-use crate::run_dir::{self, FileRef, Lock, Manifest, Settings, Totals};
-use crate::runner::duration;
-use crate::runner::stop::Stop;
+use crate::store::run_dir::{self, FileRef, Lock, Manifest, Settings, Totals};
 
 use super::run_end::{RunState, done_keys};
-use crate::runner::{self, budget::Budget, journal, plan::Plan, progress::ProgressMode};
-use crate::types::{Usd, sha256_hex};
+use crate::base::types::{Usd, sha256_hex};
+use crate::benchmark::{self, budget::Budget, plan::Plan, progress::ProgressMode};
+use crate::store::journal;
 
 pub fn run(a: RunArgs) -> anyhow::Result<u8> {
     let resumed = match &a.resume {
@@ -74,8 +75,9 @@ pub fn run(a: RunArgs) -> anyhow::Result<u8> {
         None => journal::JournalContents::default(),
     };
     let already_spent = live_spend(&cfg, &earlier);
-    let plan = runner::plan::build(&cfg, &ds, repeats, &done_keys(&earlier, a.retry_errors));
-    let judge = crate::judge_phase::estimate(&cfg, &ds, repeats).map(|j| judge_left(j, &earlier));
+    let plan = benchmark::plan::build(&cfg, &ds, repeats, &done_keys(&earlier, a.retry_errors));
+    let judge = crate::benchmark::judge_phase::estimate(&cfg, &ds, repeats)
+        .map(|j| judge_left(j, &earlier));
     let time = Durations::new(&cfg, &plan, judge.as_ref(), &providers);
     let estimate = Estimate::new(&plan, judge.as_ref(), already_spent, time);
     show_plan(
@@ -99,8 +101,8 @@ pub fn run(a: RunArgs) -> anyhow::Result<u8> {
 
     let record = match (&a.record, &resumed) {
         (None, _) => None,
-        (Some(p), None) => Some(runner::record::RecordWriter::create(p)?),
-        (Some(p), Some(_)) => Some(runner::record::RecordWriter::append_to(p)?),
+        (Some(p), None) => Some(benchmark::record::RecordWriter::create(p)?),
+        (Some(p), Some(_)) => Some(benchmark::record::RecordWriter::append_to(p)?),
     };
     let (dir, _lock, mut manifest) = match resumed {
         Some((dir, m)) => {
@@ -124,7 +126,7 @@ pub fn run(a: RunArgs) -> anyhow::Result<u8> {
     let budget = a
         .max_spend
         .map(|limit| Arc::new(Budget::new(limit, already_spent)));
-    let sinks = runner::Sinks {
+    let sinks = benchmark::Sinks {
         journal: journal::JournalWriter::open_append(&dir.join(run_dir::JOURNAL))?,
         record,
         budget: budget.clone(),
@@ -440,11 +442,11 @@ impl Durations {
         providers: &std::collections::HashMap<String, Arc<dyn provider::Provider>>,
     ) -> Durations {
         let rpm = |ep: &crate::config::Endpoint| match providers.get(&ep.name) {
-            Some(p) => runner::requests_per_minute(ep, &**p),
+            Some(p) => benchmark::requests_per_minute(ep, &**p),
             None => ep.requests_per_minute,
         };
         let judge_calls = judge.filter(|j| j.calls > 0).map(|j| {
-            let out = crate::judge_phase::EXPECTED_JUDGE_OUTPUT_TOKENS;
+            let out = crate::benchmark::judge_phase::EXPECTED_JUDGE_OUTPUT_TOKENS;
             let shape = (cfg.model(&j.model).endpoint.as_str(), &j.model, out);
             std::iter::repeat_n(shape, j.calls)
         });
@@ -699,8 +701,8 @@ fn describe_plan(
     }
     out.push_str(&format!(
         "\n  (input tokens: characters / 4; output tokens: min({}, max_tokens) per answer, {} per verdict, 3 per classification)\n",
-        runner::plan::EXPECTED_OUTPUT_TOKENS,
-        crate::judge_phase::EXPECTED_JUDGE_OUTPUT_TOKENS
+        benchmark::plan::EXPECTED_OUTPUT_TOKENS,
+        crate::benchmark::judge_phase::EXPECTED_JUDGE_OUTPUT_TOKENS
     ));
     out.push_str(&est.time.describe());
     if let Some(limit) = max_spend {

@@ -7,15 +7,16 @@ use std::path::Path;
 use std::sync::Arc;
 
 use super::run::{live_spend, print_outcome};
+use crate::benchmark::stop::{self, Stop, StopReason};
+use crate::benchmark::{self, budget::Budget, plan::Plan, progress::ProgressMode};
 use crate::cli::RunArgs;
 use crate::config::Config;
 use crate::dataset::Dataset;
 use crate::derive;
 use crate::provider;
 use crate::report::{self, text};
-use crate::run_dir::{self, Manifest};
-use crate::runner::stop::{self, Stop, StopReason};
-use crate::runner::{self, budget::Budget, journal, plan::Plan, progress::ProgressMode};
+use crate::store::journal;
+use crate::store::run_dir::{self, Manifest};
 
 /// What the call phases did.
 #[derive(Default)]
@@ -38,11 +39,17 @@ fn call_phases(
     ds: &Dataset,
     providers: &std::collections::HashMap<String, Arc<dyn provider::Provider>>,
     journal_path: &Path,
-    sinks: runner::Sinks,
+    sinks: benchmark::Sinks,
     mode: ProgressMode,
 ) -> anyhow::Result<Made> {
     let (budget, stop) = (sinks.budget.clone(), sinks.stop.clone());
-    let totals = rt.block_on(runner::execute(plan, cfg.clone(), providers, sinks, mode))?;
+    let totals = rt.block_on(benchmark::execute(
+        plan,
+        cfg.clone(),
+        providers,
+        sinks,
+        mode,
+    ))?;
     let mut made = Made {
         elapsed_s: totals.elapsed.as_secs_f64(),
         not_started: totals.not_started,
@@ -57,7 +64,7 @@ fn call_phases(
         .and_then(Path::parent)
         .unwrap_or(&a.out)
         .to_path_buf();
-    let judged = crate::judge_phase::run(
+    let judged = crate::benchmark::judge_phase::run(
         rt,
         cfg,
         ds,
@@ -92,7 +99,7 @@ impl RunState<'_> {
         manifest: &mut Manifest,
         plan: Plan,
         providers: &std::collections::HashMap<String, Arc<dyn provider::Provider>>,
-        sinks: runner::Sinks,
+        sinks: benchmark::Sinks,
         budget: Option<&Budget>,
         mode: ProgressMode,
     ) -> anyhow::Result<u8> {
@@ -132,7 +139,7 @@ impl RunState<'_> {
     /// The planned calls the journal does not hold yet (any attempt counts).
     fn missing(&self, contents: &journal::JournalContents) -> usize {
         let keys: HashSet<String> = contents.rows.iter().map(|r| r.key.clone()).collect();
-        runner::plan::build(self.cfg, self.ds, self.repeats, &keys)
+        benchmark::plan::build(self.cfg, self.ds, self.repeats, &keys)
             .calls
             .len()
     }
@@ -190,7 +197,7 @@ impl RunState<'_> {
     fn finish(&self, m: &mut Manifest, made: &Made, budget: Option<&Budget>) -> anyhow::Result<u8> {
         let contents = journal::read(&self.dir.join(run_dir::JOURNAL))?;
         let missing = self.missing(&contents);
-        let failures = runner::failures::failures(&contents.rows);
+        let failures = benchmark::failures::failures(&contents.rows);
         self.tally(m, &contents, Some(made));
         // Not `complete` before the reports exist: a failure writing them leaves `partial`.
         m.save(self.dir)?;
@@ -218,12 +225,12 @@ impl RunState<'_> {
         for l in &loud {
             eoutln!("error: {l}");
         }
-        Ok(crate::error::exit::RUNTIME)
+        Ok(crate::base::error::exit::RUNTIME)
     }
 
     /// Why the run must exit 1 although its reports are written: endpoints that refused
     /// calls, and models failing more than `--fail-on-error`.
-    fn loud_failures(&self, failures: &[runner::failures::ModelFailures]) -> Vec<String> {
+    fn loud_failures(&self, failures: &[benchmark::failures::ModelFailures]) -> Vec<String> {
         let dir = super::display_path(self.dir);
         let mut out: Vec<String> = self
             .stop
@@ -241,7 +248,7 @@ impl RunState<'_> {
         let rate = self
             .a
             .fail_on_error
-            .unwrap_or(runner::failures::DEFAULT_FAIL_ON_ERROR);
+            .unwrap_or(benchmark::failures::DEFAULT_FAIL_ON_ERROR);
         // A model none of whose calls answered measured nothing, whatever the threshold.
         for f in failures
             .iter()

@@ -1,9 +1,9 @@
 //! `routecal validate`: check a routes file and a dataset without calling anything.
 
 use crate::cli::ValidateArgs;
+use crate::config::prices::Prices;
 use crate::config::{Config, EndpointKind};
 use crate::dataset::Dataset;
-use crate::prices::Prices;
 use crate::provider;
 
 pub fn validate(a: ValidateArgs) -> anyhow::Result<u8> {
@@ -43,7 +43,7 @@ pub fn validate(a: ValidateArgs) -> anyhow::Result<u8> {
     }
     if let Some(d) = dataset {
         let ds = Dataset::load(&d)?;
-        crate::judge_phase::check(&cfg, &ds)?;
+        crate::benchmark::judge_phase::check(&cfg, &ds)?;
         let per_task: Vec<String> = ds
             .task_types()
             .iter()

@@ -398,7 +398,7 @@ fn numeric_grade(x: numeric::Number, how: &str, expected: f64, tolerance: f64) -
 
 /// The first `max` characters, with an ellipsis when cut; keys are scrubbed before the cut.
 pub fn clip(s: &str, max: usize) -> String {
-    crate::secrets::cut(s, max)
+    crate::base::secrets::cut(s, max)
 }
 
 #[cfg(test)]

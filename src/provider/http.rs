@@ -9,8 +9,8 @@ use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use secrecy::{ExposeSecret, SecretString};
 
 use super::{Answer, CallError, ErrorKind};
+use crate::base::error::InputError;
 use crate::config::Endpoint;
-use crate::error::InputError;
 
 /// Error bodies and messages are cut to this many characters.
 const MAX_MESSAGE_CHARS: usize = 300;
@@ -41,7 +41,7 @@ impl Key {
     ) -> anyhow::Result<Key> {
         match std::env::var(var) {
             Ok(v) if !v.trim().is_empty() => {
-                crate::secrets::register(v.trim());
+                crate::base::secrets::register(v.trim());
                 Ok(Key(Arc::new(SecretString::from(v.trim().to_string()))))
             }
             Ok(_) | Err(std::env::VarError::NotPresent) => Err(InputError::new(
@@ -101,11 +101,12 @@ impl Redactor {
         }
     }
 
-    /// `text` without any run of [`crate::secrets::MIN_RUN`] or more characters of these keys
+    /// `text` without any run of [`crate::base::secrets::MIN_RUN`] or more characters of these keys
     /// (nor of any other key read from the environment).
     pub fn scrub(&self, text: &str) -> String {
-        let own = crate::secrets::scrub_with(text, self.keys.iter().map(|k| k.0.expose_secret()));
-        crate::secrets::scrub(&own)
+        let own =
+            crate::base::secrets::scrub_with(text, self.keys.iter().map(|k| k.0.expose_secret()));
+        crate::base::secrets::scrub(&own)
     }
 }
 
@@ -621,7 +622,7 @@ pub fn retry_after(headers: &HeaderMap, now: jiff::Timestamp) -> Option<Duration
 /// At most `max` characters, with an ellipsis when cut; every key read from the environment
 /// is scrubbed **before** the cut, so a cut never leaves part of a key unrecognised.
 pub fn truncate(s: &str, max: usize) -> String {
-    crate::secrets::cut(s, max)
+    crate::base::secrets::cut(s, max)
 }
 
 /// A 2xx body that lacks what the wire format promises.

@@ -11,7 +11,7 @@ use super::{
     Answer, CallError, CallRequest, CostSource, ErrorKind, Latency, LatencySource, Provider,
     Purpose,
 };
-use crate::types::{Priority, TaskType};
+use crate::base::types::{Priority, TaskType};
 
 pub struct Keywords;
 

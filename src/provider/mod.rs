@@ -3,11 +3,13 @@
 mod anthropic;
 pub mod http;
 mod keywords;
+pub mod meter;
 mod openai;
 mod promptster;
 mod replay;
 pub mod sim;
 pub mod sse;
+pub mod tokens;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -16,9 +18,9 @@ use std::time::Duration;
 use futures::future::BoxFuture;
 use serde::{Deserialize, Serialize};
 
+use crate::base::types::ModelId;
 use crate::config::{Config, Endpoint, EndpointKind};
 use crate::grade::RecordedGrade;
-use crate::types::ModelId;
 use http::Key;
 
 pub use keywords::classify_keywords;
@@ -275,7 +277,7 @@ impl std::fmt::Display for CallError {
             write!(f, " (HTTP {s})")?;
         }
         // Scrubbed again at the last moment: a message built outside a provider is safe too.
-        write!(f, ": {}", crate::secrets::scrub(&self.message))
+        write!(f, ": {}", crate::base::secrets::scrub(&self.message))
     }
 }
 

@@ -312,7 +312,7 @@ mod tests {
 
     fn request(wire_name: &str) -> CallRequest {
         CallRequest {
-            model: crate::types::ModelId::parse("openai/x").unwrap(),
+            model: crate::base::types::ModelId::parse("openai/x").unwrap(),
             wire_name: std::sync::Arc::from(wire_name),
             prompt: std::sync::Arc::from("hi"),
             messages: None,
@@ -332,7 +332,7 @@ mod tests {
         let cfg = crate::config::Config::parse(
             std::path::Path::new("routes.toml"),
             src.to_string(),
-            crate::prices::PriceTable::shipped(),
+            crate::config::prices::PriceTable::shipped(),
             jiff::Timestamp::now(),
         )
         .unwrap();

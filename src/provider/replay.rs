@@ -10,12 +10,12 @@ use serde::{Deserialize, Serialize};
 use super::{
     Answer, CallError, CallRequest, CostSource, ErrorKind, Latency, LatencySource, Provider,
 };
+use crate::base::error::{InputError, InputErrors};
+use crate::base::jsonl::{Line, Lines, StrictError, parse_strict};
+use crate::base::types::{ModelId, sha256_hex};
 use crate::config::{LatencyModel, Model};
-use crate::error::{InputError, InputErrors};
 use crate::grade::RecordedGrade;
-use crate::jsonl::{Line, Lines, StrictError, parse_strict};
-use crate::tokens;
-use crate::types::{ModelId, sha256_hex};
+use crate::provider::tokens;
 
 /// One line of a recording (also what `run --record` writes).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -14,9 +14,9 @@ use super::{
     Answer, CallError, CallRequest, ErrorKind, Latency, LatencySource, Provider, Purpose,
     keywords::classify_keywords,
 };
+use crate::base::types::ModelId;
 use crate::config::{Endpoint, Model, SimProfile};
 use crate::grade::RecordedGrade;
-use crate::types::ModelId;
 
 /// z of the 95th percentile of the standard normal.
 const Z95: f64 = 1.644_853_626_951_472_2;
@@ -198,7 +198,7 @@ impl ItemDifficulty {
         let mut rng = SplitMix(mix(seed ^ mix(h.0)));
         let u = rng.unit_open();
         ItemDifficulty {
-            w: crate::paired::z(u),
+            w: crate::derive::paired::z(u),
             rho,
         }
     }
@@ -208,9 +208,9 @@ impl ItemDifficulty {
         if self.rho <= 0.0 {
             return u < quality;
         }
-        let e = crate::paired::z(u.clamp(1e-12, 1.0 - 1e-12));
+        let e = crate::derive::paired::z(u.clamp(1e-12, 1.0 - 1e-12));
         self.rho.sqrt() * self.w + (1.0 - self.rho).sqrt() * e
-            < crate::paired::z(quality.clamp(1e-12, 1.0 - 1e-12))
+            < crate::derive::paired::z(quality.clamp(1e-12, 1.0 - 1e-12))
     }
 }
 

@@ -11,10 +11,10 @@ use std::fmt::Write;
 use polars::prelude::*;
 
 use super::text::{in_seconds, ms_in, pct, route};
-use crate::analyze::ModelTask;
+use crate::base::types::{ModelId, TaskType};
 use crate::derive::Derived;
-use crate::stats::{self, Estimate};
-use crate::types::{ModelId, TaskType};
+use crate::derive::analyze::ModelTask;
+use crate::derive::stats::{self, Estimate};
 
 /// A cost per call that changed by at least this share is notable.
 pub const COST_CHANGE: f64 = 0.10;
@@ -157,7 +157,7 @@ pub fn compare(a: &Derived, b: &Derived) -> Comparison {
             route(&tb.default),
         ));
     }
-    for cell in crate::types::Cell::all() {
+    for cell in crate::base::types::Cell::all() {
         if ta.route(cell) != tb.route(cell) {
             table_changes.push((
                 cell.to_string(),
@@ -362,7 +362,7 @@ pub fn text(c: &Comparison) -> String {
             o,
             "Cells whose measured tables differ ({} of {}, A → B):",
             c.table_changes.len(),
-            crate::types::Cell::all().count() + 1
+            crate::base::types::Cell::all().count() + 1
         );
     }
     for (cellname, a, b) in &c.table_changes {

@@ -196,7 +196,7 @@ into_column!(
 );
 
 fn changes_frame(d: &Derived) -> anyhow::Result<DataFrame> {
-    use crate::policy::Decision;
+    use crate::derive::policy::Decision;
     let ds = &d.rec.decisions;
     let ev = |x: &Decision| x.evidence.clone();
     let q = |x: &Decision| x.evidence.as_ref().and_then(|e| e.quality.clone());
@@ -231,7 +231,7 @@ fn changes_frame(d: &Derived) -> anyhow::Result<DataFrame> {
         col("quality_test", ds, |x| {
             ev(x)?
                 .test
-                .map(|_| crate::policy::PAIRED_TEST)
+                .map(|_| crate::derive::policy::PAIRED_TEST)
                 .or(q(x).map(|c| c.test()))
         }),
         col("quality_question", ds, |x| {
@@ -308,7 +308,7 @@ fn changes_frame(d: &Derived) -> anyhow::Result<DataFrame> {
 fn simulation_frame(d: &Derived) -> anyhow::Result<DataFrame> {
     let rows = &d.sim;
     let strong = d.strong_weak.as_ref();
-    let pgr = |r: &crate::simulate::SimRow| -> Option<f64> {
+    let pgr = |r: &crate::derive::simulate::SimRow| -> Option<f64> {
         let sw = strong?;
         Some((r.quality? - sw.quality_weak) / (sw.quality_strong - sw.quality_weak))
     };
@@ -357,7 +357,7 @@ fn comparisons_frame(d: &Derived) -> anyhow::Result<DataFrame> {
 }
 
 fn threshold_frame(d: &Derived) -> anyhow::Result<DataFrame> {
-    let mut rows: Vec<(String, String, String, crate::simulate::CurvePoint)> = Vec::new();
+    let mut rows: Vec<(String, String, String, crate::derive::simulate::CurvePoint)> = Vec::new();
     if let Some(sw) = &d.strong_weak {
         let curves = [
             Some(&sw.cells),

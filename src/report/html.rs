@@ -15,8 +15,8 @@ use super::Exporter;
 use super::charts::{self, Confusion, CostQualityPoint, LatencyCurve};
 use super::sections::{self, Align, Span, Table};
 use super::text::{CLASSIFIER_COLUMNS, classifier_figures, in_seconds, ms_in, pct, quality, usd};
+use crate::base::types::{ModelId, TaskType};
 use crate::derive::Derived;
-use crate::types::{ModelId, TaskType};
 
 /// The `report.html` exporter.
 pub struct Html;
@@ -436,7 +436,7 @@ fn examples(o: &mut String, d: &Derived) -> anyhow::Result<()> {
 
 fn shorten(s: &str) -> String {
     // Keys are scrubbed before the cut, so a cut never leaves part of one unrecognised.
-    let s = &crate::secrets::scrub(s);
+    let s = &crate::base::secrets::scrub(s);
     let n = s.chars().count();
     if n <= SHOWN_CHARS {
         return s.to_string();
@@ -758,7 +758,7 @@ fn simulation(o: &mut String, d: &Derived) {
             .iter()
             .map(|r| {
                 (
-                    r.scenario == crate::simulate::RECOMMENDED_OUT_OF_SAMPLE,
+                    r.scenario == crate::derive::simulate::RECOMMENDED_OUT_OF_SAMPLE,
                     vec![
                         escape(&r.scenario),
                         escape(&r.classifier),
@@ -776,7 +776,7 @@ fn simulation(o: &mut String, d: &Derived) {
     let mut notes = Vec::new();
     for c in d.cfg.classifiers() {
         if let Some(loss) =
-            crate::simulate::misclassification_loss(&d.sim, "recommended", c.as_str())
+            crate::derive::simulate::misclassification_loss(&d.sim, "recommended", c.as_str())
         {
             notes.push(format!(
                 "<li>Misclassification by <code>{}</code> {}.</li>",

@@ -70,7 +70,7 @@ pub fn basis(dir: &std::path::Path) -> Option<Basis> {
 
 /// One cell's decision for scripts: the routes, the outcome, the reason and the figures that
 /// made it (`delta_quality` is the decision's own interval).
-pub fn decision(c: &crate::policy::Decision) -> serde_json::Value {
+pub fn decision(c: &crate::derive::policy::Decision) -> serde_json::Value {
     let e = c.evidence.as_ref();
     let t = e.and_then(|e| e.test.as_ref());
     serde_json::json!({

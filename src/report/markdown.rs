@@ -7,9 +7,9 @@ use super::sections::{self, Align, Span, Table};
 use super::text::{
     CLASSIFIER_COLUMNS, classifier_figures, in_seconds, ms_in, pct, quality, signed_usd, usd,
 };
+use crate::base::types::TaskType;
 use crate::derive::Derived;
-use crate::policy::{fmt_delta, fmt_p};
-use crate::types::TaskType;
+use crate::derive::policy::{fmt_delta, fmt_p};
 
 pub struct Markdown;
 
@@ -257,7 +257,7 @@ impl Exporter for Markdown {
             let best = rows[0].model.clone();
             let p50_s = in_seconds(rows.iter().map(|m| m.p50_ms));
             let p95_s = in_seconds(rows.iter().flat_map(|m| [m.p95_ms, m.p95.map(|e| e.high)]));
-            let vs_best = |m: &crate::types::ModelId| -> String {
+            let vs_best = |m: &crate::base::types::ModelId| -> String {
                 if *m == best {
                     return "best".into();
                 }
@@ -438,7 +438,7 @@ impl Exporter for Markdown {
         );
         for c in d.cfg.classifiers() {
             if let Some(loss) =
-                crate::simulate::misclassification_loss(&d.sim, "recommended", c.as_str())
+                crate::derive::simulate::misclassification_loss(&d.sim, "recommended", c.as_str())
             {
                 let _ = writeln!(
                     o,

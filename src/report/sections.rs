@@ -3,8 +3,8 @@
 //! shared formats of [`super::text`], so every format prints the same figures.
 
 use super::text::{pct, seconds, signed_seconds, signed_usd, usd};
+use crate::derive::policy::{Decision, Outcome};
 use crate::derive::{Derived, TableFigures, Verdict};
-use crate::policy::{Decision, Outcome};
 
 /// How a column's cells line up.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -265,8 +265,8 @@ pub fn two_sided(confidence: f64) -> f64 {
 /// The quality interval the decision used ("+0.150 [+0.020, +0.252]"): its test's when the
 /// challenger was tested (Holm may widen it: the level is then printed), else the unadjusted
 /// paired interval at `confidence`, two-sided (its level printed too).
-fn decision_interval(e: &crate::policy::Evidence, confidence: f64) -> String {
-    let fmt = |q: &crate::stats::Estimate, at: f64| {
+fn decision_interval(e: &crate::derive::policy::Evidence, confidence: f64) -> String {
+    let fmt = |q: &crate::derive::stats::Estimate, at: f64| {
         let suffix = if (at - two_sided(confidence)).abs() > 1e-9 {
             format!(" at {}%", level(at))
         } else {
@@ -318,7 +318,7 @@ fn routes(c: &Decision) -> Cell {
     }
     let mut v = vec![Span::Code(c.old.primary.to_string())];
     if c.old.fallback != c.new.fallback {
-        let f = |x: &Option<crate::types::ModelId>| {
+        let f = |x: &Option<crate::base::types::ModelId>| {
             x.as_ref().map(|m| m.to_string()).unwrap_or("none".into())
         };
         v.push(Span::Text(" (fallback ".into()));

@@ -1,9 +1,9 @@
 //! Plain-text tables for the terminal, and the number formats every report shares.
 
-use crate::analyze::ClassifierSummary;
+use crate::base::types::TaskType;
 use crate::derive::Derived;
-use crate::stats::Estimate;
-use crate::types::TaskType;
+use crate::derive::analyze::ClassifierSummary;
+use crate::derive::stats::Estimate;
 
 use super::sections::{self, Align, Table};
 

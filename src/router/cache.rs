@@ -10,8 +10,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::jsonl::{self, Lines};
-use crate::types::{Priority, TaskType};
+use crate::base::jsonl::{self, Lines};
+use crate::base::types::{Priority, TaskType};
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 struct Entry {

@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::jsonl::{Line, Lines};
+use crate::base::jsonl::{Line, Lines};
 use crate::provider::ErrorKind;
 
 /// One routed request.

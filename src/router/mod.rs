@@ -3,19 +3,21 @@
 //! connection failure; never on other 4xx). It reads the same `routes.toml` the benchmark writes.
 
 pub mod cache;
+pub mod from_log;
 pub mod log;
+pub mod monitor;
 
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::base::types::{Cell, ModelId, Priority, TaskType, sha256_hex};
 use crate::classify;
 use crate::config::Config;
-use crate::meter;
-use crate::prices::PriceTable;
+use crate::config::prices::PriceTable;
+use crate::provider::meter;
 use crate::provider::{self, Answer, CallError, CallRequest, ErrorKind, Provider, Purpose};
-use crate::types::{Cell, ModelId, Priority, TaskType, sha256_hex};
 
 pub use cache::ClassificationCache;
 pub use log::{RouteLog, RouteRecord};
@@ -132,7 +134,7 @@ impl Router {
         let mut cfg = Config::load(path, PriceTable::shipped(), jiff::Timestamp::now())?;
         if let Some(m) = &opts.classifier {
             if !cfg.models.contains_key(m) {
-                return Err(crate::error::UsageError(format!(
+                return Err(crate::base::error::UsageError(format!(
                     "--classifier {m}: not a model of {}",
                     path.display()
                 ))
@@ -160,8 +162,8 @@ impl Router {
                 let ep = cfg.endpoints.get(name)?;
                 let limits = EndpointLimits {
                     slots: tokio::sync::Semaphore::new(ep.max_concurrency.max(1)),
-                    rate: crate::runner::requests_per_minute(ep, &**p)
-                        .and_then(crate::runner::spaced_limiter),
+                    rate: crate::benchmark::requests_per_minute(ep, &**p)
+                        .and_then(crate::benchmark::spaced_limiter),
                 };
                 Some((name.clone(), limits))
             })

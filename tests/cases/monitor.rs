@@ -422,7 +422,7 @@ fn a_large_log_is_read_in_bounded_memory_with_exact_counts_and_percentiles_withi
         let got: f64 = overall[col].parse().unwrap();
         let want = exact_quantile(&lat, q);
         assert!(
-            (got - want).abs() <= want * routecal::monitor::latency::RELATIVE_ERROR + 0.001,
+            (got - want).abs() <= want * routecal::router::monitor::latency::RELATIVE_ERROR + 0.001,
             "{col}: {got} vs exact {want}"
         );
     }

@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use routecal::stats;
+use routecal::derive::stats;
 
 use crate::common::*;
 
@@ -305,17 +305,17 @@ fn repeats_average_each_item_before_the_interval() {
 }
 
 /// The policy re-run on bootstrap resamples of a finished run's items.
-fn stability(dir: &Path, suite: &Path, resamples: usize) -> routecal::stability::Stability {
+fn stability(dir: &Path, suite: &Path, resamples: usize) -> routecal::derive::stability::Stability {
     let (cfg, ds) = routecal::cmd::load_inputs(
         &suite.join("routes.toml"),
         &suite.join("dataset.jsonl"),
         jiff::Timestamp::now(),
     )
     .unwrap();
-    let journal = routecal::runner::journal::read(&dir.join("journal.jsonl")).unwrap();
-    let analysis = routecal::analyze::analyze(&cfg, &ds, &journal.rows).unwrap();
-    let obs = routecal::policy::Observations::new(&analysis, &ds);
-    routecal::stability::measure(&cfg, &obs, resamples, 7)
+    let journal = routecal::store::journal::read(&dir.join("journal.jsonl")).unwrap();
+    let analysis = routecal::derive::analyze::analyze(&cfg, &ds, &journal.rows).unwrap();
+    let obs = routecal::derive::policy::Observations::new(&analysis, &ds);
+    routecal::derive::stability::measure(&cfg, &obs, resamples, 7)
 }
 
 #[test]

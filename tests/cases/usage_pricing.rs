@@ -244,15 +244,15 @@ fn deepseek_cache_hits_and_promptster_cache_fields_are_read() {
     assert_eq!(row["cache_read_tokens"], 64, "{row}");
     // DeepSeek prices by time of day: the price of the run's start, cache hits at their rate.
     let at = jiff::Timestamp::from_millisecond(row["started_ms"].as_i64().unwrap()).unwrap();
-    let p = routecal::prices::PriceTable::shipped()
+    let p = routecal::config::prices::PriceTable::shipped()
         .lookup(
-            &routecal::types::ModelId::parse("deepseek/deepseek-chat").unwrap(),
+            &routecal::base::types::ModelId::parse("deepseek/deepseek-chat").unwrap(),
             at,
         )
         .unwrap();
     assert!(p.cache_read.is_some());
     let want = p
-        .cost_of(&routecal::prices::TokenUse {
+        .cost_of(&routecal::config::prices::TokenUse {
             input: 100,
             output: 5,
             cache_read: 64,

@@ -1,0 +1,859 @@
+//! Monitoring the router from its log: requests, cost and latency per cell and model, fallback
+//! rate per cell and per provider (a provider-health signal), error rate per cell, model and
+//! provider, classifier parse misses and cache hits, with alerts for cron.
+//!
+//! Cells are the ones the classifier produced: a cell the table does not list is shown as
+//! `math.latency (→ default)`, not lumped with every other unlisted cell.
+
+use std::collections::BTreeMap;
+
+use polars::prelude::*;
+
+use crate::base::types::{Cell, ModelId};
+use crate::provider::ErrorKind;
+use crate::router::RouteRecord;
+
+pub mod latency;
+pub mod logs;
+
+use latency::Latencies;
+
+/// Alert thresholds.
+#[derive(Debug, Clone)]
+pub struct Thresholds {
+    /// A cell or provider whose primary needs the fallback more often than this alerts.
+    pub fallback_rate: f64,
+    /// Classifier replies that do not parse more often than this alert.
+    pub parse_miss_rate: f64,
+    /// A cell, model or provider whose calls fail more often than this alerts. `auth` and
+    /// `quota_exhausted` errors alert at any rate and any number of requests.
+    pub error_rate: f64,
+    /// Groups with fewer requests do not alert (too little evidence).
+    pub min_requests: usize,
+}
+
+impl Default for Thresholds {
+    fn default() -> Self {
+        Thresholds {
+            fallback_rate: 0.05,
+            parse_miss_rate: 0.10,
+            error_rate: 0.05,
+            min_requests: 20,
+        }
+    }
+}
+
+pub struct MonitorReport {
+    pub requests: usize,
+    /// Long format: one row per scope (`overall`, `cell`, `provider`, `model`, `cell_model`)
+    /// and key. `model` rows count calls (a primary's and a fallback's), not requests, and
+    /// carry only `requests` and `error_rate`.
+    pub table: DataFrame,
+    pub alerts: Vec<String>,
+    /// Log lines skipped because they did not parse, and records outside the window.
+    pub skipped_lines: usize,
+    pub first_ts: Option<String>,
+    pub last_ts: Option<String>,
+}
+
+/// Column names of the monitor CSV, in order.
+pub const COLUMNS: &[&str] = &[
+    "scope",
+    "key",
+    "model",
+    "requests",
+    "cost_usd",
+    "p50_latency_ms",
+    "p95_latency_ms",
+    "fallback_rate",
+    "error_rate",
+    "parse_miss_rate",
+    "cache_hit_rate",
+    "alert",
+];
+
+fn ts_ms(ts: &str) -> Option<i64> {
+    ts.parse::<jiff::Timestamp>()
+        .ok()
+        .map(|t| t.as_millisecond())
+}
+
+/// Aggregate the records logged at or after `since_ms` (a convenience over [`Aggregate`]).
+pub fn monitor(
+    records: &[RouteRecord],
+    since_ms: Option<i64>,
+    th: &Thresholds,
+    skipped_lines: usize,
+) -> PolarsResult<MonitorReport> {
+    let mut agg = Aggregate::new(since_ms);
+    records.iter().for_each(|r| agg.add(r));
+    agg.finish(th, skipped_lines)
+}
+
+/// Counts, sums and latencies of one group (overall, a cell, a provider, a cell × model).
+#[derive(Debug, Clone, Default)]
+struct Group {
+    requests: u64,
+    cost_usd: f64,
+    fallback: u64,
+    failed: u64,
+    parse_miss: u64,
+    cache_hit: u64,
+    latency: Latencies,
+}
+
+impl Group {
+    fn add(&mut self, r: &RouteRecord) {
+        self.requests += 1;
+        // Unpriced requests (`None`) add nothing, as a sum that skips nulls.
+        self.cost_usd += r.cost_usd.unwrap_or(0.0);
+        self.fallback += u64::from(r.fallback_used);
+        self.failed += u64::from(!r.ok);
+        self.parse_miss += u64::from(r.classifier_parse_miss);
+        self.cache_hit += u64::from(r.classifier_cache_hit);
+        self.latency.record(r.latency_ms);
+    }
+
+    fn row(&self, scope: &'static str, key: &str, model: Option<&str>) -> Row {
+        let n = self.requests.max(1) as f64;
+        Row {
+            scope,
+            key: key.to_string(),
+            model: model.map(str::to_string),
+            requests: self.requests.min(u32::MAX as u64) as u32,
+            cost_usd: Some(self.cost_usd),
+            p50: self.latency.quantile(0.5),
+            p95: self.latency.quantile(0.95),
+            fallback_rate: Some(self.fallback as f64 / n),
+            error_rate: Some(self.failed as f64 / n),
+            parse_miss_rate: Some(self.parse_miss as f64 / n),
+            cache_hit_rate: Some(self.cache_hit as f64 / n),
+        }
+    }
+}
+
+/// The group of `key` in `map`, created on first use (without allocating a key for a hit).
+fn group<'m>(map: &'m mut BTreeMap<String, Group>, key: &str) -> &'m mut Group {
+    if !map.contains_key(key) {
+        map.insert(key.to_string(), Group::default());
+    }
+    map.get_mut(key).expect("inserted above")
+}
+
+/// One row of the monitor table (see [`COLUMNS`]).
+struct Row {
+    scope: &'static str,
+    key: String,
+    model: Option<String>,
+    requests: u32,
+    cost_usd: Option<f64>,
+    p50: Option<f64>,
+    p95: Option<f64>,
+    fallback_rate: Option<f64>,
+    error_rate: Option<f64>,
+    parse_miss_rate: Option<f64>,
+    cache_hit_rate: Option<f64>,
+}
+
+/// The monitor's state while it reads a log: fixed-size figures per group, so memory grows
+/// with the number of cells, models and providers, never with the number of lines. Records
+/// can come from several logs one after another; the figures are those of the logs
+/// concatenated.
+#[derive(Debug, Clone)]
+pub struct Aggregate {
+    since_ms: Option<i64>,
+    overall: Group,
+    cells: BTreeMap<String, Group>,
+    providers: BTreeMap<String, Group>,
+    /// Cell, then the model that answered.
+    cell_models: BTreeMap<String, BTreeMap<String, Group>>,
+    calls: Calls,
+    first_ts: Option<String>,
+    last_ts: Option<String>,
+}
+
+impl Aggregate {
+    /// An empty aggregate that counts the records logged at or after `since_ms` (ms since
+    /// the Unix epoch; `None` counts all).
+    pub fn new(since_ms: Option<i64>) -> Self {
+        Aggregate {
+            since_ms,
+            overall: Group::default(),
+            cells: BTreeMap::new(),
+            providers: BTreeMap::new(),
+            cell_models: BTreeMap::new(),
+            calls: BTreeMap::new(),
+            first_ts: None,
+            last_ts: None,
+        }
+    }
+
+    /// Count one record (ignored when it is older than the window or its time does not parse
+    /// while a window is set).
+    pub fn add(&mut self, r: &RouteRecord) {
+        if let Some(s) = self.since_ms
+            && ts_ms(&r.ts).is_none_or(|t| t < s)
+        {
+            return;
+        }
+        let cell = cell_key(r);
+        self.overall.add(r);
+        group(&mut self.cells, &cell).add(r);
+        group(&mut self.providers, &provider_of(&r.primary)).add(r);
+        if !self.cell_models.contains_key(&cell) {
+            self.cell_models.insert(cell.clone(), BTreeMap::new());
+        }
+        let models = self.cell_models.get_mut(&cell).expect("inserted above");
+        group(models, &r.routed_to).add(r);
+        add_calls(&mut self.calls, r, &cell);
+        if self.first_ts.as_deref().is_none_or(|t| r.ts.as_str() < t) {
+            self.first_ts = Some(r.ts.clone());
+        }
+        if self.last_ts.as_deref().is_none_or(|t| r.ts.as_str() > t) {
+            self.last_ts = Some(r.ts.clone());
+        }
+    }
+
+    /// Requests counted so far.
+    pub fn requests(&self) -> u64 {
+        self.overall.requests
+    }
+
+    /// The report: the table in its stable order (overall, cells, providers, models, the
+    /// classifier, cell × model, each sorted by key), and the alerts.
+    pub fn finish(self, th: &Thresholds, skipped_lines: usize) -> PolarsResult<MonitorReport> {
+        let mut rows = vec![self.overall.row("overall", "all", None)];
+        rows.extend(self.cells.iter().map(|(k, g)| g.row("cell", k, None)));
+        rows.extend(
+            self.providers
+                .iter()
+                .map(|(k, g)| g.row("provider", k, None)),
+        );
+        for scope in ["model", "classifier"] {
+            rows.extend(
+                self.calls
+                    .iter()
+                    .filter(|((s, _), _)| *s == scope)
+                    .map(|((s, k), c)| call_row(s, k, c)),
+            );
+        }
+        for (cell, models) in &self.cell_models {
+            rows.extend(
+                models
+                    .iter()
+                    .map(|(m, g)| g.row("cell_model", cell, Some(m))),
+            );
+        }
+        let mut table = frame(&rows)?;
+        let (alerts, flags) = alerts(&table, &self.calls, th)?;
+        table.with_column(Column::new("alert".into(), flags))?;
+        Ok(MonitorReport {
+            requests: self.overall.requests as usize,
+            table,
+            alerts,
+            skipped_lines,
+            first_ts: self.first_ts,
+            last_ts: self.last_ts,
+        })
+    }
+}
+
+/// A `model` or `classifier` row: calls and their error rate only.
+fn call_row(scope: &'static str, key: &str, c: &CallCounts) -> Row {
+    Row {
+        scope,
+        key: key.to_string(),
+        model: None,
+        requests: c.calls.min(u32::MAX as usize) as u32,
+        cost_usd: None,
+        p50: None,
+        p95: None,
+        fallback_rate: None,
+        error_rate: Some(c.rate()),
+        parse_miss_rate: None,
+        cache_hit_rate: None,
+    }
+}
+
+/// The rows as a frame with the [`COLUMNS`] (but `alert`).
+fn frame(rows: &[Row]) -> PolarsResult<DataFrame> {
+    let f = |name: &str, get: fn(&Row) -> Option<f64>| {
+        Column::new(name.into(), rows.iter().map(get).collect::<Vec<_>>())
+    };
+    DataFrame::new(
+        rows.len(),
+        vec![
+            Column::new(
+                "scope".into(),
+                rows.iter().map(|r| r.scope).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "key".into(),
+                rows.iter().map(|r| r.key.as_str()).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "model".into(),
+                rows.iter().map(|r| r.model.as_deref()).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "requests".into(),
+                rows.iter().map(|r| r.requests).collect::<Vec<_>>(),
+            ),
+            f("cost_usd", |r| r.cost_usd),
+            f("p50_latency_ms", |r| r.p50),
+            f("p95_latency_ms", |r| r.p95),
+            f("fallback_rate", |r| r.fallback_rate),
+            f("error_rate", |r| r.error_rate),
+            f("parse_miss_rate", |r| r.parse_miss_rate),
+            f("cache_hit_rate", |r| r.cache_hit_rate),
+        ],
+    )
+}
+
+/// The cell a record was routed for, as the classifier produced it: `task.priority`, with
+/// ` (→ default)` when the table does not list it and `[default]` answered.
+pub fn cell_key(r: &RouteRecord) -> String {
+    let real = format!("{}.{}", r.task, r.priority);
+    if r.cell != "default" {
+        return r.cell.clone();
+    }
+    match real.parse::<Cell>() {
+        Ok(c) => format!("{c} (→ default)"),
+        Err(_) => r.cell.clone(),
+    }
+}
+
+/// Calls and failed calls of one group, with the failures by error kind.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct CallCounts {
+    pub calls: usize,
+    pub failed: usize,
+    /// Failures by kind (`unknown` when an older log did not record the primary's kind).
+    pub kinds: BTreeMap<&'static str, usize>,
+}
+
+impl CallCounts {
+    fn add(&mut self, failed: bool, kind: Option<ErrorKind>) {
+        self.calls += 1;
+        if failed {
+            self.failed += 1;
+            *self
+                .kinds
+                .entry(kind.map_or("unknown", ErrorKind::as_str))
+                .or_default() += 1;
+        }
+    }
+
+    fn rate(&self) -> f64 {
+        self.failed as f64 / self.calls.max(1) as f64
+    }
+
+    fn kinds_text(&self) -> String {
+        self.kinds
+            .iter()
+            .map(|(k, n)| format!("{n} {k}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+/// Call counts keyed by scope (`cell`, `model`, `provider`) and key.
+type Calls = BTreeMap<(&'static str, String), CallCounts>;
+
+fn provider_of(m: &str) -> String {
+    ModelId::parse(m)
+        .map(|m| m.provider().to_string())
+        .unwrap_or_else(|_| m.to_string())
+}
+
+/// Count the calls one record made: the primary's, and the fallback's when it was tried. A
+/// primary that was followed by its fallback failed, whatever the fallback did.
+fn add_calls(out: &mut Calls, r: &RouteRecord, cell: &str) {
+    let primary_failed = r.fallback_used || !r.ok;
+    let primary_kind = if r.fallback_used {
+        r.primary_error_kind
+    } else {
+        r.error_kind
+    };
+    let mut made = vec![(r.primary.as_str(), primary_failed, primary_kind)];
+    if r.fallback_used {
+        made.push((r.routed_to.as_str(), !r.ok, r.error_kind));
+    }
+    if !r.classifier_cache_hit {
+        out.entry(("classifier", "classifier".into()))
+            .or_default()
+            .add(r.classifier_error_kind.is_some(), r.classifier_error_kind);
+    }
+    for (model, failed, kind) in made {
+        for key in [
+            ("cell", cell.to_string()),
+            ("model", model.to_string()),
+            ("provider", provider_of(model)),
+        ] {
+            out.entry(key).or_default().add(failed, kind);
+        }
+    }
+}
+
+/// What an error kind that alerts at any rate means, for the alert's text.
+fn alarming(kind: &str) -> Option<&'static str> {
+    match kind {
+        "auth" => Some("a missing, revoked or wrong API key"),
+        "quota_exhausted" => Some("the account's quota or credit is used up"),
+        _ => None,
+    }
+}
+
+/// The alerts, and each table row's alert flags (comma-separated, `None` when quiet).
+fn alerts(
+    table: &DataFrame,
+    calls: &Calls,
+    th: &Thresholds,
+) -> PolarsResult<(Vec<String>, Vec<Option<String>>)> {
+    let mut alerts = Vec::new();
+    let mut flagged: BTreeMap<(String, String), Vec<&'static str>> = BTreeMap::new();
+    let scope = table.column("scope")?.str()?;
+    let key = table.column("key")?.str()?;
+    let n = table.column("requests")?.u32()?;
+    let fb = table.column("fallback_rate")?.f64()?;
+    let pm = table.column("parse_miss_rate")?.f64()?;
+    for i in 0..table.height() {
+        let (s, k) = (scope.get(i).unwrap_or(""), key.get(i).unwrap_or(""));
+        let n = n.get(i).unwrap_or(0) as usize;
+        if n < th.min_requests {
+            continue;
+        }
+        let f = fb.get(i).unwrap_or(0.0);
+        if matches!(s, "cell" | "provider") && f > th.fallback_rate {
+            alerts.push(format!(
+                "fallback rate of {s} {k} is {:.1}% over {n} requests (threshold {:.1}%)",
+                f * 100.0,
+                th.fallback_rate * 100.0
+            ));
+            flagged
+                .entry((s.into(), k.into()))
+                .or_default()
+                .push("fallback_rate");
+        }
+        let p = pm.get(i).unwrap_or(0.0);
+        if s == "overall" && p > th.parse_miss_rate {
+            alerts.push(format!(
+                "classifier parse misses are {:.1}% over {n} requests (threshold {:.1}%)",
+                p * 100.0,
+                th.parse_miss_rate * 100.0
+            ));
+            flagged
+                .entry((s.into(), k.into()))
+                .or_default()
+                .push("parse_miss_rate");
+        }
+    }
+    for ((s, k), c) in calls {
+        if c.calls >= th.min_requests && c.rate() > th.error_rate {
+            alerts.push(format!(
+                "error rate of {s} {k} is {:.1}% over {} calls (threshold {:.1}%): {}",
+                c.rate() * 100.0,
+                c.calls,
+                th.error_rate * 100.0,
+                c.kinds_text()
+            ));
+            flagged
+                .entry((s.to_string(), k.clone()))
+                .or_default()
+                .push("error_rate");
+        }
+        // Keys and quotas are per account: one alert per model (and for the classifier),
+        // whatever the numbers.
+        let from = match *s {
+            "model" => format!("model {k} (provider {})", provider_of(k)),
+            "classifier" => "the classifier".to_string(),
+            _ => continue,
+        };
+        for (kind, count) in &c.kinds {
+            if let Some(meaning) = alarming(kind) {
+                alerts.push(format!(
+                    "{count} {kind} error{} from {from} in {} calls: {meaning}",
+                    if *count == 1 { "" } else { "s" },
+                    c.calls
+                ));
+                flagged
+                    .entry((s.to_string(), k.clone()))
+                    .or_default()
+                    .push(kind);
+            }
+        }
+    }
+    let flags = (0..table.height())
+        .map(|i| {
+            let k = (
+                scope.get(i).unwrap_or("").to_string(),
+                key.get(i).unwrap_or("").to_string(),
+            );
+            flagged.get(&k).map(|f| {
+                let mut f = f.clone();
+                f.dedup();
+                f.join(",")
+            })
+        })
+        .collect();
+    Ok((alerts, flags))
+}
+
+/// The report as a Markdown block (for a CI step summary or a chat message).
+pub fn markdown(r: &MonitorReport) -> anyhow::Result<String> {
+    let mut o = format!(
+        "### Router monitor: {} requests ({} – {})\n\n",
+        r.requests,
+        r.first_ts.as_deref().unwrap_or("–"),
+        r.last_ts.as_deref().unwrap_or("–")
+    );
+    if r.alerts.is_empty() {
+        o.push_str("No alerts.\n\n");
+    } else {
+        for a in &r.alerts {
+            o.push_str(&format!("- **ALERT** {a}\n"));
+        }
+        o.push('\n');
+    }
+    o.push_str("| scope | key | model | requests | cost | p50 | p95 | fallback | errors | parse misses | cache hits |\n");
+    o.push_str("|---|---|---|---|---|---|---|---|---|---|---|\n");
+    for row in rows(r)? {
+        o.push_str(&format!("| {} |\n", row.join(" | ")));
+    }
+    Ok(o)
+}
+
+/// Rows formatted for people.
+pub fn rows(r: &MonitorReport) -> anyhow::Result<Vec<Vec<String>>> {
+    use crate::report::text::{ms, pct, usd};
+    let rate = |x: Option<f64>| x.map(pct).unwrap_or_else(|| "–".into());
+    let t = &r.table;
+    let s = |c: &str| -> anyhow::Result<&StringChunked> { Ok(t.column(c)?.str()?) };
+    let f = |c: &str| -> anyhow::Result<&Float64Chunked> { Ok(t.column(c)?.f64()?) };
+    let (scope, key, model) = (s("scope")?, s("key")?, s("model")?);
+    let n = t.column("requests")?.u32()?;
+    let (cost, p50, p95, fb, err, pm, ch) = (
+        f("cost_usd")?,
+        f("p50_latency_ms")?,
+        f("p95_latency_ms")?,
+        f("fallback_rate")?,
+        f("error_rate")?,
+        f("parse_miss_rate")?,
+        f("cache_hit_rate")?,
+    );
+    Ok((0..t.height())
+        .map(|i| {
+            vec![
+                scope.get(i).unwrap_or("").to_string(),
+                key.get(i).unwrap_or("").to_string(),
+                model.get(i).unwrap_or("").to_string(),
+                n.get(i).unwrap_or(0).to_string(),
+                if matches!(scope.get(i), Some("model" | "classifier")) {
+                    "–".into()
+                } else {
+                    usd(cost.get(i))
+                },
+                ms(p50.get(i)),
+                ms(p95.get(i)),
+                rate(fb.get(i)),
+                rate(err.get(i)),
+                rate(pm.get(i)),
+                rate(ch.get(i)),
+            ]
+        })
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rec(
+        ts: &str,
+        cell: &str,
+        primary: &str,
+        routed_to: &str,
+        fallback: bool,
+        latency: f64,
+    ) -> RouteRecord {
+        RouteRecord {
+            ts: ts.into(),
+            prompt_sha256: "x".into(),
+            task: "code".into(),
+            priority: "quality".into(),
+            cell: cell.into(),
+            primary: primary.into(),
+            routed_to: routed_to.into(),
+            fallback_used: fallback,
+            ok: true,
+            error_kind: None,
+            primary_error_kind: None,
+            cost_usd: Some(0.01),
+            latency_ms: latency,
+            classifier_cache_hit: false,
+            classifier_parse_miss: false,
+            classifier_error_kind: None,
+            prompt: None,
+        }
+    }
+
+    #[test]
+    fn fallback_spike_alerts_per_cell_and_provider() {
+        let mut rs = Vec::new();
+        for i in 0..40 {
+            let fb = i % 4 == 0; // 25% of code.quality falls back
+            rs.push(rec(
+                "2026-11-20T10:00:00Z",
+                "code.quality",
+                "anthropic/opus",
+                if fb { "openai/gpt" } else { "anthropic/opus" },
+                fb,
+                100.0 + i as f64,
+            ));
+            rs.push(rec(
+                "2026-11-20T10:00:00Z",
+                "default",
+                "deepseek/chat",
+                "deepseek/chat",
+                false,
+                50.0,
+            ));
+        }
+        let r = monitor(&rs, None, &Thresholds::default(), 0).unwrap();
+        assert_eq!(r.requests, 80);
+        let fallback: Vec<&String> = r
+            .alerts
+            .iter()
+            .filter(|a| a.starts_with("fallback rate"))
+            .collect();
+        assert_eq!(fallback.len(), 2, "{:?}", r.alerts);
+        // A primary that needed its fallback failed: its calls fail 25% of the time.
+        assert!(
+            r.alerts
+                .iter()
+                .any(|a| a.starts_with("error rate of model anthropic/opus is 25.0% over 40 calls"))
+        );
+        assert!(
+            r.alerts
+                .iter()
+                .any(|a| a.contains("cell code.quality") && a.contains("25.0%"))
+        );
+        assert!(r.alerts.iter().any(|a| a.contains("provider anthropic")));
+        let scope = r.table.column("scope").unwrap().str().unwrap();
+        assert_eq!(scope.get(0), Some("overall"));
+        let n = r.table.column("requests").unwrap().u32().unwrap();
+        assert_eq!(n.get(0), Some(80));
+        // p50 of 100..139 (linear) is 119.5.
+        let rows = rows(&r).unwrap();
+        let cq = rows
+            .iter()
+            .find(|x| x[0] == "cell" && x[1] == "code.quality")
+            .unwrap();
+        assert_eq!(cq[5], "120 ms");
+    }
+
+    fn failed(cell: &str, task: &str, prio: &str, kind: ErrorKind) -> RouteRecord {
+        RouteRecord {
+            task: task.into(),
+            priority: prio.into(),
+            ok: false,
+            error_kind: Some(kind),
+            ..rec(
+                "2026-11-20T10:00:00Z",
+                cell,
+                "openai/gpt",
+                "openai/gpt",
+                false,
+                10.0,
+            )
+        }
+    }
+
+    fn column(r: &MonitorReport, scope: &str) -> Vec<String> {
+        let s = r.table.column("scope").unwrap().str().unwrap();
+        let k = r.table.column("key").unwrap().str().unwrap();
+        (0..r.table.height())
+            .filter(|i| s.get(*i) == Some(scope))
+            .map(|i| k.get(i).unwrap().to_string())
+            .collect()
+    }
+
+    #[test]
+    fn auth_and_quota_errors_alert_at_any_rate_and_any_count() {
+        let mut rs: Vec<RouteRecord> = (0..200)
+            .map(|_| {
+                rec(
+                    "2026-11-20T10:00:00Z",
+                    "code.quality",
+                    "a/x",
+                    "a/x",
+                    false,
+                    5.0,
+                )
+            })
+            .collect();
+        rs.push(failed("code.quality", "code", "quality", ErrorKind::Auth));
+        rs.push(failed(
+            "code.quality",
+            "code",
+            "quality",
+            ErrorKind::QuotaExhausted,
+        ));
+        let r = monitor(&rs, None, &Thresholds::default(), 0).unwrap();
+        assert!(
+            r.alerts
+                .iter()
+                .any(|a| a.starts_with("1 auth error from model openai/gpt (provider openai)")),
+            "{:?}",
+            r.alerts
+        );
+        assert!(
+            r.alerts
+                .iter()
+                .any(|a| a.starts_with("1 quota_exhausted error"))
+        );
+        // 2 of 202 calls: under the rate threshold, so no rate alert.
+        assert!(
+            !r.alerts.iter().any(|a| a.starts_with("error rate")),
+            "{:?}",
+            r.alerts
+        );
+        let flags = r.table.column("alert").unwrap().str().unwrap();
+        let keys = r.table.column("key").unwrap().str().unwrap();
+        let i = (0..r.table.height())
+            .find(|i| keys.get(*i) == Some("openai/gpt"))
+            .unwrap();
+        assert_eq!(flags.get(i), Some("auth,quota_exhausted"));
+    }
+
+    #[test]
+    fn an_error_rate_past_the_threshold_alerts_per_cell_model_and_provider() {
+        let mut rs: Vec<RouteRecord> = (0..18)
+            .map(|_| {
+                rec(
+                    "2026-11-20T10:00:00Z",
+                    "code.quality",
+                    "openai/gpt",
+                    "openai/gpt",
+                    false,
+                    5.0,
+                )
+            })
+            .collect();
+        for _ in 0..4 {
+            rs.push(failed("code.quality", "code", "quality", ErrorKind::Server));
+        }
+        let r = monitor(&rs, None, &Thresholds::default(), 0).unwrap();
+        for scope in ["cell code.quality", "model openai/gpt", "provider openai"] {
+            assert!(
+                r.alerts.iter().any(|a| a
+                    .starts_with(&format!("error rate of {scope} is 18.2% over 22 calls"))
+                    && a.ends_with("4 server")),
+                "{scope}: {:?}",
+                r.alerts
+            );
+        }
+        let quiet = monitor(&rs[..19], None, &Thresholds::default(), 0).unwrap();
+        assert!(
+            quiet.alerts.is_empty(),
+            "under min_requests: {:?}",
+            quiet.alerts
+        );
+    }
+
+    #[test]
+    fn every_real_cell_has_its_row_and_unlisted_ones_say_they_used_default() {
+        let mut rs = vec![rec(
+            "2026-11-20T10:00:00Z",
+            "code.quality",
+            "a/x",
+            "a/x",
+            false,
+            5.0,
+        )];
+        for (task, prio) in [
+            ("math", "latency"),
+            ("creative", "quality"),
+            ("math", "latency"),
+        ] {
+            rs.push(RouteRecord {
+                task: task.into(),
+                priority: prio.into(),
+                ..rec("2026-11-20T10:00:00Z", "default", "b/y", "b/y", false, 5.0)
+            });
+        }
+        let r = monitor(&rs, None, &Thresholds::default(), 0).unwrap();
+        assert_eq!(
+            column(&r, "cell"),
+            vec![
+                "code.quality",
+                "creative.quality (→ default)",
+                "math.latency (→ default)"
+            ]
+        );
+        let rows = rows(&r).unwrap();
+        let ml = rows
+            .iter()
+            .find(|x| x[0] == "cell" && x[1] == "math.latency (→ default)")
+            .unwrap();
+        assert_eq!(ml[3], "2");
+        assert_eq!(column(&r, "model"), vec!["a/x", "b/y"]);
+    }
+
+    #[test]
+    fn a_classifier_with_a_revoked_key_alerts() {
+        let rs: Vec<RouteRecord> = (0..3)
+            .map(|_| RouteRecord {
+                classifier_parse_miss: true,
+                classifier_error_kind: Some(ErrorKind::Auth),
+                ..rec(
+                    "2026-11-20T10:00:00Z",
+                    "general.default",
+                    "a/x",
+                    "a/x",
+                    false,
+                    5.0,
+                )
+            })
+            .collect();
+        let r = monitor(&rs, None, &Thresholds::default(), 0).unwrap();
+        assert!(
+            r.alerts
+                .iter()
+                .any(|a| a.starts_with("3 auth errors from the classifier in 3 calls")),
+            "{:?}",
+            r.alerts
+        );
+        assert_eq!(column(&r, "classifier"), vec!["classifier"]);
+        let row = rows(&r)
+            .unwrap()
+            .into_iter()
+            .find(|x| x[0] == "classifier")
+            .unwrap();
+        assert_eq!(
+            (row[3].as_str(), row[4].as_str(), row[8].as_str()),
+            ("3", "–", "100.0%")
+        );
+    }
+
+    #[test]
+    fn since_filters_old_records() {
+        let rs = vec![
+            rec("2026-11-01T00:00:00Z", "default", "a/b", "a/b", true, 1.0),
+            rec("2026-11-24T00:00:00Z", "default", "a/b", "a/b", false, 1.0),
+        ];
+        let since = ts_ms("2026-11-18T00:00:00Z");
+        let r = monitor(
+            &rs,
+            since,
+            &Thresholds {
+                min_requests: 1,
+                ..Thresholds::default()
+            },
+            0,
+        )
+        .unwrap();
+        assert_eq!(r.requests, 1);
+        assert!(r.alerts.is_empty());
+    }
+}
