@@ -1,7 +1,9 @@
 //! Foundations every stage shares: the domain vocabulary, errors and exit codes, line-oriented
-//! input, and keeping API keys out of everything written.
+//! input, keeping API keys out of everything written, how numbers print and atomic writes.
 
 pub mod error;
+pub mod fmt;
+pub mod fsio;
 pub mod jsonl;
 pub mod secrets;
 pub mod types;

@@ -123,10 +123,10 @@ impl JudgeEstimate {
     pub fn describe(&self) -> String {
         let cost = match (self.est_cost, self.live) {
             (None, _) => "UNPRICED".to_string(),
-            (Some(c), true) => crate::report::text::usd(Some(c.0)),
+            (Some(c), true) => crate::base::fmt::usd(Some(c.0)),
             (Some(c), false) => format!(
                 "{} at list prices, not spent",
-                crate::report::text::usd(Some(c.0))
+                crate::base::fmt::usd(Some(c.0))
             ),
         };
         format!(

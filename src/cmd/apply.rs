@@ -81,8 +81,8 @@ pub fn apply(a: ApplyArgs) -> anyhow::Result<u8> {
     let backup = backup_path(&target);
     let write = changed && !a.dry_run;
     if write {
-        report::write_atomic(&backup, current.as_bytes())?;
-        report::write_atomic(&target, accepted.text.as_bytes())?;
+        crate::base::fsio::write_atomic(&backup, current.as_bytes())?;
+        crate::base::fsio::write_atomic(&target, accepted.text.as_bytes())?;
     }
 
     let out = Outcome {

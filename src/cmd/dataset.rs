@@ -32,7 +32,7 @@ pub fn from_log(a: FromLogArgs) -> anyhow::Result<u8> {
         out.push(b'\n');
     }
     match &a.out {
-        Some(p) => crate::report::write_atomic(p, &out)?,
+        Some(p) => crate::base::fsio::write_atomic(p, &out)?,
         None => out!("{}", String::from_utf8(out)?),
     }
     let cells: Vec<String> = s

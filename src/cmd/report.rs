@@ -275,8 +275,8 @@ fn two(a: &ReportArgs, later: &Path) -> anyhow::Result<u8> {
     let md_path = later.join(format!("{stem}.md"));
     let csv_path = later.join(format!("{stem}.csv"));
     let csv = report::frame_to_csv(&compare::frame(&c)?)?;
-    report::write_atomic(&md_path, compare::markdown(&c).as_bytes())?;
-    report::write_atomic(&csv_path, &csv)?;
+    crate::base::fsio::write_atomic(&md_path, compare::markdown(&c).as_bytes())?;
+    crate::base::fsio::write_atomic(&csv_path, &csv)?;
     if a.json {
         let files = [
             super::display_path(&md_path),

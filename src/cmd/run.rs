@@ -4,6 +4,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::base::error::UsageError;
+use crate::base::fmt;
 use crate::benchmark::duration;
 use crate::benchmark::judge_phase::JudgeEstimate;
 use crate::benchmark::stop::Stop;
@@ -559,15 +560,15 @@ fn check_budget(
         let already = if est.already > 0.0 {
             format!(
                 " ({} already spent by this run)",
-                text::usd(Some(est.already))
+                fmt::usd(Some(est.already))
             )
         } else {
             String::new()
         };
         return Err(UsageError(format!(
             "the plan is estimated at {}{already}, over --max-spend {}: nothing was called or written. Raise --max-spend, or use fewer items, models or repeats.",
-            text::usd(Some(est.total())),
-            text::usd(Some(limit)),
+            fmt::usd(Some(est.total())),
+            fmt::usd(Some(limit)),
         ))
         .into());
     }
@@ -654,9 +655,9 @@ fn describe_plan(
                 format!("{}/{}", m.est_input_tokens, m.est_output_tokens),
                 match (m.est_cost, m.live) {
                     (None, _) => "UNPRICED".to_string(),
-                    (Some(c), true) => text::usd(Some(c.0)),
+                    (Some(c), true) => fmt::usd(Some(c.0)),
                     (Some(c), false) => {
-                        format!("{} at list prices, not spent", text::usd(Some(c.0)))
+                        format!("{} at list prices, not spent", fmt::usd(Some(c.0)))
                     }
                 },
             ]
@@ -683,20 +684,20 @@ fn describe_plan(
     }
     out.push_str(&format!(
         "Estimated spend on live endpoints: {}",
-        text::usd(Some(est.calls + est.judge))
+        fmt::usd(Some(est.calls + est.judge))
     ));
     if est.judge > 0.0 {
         out.push_str(&format!(
             " ({} calls, {} judge)",
-            text::usd(Some(est.calls)),
-            text::usd(Some(est.judge))
+            fmt::usd(Some(est.calls)),
+            fmt::usd(Some(est.judge))
         ));
     }
     if est.already > 0.0 {
         out.push_str(&format!(
             ", {} already spent, {} in all",
-            text::usd(Some(est.already)),
-            text::usd(Some(est.total()))
+            fmt::usd(Some(est.already)),
+            fmt::usd(Some(est.total()))
         ));
     }
     out.push_str(&format!(
@@ -708,7 +709,7 @@ fn describe_plan(
     if let Some(limit) = max_spend {
         out.push_str(&format!(
             "Budget (--max-spend): {}{}\n",
-            text::usd(Some(limit)),
+            fmt::usd(Some(limit)),
             if est.total() > limit {
                 ": the estimate is over it, the run is refused"
             } else {

@@ -7,6 +7,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use super::run::{live_spend, print_outcome};
+use crate::base::fmt;
 use crate::benchmark::stop::{self, Stop, StopReason};
 use crate::benchmark::{self, budget::Budget, plan::Plan, progress::ProgressMode};
 use crate::cli::RunArgs;
@@ -14,7 +15,7 @@ use crate::config::Config;
 use crate::dataset::Dataset;
 use crate::derive;
 use crate::provider;
-use crate::report::{self, text};
+use crate::report;
 use crate::store::journal;
 use crate::store::run_dir::{self, Manifest};
 
@@ -272,12 +273,12 @@ impl RunState<'_> {
         let advice = format!(
             "routecal run --resume {} --max-spend <more than {}>",
             super::display_path(self.dir),
-            text::usd(Some(limit))
+            fmt::usd(Some(limit))
         );
         eoutln!(
             "warning: stopped at --max-spend {}: {not_made} planned calls not made ({} spent on live endpoints); the reports cover the calls made. Continue with: {advice}",
-            text::usd(Some(limit)),
-            text::usd(Some(m.totals.spent_usd)),
+            fmt::usd(Some(limit)),
+            fmt::usd(Some(m.totals.spent_usd)),
         );
     }
 }

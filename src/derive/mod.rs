@@ -104,7 +104,7 @@ impl Derived<'_> {
     /// run's classifier, the recommended one out of sample (cross-fitted) first, its in-sample
     /// figure beside it. `None` without simulated tables.
     pub fn table_headline(&self) -> Option<String> {
-        use crate::report::text::usd;
+        use crate::base::fmt::usd;
         let cls = self.cfg.classifier.model.as_str();
         let row = |scenario: &str| {
             self.sim
@@ -237,7 +237,7 @@ impl Derived<'_> {
                 w.push(format!(
                     "{} fails {} of its {} calls",
                     mt.model,
-                    crate::report::text::pct(mt.error_rate),
+                    crate::base::fmt::percent_1dp(mt.error_rate),
                     mt.task
                 ));
             }
@@ -258,7 +258,7 @@ impl Derived<'_> {
             if row.scenario == "recommended" && row.fallback_rate > 0.05 {
                 w.push(format!(
                     "the recommended table falls back on {} of requests ({})",
-                    crate::report::text::pct(row.fallback_rate),
+                    crate::base::fmt::percent_1dp(row.fallback_rate),
                     row.classifier
                 ));
             }

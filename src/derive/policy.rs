@@ -31,6 +31,7 @@ use std::cell::RefCell;
 use rayon::prelude::*;
 use std::collections::{BTreeMap, HashMap};
 
+use crate::base::fmt::{p_value, percent_0dp, signed_delta_3dp};
 use crate::base::types::{Cell, ModelId, Priority, TaskType};
 use crate::config::{Config, Route, RouteTable};
 use crate::dataset::Dataset;
@@ -170,8 +171,8 @@ impl QualityComparison {
     pub fn describe(&self) -> String {
         format!(
             "{}, {}, n = {}",
-            fmt_delta(&self.delta),
-            fmt_p(self.p_value),
+            signed_delta_3dp(&self.delta),
+            p_value(self.p_value),
             self.n
         )
     }
@@ -229,9 +230,9 @@ impl ChallengerTest {
         };
         format!(
             "{} at {:.1}%{family}, {}{} for H0: Δ ≤ {:+.3}, n = {}",
-            fmt_delta(&self.tested.interval),
+            signed_delta_3dp(&self.tested.interval),
             self.confidence() * 100.0,
-            fmt_p(self.tested.p_adjusted),
+            p_value(self.tested.p_adjusted),
             if self.family > 1 { " adjusted" } else { "" },
             self.theta,
             self.difference.n
@@ -355,32 +356,6 @@ impl Recommendation {
         self.decisions
             .iter()
             .filter(|d| d.outcome == Outcome::Undecided)
-    }
-}
-
-pub fn fmt_delta(d: &Estimate) -> String {
-    format!("Δ {:+.3} [{:+.3}, {:+.3}]", d.value, d.low, d.high)
-}
-
-/// A relative change as a percentage with its interval: "−96% [−97%, −95%]".
-pub fn fmt_change(e: &Estimate) -> String {
-    let p = |x: f64| {
-        let v = x * 100.0;
-        if v < 0.0 {
-            format!("−{:.0}%", -v)
-        } else {
-            format!("+{v:.0}%")
-        }
-    };
-    format!("{} [{}, {}]", p(e.value), p(e.low), p(e.high))
-}
-
-/// A p-value as reports print it: "p = 0.031", "p < 0.001".
-pub fn fmt_p(p: f64) -> String {
-    if p < 0.001 {
-        "p < 0.001".into()
-    } else {
-        format!("p = {p:.3}")
     }
 }
 
@@ -811,10 +786,6 @@ impl<'o, 'a> Scope<'o, 'a> {
     }
 }
 
-fn pct(x: f64) -> String {
-    format!("{:.0}%", x * 100.0)
-}
-
 // ---------------------------------------------------------------------------------------------
 // Fallback
 
@@ -934,7 +905,7 @@ fn choose_fallback(
         format!(
             "{} rescues {} of the {} items where {pm} failed or scored lowest",
             s.profiles[i].model,
-            pct(rescue(i)),
+            percent_0dp(rescue(i)),
             weak.len()
         )
     };
@@ -961,6 +932,7 @@ pub fn primaries(rec: &Recommendation) -> BTreeMap<String, ModelId> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::base::fmt::percent_change_interval;
 
     fn m(s: &str) -> ModelId {
         ModelId::parse(s).unwrap()
@@ -1011,9 +983,7 @@ mod tests {
             low: -0.97,
             high: -0.95,
         };
-        assert_eq!(fmt_change(&e), "−96% [−97%, −95%]");
-        assert_eq!(fmt_p(0.0004), "p < 0.001");
-        assert_eq!(fmt_p(0.0312), "p = 0.031");
+        assert_eq!(percent_change_interval(&e), "−96% [−97%, −95%]");
         assert_eq!(Outcome::Undecided.as_str(), "undecided");
     }
 }

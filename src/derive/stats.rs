@@ -17,6 +17,18 @@ pub struct Estimate {
     pub high: f64,
 }
 
+impl crate::base::fmt::Interval for Estimate {
+    fn value(&self) -> f64 {
+        self.value
+    }
+    fn low(&self) -> f64 {
+        self.low
+    }
+    fn high(&self) -> f64 {
+        self.high
+    }
+}
+
 impl Estimate {
     /// An estimate with no spread (one observation, or a degenerate resample).
     pub fn point(value: f64) -> Estimate {

@@ -10,6 +10,8 @@ use plotters::coord::ranged1d::{AsRangedCoord, SegmentValue, ValueFormatter};
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
+use crate::base::fmt::confidence_percent;
+
 /// Ten distinguishable colours (Tableau 10); model `i` is drawn in `PALETTE[i % 10]` everywhere.
 pub const PALETTE: [(u8, u8, u8); 10] = [
     (0x1F, 0x77, 0xB4),
@@ -82,7 +84,7 @@ pub fn cost_quality(
 ) -> anyhow::Result<String> {
     let y_desc = format!(
         "quality (mean score, {}% CI)",
-        super::sections::level(confidence)
+        confidence_percent(confidence)
     );
     let costs: Vec<f64> = points.iter().map(|p| p.cost_per_1k).collect();
     let lo = costs.iter().copied().fold(f64::INFINITY, f64::min);

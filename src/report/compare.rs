@@ -10,7 +10,10 @@ use std::fmt::Write;
 
 use polars::prelude::*;
 
-use super::text::{in_seconds, ms_in, pct, route};
+use super::text::route;
+use crate::base::fmt::{
+    confidence_percent, fixed_3dp, in_seconds, ms_in, percent_1dp, signed_percent_0dp, usd,
+};
 use crate::base::types::{ModelId, TaskType};
 use crate::derive::Derived;
 use crate::derive::analyze::ModelTask;
@@ -232,23 +235,21 @@ fn notable(m: &Move, in_a: bool, in_b: bool) -> Vec<String> {
     if let (Some(x), Some(y)) = (m.error_rate_a, m.error_rate_b)
         && y - x >= ERROR_RATE_RISE
     {
-        why.push(format!("error rate {} → {}", pct(x), pct(y)));
+        why.push(format!(
+            "error rate {} → {}",
+            percent_1dp(x),
+            percent_1dp(y)
+        ));
     }
     why
 }
 
-fn q3(x: Option<f64>) -> String {
-    x.map(|v| format!("{v:.3}")).unwrap_or("–".into())
-}
-
 fn usd_per_1k(x: Option<f64>) -> String {
-    super::text::usd(x.map(|v| v * 1000.0))
+    usd(x.map(|v| v * 1000.0))
 }
 
 fn change(a: Option<f64>, b: Option<f64>) -> String {
-    rel(a, b)
-        .map(|r| format!("{:+.0}%", r * 100.0))
-        .unwrap_or("–".into())
+    rel(a, b).map(signed_percent_0dp).unwrap_or("–".into())
 }
 
 /// The comparison as Markdown (a pull-request comment or a step summary).
@@ -290,7 +291,7 @@ pub fn markdown(c: &Comparison) -> String {
     let _ = write!(
         o,
         "## Per model and task type\n\nΔ quality is B − A on the items both runs graded (paired bootstrap, {}%).\n\n",
-        super::sections::level(c.confidence)
+        confidence_percent(c.confidence)
     );
     o.push_str("| task | model | n A/B | quality A | quality B | Δ quality [CI] | cost / 1k req A | B | change | p95 A | B | change | errors A | B |\n");
     o.push_str("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
@@ -304,8 +305,8 @@ pub fn markdown(c: &Comparison) -> String {
             m.model,
             m.n_a,
             m.n_b,
-            q3(m.quality_a),
-            q3(m.quality_b),
+            fixed_3dp(m.quality_a),
+            fixed_3dp(m.quality_b),
             m.delta_quality
                 .map(|d| format!("{:+.3} [{:+.3}, {:+.3}]", d.value, d.low, d.high))
                 .unwrap_or("–".into()),
@@ -315,8 +316,8 @@ pub fn markdown(c: &Comparison) -> String {
             ms_in(m.p95_a, p95_s),
             ms_in(m.p95_b, p95_s),
             change(m.p95_a, m.p95_b),
-            m.error_rate_a.map(pct).unwrap_or("–".into()),
-            m.error_rate_b.map(pct).unwrap_or("–".into()),
+            m.error_rate_a.map(percent_1dp).unwrap_or("–".into()),
+            m.error_rate_b.map(percent_1dp).unwrap_or("–".into()),
         );
     }
     o.push('\n');
@@ -329,10 +330,10 @@ pub fn markdown(c: &Comparison) -> String {
                 "| {} | {} | {} | {} | {} | {} | {} | {} |",
                 cell(&s.scenario),
                 cell(&s.classifier),
-                q3(s.quality_a),
-                q3(s.quality_b),
-                super::text::usd(s.cost_per_1k_a),
-                super::text::usd(s.cost_per_1k_b),
+                fixed_3dp(s.quality_a),
+                fixed_3dp(s.quality_b),
+                usd(s.cost_per_1k_a),
+                usd(s.cost_per_1k_b),
                 ms_in(s.p95_a, p95_s),
                 ms_in(s.p95_b, p95_s)
             );
@@ -377,7 +378,7 @@ pub fn text(c: &Comparison) -> String {
             vec![
                 m.task.to_string(),
                 m.model.to_string(),
-                format!("{} → {}", q3(m.quality_a), q3(m.quality_b)),
+                format!("{} → {}", fixed_3dp(m.quality_a), fixed_3dp(m.quality_b)),
                 m.delta_quality
                     .map(|d| format!("{:+.3} [{:+.3}, {:+.3}]", d.value, d.low, d.high))
                     .unwrap_or("–".into()),
@@ -390,7 +391,7 @@ pub fn text(c: &Comparison) -> String {
             ]
         })
         .collect();
-    let dq = format!("Δ quality [{}% CI]", super::sections::level(c.confidence));
+    let dq = format!("Δ quality [{}% CI]", confidence_percent(c.confidence));
     o.push_str(&super::text::table(
         &["task", "model", "quality", &dq, "cost / 1k req", "p95"],
         &rows,

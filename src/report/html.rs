@@ -14,7 +14,8 @@ use polars::prelude::*;
 use super::Exporter;
 use super::charts::{self, Confusion, CostQualityPoint, LatencyCurve};
 use super::sections::{self, Align, Span, Table};
-use super::text::{CLASSIFIER_COLUMNS, classifier_figures, in_seconds, ms_in, pct, quality, usd};
+use super::text::{CLASSIFIER_COLUMNS, classifier_figures};
+use crate::base::fmt::{confidence_percent, in_seconds, interval_3dp, ms_in, percent_1dp, usd};
 use crate::base::types::{ModelId, TaskType};
 use crate::derive::Derived;
 
@@ -297,8 +298,8 @@ fn changes(o: &mut String, d: &Derived) {
         "<h2 id=\"changes\">Cells ({} of {} change)</h2>\n<p>Δ is proposed − current on the items both answered; traffic is the share of the dataset's items in the cell. The quality interval is the decision's own: two-sided at {}%, so its lower bound is the one-sided test at {}% (a printed level means Holm's procedure widened it). Open a row's evidence for its reason.</p>",
         d.rec.changes().count(),
         d.rec.decisions.len(),
-        sections::level(sections::two_sided(conf)),
-        sections::level(conf)
+        confidence_percent(sections::two_sided(conf)),
+        confidence_percent(conf)
     );
     draw(o, "decisions", &sections::cells(d));
     if !d.diff.is_empty() {
@@ -558,7 +559,7 @@ fn tasks(o: &mut String, d: &Derived) -> anyhow::Result<()> {
     let _ = write!(
         o,
         "<h2 id=\"tasks\">By task type</h2>\n<p>Quality pools priorities; intervals are {}% (Wilson for pass/fail graders, seeded bootstrap otherwise). Filled points are on the Pareto front (no other model is both cheaper and better); rings are dominated. Latency curves show, for each model, the share of successful calls that finished within a time.</p>\n",
-        sections::level(d.cfg.policy.confidence)
+        confidence_percent(d.cfg.policy.confidence)
     );
     for t in TaskType::ALL {
         let rows = d.analysis.ranked(*t);
@@ -631,7 +632,10 @@ fn tasks(o: &mut String, d: &Derived) -> anyhow::Result<()> {
         o.push_str("</div>\n");
         let p50_s = in_seconds(rows.iter().map(|m| m.p50_ms));
         let p95_s = in_seconds(rows.iter().map(|m| m.p95_ms));
-        let quality_header = format!("quality [{}% CI]", sections::level(d.cfg.policy.confidence));
+        let quality_header = format!(
+            "quality [{}% CI]",
+            confidence_percent(d.cfg.policy.confidence)
+        );
         table(
             o,
             "leaderboard",
@@ -654,12 +658,12 @@ fn tasks(o: &mut String, d: &Derived) -> anyhow::Result<()> {
                         vec![
                             format!("<code>{}</code>", escape(m.model.as_str())),
                             m.n_graded.to_string(),
-                            quality(m.quality),
+                            interval_3dp(m.quality),
                             escape(&usd(m.cost_per_call)),
                             escape(&usd(m.cost_per_call.map(|c| c * 1000.0))),
                             ms_in(m.p50_ms, p50_s),
                             ms_in(m.p95_ms, p95_s),
-                            pct(m.error_rate),
+                            percent_1dp(m.error_rate),
                         ],
                     )
                 })
@@ -766,8 +770,8 @@ fn simulation(o: &mut String, d: &Derived) {
                         r.quality.map(|q| format!("{q:.3}")).unwrap_or("–".into()),
                         escape(&usd(r.cost_per_1k)),
                         ms_in(r.p95_latency_ms, p95_s),
-                        pct(r.fallback_rate),
-                        r.misrouted_rate.map(pct).unwrap_or("–".into()),
+                        percent_1dp(r.fallback_rate),
+                        r.misrouted_rate.map(percent_1dp).unwrap_or("–".into()),
                     ],
                 )
             })

@@ -4,23 +4,15 @@ use std::fmt::Write;
 
 use super::Exporter;
 use super::sections::{self, Align, Span, Table};
-use super::text::{
-    CLASSIFIER_COLUMNS, classifier_figures, in_seconds, ms_in, pct, quality, signed_usd, usd,
+use super::text::{CLASSIFIER_COLUMNS, classifier_figures};
+use crate::base::fmt::{
+    confidence_percent, in_seconds, interval_3dp, ms_in, p_value, percent_1dp, signed_delta_3dp,
+    signed_usd, usd,
 };
 use crate::base::types::TaskType;
 use crate::derive::Derived;
-use crate::derive::policy::{fmt_delta, fmt_p};
 
 pub struct Markdown;
-
-fn fmt_pct_level(confidence: f64) -> String {
-    let v = confidence * 100.0;
-    if (v - v.round()).abs() < 1e-9 {
-        format!("{v:.0}")
-    } else {
-        format!("{v}")
-    }
-}
 
 /// Escape text for a Markdown table cell (pipes, newlines, HTML).
 pub fn cell(s: &str) -> String {
@@ -96,8 +88,8 @@ fn verdict_and_cells(o: &mut String, d: &Derived) {
         "## Cells ({} of {} change)\n\nΔ is proposed − current on the items both answered; traffic is the share of the dataset's items in the cell. The quality interval is the decision's own: two-sided at {}%, so its lower bound is the one-sided test at {}% (a printed level means Holm's procedure widened it). Numbers in brackets point to the reasons below the table.\n",
         changes,
         d.rec.decisions.len(),
-        sections::level(sections::two_sided(d.cfg.policy.confidence)),
-        sections::level(d.cfg.policy.confidence)
+        confidence_percent(sections::two_sided(d.cfg.policy.confidence)),
+        confidence_percent(d.cfg.policy.confidence)
     );
     let notes = draw(o, &sections::cells(d));
     if !notes.is_empty() {
@@ -197,7 +189,7 @@ impl Exporter for Markdown {
         o.push('\n');
 
         if let Some(st) = &d.stability {
-            let rate = |x: Option<f64>| x.map(pct).unwrap_or("–".into());
+            let rate = |x: Option<f64>| x.map(percent_1dp).unwrap_or("–".into());
             let _ = writeln!(
                 o,
                 "**Stability** on {} bootstrap resamples of the items (stratified by task type, seed {}): flap rate {} over the {} kept cells whose challenger is within the noise ({} where it leads by under one standard error); proposed changes come back in {} of resamples.\n",
@@ -246,7 +238,7 @@ impl Exporter for Markdown {
         let _ = writeln!(
             o,
             "## Leaderboard by task type\n\nQuality pools priorities and averages an item's repeats first; intervals are {}% over items (Wilson for pass/fail scores, seeded bootstrap otherwise; p95 by bootstrap over items). Δ vs best is paired on the items both were graded on (Agresti–Min paired difference, unadjusted; the decisions' own tests are in the table above).\n",
-            fmt_pct_level(d.cfg.policy.confidence)
+            confidence_percent(d.cfg.policy.confidence)
         );
         for t in TaskType::ALL {
             let rows = d.analysis.ranked(*t);
@@ -276,8 +268,8 @@ impl Exporter for Markdown {
                     .map(|c| {
                         format!(
                             "{}, {}{}",
-                            fmt_delta(&c.delta),
-                            fmt_p(c.p_value),
+                            signed_delta_3dp(&c.delta),
+                            p_value(c.p_value),
                             if c.significant {
                                 ""
                             } else {
@@ -305,7 +297,7 @@ impl Exporter for Markdown {
                         vec![
                             format!("`{}`", m.model),
                             m.n_graded.to_string(),
-                            quality(m.quality),
+                            interval_3dp(m.quality),
                             vs_best(&m.model),
                             usd(m.cost_per_call),
                             ms_in(m.p50_ms, p50_s),
@@ -321,11 +313,11 @@ impl Exporter for Markdown {
                             match m.errors {
                                 Some(e) => format!(
                                     "{} [{}, {}]",
-                                    pct(m.error_rate),
-                                    pct(e.low),
-                                    pct(e.high)
+                                    percent_1dp(m.error_rate),
+                                    percent_1dp(e.low),
+                                    percent_1dp(e.high)
                                 ),
-                                None => pct(m.error_rate),
+                                None => percent_1dp(m.error_rate),
                             },
                         ]
                     })
@@ -390,12 +382,14 @@ impl Exporter for Markdown {
                         };
                         vec![
                             format!("`{}`", v.classifier),
-                            pct(v.accuracy),
+                            percent_1dp(v.accuracy),
                             usd(v.classifier_cost_per_1k),
                             v.quality.map(|q| format!("{q:.3}")).unwrap_or("–".into()),
                             usd(v.cost_per_1k),
                             ms_in(v.p95_latency_ms, p95_s),
-                            v.misclassification_loss.map(pct).unwrap_or("–".into()),
+                            v.misclassification_loss
+                                .map(percent_1dp)
+                                .unwrap_or("–".into()),
                             versus,
                         ]
                     })
@@ -429,9 +423,11 @@ impl Exporter for Markdown {
                         r.quality.map(|q| format!("{q:.3}")).unwrap_or("–".into()),
                         usd(r.cost_per_1k),
                         ms_in(r.p95_latency_ms, p95_s),
-                        pct(r.fallback_rate),
-                        r.misrouted_rate.map(pct).unwrap_or("–".into()),
-                        r.misclassification_loss.map(pct).unwrap_or("–".into()),
+                        percent_1dp(r.fallback_rate),
+                        r.misrouted_rate.map(percent_1dp).unwrap_or("–".into()),
+                        r.misclassification_loss
+                            .map(percent_1dp)
+                            .unwrap_or("–".into()),
                     ]
                 })
                 .collect::<Vec<_>>(),
@@ -449,7 +445,7 @@ impl Exporter for Markdown {
         }
         o.push('\n');
         if let Some(sw) = &d.strong_weak {
-            let cpt = |x: Option<f64>| x.map(pct).unwrap_or("not reached".into());
+            let cpt = |x: Option<f64>| x.map(percent_1dp).unwrap_or("not reached".into());
             let _ = writeln!(
                 o,
                 "### Strong and weak model (RouteLLM figures)\n\nStrong `{}` (quality {:.3}), weak `{}` (quality {:.3}) on the {} items both were graded on. PGR is the share of the quality gap a router recovers; APGR its average over the share of calls sent to the strong model; CPT(x%) the share of strong calls needed to recover x% of the gap. A random router has APGR 50%; above 100% means routing beats the strong model alone (the weak one wins some items).\n",
@@ -481,7 +477,7 @@ impl Exporter for Markdown {
                                 String::new()
                             }
                         )),
-                        pct(c.apgr),
+                        percent_1dp(c.apgr),
                         cpt(c.cpt50),
                         cpt(c.cpt80),
                     ]
@@ -493,8 +489,8 @@ impl Exporter for Markdown {
                     o,
                     "- The {scenario} table (through `{}`) sends {} of requests to the strong model and recovers {} of the gap.",
                     sw.classifier,
-                    pct(*share),
-                    pct(*pgr)
+                    percent_1dp(*share),
+                    percent_1dp(*pgr)
                 );
             }
             o.push_str("\nThe curves are in `threshold_curve.csv`.\n\n");

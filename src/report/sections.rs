@@ -1,8 +1,8 @@
 //! Report sections built once as data (headers, alignment, rows, notes) and drawn by the text,
 //! Markdown and HTML writers, which only lay rows out. Numbers are formatted here, through the
-//! shared formats of [`super::text`], so every format prints the same figures.
+//! shared formats of [`crate::base::fmt`], so every format prints the same figures.
 
-use super::text::{pct, seconds, signed_seconds, signed_usd, usd};
+use crate::base::fmt::{confidence_percent, percent_1dp, seconds, signed_seconds, signed_usd, usd};
 use crate::derive::policy::{Decision, Outcome};
 use crate::derive::{Derived, TableFigures, Verdict};
 
@@ -82,16 +82,6 @@ fn col(header: impl Into<String>, align: Align) -> Column {
     }
 }
 
-/// A confidence level as printed in headers: 0.9 → "90", 0.975 → "97.5".
-pub fn level(confidence: f64) -> String {
-    let v = confidence * 100.0;
-    if (v - v.round()).abs() < 1e-9 {
-        format!("{v:.0}")
-    } else {
-        format!("{v}")
-    }
-}
-
 /// The verdict: what accepting every change does, and to how much traffic.
 pub struct VerdictSection {
     /// One line of prose: rerouted share, changed cells.
@@ -121,7 +111,7 @@ fn verdict_summary(v: &Verdict) -> String {
     }
     format!(
         "Accepting every change reroutes {} of traffic ({} of {} dataset items, by their true cell) across {} changed cells; figures through the {} classifier{}.",
-        pct(v.rerouted_share()),
+        percent_1dp(v.rerouted_share()),
         v.rerouted_items,
         v.items,
         v.changed.len(),
@@ -236,7 +226,7 @@ pub fn cells(d: &Derived) -> Table {
         col("traffic", Align::Right),
         col("current → proposed", Align::Left),
         col(
-            format!("Δ quality [{}% CI]", level(two_sided(conf))),
+            format!("Δ quality [{}% CI]", confidence_percent(two_sided(conf))),
             Align::Right,
         ),
         col("Δ cost / 1k req", Align::Right),
@@ -268,7 +258,7 @@ pub fn two_sided(confidence: f64) -> f64 {
 fn decision_interval(e: &crate::derive::policy::Evidence, confidence: f64) -> String {
     let fmt = |q: &crate::derive::stats::Estimate, at: f64| {
         let suffix = if (at - two_sided(confidence)).abs() > 1e-9 {
-            format!(" at {}%", level(at))
+            format!(" at {}%", confidence_percent(at))
         } else {
             String::new()
         };
@@ -297,7 +287,7 @@ fn cell_row(d: &Derived, c: &Decision, share: f64) -> Vec<Cell> {
     let routes = routes(c);
     vec![
         code(c.label()),
-        text(pct(share)),
+        text(percent_1dp(share)),
         routes,
         text(dq),
         text(signed_usd(e.and_then(|e| e.delta_cost_per_1k))),
@@ -363,13 +353,6 @@ fn note(c: &Decision) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn levels_print_without_trailing_zeros() {
-        assert_eq!(level(0.95), "95");
-        assert_eq!(level(0.8), "80");
-        assert_eq!(level(0.975), "97.5");
-    }
 
     #[test]
     fn plain_joins_spans() {

@@ -1,93 +1,11 @@
-//! Plain-text tables for the terminal, and the number formats every report shares.
+//! Plain-text tables for the terminal (numbers print through [`crate::base::fmt`]).
 
+use crate::base::fmt::{confidence_percent, interval_3dp, ms, ms_column, percent_1dp, usd};
 use crate::base::types::TaskType;
 use crate::derive::Derived;
 use crate::derive::analyze::ClassifierSummary;
-use crate::derive::stats::Estimate;
 
 use super::sections::{self, Align, Table};
-
-pub fn quality(e: Option<Estimate>) -> String {
-    match e {
-        Some(e) => format!("{:.3} [{:.3}, {:.3}]", e.value, e.low, e.high),
-        None => "–".into(),
-    }
-}
-
-pub fn usd(x: Option<f64>) -> String {
-    match x {
-        None => "unknown".into(),
-        Some(0.0) => "$0".into(),
-        Some(v) if v.abs() < 0.01 => format!("${v:.6}"),
-        Some(v) => format!("${v:.4}"),
-    }
-}
-
-pub fn signed_usd(x: Option<f64>) -> String {
-    match x {
-        None => "–".into(),
-        Some(v) => format!("{}{}", if v < 0.0 { "−" } else { "+" }, usd(Some(v.abs()))),
-    }
-}
-
-pub fn ms(x: Option<f64>) -> String {
-    match x {
-        None => "–".into(),
-        Some(v) if v >= 10_000.0 => format!("{:.1} s", v / 1000.0),
-        Some(v) if v < 10.0 => format!("{v:.2} ms"),
-        Some(v) => format!("{v:.0} ms"),
-    }
-}
-
-pub fn signed_ms(x: Option<f64>) -> String {
-    match x {
-        None => "–".into(),
-        Some(v) => format!("{}{}", if v < 0.0 { "−" } else { "+" }, ms(Some(v.abs()))),
-    }
-}
-
-/// Milliseconds printed in seconds, always: one unit for a whole column ("5.31 s", "10.70 s").
-pub fn seconds(x: Option<f64>) -> String {
-    match x {
-        None => "–".into(),
-        Some(v) if v.abs() < 1000.0 => format!("{:.3} s", v / 1000.0),
-        Some(v) => format!("{:.2} s", v / 1000.0),
-    }
-}
-
-/// [`seconds`] with its sign ("−1.20 s", "+0.35 s").
-pub fn signed_seconds(x: Option<f64>) -> String {
-    match x {
-        None => "–".into(),
-        Some(v) => format!(
-            "{}{}",
-            if v < 0.0 { "−" } else { "+" },
-            seconds(Some(v.abs()))
-        ),
-    }
-}
-
-/// Whether a column holding these latencies (ms) prints in seconds: when any reaches 10 s.
-pub fn in_seconds(xs: impl IntoIterator<Item = Option<f64>>) -> bool {
-    xs.into_iter().flatten().any(|v| v >= 10_000.0)
-}
-
-/// A latency (ms) in the unit [`in_seconds`] chose for its column.
-pub fn ms_in(x: Option<f64>, seconds: bool) -> String {
-    match x {
-        None => "–".into(),
-        Some(v) if seconds => format!("{:.1} s", v / 1000.0),
-        Some(v) if v < 10.0 => format!("{v:.2} ms"),
-        Some(v) => format!("{v:.0} ms"),
-    }
-}
-
-/// A column of latencies in milliseconds, printed in one unit: seconds when any reaches 10 s,
-/// milliseconds otherwise.
-pub fn ms_column(xs: &[Option<f64>]) -> Vec<String> {
-    let s = in_seconds(xs.iter().copied());
-    xs.iter().map(|x| ms_in(*x, s)).collect()
-}
 
 /// "costs the recommended table 1.2% of its quality", or "gains …" when misroutes happen to
 /// help (a negative loss): the sentence after "Misclassification by X".
@@ -95,12 +13,8 @@ pub fn misroute_effect(loss: f64) -> String {
     format!(
         "{} the recommended table {} of its quality",
         if loss < 0.0 { "gains" } else { "costs" },
-        pct(loss.abs())
+        percent_1dp(loss.abs())
     )
-}
-
-pub fn pct(x: f64) -> String {
-    format!("{:.1}%", x * 100.0)
 }
 
 fn width(s: &str) -> usize {
@@ -190,14 +104,17 @@ pub fn summary(d: &Derived) -> String {
                 mt.task.to_string(),
                 mt.model.to_string(),
                 mt.n_graded.to_string(),
-                quality(mt.quality),
+                interval_3dp(mt.quality),
                 usd(mt.cost_per_call),
                 p95,
-                pct(mt.error_rate),
+                percent_1dp(mt.error_rate),
             ]
         })
         .collect();
-    let q = format!("quality [{}% CI]", sections::level(d.cfg.policy.confidence));
+    let q = format!(
+        "quality [{}% CI]",
+        confidence_percent(d.cfg.policy.confidence)
+    );
     use Align::{Left, Right};
     out.push_str(&aligned(
         &["task", "model", "n", &q, "cost/call", "p95", "errors"],
@@ -230,9 +147,9 @@ pub const CLASSIFIER_COLUMNS: [&str; 8] = [
 pub fn classifier_figures(c: &ClassifierSummary) -> [String; 7] {
     [
         c.n.to_string(),
-        pct(c.task_accuracy),
-        pct(c.priority_accuracy),
-        pct(c.both_accuracy),
+        percent_1dp(c.task_accuracy),
+        percent_1dp(c.priority_accuracy),
+        percent_1dp(c.both_accuracy),
         c.parse_misses.to_string(),
         usd(c.cost_per_call),
         ms(c.mean_latency_ms),
@@ -244,16 +161,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_latency_column_keeps_one_unit() {
-        assert_eq!(
-            ms_column(&[Some(10_700.0), Some(5_305.0), None]),
-            ["10.7 s", "5.3 s", "–"]
-        );
-        assert_eq!(
-            ms_column(&[Some(9_999.0), Some(5.0)]),
-            ["9999 ms", "5.00 ms"]
-        );
-        assert_eq!(signed_seconds(Some(-1200.0)), "−1.20 s");
+    fn misclassification_gains_or_costs_the_recommended_table() {
         assert_eq!(
             misroute_effect(-0.004),
             "gains the recommended table 0.4% of its quality"

@@ -144,7 +144,7 @@ impl ClassificationCache {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             let _ = std::fs::create_dir_all(dir);
         }
-        if crate::report::write_atomic(path, &out).is_ok() {
+        if crate::base::fsio::write_atomic(path, &out).is_ok() {
             self.lines_on_disk = self.entries.len();
         }
     }

@@ -525,8 +525,8 @@ pub fn markdown(r: &MonitorReport) -> anyhow::Result<String> {
 
 /// Rows formatted for people.
 pub fn rows(r: &MonitorReport) -> anyhow::Result<Vec<Vec<String>>> {
-    use crate::report::text::{ms, pct, usd};
-    let rate = |x: Option<f64>| x.map(pct).unwrap_or_else(|| "–".into());
+    use crate::base::fmt::{ms, percent_1dp, usd};
+    let rate = |x: Option<f64>| x.map(percent_1dp).unwrap_or_else(|| "–".into());
     let t = &r.table;
     let s = |c: &str| -> anyhow::Result<&StringChunked> { Ok(t.column(c)?.str()?) };
     let f = |c: &str| -> anyhow::Result<&Float64Chunked> { Ok(t.column(c)?.f64()?) };

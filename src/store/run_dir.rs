@@ -149,13 +149,13 @@ impl Manifest {
     pub fn save(&self, dir: &Path) -> anyhow::Result<()> {
         let mut bytes = serde_json::to_vec_pretty(self)?;
         bytes.push(b'\n');
-        crate::report::write_atomic(&dir.join(MANIFEST), &bytes)
+        crate::base::fsio::write_atomic(&dir.join(MANIFEST), &bytes)
     }
 
     /// Keep `source` (the routes file's text as it was read for the run) in the run directory
     /// as [`ROUTES_COPY`], atomically, and record it in the manifest.
     pub fn keep_routes_copy(&mut self, dir: &Path, source: &str) -> anyhow::Result<()> {
-        crate::report::write_atomic(&dir.join(ROUTES_COPY), source.as_bytes())?;
+        crate::base::fsio::write_atomic(&dir.join(ROUTES_COPY), source.as_bytes())?;
         self.routes_copy = Some(FileRef {
             path: ROUTES_COPY.into(),
             sha256: crate::base::types::sha256_hex(source.as_bytes()),

@@ -16,9 +16,8 @@
 //! Without a rejection the route stays: `kept_best` when every challenger is shown unable to
 //! win, `undecided` otherwise.
 
-use super::{
-    ChallengerTest, Decision, Evidence, Measure, Outcome, Question, Scope, fmt_change, pct,
-};
+use super::{ChallengerTest, Decision, Evidence, Measure, Outcome, Question, Scope};
+use crate::base::fmt::{percent_0dp, percent_change_interval};
 use crate::base::types::{Cell, Priority};
 use crate::config::{Config, Route};
 use crate::derive::paired::{self, Hypothesis};
@@ -383,7 +382,7 @@ fn changed(
     let reason = match &c.saving {
         Some(rel) if !c.upgrade(rules) => format!(
             "changed: {ch}'s {objective} changes by {} and it is shown to lose at most {} quality points ({})",
-            fmt_change(rel),
+            percent_change_interval(rel),
             rules.margin,
             c.test.describe()
         ),
@@ -398,7 +397,7 @@ fn changed(
                 Some(rel) if rules.prio != Priority::Quality => format!(
                     "{upgrade}; the current primary is below the bar (worse by more than {} points), and the {objective} changes by {}",
                     rules.floor,
-                    fmt_change(&rel)
+                    percent_change_interval(&rel)
                 ),
                 _ => upgrade,
             }
@@ -480,7 +479,7 @@ fn undecided_reason(
         Some(rel) => format!(
             "its {} changes by {}, but a loss of at most {} quality points is not shown",
             objective_name(cfg, s, rules, &[c.idx, cur]),
-            fmt_change(rel),
+            percent_change_interval(rel),
             rules.margin
         ),
         None => format!(
@@ -538,12 +537,12 @@ fn replace_erring(
     });
     let erring = format!(
         "the current primary fails {} of its calls ({} of {}, interval {} to {}), surely more than the {} allowed",
-        pct(pr.error_rate),
+        percent_0dp(pr.error_rate),
         pr.errors,
         pr.calls,
-        pct(w.low),
-        pct(w.high),
-        pct(p.max_error_rate)
+        percent_0dp(w.low),
+        percent_0dp(w.high),
+        percent_0dp(p.max_error_rate)
     );
     let Some(ch) = pick else {
         let mut d = keep(
