@@ -14,7 +14,8 @@ use crate::provider::meter;
 use crate::provider::sim::{DrawOutcome, Sim};
 use crate::provider::{CostSource, ErrorKind, LatencySource, classify_keywords};
 use crate::store::journal::{CallKind, JournalRow, call_key};
-use crate::store::run_dir::{self, FileRef, Manifest, Settings, Totals};
+use crate::store::manifest::{FileRef, Manifest, Settings, Status, Totals};
+use crate::store::run_dir::RunDir;
 
 /// The shape of a synthetic run: `items × (1 classifier + candidates) × repeats` rows.
 #[derive(Debug, Clone, Copy)]
@@ -143,7 +144,7 @@ pub fn write(
     let dir = run_parent.join(name);
     std::fs::create_dir_all(&dir)?;
     let mut out =
-        BufWriter::with_capacity(1 << 20, std::fs::File::create(dir.join(run_dir::JOURNAL))?);
+        BufWriter::with_capacity(1 << 20, std::fs::File::create(RunDir::new(&dir).journal())?);
     let classifier = ModelId::parse("builtin/keywords").map_err(anyhow::Error::msg)?;
     let models: Vec<ModelId> = (0..spec.candidates)
         .map(|m| ModelId::parse(&format!("sim/model-{m}")).map_err(anyhow::Error::msg))
@@ -229,7 +230,7 @@ pub fn write(
         run_id: name.to_string(),
         started_at: jiff::Timestamp::from_millisecond(t0)?.to_string(),
         finished_at: Some(now.to_string()),
-        status: "complete".into(),
+        status: Status::Complete,
         routes: FileRef {
             path: routes_path.display().to_string(),
             sha256: cfg.sha256.clone(),
@@ -314,7 +315,7 @@ mod tests {
         let m = Manifest::load(&dir).unwrap();
         assert!(m.simulated);
         assert_eq!(m.totals.calls, spec.rows());
-        let j = crate::store::journal::read(&dir.join(run_dir::JOURNAL)).unwrap();
+        let j = crate::store::journal::read(&RunDir::new(dir).journal()).unwrap();
         assert_eq!(j.rows.len(), 60 * 4 * 2);
         assert!(j.bad_lines.is_empty() && !j.torn_tail);
         let cand: Vec<&JournalRow> = j
@@ -346,7 +347,7 @@ mod tests {
             "syn2",
         )
         .unwrap();
-        let a = crate::store::journal::read(&again.join(run_dir::JOURNAL)).unwrap();
+        let a = crate::store::journal::read(&RunDir::new(again).journal()).unwrap();
         let strip = |r: &JournalRow| (r.key.clone(), r.ok, r.latency_ms, r.grade.clone());
         assert_eq!(
             j.rows.iter().map(strip).collect::<Vec<_>>(),

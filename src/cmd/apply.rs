@@ -12,7 +12,9 @@ use crate::config::Config;
 use crate::config::prices::PriceTable;
 use crate::config::routes_file::{self, CellLabel};
 use crate::report::{self, text};
-use crate::store::run_dir::{Lock, Manifest};
+use crate::store::lock::Lock;
+use crate::store::manifest::Manifest;
+use crate::store::run_dir::{RunDir, RunFile};
 
 /// Run `apply`; the exit code.
 pub fn apply(a: ApplyArgs) -> anyhow::Result<u8> {
@@ -26,11 +28,12 @@ pub fn apply(a: ApplyArgs) -> anyhow::Result<u8> {
         .routes
         .clone()
         .unwrap_or_else(|| super::report::locate(&run, &manifest.routes.path));
-    let proposal_path = from.join("routes.recommended.toml");
+    let proposal_path = RunDir::new(&from).recommended_routes();
     let proposal = std::fs::read_to_string(&proposal_path).map_err(|e| {
         UsageError(format!(
-            "{} has no routes.recommended.toml ({e}); run `routecal report {}` first",
+            "{} has no {} ({e}); run `routecal report {}` first",
             from.display(),
+            RunFile::RecommendedRoutes.name(),
             run.display()
         ))
     })?;

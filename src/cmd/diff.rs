@@ -3,27 +3,31 @@
 
 use crate::base::error::exit;
 use crate::cli::DiffArgs;
+use crate::store::run_dir::{RunDir, RunFile};
 
 /// Run `diff`; the exit code (3 with `--exit-code` when the table would change).
 pub fn diff(a: DiffArgs) -> anyhow::Result<u8> {
-    if !a.run_dir.join("routes.diff").is_file() && !a.run_dir.join("run.json").is_file() {
+    let dir = RunDir::new(&a.run_dir);
+    if !dir.routes_diff().is_file() && !dir.manifest().is_file() {
         return Err(crate::base::error::UsageError(format!(
-            "{} is not a run directory (no run.json): give a folder that `routecal run` made, such as reports/<run-id>",
-            a.run_dir.display()
+            "{} is not a run directory (no {}): give a folder that `routecal run` made, such as reports/<run-id>",
+            a.run_dir.display(),
+            RunFile::Manifest.name()
         ))
         .into());
     }
-    let path = a.run_dir.join("routes.diff");
+    let path = dir.routes_diff();
     let diff = std::fs::read_to_string(&path).map_err(|e| {
         crate::base::error::UsageError(format!(
-            "{} has no routes.diff ({e}); run `routecal report {}` first",
+            "{} has no {} ({e}); run `routecal report {}` first",
             a.run_dir.display(),
+            RunFile::RoutesDiff.name(),
             a.run_dir.display()
         ))
     })?;
     if a.json {
         // The changed cells come from report.json (absent in folders made before it existed).
-        let changes = std::fs::read(a.run_dir.join("report.json"))
+        let changes = std::fs::read(dir.report_json())
             .ok()
             .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
             .map(|v| v["changes"].clone())

@@ -87,7 +87,7 @@ pub fn load_inputs_priced(
 
 /// The price table a run was made with: its price file when it named one (found the way its
 /// routes file is), else the shipped snapshot.
-pub fn run_prices(run_dir: &Path, m: &crate::store::run_dir::Manifest) -> anyhow::Result<Prices> {
+pub fn run_prices(run_dir: &Path, m: &crate::store::manifest::Manifest) -> anyhow::Result<Prices> {
     if m.prices.path == crate::config::prices::SNAPSHOT_SOURCE {
         return Ok(Prices::shipped());
     }
@@ -95,8 +95,8 @@ pub fn run_prices(run_dir: &Path, m: &crate::store::run_dir::Manifest) -> anyhow
 }
 
 /// The manifest's record of a price table: the snapshot's name, or the file as the user names it.
-pub fn prices_ref(p: &Prices, path: Option<&Path>) -> crate::store::run_dir::FileRef {
-    crate::store::run_dir::FileRef {
+pub fn prices_ref(p: &Prices, path: Option<&Path>) -> crate::store::manifest::FileRef {
+    crate::store::manifest::FileRef {
         path: path.map_or_else(|| p.source.clone(), display_path),
         sha256: p.sha256.clone(),
     }

@@ -12,7 +12,9 @@ use crate::dataset::Dataset;
 use crate::derive;
 use crate::report::{self, compare, text};
 use crate::store::journal::{self, JournalContents};
-use crate::store::run_dir::{self, Lock, Manifest};
+use crate::store::lock::Lock;
+use crate::store::manifest::{FileRef, Manifest};
+use crate::store::run_dir::{self, DERIVED_PREFIX, RunDir, RunFile};
 
 /// Run `report` with one run directory or two; the exit code.
 pub fn report(a: ReportArgs) -> anyhow::Result<u8> {
@@ -69,7 +71,7 @@ fn load(dir: &Path, routes: Option<&Path>, dataset: Option<&Path>) -> anyhow::Re
             short(&ds.sha256)
         ));
     }
-    let journal = journal::read(&dir.join(run_dir::JOURNAL))?;
+    let journal = journal::read(&RunDir::new(dir).journal())?;
     Ok(Loaded {
         manifest,
         cfg,
@@ -123,7 +125,7 @@ fn run_routes(
                  edited; restore it, or derive against another file with --routes FILE",
                 short(&sha),
                 short(&copy.sha256),
-                run_dir::MANIFEST
+                RunFile::Manifest.name()
             ),
         )
         .into());
@@ -143,19 +145,19 @@ fn one(a: &ReportArgs) -> anyhow::Result<u8> {
     // own reports, which stay as they are.
     let out_dir = if a.routes.is_some() || a.dataset.is_some() || name.is_some() {
         let name = name.unwrap_or_else(|| default_name(a, &run));
-        a.run_dir.join(format!("{DERIVED_PREFIX}{name}"))
+        RunDir::new(&a.run_dir).derivation(&name)
     } else {
         a.run_dir.clone()
     };
     // A derivation's reports name the files it was derived against, not the run's.
     if let Some(p) = &a.routes {
-        run.manifest.routes = run_dir::FileRef {
+        run.manifest.routes = FileRef {
             path: super::display_path(p),
             sha256: run.cfg.sha256.clone(),
         };
     }
     if let Some(p) = &a.dataset {
-        run.manifest.dataset = run_dir::FileRef {
+        run.manifest.dataset = FileRef {
             path: super::display_path(p),
             sha256: run.ds.sha256.clone(),
         };
@@ -199,9 +201,6 @@ fn one(a: &ReportArgs) -> anyhow::Result<u8> {
     super::ok()
 }
 
-/// Named derivations live in `RUN_DIR/derived-<name>/`.
-pub const DERIVED_PREFIX: &str = "derived-";
-
 /// A derivation's name as given with `--name`: letters, digits, `-`, `_` and `.`, not starting
 /// with a dot.
 fn check_name(n: &str) -> anyhow::Result<String> {
@@ -231,7 +230,7 @@ fn default_name(a: &ReportArgs, run: &Loaded) -> String {
         .and_then(Path::file_stem)
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_else(|| "inputs".into());
-    let stem = crate::store::run_dir::safe_name(&stem);
+    let stem = run_dir::safe_name(&stem);
     let hash = sha256_hex(format!("{}:{}", run.cfg.sha256, run.ds.sha256).as_bytes());
     format!("{stem}-{}", &hash[..8])
 }
@@ -240,13 +239,13 @@ fn default_name(a: &ReportArgs, run: &Loaded) -> String {
 /// (`RUN_DIR/derived-<name>`). Returns the run directory (its manifest and lock) and the
 /// folder holding the proposal.
 pub(crate) fn proposal_dirs(dir: &Path) -> (PathBuf, PathBuf) {
-    let is_derivation = !dir.join(run_dir::MANIFEST).exists()
+    let is_derivation = !RunDir::new(dir).manifest().exists()
         && dir
             .file_name()
             .and_then(|n| n.to_str())
             .is_some_and(|n| n.starts_with(DERIVED_PREFIX));
     match dir.parent() {
-        Some(run) if is_derivation && run.join(run_dir::MANIFEST).is_file() => {
+        Some(run) if is_derivation && RunDir::new(run).manifest().is_file() => {
             (run.to_path_buf(), dir.to_path_buf())
         }
         _ => (dir.to_path_buf(), dir.to_path_buf()),
@@ -271,9 +270,7 @@ fn two(a: &ReportArgs, later: &Path) -> anyhow::Result<u8> {
             c.notes.push(format!("{side}: {n}"));
         }
     }
-    let stem = format!("compare-{}", c.a);
-    let md_path = later.join(format!("{stem}.md"));
-    let csv_path = later.join(format!("{stem}.csv"));
+    let (md_path, csv_path) = RunDir::new(later).comparison(&c.a);
     let csv = report::frame_to_csv(&compare::frame(&c)?)?;
     crate::base::fsio::write_atomic(&md_path, compare::markdown(&c).as_bytes())?;
     crate::base::fsio::write_atomic(&csv_path, &csv)?;

@@ -15,7 +15,9 @@ use crate::dataset::Dataset;
 use crate::derive;
 use crate::provider;
 use crate::report::text;
-use crate::store::run_dir::{self, FileRef, Lock, Manifest, Settings, Totals};
+use crate::store::lock::Lock;
+use crate::store::manifest::{self, FileRef, Manifest, Settings, Status, Totals};
+use crate::store::run_dir::{self, RunDir};
 
 use super::run_end::{RunState, done_keys};
 use crate::base::types::{Usd, sha256_hex};
@@ -72,7 +74,7 @@ pub fn run(a: RunArgs) -> anyhow::Result<u8> {
         _ => None,
     };
     let earlier = match &resumed {
-        Some((dir, _)) => journal::read(&dir.join(run_dir::JOURNAL))?,
+        Some((dir, _)) => journal::read(&RunDir::new(dir).journal())?,
         None => journal::JournalContents::default(),
     };
     let already_spent = live_spend(&cfg, &earlier);
@@ -128,7 +130,7 @@ pub fn run(a: RunArgs) -> anyhow::Result<u8> {
         .max_spend
         .map(|limit| Arc::new(Budget::new(limit, already_spent)));
     let sinks = benchmark::Sinks {
-        journal: journal::JournalWriter::open_append(&dir.join(run_dir::JOURNAL))?,
+        journal: journal::JournalWriter::open_append(&RunDir::new(&dir).journal())?,
         record,
         budget: budget.clone(),
         stop: Arc::new(Stop::default()),
@@ -280,7 +282,7 @@ struct Refs {
     routes: FileRef,
     dataset: FileRef,
     prices: FileRef,
-    /// The routes file's hash without its throughput settings ([`run_dir::answers_sha256`]).
+    /// The routes file's hash without its throughput settings ([`manifest::answers_sha256`]).
     routes_answers: Option<String>,
 }
 
@@ -301,14 +303,14 @@ impl Refs {
             },
             routes_answers: std::fs::read_to_string(routes_path)
                 .ok()
-                .and_then(|t| run_dir::answers_sha256(&t)),
+                .and_then(|t| manifest::answers_sha256(&t)),
         }
     }
 
     /// A resumed run's manifest, running again from these inputs.
     fn resumed(self, mut m: Manifest, a: &RunArgs, cfg: &Config, repeats: u32) -> Manifest {
         m.finished_at = None;
-        m.status = "running".into();
+        m.status = Status::Running;
         m.routes = self.routes;
         m.dataset = self.dataset;
         m.prices = self.prices;
@@ -336,7 +338,7 @@ impl Refs {
             run_id,
             started_at: now.to_string(),
             finished_at: None,
-            status: "running".into(),
+            status: Status::Running,
             routes: self.routes,
             dataset: self.dataset,
             prices: self.prices,
@@ -377,7 +379,7 @@ fn short(sha: &str) -> &str {
 }
 
 /// What differs between a run's manifest and the inputs of its resumption, one line each.
-/// A routes file whose answers hash (`answers`, see [`run_dir::answers_sha256`]) matches the
+/// A routes file whose answers hash (`answers`, see [`manifest::answers_sha256`]) matches the
 /// run's differs only in throughput settings, comments or layout: that is no difference.
 fn differences(m: &Manifest, refs: &Refs, repeats: u32) -> Vec<String> {
     let mut out = Vec::new();

@@ -17,7 +17,8 @@ use crate::derive;
 use crate::provider;
 use crate::report;
 use crate::store::journal;
-use crate::store::run_dir::{self, Manifest};
+use crate::store::manifest::{Manifest, Status};
+use crate::store::run_dir::RunDir;
 
 /// What the call phases did.
 #[derive(Default)]
@@ -109,7 +110,7 @@ impl RunState<'_> {
             .build()?;
         let stop = sinks.stop.clone();
         rt.block_on(async { stop::listen_for_signals(stop, mode == ProgressMode::Quiet) });
-        let journal_path = self.dir.join(run_dir::JOURNAL);
+        let journal_path = RunDir::new(self.dir).journal();
         let phases = call_phases(
             &rt,
             self.a,
@@ -148,7 +149,7 @@ impl RunState<'_> {
     /// Totals over the whole journal (every part of a resumed run), status `partial`.
     fn tally(&self, m: &mut Manifest, contents: &journal::JournalContents, made: Option<&Made>) {
         m.finished_at = Some(jiff::Timestamp::now().to_string());
-        m.status = "partial".into();
+        m.status = Status::Partial;
         let made_rows = contents.rows.iter().filter(|r| r.attempts > 0);
         m.totals.calls = made_rows.count();
         m.totals.errors = latest_failed(&contents.rows);
@@ -159,7 +160,7 @@ impl RunState<'_> {
     /// A run stopped by a signal or a failed write: run.json says `partial` (when it can still
     /// be written), and the way to continue is printed.
     fn save_stopped(&self, m: &mut Manifest, made: Option<&Made>) {
-        let path = self.dir.join(run_dir::JOURNAL);
+        let path = RunDir::new(self.dir).journal();
         let contents = journal::read(&path).unwrap_or_default();
         self.tally(m, &contents, made);
         let saved = m.save(self.dir);
@@ -196,7 +197,7 @@ impl RunState<'_> {
     /// The end of a run whose calls are done (or stopped at an endpoint or the budget): status,
     /// reports, outcome, warnings; the exit code.
     fn finish(&self, m: &mut Manifest, made: &Made, budget: Option<&Budget>) -> anyhow::Result<u8> {
-        let contents = journal::read(&self.dir.join(run_dir::JOURNAL))?;
+        let contents = journal::read(&RunDir::new(self.dir).journal())?;
         let missing = self.missing(&contents);
         let failures = benchmark::failures::failures(&contents.rows);
         self.tally(m, &contents, Some(made));
@@ -205,7 +206,7 @@ impl RunState<'_> {
         let complete = missing == 0 && made.not_started == 0 && made.stopped_calls == 0;
         let mut derived_manifest = m.clone();
         if complete {
-            derived_manifest.status = "complete".into();
+            derived_manifest.status = Status::Complete;
         }
         let derived = derive::derive_owned(&derived_manifest, self.cfg, self.ds, contents)?;
         report::write_all(self.dir, &derived).map_err(|e| {
@@ -217,7 +218,7 @@ impl RunState<'_> {
         derived_manifest.save(self.dir)?;
         let loud = self.loud_failures(&failures);
         print_outcome(self.a, &derived, self.dir, self.ds, &loud);
-        if derived_manifest.status == "partial" && made.not_started > 0 {
+        if derived_manifest.status == Status::Partial && made.not_started > 0 {
             self.budget_advice(&derived_manifest, missing.max(made.not_started), budget);
         }
         if loud.is_empty() {

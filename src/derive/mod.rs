@@ -20,7 +20,7 @@ use crate::config::routes_file;
 use crate::dataset::Dataset;
 use crate::derive::crossfit::CrossFit;
 use crate::store::journal::JournalContents;
-use crate::store::run_dir::Manifest;
+use crate::store::manifest::Manifest;
 
 pub struct Derived<'a> {
     pub manifest: &'a Manifest,
@@ -358,7 +358,7 @@ fn from_analysis<'a>(
         &cfg.source,
         &recommended_toml,
         &name,
-        "routes.recommended.toml",
+        crate::store::run_dir::RunFile::RecommendedRoutes.name(),
     );
     let diff = routes_file::routes_diff(
         &routes_file::cell_changes(&cfg.table, &rec.table),

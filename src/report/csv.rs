@@ -9,6 +9,7 @@ use polars::prelude::*;
 
 use super::Exporter;
 use crate::derive::Derived;
+use crate::store::run_dir::RunFile;
 
 /// Write a frame as CSV. Floats print in Rust's shortest round-trip form, nulls as empty fields.
 pub fn frame_to_csv(df: &DataFrame) -> anyhow::Result<Vec<u8>> {
@@ -113,47 +114,47 @@ impl Exporter for FrameCsv {
 pub fn exporters() -> Vec<Box<dyn Exporter>> {
     vec![
         Box::new(FrameCsv {
-            name: "results.csv",
+            name: RunFile::Results.name(),
             frame: |d| Ok(d.analysis.results.clone()),
         }),
         Box::new(FrameCsv {
-            name: "summary.csv",
+            name: RunFile::Summary.name(),
             frame: |d| Ok(d.analysis.summary_task.clone()),
         }),
         Box::new(FrameCsv {
-            name: "summary_by_priority.csv",
+            name: RunFile::SummaryByPriority.name(),
             frame: |d| Ok(d.analysis.summary_cell.clone()),
         }),
         Box::new(FrameCsv {
-            name: "classifier.csv",
+            name: RunFile::Classifier.name(),
             frame: |d| Ok(d.analysis.classifier_accuracy.clone()),
         }),
         Box::new(FrameCsv {
-            name: "classifier_predictions.csv",
+            name: RunFile::ClassifierPredictions.name(),
             frame: |d| Ok(d.analysis.classifier.clone()),
         }),
         Box::new(FrameCsv {
-            name: "confusion.csv",
+            name: RunFile::Confusion.name(),
             frame: |d| Ok(d.analysis.confusion.clone()),
         }),
         Box::new(FrameCsv {
-            name: "changes.csv",
+            name: RunFile::Changes.name(),
             frame: changes_frame,
         }),
         Box::new(FrameCsv {
-            name: "simulation.csv",
+            name: RunFile::Simulation.name(),
             frame: simulation_frame,
         }),
         Box::new(FrameCsv {
-            name: "comparisons.csv",
+            name: RunFile::Comparisons.name(),
             frame: comparisons_frame,
         }),
         Box::new(FrameCsv {
-            name: "threshold_curve.csv",
+            name: RunFile::ThresholdCurve.name(),
             frame: threshold_frame,
         }),
         Box::new(FrameCsv {
-            name: "judge.csv",
+            name: RunFile::Judge.name(),
             frame: |d| Ok(d.analysis.judge.clone()),
         }),
     ]

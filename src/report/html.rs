@@ -18,13 +18,14 @@ use super::text::{CLASSIFIER_COLUMNS, classifier_figures};
 use crate::base::fmt::{confidence_percent, in_seconds, interval_3dp, ms_in, percent_1dp, usd};
 use crate::base::types::{ModelId, TaskType};
 use crate::derive::Derived;
+use crate::store::run_dir::RunFile;
 
 /// The `report.html` exporter.
 pub struct Html;
 
 impl Exporter for Html {
     fn file_name(&self) -> &'static str {
-        "report.html"
+        RunFile::ReportHtml.name()
     }
 
     fn serialize(&self, d: &Derived) -> anyhow::Result<Vec<u8>> {
@@ -171,7 +172,7 @@ fn headline(o: &mut String, d: &Derived) {
             "{} · {:.1} s · {}",
             escape(&whole_seconds(&m.started_at)),
             m.totals.duration_s,
-            escape(&m.status)
+            escape(m.status.as_str())
         ),
     );
     if !d.analysis.latency_sources.is_empty() {

@@ -5,6 +5,7 @@
 use super::Exporter;
 use crate::config::Route;
 use crate::derive::Derived;
+use crate::store::run_dir::{RunDir, RunFile};
 
 /// The `report.json` exporter.
 pub struct ReportJson;
@@ -39,7 +40,7 @@ pub fn summary(d: &Derived) -> serde_json::Value {
 
 impl Exporter for ReportJson {
     fn file_name(&self) -> &'static str {
-        "report.json"
+        RunFile::ReportJson.name()
     }
 
     fn serialize(&self, d: &Derived) -> anyhow::Result<Vec<u8>> {
@@ -62,7 +63,7 @@ pub fn basis(dir: &std::path::Path) -> Option<Basis> {
     struct Head {
         routes: Basis,
     }
-    let bytes = std::fs::read(dir.join("report.json")).ok()?;
+    let bytes = std::fs::read(RunDir::new(dir).report_json()).ok()?;
     serde_json::from_slice::<Head>(&bytes)
         .ok()
         .map(|h| h.routes)

@@ -11,6 +11,7 @@ use crate::base::fmt::{
 };
 use crate::base::types::TaskType;
 use crate::derive::Derived;
+use crate::store::run_dir::RunFile;
 
 pub struct Markdown;
 
@@ -116,7 +117,7 @@ fn md_table(out: &mut String, header: &[&str], rows: &[Vec<String>]) {
 
 impl Exporter for Markdown {
     fn file_name(&self) -> &'static str {
-        "report.md"
+        RunFile::ReportMd.name()
     }
 
     fn serialize(&self, d: &Derived) -> anyhow::Result<Vec<u8>> {

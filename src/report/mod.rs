@@ -14,6 +14,7 @@ use std::path::Path;
 
 use crate::base::fsio::write_atomic;
 use crate::derive::Derived;
+use crate::store::run_dir::RunFile;
 
 pub use self::csv::frame_to_csv;
 
@@ -38,7 +39,7 @@ struct RecommendedToml;
 
 impl Exporter for RecommendedToml {
     fn file_name(&self) -> &'static str {
-        "routes.recommended.toml"
+        RunFile::RecommendedRoutes.name()
     }
     fn serialize(&self, d: &Derived) -> anyhow::Result<Vec<u8>> {
         Ok(d.recommended_toml.clone().into_bytes())
@@ -49,7 +50,7 @@ struct RoutesDiff;
 
 impl Exporter for RoutesDiff {
     fn file_name(&self) -> &'static str {
-        "routes.diff"
+        RunFile::RoutesDiff.name()
     }
     fn serialize(&self, d: &Derived) -> anyhow::Result<Vec<u8>> {
         Ok(d.diff.clone().into_bytes())

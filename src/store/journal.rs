@@ -435,7 +435,7 @@ pub(crate) mod tests {
     #[test]
     fn round_trips_and_skips_a_torn_tail() {
         let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("journal.jsonl");
+        let p = crate::store::run_dir::RunDir::new(dir.path()).journal();
         let mut w = JournalWriter::open_append(&p).unwrap();
         w.append(&row("k1")).unwrap();
         w.append(&row("k2")).unwrap();
@@ -453,7 +453,7 @@ pub(crate) mod tests {
     #[test]
     fn appending_after_a_torn_tail_starts_a_fresh_line() {
         let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("journal.jsonl");
+        let p = crate::store::run_dir::RunDir::new(dir.path()).journal();
         let mut w = JournalWriter::open_append(&p).unwrap();
         w.append(&row("k1")).unwrap();
         w.finish().unwrap();
@@ -590,7 +590,7 @@ pub(crate) mod tests {
     #[test]
     fn reading_in_blocks_keeps_line_numbers_and_the_torn_tail() {
         let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("journal.jsonl");
+        let p = crate::store::run_dir::RunDir::new(dir.path()).journal();
         let mut bytes = Vec::new();
         let mut want = Vec::new();
         // Enough rows to span several read blocks.

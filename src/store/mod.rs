@@ -1,5 +1,7 @@
-//! The store a benchmark run writes and everything else reads: the run directory (manifest,
-//! lock) and its append-only journal.
+//! The store a benchmark run writes and everything else reads: the run directory and the names
+//! of its files, the manifest (`run.json`), the lock and the append-only journal.
 
 pub mod journal;
+pub mod lock;
+pub mod manifest;
 pub mod run_dir;

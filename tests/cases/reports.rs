@@ -536,7 +536,7 @@ fn a_locked_run_directory_refuses_a_second_command() {
     std::fs::remove_file(dir.join("report.md")).unwrap();
     {
         // Another process holds the directory: this test process, through the same lock.
-        let _held = routecal::store::run_dir::Lock::acquire(&dir).unwrap();
+        let _held = routecal::store::lock::Lock::acquire(&dir).unwrap();
         for args in [
             vec!["report", dir.to_str().unwrap()],
             vec!["apply", dir.to_str().unwrap()],
