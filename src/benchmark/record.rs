@@ -68,9 +68,7 @@ impl RecordWriter {
             response: answer.text.clone(),
             input_tokens: answer.input_tokens,
             output_tokens: answer.output_tokens,
-            cache_read_tokens: answer.usage.cache_read_tokens,
-            cache_write_tokens: answer.usage.cache_write_tokens,
-            reasoning_tokens: answer.usage.reasoning_tokens,
+            usage: answer.usage,
             finish_reason: answer.finish_reason.clone(),
             latency_ms: match answer.latency {
                 Latency::Measure => Some(measured_ms),

@@ -1025,9 +1025,18 @@ fn results_frame(res: &[ResultRow]) -> PolarsResult<DataFrame> {
             col("grader", r().map(|x| x.item.grader.kind())),
             col("input_tokens", r().map(|x| x.row.input_tokens)),
             col("output_tokens", r().map(|x| x.row.output_tokens)),
-            col("cache_read_tokens", r().map(|x| x.row.cache_read_tokens)),
-            col("cache_write_tokens", r().map(|x| x.row.cache_write_tokens)),
-            col("reasoning_tokens", r().map(|x| x.row.reasoning_tokens)),
+            col(
+                "cache_read_tokens",
+                r().map(|x| x.row.usage.cache_read_tokens),
+            ),
+            col(
+                "cache_write_tokens",
+                r().map(|x| x.row.usage.cache_write_tokens),
+            ),
+            col(
+                "reasoning_tokens",
+                r().map(|x| x.row.usage.reasoning_tokens),
+            ),
             col(
                 "tokens_source",
                 r().map(|x| x.row.tokens_source.map(|s| s.as_str())),

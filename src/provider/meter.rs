@@ -40,9 +40,7 @@ pub fn answer_tokens(prompt: &str, a: &Answer) -> Tokens {
 
 /// Put an answer's cache and reasoning counts and its finish reason into its journal row.
 pub fn record_usage(row: &mut JournalRow, a: &Answer) {
-    row.cache_read_tokens = a.usage.cache_read_tokens;
-    row.cache_write_tokens = a.usage.cache_write_tokens;
-    row.reasoning_tokens = a.usage.reasoning_tokens;
+    row.usage = a.usage;
     row.finish_reason = a.finish_reason.clone();
     row.truncated = a.truncated();
 }
@@ -52,8 +50,8 @@ pub fn row_tokens(row: &JournalRow) -> TokenUse {
     TokenUse {
         input: row.input_tokens.unwrap_or(0),
         output: row.output_tokens.unwrap_or(0),
-        cache_read: row.cache_read_tokens.unwrap_or(0),
-        cache_write: row.cache_write_tokens.unwrap_or(0),
+        cache_read: row.usage.cache_read_tokens.unwrap_or(0),
+        cache_write: row.usage.cache_write_tokens.unwrap_or(0),
     }
 }
 

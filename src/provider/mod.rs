@@ -131,14 +131,21 @@ impl CostSource {
 
 /// Token counts a provider reports beyond input and output. Each is a part of one of them:
 /// cache reads and writes of the input, reasoning of the output.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+///
+/// Declared once for every file that stores them: the journal row and the replay recording
+/// line flatten it (`#[serde(flatten)]`), so the three keys sit at the top level of each line
+/// and an absent count writes no key.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct UsageDetail {
     /// Prompt tokens served from the provider's prompt cache (OpenAI `cached_tokens`,
     /// Anthropic `cache_read_input_tokens`, DeepSeek `prompt_cache_hit_tokens`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cache_read_tokens: Option<u64>,
     /// Prompt tokens written to the prompt cache (Anthropic `cache_creation_input_tokens`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cache_write_tokens: Option<u64>,
     /// Hidden reasoning tokens, billed as output (`completion_tokens_details.reasoning_tokens`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reasoning_tokens: Option<u64>,
 }
 

@@ -28,13 +28,9 @@ pub struct RecordedAnswer {
     pub input_tokens: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output_tokens: Option<u64>,
-    /// Prompt-cache and reasoning counts, as the provider reported them.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cache_read_tokens: Option<u64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cache_write_tokens: Option<u64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reasoning_tokens: Option<u64>,
+    /// Prompt-cache and reasoning counts, as the provider reported them (top-level keys).
+    #[serde(flatten)]
+    pub usage: super::UsageDetail,
     /// Why the model stopped (`stop`, `length`, …).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub finish_reason: Option<String>,
@@ -205,11 +201,7 @@ impl Recording {
             text: recorded.response.clone(),
             input_tokens: recorded.input_tokens,
             output_tokens: recorded.output_tokens,
-            usage: super::UsageDetail {
-                cache_read_tokens: recorded.cache_read_tokens,
-                cache_write_tokens: recorded.cache_write_tokens,
-                reasoning_tokens: recorded.reasoning_tokens,
-            },
+            usage: recorded.usage,
             finish_reason: recorded.finish_reason.clone(),
             cost: recorded.cost_usd.map(|c| (c, CostSource::Recorded)),
             latency,
@@ -244,6 +236,26 @@ mod tests {
             purpose: Purpose::Candidate,
             repeat,
         }
+    }
+
+    #[test]
+    fn usage_counts_are_read_and_unknown_keys_still_refused() {
+        let sha = sha256_hex(b"2+2?");
+        let line = format!(
+            r#"{{"model":"a/m","prompt_sha256":"{sha}","response":"4","cache_read_tokens":7,"reasoning_tokens":3}}"#
+        );
+        let rec = Recording::parse(Path::new("r.jsonl"), line.as_bytes()).unwrap();
+        let a = rec.answer(&req("a/m", "2+2?", 0)).unwrap();
+        assert_eq!(a.usage.cache_read_tokens, Some(7));
+        assert_eq!(a.usage.cache_write_tokens, None);
+        assert_eq!(a.usage.reasoning_tokens, Some(3));
+        let typo = format!(
+            r#"{{"model":"a/m","prompt_sha256":"{sha}","response":"4","cache_reads_tokens":7}}"#
+        );
+        let err = Recording::parse(Path::new("r.jsonl"), typo.as_bytes())
+            .err()
+            .expect("an unknown key is refused");
+        assert!(format!("{err}").contains("cache_reads_tokens"), "{err}");
     }
 
     #[test]

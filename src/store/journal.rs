@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::base::types::ModelId;
 use crate::grade::RecordedGrade;
 use crate::provider::tokens::TokenSource;
-use crate::provider::{CostSource, ErrorKind, LatencySource};
+use crate::provider::{CostSource, ErrorKind, LatencySource, UsageDetail};
 
 /// What a call was for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -62,15 +62,10 @@ pub struct JournalRow {
     pub output_tokens: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tokens_source: Option<TokenSource>,
-    /// Of `input_tokens`, those read from the provider's prompt cache (as reported).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cache_read_tokens: Option<u64>,
-    /// Of `input_tokens`, those written to the provider's prompt cache (as reported).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cache_write_tokens: Option<u64>,
-    /// Of `output_tokens`, the hidden reasoning (as reported).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reasoning_tokens: Option<u64>,
+    /// Of `input_tokens`, those read from and written to the provider's prompt cache; of
+    /// `output_tokens`, the hidden reasoning (as reported; top-level keys in the line).
+    #[serde(flatten)]
+    pub usage: UsageDetail,
     /// Why the model stopped, as the provider said it (`stop`, `length`, `end_turn`, …).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub finish_reason: Option<String>,
@@ -130,9 +125,7 @@ impl JournalRow {
             input_tokens: None,
             output_tokens: None,
             tokens_source: None,
-            cache_read_tokens: None,
-            cache_write_tokens: None,
-            reasoning_tokens: None,
+            usage: UsageDetail::default(),
             finish_reason: None,
             truncated: false,
             given_cost_usd: None,
@@ -395,9 +388,7 @@ pub(crate) mod tests {
             input_tokens: Some(1),
             output_tokens: Some(2),
             tokens_source: Some(TokenSource::Reported),
-            cache_read_tokens: None,
-            cache_write_tokens: None,
-            reasoning_tokens: None,
+            usage: UsageDetail::default(),
             finish_reason: None,
             truncated: false,
             given_cost_usd: None,
@@ -421,14 +412,21 @@ pub(crate) mod tests {
         let back: JournalRow = serde_json::from_str(&old).unwrap();
         assert_eq!(back, row("k"));
         let new = JournalRow {
-            cache_read_tokens: Some(1920),
-            cache_write_tokens: Some(0),
-            reasoning_tokens: Some(500),
+            usage: UsageDetail {
+                cache_read_tokens: Some(1920),
+                cache_write_tokens: Some(0),
+                reasoning_tokens: Some(500),
+            },
             finish_reason: Some("length".into()),
             truncated: true,
             ..row("k")
         };
         let line = serde_json::to_string(&new).unwrap();
+        // The flattened counts are top-level keys, where the journal always had them.
+        assert!(
+            line.contains(r#""tokens_source":"reported","cache_read_tokens":1920,"cache_write_tokens":0,"reasoning_tokens":500,"finish_reason":"length""#),
+            "{line}"
+        );
         assert_eq!(serde_json::from_str::<JournalRow>(&line).unwrap(), new);
     }
 
