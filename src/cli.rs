@@ -59,32 +59,37 @@ pub struct InitArgs {
     pub dir: Option<PathBuf>,
 }
 
-/// A duration such as `90s`, `30m`, `24h`, `7d` or `2w`.
+/// A duration such as `90s`, `30m`, `24h`, `7d` or `2w`: jiff's friendly format (so `1h30m`,
+/// `2 hours` and `1.5h` too), with a day of 24 hours and a week of 7 days. A bare number is
+/// seconds, and a fraction of a day or week (`1.5d`), which jiff does not take, is accepted too.
 pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    use std::time::Duration;
     let s = s.trim();
+    let not_a_duration = || format!("{s:?} is not a duration such as 30m, 24h or 7d");
     let split = s
         .find(|c: char| !c.is_ascii_digit() && c != '.')
         .unwrap_or(s.len());
-    let (num, unit) = s.split_at(split);
-    let n: f64 = num
-        .parse()
-        .map_err(|_| format!("{s:?} is not a duration such as 30m, 24h or 7d"))?;
-    let secs = match unit.trim() {
-        "s" | "" => 1.0,
-        "m" => 60.0,
-        "h" => 3600.0,
-        "d" => 86_400.0,
-        "w" => 604_800.0,
-        other => {
-            return Err(format!(
-                "unknown unit {other:?} in {s:?} (use s, m, h, d or w)"
-            ));
-        }
-    };
-    if !n.is_finite() || n < 0.0 {
-        return Err(format!("{s:?} is not a duration"));
+    let (num, unit) = (&s[..split], s[split..].trim());
+    let n = num.parse::<f64>().ok().filter(|n| n.is_finite());
+    let seconds = |n: f64, unit: f64| Ok(Duration::from_secs_f64(n * unit));
+    match (n, unit) {
+        (Some(n), "") => return seconds(n, 1.0),
+        (Some(n), "d") => return seconds(n, 86_400.0),
+        (Some(n), "w") => return seconds(n, 604_800.0),
+        _ => {}
     }
-    Ok(std::time::Duration::from_secs_f64(n * secs))
+    match s.parse::<jiff::Span>() {
+        Ok(span) if !span.is_negative() => span
+            .to_duration(jiff::SpanRelativeTo::days_are_24_hours())
+            .ok()
+            .and_then(|d| Duration::try_from(d).ok())
+            .ok_or_else(|| format!("{s:?} is not a duration")),
+        // A number followed by a unit jiff does not know.
+        Err(_) if n.is_some() && format!("1{unit}").parse::<jiff::Span>().is_err() => Err(format!(
+            "unknown unit {unit:?} in {s:?} (use s, m, h, d or w)"
+        )),
+        _ => Err(not_a_duration()),
+    }
 }
 
 #[derive(Debug, Args)]
@@ -335,4 +340,49 @@ pub struct ApplyArgs {
     /// Print a JSON summary on stdout.
     #[arg(long)]
     pub json: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_duration;
+    use std::time::Duration;
+
+    #[test]
+    fn durations_keep_their_spellings_and_errors() {
+        let secs = |s: &str| parse_duration(s).map(|d| d.as_secs_f64());
+        for (s, want) in [
+            ("90s", 90.0),
+            ("30m", 1800.0),
+            ("24h", 86_400.0),
+            ("7d", 604_800.0),
+            ("2w", 1_209_600.0),
+            ("90", 90.0),
+            (" 5 m ", 300.0),
+            ("1.5h", 5400.0),
+            ("1.5d", 129_600.0),
+            ("0.5w", 302_400.0),
+            ("1h30m", 5400.0),
+            ("2 hours", 7200.0),
+            ("0s", 0.0),
+        ] {
+            assert_eq!(secs(s), Ok(want), "{s}");
+        }
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(
+            parse_duration("abc").unwrap_err(),
+            r#""abc" is not a duration such as 30m, 24h or 7d"#
+        );
+        assert_eq!(
+            parse_duration("-5m").unwrap_err(),
+            r#""-5m" is not a duration such as 30m, 24h or 7d"#
+        );
+        assert_eq!(
+            parse_duration("").unwrap_err(),
+            r#""" is not a duration such as 30m, 24h or 7d"#
+        );
+        assert_eq!(
+            parse_duration("5x").unwrap_err(),
+            r#"unknown unit "x" in "5x" (use s, m, h, d or w)"#
+        );
+    }
 }
