@@ -39,29 +39,35 @@ pub fn render(source: &str, table: &RouteTable, only: Option<&[String]>) -> anyh
         .as_table_mut()
         .ok_or_else(|| anyhow::anyhow!("routes is not a table"))?;
     for (cell, route) in cells {
-        let task = routes.entry(cell.task.as_str()).or_insert_with(|| {
-            let mut t = Table::new();
-            t.set_implicit(true);
-            Item::Table(t)
-        });
-        let task = task
-            .as_table_mut()
-            .ok_or_else(|| anyhow::anyhow!("routes.{} is not a table", cell.task))?;
-        let fresh = !task.contains_key(cell.priority.as_str());
-        let t = task.entry(cell.priority.as_str()).or_insert_with(|| {
-            let mut t = Table::new();
-            t.decor_mut().set_prefix("\n");
-            Item::Table(t)
-        });
-        let t = t
-            .as_table_mut()
-            .ok_or_else(|| anyhow::anyhow!("routes.{cell} is not a table"))?;
-        if fresh {
-            t.decor_mut().set_prefix("\n");
-        }
-        set_route(t, route);
+        set_route(cell_table(routes, cell)?, route);
     }
     Ok(doc.to_string())
+}
+
+/// The `[routes.TASK.PRIORITY]` table of `cell` inside `[routes]`, created (after a blank line,
+/// its task table implicit) when the file has none.
+fn cell_table<'t>(routes: &'t mut Table, cell: &Cell) -> anyhow::Result<&'t mut Table> {
+    let task = routes.entry(cell.task.as_str()).or_insert_with(|| {
+        let mut t = Table::new();
+        t.set_implicit(true);
+        Item::Table(t)
+    });
+    let task = task
+        .as_table_mut()
+        .ok_or_else(|| anyhow::anyhow!("routes.{} is not a table", cell.task))?;
+    let fresh = !task.contains_key(cell.priority.as_str());
+    let t = task.entry(cell.priority.as_str()).or_insert_with(|| {
+        let mut t = Table::new();
+        t.decor_mut().set_prefix("\n");
+        Item::Table(t)
+    });
+    let t = t
+        .as_table_mut()
+        .ok_or_else(|| anyhow::anyhow!("routes.{cell} is not a table"))?;
+    if fresh {
+        t.decor_mut().set_prefix("\n");
+    }
+    Ok(t)
 }
 
 /// Set primary and fallback, keeping the comments around existing values.
@@ -122,29 +128,7 @@ impl std::fmt::Display for CellLabel {
 /// Only the table is read; the rest of the file is `Config`'s business.
 pub fn read_table(source: &str) -> anyhow::Result<RouteTable> {
     let doc: toml::Table = toml::from_str(source)?;
-    fn route(v: &toml::Value, at: &str) -> anyhow::Result<Route> {
-        let t = v
-            .as_table()
-            .ok_or_else(|| anyhow::anyhow!("{at} is not a table"))?;
-        let model = |key: &str| -> anyhow::Result<Option<ModelId>> {
-            match t.get(key) {
-                None => Ok(None),
-                Some(v) => {
-                    let s = v
-                        .as_str()
-                        .ok_or_else(|| anyhow::anyhow!("{at}.{key} is not a string"))?;
-                    ModelId::parse(s)
-                        .map(Some)
-                        .map_err(|e| anyhow::anyhow!("{at}.{key}: {e}"))
-                }
-            }
-        };
-        Ok(Route {
-            primary: model("primary")?.ok_or_else(|| anyhow::anyhow!("{at} has no primary"))?,
-            fallback: model("fallback")?,
-        })
-    }
-    let default = route(
+    let default = read_route(
         doc.get("default")
             .ok_or_else(|| anyhow::anyhow!("there is no [default] route"))?,
         "default",
@@ -163,11 +147,35 @@ pub fn read_table(source: &str) -> anyhow::Result<RouteTable> {
                 let cell: Cell = label
                     .parse()
                     .map_err(|e| anyhow::anyhow!("routes.{label}: {e}"))?;
-                cells.insert(cell, route(r, &format!("routes.{label}"))?);
+                cells.insert(cell, read_route(r, &format!("routes.{label}"))?);
             }
         }
     }
     Ok(RouteTable { default, cells })
+}
+
+/// The route in the table `v` at the dotted key `at`: its `primary` and optional `fallback`.
+fn read_route(v: &toml::Value, at: &str) -> anyhow::Result<Route> {
+    let t = v
+        .as_table()
+        .ok_or_else(|| anyhow::anyhow!("{at} is not a table"))?;
+    let model = |key: &str| -> anyhow::Result<Option<ModelId>> {
+        match t.get(key) {
+            None => Ok(None),
+            Some(v) => {
+                let s = v
+                    .as_str()
+                    .ok_or_else(|| anyhow::anyhow!("{at}.{key} is not a string"))?;
+                ModelId::parse(s)
+                    .map(Some)
+                    .map_err(|e| anyhow::anyhow!("{at}.{key}: {e}"))
+            }
+        }
+    };
+    Ok(Route {
+        primary: model("primary")?.ok_or_else(|| anyhow::anyhow!("{at} has no primary"))?,
+        fallback: model("fallback")?,
+    })
 }
 
 /// One cell whose route changes, and how it came to change.
@@ -263,7 +271,29 @@ pub fn accept(
 ) -> anyhow::Result<Accepted> {
     let before = read_table(current)?;
     let proposed = read_table(proposal)?;
-    let accepted: Vec<CellLabel> = match only {
+    let accepted = accepted_cells(&before, &proposed, only);
+    let (writes, pins) = plan_writes(&before, &proposed, &accepted);
+    let mut names: Vec<String> = writes.cells.keys().map(|c| c.to_string()).collect();
+    if accepted.contains(&CellLabel::Default) {
+        names.push("default".into());
+    }
+    let text = render(current, &writes, Some(&names))?;
+    let changes = route_changes(&before, &read_table(&text)?);
+    Ok(Accepted {
+        text,
+        accepted,
+        changes,
+        pins,
+    })
+}
+
+/// The cells accepted: `only` (sorted, once each), or every cell the proposal reroutes.
+fn accepted_cells(
+    before: &RouteTable,
+    proposed: &RouteTable,
+    only: Option<&[CellLabel]>,
+) -> Vec<CellLabel> {
+    match only {
         Some(labels) => {
             let mut v = labels.to_vec();
             v.sort();
@@ -282,14 +312,11 @@ pub fn accept(
             );
             v
         }
-    };
-    let (writes, pins) = plan_writes(&before, &proposed, &accepted);
-    let mut names: Vec<String> = writes.cells.keys().map(|c| c.to_string()).collect();
-    if accepted.contains(&CellLabel::Default) {
-        names.push("default".into());
     }
-    let text = render(current, &writes, Some(&names))?;
-    let after = read_table(&text)?;
+}
+
+/// Every cell whose effective route differs between the two tables, `[default]` first.
+fn route_changes(before: &RouteTable, after: &RouteTable) -> Vec<RouteChange> {
     let mut changes = Vec::new();
     if after.default != before.default {
         changes.push(RouteChange {
@@ -310,12 +337,7 @@ pub fn accept(
             });
         }
     }
-    Ok(Accepted {
-        text,
-        accepted,
-        changes,
-        pins,
-    })
+    changes
 }
 
 /// The tables to write (`[default]` from the proposal, and every cell to write explicitly)
