@@ -263,10 +263,6 @@ fn limit_file_size(c: &mut Command, bytes: u64) {
     }
 }
 
-fn manifest(run_dir: &Path) -> serde_json::Value {
-    serde_json::from_slice(&std::fs::read(run_dir.join("run.json")).unwrap()).unwrap()
-}
-
 /// Calls the server received per (model, prompt).
 fn server_calls(s: &Server) -> BTreeMap<(String, String), usize> {
     let mut out = BTreeMap::new();

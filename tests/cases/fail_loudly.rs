@@ -72,10 +72,6 @@ fn json_out(o: &Output) -> Value {
     serde_json::from_str(&stdout(o)).unwrap_or_else(|e| panic!("{e}: {}", stdout(o)))
 }
 
-fn manifest(run_dir: &Path) -> Value {
-    serde_json::from_slice(&std::fs::read(run_dir.join("run.json")).unwrap()).unwrap()
-}
-
 #[test]
 fn a_revoked_key_stops_its_endpoint_exits_1_and_a_retry_with_the_right_key_completes() {
     let server = Server::start(|r: &Request| {

@@ -7,22 +7,8 @@ use std::collections::HashMap;
 
 use serde_json::json;
 
-use crate::common::server::{Reply, Request, Server};
+use crate::common::server::{Reply, Request, Server, completion};
 use crate::common::*;
-
-fn completion(model: &str, text: &str) -> Reply {
-    Reply::json(
-        200,
-        json!({
-            "id": "chatcmpl-1",
-            "object": "chat.completion",
-            "model": model,
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": text},
-                         "finish_reason": "stop"}],
-            "usage": {"prompt_tokens": 12, "completion_tokens": 3, "total_tokens": 15}
-        }),
-    )
-}
 
 /// The classifier says `code quality`; the primary is overloaded (503); the fallback's key
 /// was revoked (401).

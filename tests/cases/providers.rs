@@ -20,7 +20,6 @@ const KEY_ENV: &str = "ROUTECAL_TEST_API_KEY";
 const BYOK: &str = "sk-ant-byok-test-0a1b2c3d4e5f6a7b";
 const BYOK_ENV: &str = "ROUTECAL_TEST_ANTHROPIC_KEY";
 const MAX_ATTEMPTS: u32 = 5;
-const CLASSIFIER_PREFIX: &str = "Classify this prompt.";
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Wire {
@@ -263,12 +262,6 @@ impl Wire {
     }
 }
 
-/// The item a prompt belongs to: every prompt of the test datasets says `Question qN:`.
-fn item_of(prompt: &str) -> String {
-    let start = prompt.find("Question q").expect("a test prompt") + "Question ".len();
-    prompt[start..].split(':').next().unwrap().to_string()
-}
-
 /// The journal key of the call a request belongs to.
 fn key_of(c: &Call) -> String {
     let kind = if c.prompt.starts_with(CLASSIFIER_PREFIX) {
@@ -400,15 +393,7 @@ primary = "acme/alpha"
 }
 
 fn dataset(items: usize) -> String {
-    (0..items)
-        .map(|i| {
-            json!({"id": format!("q{i}"), "prompt": format!("Question q{i}: what is {i} plus {i}?"),
-                "task_type": "factual", "priority": "quality",
-                "grader": {"kind": "contains", "any": [format!("ans-q{i}")]}, "max_tokens": 64})
-            .to_string()
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
+    factual_items(items, |i| vec![format!("ans-q{i}")], Some(64)).join("\n")
 }
 
 struct Run {

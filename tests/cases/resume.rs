@@ -13,7 +13,6 @@ use crate::common::*;
 
 const KEY: &str = "sk-routecal-resume-test-5e1d0c7b9a";
 const KEY_ENV: &str = "ROUTECAL_TEST_RESUME_KEY";
-const CLASSIFIER_PREFIX: &str = "Classify this prompt.";
 /// Prompt tokens the server reports per call (the cost of a call follows from it).
 const DEFAULT_PROMPT_TOKENS: u64 = 40;
 
@@ -25,12 +24,6 @@ fn pair_of(r: &Request) -> Option<Pair> {
     let model = format!("acme/{}", b["model"].as_str()?);
     let prompt = b["messages"][0]["content"].as_str()?.to_string();
     Some((model, prompt))
-}
-
-/// The item a prompt belongs to: every test prompt says `Question qN:`.
-fn item_of(prompt: &str) -> String {
-    let start = prompt.find("Question q").expect("a test prompt") + "Question ".len();
-    prompt[start..].split(':').next().unwrap().to_string()
 }
 
 /// An OpenAI-compatible server answering after 20–50 ms (fixed per prompt), reporting
@@ -119,17 +112,7 @@ fallback = "acme/beta"
 }
 
 fn dataset(items: usize) -> String {
-    let mut s: String = (0..items)
-        .map(|i| {
-            json!({"id": format!("q{i}"), "prompt": format!("Question q{i}: what is {i} plus {i}?"),
-                "task_type": "factual", "priority": "quality",
-                "grader": {"kind": "contains", "any": [format!("ans-q{i}")]}, "max_tokens": 64})
-            .to_string()
-        })
-        .collect::<Vec<_>>()
-        .join("\n");
-    s.push('\n');
-    s
+    factual_items(items, |i| vec![format!("ans-q{i}")], Some(64)).join("\n") + "\n"
 }
 
 /// A suite folder: routes.toml and dataset.jsonl.
@@ -167,10 +150,6 @@ fn resume(dir: &Path, run_dir: &Path, extra: &[&str]) -> Output {
     let mut args = vec!["run", "--resume", rd];
     args.extend_from_slice(extra);
     routecal(dir, &args).output().unwrap()
-}
-
-fn manifest(run_dir: &Path) -> Value {
-    serde_json::from_slice(&std::fs::read(run_dir.join("run.json")).unwrap()).unwrap()
 }
 
 /// Journal rows per key, and rows per (model, prompt) pair (through the dataset's prompts).

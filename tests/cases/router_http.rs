@@ -9,23 +9,8 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use crate::common::server::{Reply, Request, Server};
+use crate::common::server::{Reply, Request, Server, completion};
 use crate::common::*;
-
-/// The OpenAI chat-completions answer carrying `text`.
-fn completion(model: &str, text: &str) -> Reply {
-    Reply::json(
-        200,
-        json!({
-            "id": "chatcmpl-1",
-            "object": "chat.completion",
-            "model": model,
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": text},
-                         "finish_reason": "stop"}],
-            "usage": {"prompt_tokens": 12, "completion_tokens": 3, "total_tokens": 15}
-        }),
-    )
-}
 
 /// The classifier reads cue words in the user's prompt; `alpha` fails on cue; `beta` and
 /// `gamma` always answer with their own name.

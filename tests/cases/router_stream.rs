@@ -10,20 +10,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::common::server::{Reply, Request, Server};
+use crate::common::server::{Reply, Request, Server, completion};
 use crate::common::*;
-
-fn completion(model: &str, text: &str) -> Reply {
-    Reply::json(
-        200,
-        json!({
-            "id": "chatcmpl-1", "object": "chat.completion", "model": model,
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": text},
-                         "finish_reason": "stop"}],
-            "usage": {"prompt_tokens": 12, "completion_tokens": 3, "total_tokens": 15}
-        }),
-    )
-}
 
 /// Answers `echo: PROMPT` after `delay`; a prompt containing STALL gets no answer for 60 s.
 fn server(delay: Duration) -> Server {

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::common::server::{Reply, Request, Server};
+use crate::common::server::{Reply, Request, Server, sse};
 use crate::common::*;
 
 const KEY: &str = "sk-routecal-usage-5b8e2d7f1a9c3e4b6d";
@@ -17,35 +17,17 @@ const KEY_ENV: &str = "ROUTECAL_USAGE_TEST_KEY";
 /// A suite with the keywords classifier and one live candidate `model` (priced by the shipped
 /// table unless `price` says otherwise) on endpoint `api`.
 fn suite(dir: &Path, kind: &str, url: &str, model: &str, endpoint_extra: &str, items: usize) {
-    let routes = format!(
-        r#"[classifier]
-model = "builtin/keywords"
-
-[endpoints.kw]
-kind = "keywords"
-
-[endpoints.api]
-kind = "{kind}"
-base_url = "{url}/v1"
-api_key_env = "{KEY_ENV}"
-max_attempts = 2
-backoff_base_ms = 5
-backoff_cap_ms = 20
-timeout_s = 5
-{endpoint_extra}
-
-[models."builtin/keywords"]
-endpoint = "kw"
-tier = "budget"
-
-[models."{model}"]
-endpoint = "api"
-tier = "budget"
-
-[default]
-primary = "{model}"
-"#
-    );
+    let routes = LiveRoutes {
+        kind,
+        url,
+        key_env: KEY_ENV,
+        endpoint: &format!(
+            "max_attempts = 2\nbackoff_base_ms = 5\nbackoff_cap_ms = 20\ntimeout_s = 5\n{endpoint_extra}"
+        ),
+        models: &format!("[models.\"{model}\"]\nendpoint = \"api\"\ntier = \"budget\""),
+        default: &format!("primary = \"{model}\""),
+    }
+    .render();
     std::fs::write(dir.join("routes.toml"), routes).unwrap();
     let ds: Vec<String> = (0..items)
         .map(|i| {
@@ -84,11 +66,6 @@ fn candidate_rows(run: &Path) -> Vec<Value> {
         .into_iter()
         .filter(|r| r["kind"] == "candidate")
         .collect()
-}
-
-fn sse(event: Option<&str>, data: Value) -> (Duration, String) {
-    let head = event.map(|e| format!("event: {e}\n")).unwrap_or_default();
-    (Duration::ZERO, format!("{head}data: {data}\n\n"))
 }
 
 /// An OpenAI answer with `usage`, plain or as a stream whose last chunk carries the usage.

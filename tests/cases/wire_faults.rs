@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::common::server::{Reply, Server};
+use crate::common::server::{Reply, Server, sse};
 use crate::common::*;
 
 const KEY: &str = "sk-routecal-wire-7d1e5c9a3b2f4e6d8c";
@@ -165,46 +165,18 @@ fn serve(mut sock: TcpStream, mode: Hostile, stop: &AtomicBool) {
 
 /// A suite with the keywords classifier and one live candidate on endpoint `api`.
 fn suite(dir: &Path, kind: &str, url: &str, endpoint_extra: &str, items: usize) {
-    let routes = format!(
-        r#"[classifier]
-model = "builtin/keywords"
-
-[endpoints.kw]
-kind = "keywords"
-
-[endpoints.api]
-kind = "{kind}"
-base_url = "{url}/v1"
-api_key_env = "{KEY_ENV}"
-max_concurrency = 2
-max_attempts = 1
-backoff_base_ms = 5
-backoff_cap_ms = 20
-{endpoint_extra}
-
-[models."builtin/keywords"]
-endpoint = "kw"
-tier = "budget"
-
-[models."acme/alpha"]
-endpoint = "api"
-tier = "budget"
-input_per_mtok = 1.0
-output_per_mtok = 2.0
-
-[default]
-primary = "acme/alpha"
-"#
-    );
-    std::fs::write(dir.join("routes.toml"), routes).unwrap();
-    let ds: Vec<String> = (0..items)
-        .map(|i| {
-            json!({"id": format!("q{i}"), "prompt": format!("Question q{i}: what is {i} plus {i}?"),
-                "task_type": "factual", "priority": "quality",
-                "grader": {"kind": "contains", "any": ["42"]}, "max_tokens": 64})
-            .to_string()
-        })
-        .collect();
+    let routes = LiveRoutes {
+        kind,
+        url,
+        key_env: KEY_ENV,
+        endpoint: &format!(
+            "max_concurrency = 2\nmax_attempts = 1\nbackoff_base_ms = 5\nbackoff_cap_ms = 20\n{endpoint_extra}"
+        ),
+        models: &ALPHA_BETA[..ALPHA_BETA.find("\n\n").unwrap()],
+        default: "primary = \"acme/alpha\"",
+    };
+    std::fs::write(dir.join("routes.toml"), routes.render()).unwrap();
+    let ds = factual_items(items, |_| vec!["42".into()], Some(64));
     std::fs::write(dir.join("dataset.jsonl"), ds.join("\n")).unwrap();
 }
 
@@ -437,11 +409,6 @@ fn one_call(kind: &str, stream: bool, reply: Reply, attempts: u32) -> (Value, us
     assert_eq!(o.rows.len(), 1, "{}", o.stderr);
     assert_eq!(o.code, Some(loud_exit(&o)), "{}", o.stderr);
     (o.rows[0].clone(), server.requests().len())
-}
-
-fn sse(event: Option<&str>, data: Value) -> (Duration, String) {
-    let head = event.map(|e| format!("event: {e}\n")).unwrap_or_default();
-    (Duration::ZERO, format!("{head}data: {data}\n\n"))
 }
 
 #[test]

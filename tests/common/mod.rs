@@ -155,20 +155,42 @@ pub fn wait_with_peak_mib(child: &mut std::process::Child) -> (std::process::Exi
     (status, peak_kib / 1024)
 }
 
-/// A suite on a live OpenAI-compatible `url`: the keywords classifier and two candidates
-/// (`acme/alpha`, `acme/beta`) on one `openai` endpoint keyed by `key_env`, whose settings are
-/// `endpoint` lines (e.g. `max_concurrency = 4`), and `items` factual items graded by `contains`.
-pub fn openai_suite(url: &str, key_env: &str, endpoint: &str, items: usize) -> tempfile::TempDir {
-    let tmp = tempfile::tempdir().unwrap();
-    let routes = format!(
-        r#"[classifier]
+/// A routes file with the keywords classifier and one live endpoint `api`.
+pub struct LiveRoutes<'a> {
+    /// The endpoint's kind (`openai`, `anthropic`, `promptster`).
+    pub kind: &'a str,
+    /// The server's address; the endpoint's `base_url` is `{url}/v1`.
+    pub url: &'a str,
+    /// The environment variable holding the key.
+    pub key_env: &'a str,
+    /// Further lines of `[endpoints.api]` (limits, retries, streaming).
+    pub endpoint: &'a str,
+    /// The candidates' `[models."…"]` tables, on endpoint `api`.
+    pub models: &'a str,
+    /// The lines of `[default]`.
+    pub default: &'a str,
+}
+
+impl LiveRoutes<'_> {
+    /// The routes file's text.
+    pub fn render(&self) -> String {
+        let LiveRoutes {
+            kind,
+            url,
+            key_env,
+            endpoint,
+            models,
+            default,
+        } = self;
+        format!(
+            r#"[classifier]
 model = "builtin/keywords"
 
 [endpoints.kw]
 kind = "keywords"
 
 [endpoints.api]
-kind = "openai"
+kind = "{kind}"
 base_url = "{url}/v1"
 api_key_env = "{key_env}"
 {endpoint}
@@ -177,7 +199,17 @@ api_key_env = "{key_env}"
 endpoint = "kw"
 tier = "budget"
 
-[models."acme/alpha"]
+{models}
+
+[default]
+{default}
+"#
+        )
+    }
+}
+
+/// The candidates `acme/alpha` (1 and 2 USD per million tokens) and `acme/beta` (3 and 4).
+pub const ALPHA_BETA: &str = r#"[models."acme/alpha"]
 endpoint = "api"
 tier = "budget"
 input_per_mtok = 1.0
@@ -187,22 +219,60 @@ output_per_mtok = 2.0
 endpoint = "api"
 tier = "budget"
 input_per_mtok = 3.0
-output_per_mtok = 4.0
+output_per_mtok = 4.0"#;
 
-[default]
-primary = "acme/alpha"
-fallback = "acme/beta"
-"#
-    );
-    std::fs::write(tmp.path().join("routes.toml"), routes).unwrap();
-    let lines: String = (0..items)
+/// `n` factual items `q0…`, prompt "Question q{i}: what is {i} plus {i}?", graded by `contains`
+/// with `any(i)`, with `max_tokens` when given: one JSON object a line, without line ends.
+pub fn factual_items(
+    n: usize,
+    any: impl Fn(usize) -> Vec<String>,
+    max_tokens: Option<u32>,
+) -> Vec<String> {
+    (0..n)
         .map(|i| {
-            serde_json::json!({"id": format!("q{i}"), "prompt": format!("Question q{i}: what is {i} plus {i}?"),
+            let mut item = serde_json::json!({"id": format!("q{i}"),
+                "prompt": format!("Question q{i}: what is {i} plus {i}?"),
                 "task_type": "factual", "priority": "quality",
-                "grader": {"kind": "contains", "any": ["answer"]}})
-            .to_string()
-                + "\n"
+                "grader": {"kind": "contains", "any": any(i)}});
+            if let Some(m) = max_tokens {
+                item["max_tokens"] = m.into();
+            }
+            item.to_string()
         })
+        .collect()
+}
+
+/// The prefix of routecal's default classifier prompt: a request starting with it classifies.
+pub const CLASSIFIER_PREFIX: &str = "Classify this prompt.";
+
+/// The item id (`q7`) of a test prompt "Question q7: …".
+pub fn item_of(prompt: &str) -> String {
+    let start = prompt.find("Question q").expect("a test prompt") + "Question ".len();
+    prompt[start..].split(':').next().unwrap().to_string()
+}
+
+/// A run directory's `run.json`.
+pub fn manifest(run_dir: &Path) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(run_dir.join("run.json")).unwrap()).unwrap()
+}
+
+/// A suite on a live OpenAI-compatible `url`: the keywords classifier and two candidates
+/// (`acme/alpha`, `acme/beta`) on one `openai` endpoint keyed by `key_env`, whose settings are
+/// `endpoint` lines (e.g. `max_concurrency = 4`), and `items` factual items graded by `contains`.
+pub fn openai_suite(url: &str, key_env: &str, endpoint: &str, items: usize) -> tempfile::TempDir {
+    let tmp = tempfile::tempdir().unwrap();
+    let routes = LiveRoutes {
+        kind: "openai",
+        url,
+        key_env,
+        endpoint,
+        models: ALPHA_BETA,
+        default: "primary = \"acme/alpha\"\nfallback = \"acme/beta\"",
+    };
+    std::fs::write(tmp.path().join("routes.toml"), routes.render()).unwrap();
+    let lines: String = factual_items(items, |_| vec!["answer".into()], None)
+        .into_iter()
+        .map(|l| l + "\n")
         .collect();
     std::fs::write(tmp.path().join("dataset.jsonl"), lines).unwrap();
     tmp

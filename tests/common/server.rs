@@ -292,3 +292,25 @@ async fn read_request(sock: &mut TcpStream, buf: &mut Vec<u8>) -> Option<Request
         connection: 0,
     })
 }
+
+/// An OpenAI chat completion of `model` answering `text` (12 prompt and 3 completion tokens).
+pub fn completion(model: &str, text: &str) -> Reply {
+    Reply::json(
+        200,
+        serde_json::json!({
+            "id": "chatcmpl-1",
+            "object": "chat.completion",
+            "model": model,
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": text},
+                         "finish_reason": "stop"}],
+            "usage": {"prompt_tokens": 12, "completion_tokens": 3, "total_tokens": 15}
+        }),
+    )
+}
+
+/// One server-sent event (`event:` line when named, then `data:`), sent without delay: a part of
+/// a streamed reply.
+pub fn sse(event: Option<&str>, data: serde_json::Value) -> (Duration, String) {
+    let head = event.map(|e| format!("event: {e}\n")).unwrap_or_default();
+    (Duration::ZERO, format!("{head}data: {data}\n\n"))
+}
