@@ -46,14 +46,6 @@ pub fn ms(x: Option<f64>) -> String {
     }
 }
 
-/// [`ms`] with its sign ("−120 ms", "+3.50 ms").
-pub fn signed_ms(x: Option<f64>) -> String {
-    match x {
-        None => "–".into(),
-        Some(v) => format!("{}{}", if v < 0.0 { "−" } else { "+" }, ms(Some(v.abs()))),
-    }
-}
-
 /// Milliseconds printed in seconds, always: one unit for a whole column ("5.31 s", "10.70 s").
 pub fn seconds(x: Option<f64>) -> String {
     match x {
@@ -194,7 +186,6 @@ mod tests {
         assert_eq!(ms(Some(3.25)), "3.25 ms");
         assert_eq!(ms(Some(412.4)), "412 ms");
         assert_eq!(ms(Some(12_345.0)), "12.3 s");
-        assert_eq!(signed_ms(Some(-120.0)), "−120 ms");
         assert_eq!(seconds(Some(350.0)), "0.350 s");
         assert_eq!(signed_seconds(Some(-1200.0)), "−1.20 s");
     }

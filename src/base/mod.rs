@@ -2,8 +2,8 @@
 //! input, keeping API keys out of everything written, how numbers print and atomic writes.
 
 pub mod error;
-pub mod fmt;
-pub mod fsio;
+pub(crate) mod fmt;
+pub(crate) mod fsio;
 pub mod jsonl;
 pub mod secrets;
 pub mod types;

@@ -14,6 +14,7 @@ WORD 2 (priority): 'latency' if it reads time-sensitive/real-time, 'quality' if 
 Prompt: {prompt}
 Reply with ONLY the two words.";
 
+/// `[classifier]`: the model that labels prompts with a task type and priority.
 #[derive(Debug, Clone)]
 pub struct ClassifierConfig {
     pub model: ModelId,
@@ -32,6 +33,7 @@ pub struct JudgeConfig {
     pub prompt_template: String,
 }
 
+/// `[run]`: the settings every benchmark call gets unless its item says otherwise.
 #[derive(Debug, Clone)]
 pub struct CallDefaults {
     pub temperature: Option<f64>,

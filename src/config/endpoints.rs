@@ -23,6 +23,7 @@ pub enum EndpointKind {
 }
 
 impl EndpointKind {
+    /// The kind as `routes.toml` spells it.
     pub fn as_str(self) -> &'static str {
         match self {
             EndpointKind::Promptster => "promptster",
@@ -83,6 +84,7 @@ impl Default for Backoff {
 /// The `anthropic-version` header sent when the endpoint does not set one.
 pub const DEFAULT_ANTHROPIC_VERSION: &str = "2023-06-01";
 
+/// A checked `[endpoints.NAME]`, every default filled in.
 #[derive(Debug, Clone)]
 pub struct Endpoint {
     pub name: String,

@@ -32,7 +32,7 @@ pub(super) fn first_line(s: &str) -> &str {
 }
 
 /// 1-based line of a byte offset.
-pub fn line_of_byte(source: &str, offset: usize) -> usize {
+pub(super) fn line_of_byte(source: &str, offset: usize) -> usize {
     source.as_bytes()[..offset.min(source.len())]
         .iter()
         .filter(|&&b| b == b'\n')

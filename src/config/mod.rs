@@ -30,8 +30,7 @@ pub use endpoints::{
     Backoff, DEFAULT_ANTHROPIC_VERSION, DEFAULT_ITEM_CORRELATION, DEFAULT_MAX_LINE_BYTES,
     DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_REASONING_ROOM_TOKENS, Endpoint, EndpointKind, ProviderKey,
 };
-pub use locate::line_of_byte;
-use locate::{Check, Locator, first_line, scan_for_literal_keys};
+use locate::{Check, Locator, first_line, line_of_byte, scan_for_literal_keys};
 use models::Pricing;
 pub use models::{LatencyModel, Model, SimProfile};
 pub use policy::PolicyConfig;
@@ -62,10 +61,12 @@ pub struct Config {
 }
 
 impl Config {
+    /// The declared model `id` (panics when it is not declared: ids come from this config).
     pub fn model(&self, id: &ModelId) -> &Model {
         &self.models[id]
     }
 
+    /// The endpoint the declared model `id` is reached through.
     pub fn endpoint_of(&self, id: &ModelId) -> &Endpoint {
         &self.endpoints[&self.models[id].endpoint]
     }
@@ -96,6 +97,8 @@ impl Config {
         Ok(Config::parse(path, source, prices, at)?)
     }
 
+    /// Parse and check `source` (the text of the routes file at `path`): every error is
+    /// collected with its file, line and dotted key, and all are returned together.
     pub fn parse(
         path: &Path,
         source: String,

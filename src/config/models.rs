@@ -52,6 +52,7 @@ impl Default for SimProfile {
     }
 }
 
+/// A checked `[models."provider/name"]`.
 #[derive(Debug, Clone)]
 pub struct Model {
     pub id: ModelId,
@@ -69,6 +70,7 @@ pub struct Model {
 }
 
 impl Model {
+    /// Whether the two models have a tier in common (a fallback should).
     pub fn shares_tier(&self, other: &Model) -> bool {
         self.tiers.iter().any(|t| other.tiers.contains(t))
     }

@@ -128,6 +128,7 @@ pub struct Rate {
 }
 
 impl Rate {
+    /// One price per million tokens, whatever the prompt's length.
     pub fn flat(per_mtok: f64) -> Self {
         Rate {
             base: per_mtok,
@@ -305,6 +306,7 @@ impl PriceTable {
         })
     }
 
+    /// A price table in the snapshot's JSON format (see `prices/`); the error is serde's message.
     pub fn from_json(json: &str) -> Result<PriceTable, String> {
         let raw: Vec<RawProvider> = serde_json::from_str(json).map_err(|e| e.to_string())?;
         let mut providers = Vec::with_capacity(raw.len());

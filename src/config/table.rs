@@ -7,6 +7,7 @@ use super::models::{Model, declared};
 use super::raw::RawRoute;
 use crate::base::types::{Cell, ModelId, Priority, TaskType};
 
+/// Where a cell's requests go: the primary, and the model tried when it fails.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Route {
     pub primary: ModelId,

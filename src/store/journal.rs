@@ -17,12 +17,16 @@ use crate::provider::{CostSource, ErrorKind, LatencySource, UsageDetail};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum CallKind {
+    /// A candidate model answering an item.
     Candidate,
+    /// A classifier labelling an item.
     Classifier,
+    /// The judge grading an answer.
     Judge,
 }
 
 impl CallKind {
+    /// The kind as the journal key and `results.csv` spell it.
     pub fn as_str(self) -> &'static str {
         match self {
             CallKind::Candidate => "candidate",
@@ -40,26 +44,41 @@ pub fn call_key(kind: CallKind, item: &str, model: &ModelId, repeat: u32) -> Str
 /// One finished call.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct JournalRow {
+    /// `kind|item|model|repeat`: one key per planned call.
     pub key: String,
+    /// Which call this was.
     pub kind: CallKind,
+    /// The dataset item's id.
     pub item: String,
+    /// The model called.
     pub model: ModelId,
+    /// Which repeat of the item (0-based).
     pub repeat: u32,
+    /// The endpoint the call went through.
     pub endpoint: String,
+    /// An answer came back (a grade may still be 0).
     pub ok: bool,
+    /// Why the call failed, typed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error_kind: Option<ErrorKind>,
+    /// The error message.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// The HTTP status of the last attempt, when there was one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub http_status: Option<u16>,
+    /// Attempts made (0: not started).
     pub attempts: u32,
+    /// The answer text (untrusted model output).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub response: Option<String>,
+    /// Prompt tokens, cached ones included.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub input_tokens: Option<u64>,
+    /// Output tokens, reasoning included.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output_tokens: Option<u64>,
+    /// Whether the token counts were reported or estimated.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tokens_source: Option<TokenSource>,
     /// Of `input_tokens`, those read from and written to the provider's prompt cache; of
@@ -79,15 +98,21 @@ pub struct JournalRow {
     /// The cost as counted during the run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cost_usd: Option<f64>,
+    /// Where `cost_usd` came from.
     pub cost_source: CostSource,
+    /// Milliseconds from request to the whole answer.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub latency_ms: Option<f64>,
+    /// Measured, recorded or modelled.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub latency_source: Option<LatencySource>,
+    /// Processing time the server reported, milliseconds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub server_latency_ms: Option<f64>,
+    /// Milliseconds to the first token (streamed answers).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ttft_ms: Option<f64>,
+    /// A grade that came with a recorded answer.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub grade: Option<RecordedGrade>,
     /// For a judge call: the key of the call it judged.
@@ -95,6 +120,7 @@ pub struct JournalRow {
     pub target: Option<String>,
     /// Unix milliseconds.
     pub started_ms: i64,
+    /// Unix milliseconds.
     pub finished_ms: i64,
 }
 
@@ -186,6 +212,8 @@ impl JournalWriter {
         }
     }
 
+    /// Append one row as a JSON line and flush it; the file is synced to disk at most every
+    /// sync interval (a crash loses at most the rows since the last sync, never half a row).
     pub fn append(&mut self, row: &JournalRow) -> std::io::Result<()> {
         let Some(out) = self.out.as_mut() else {
             return Ok(());
@@ -202,6 +230,7 @@ impl JournalWriter {
         Ok(())
     }
 
+    /// Flush and sync the file (nothing for a discarding writer).
     pub fn finish(self) -> std::io::Result<()> {
         let Some(mut out) = self.out else {
             return Ok(());
@@ -253,6 +282,7 @@ fn repair_tail(file: &mut File) -> std::io::Result<()> {
 /// What a journal file held.
 #[derive(Debug, Default)]
 pub struct JournalContents {
+    /// Every row, in file order.
     pub rows: Vec<JournalRow>,
     /// The last line was cut short (a crash mid-write); it was ignored.
     pub torn_tail: bool,
@@ -316,6 +346,7 @@ pub(crate) fn read_limited(path: &Path, max_line: usize) -> std::io::Result<Jour
     }
 }
 
+/// A journal held in memory, read as [`read`] reads a file (a torn last line is skipped).
 pub fn parse(bytes: &[u8]) -> JournalContents {
     let mut out = JournalContents::default();
     parse_into(bytes, 1, &mut out);

@@ -12,27 +12,35 @@ use crate::base::fsio::write_atomic;
 /// An input file of the run as recorded: its path as given and the SHA-256 of its bytes (hex).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FileRef {
+    /// The path as given (relative to the folder routecal ran in).
     pub path: String,
+    /// SHA-256 of the file's bytes, lowercase hex.
     pub sha256: String,
 }
 
 /// What the run did, over every part of a resumed run.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Totals {
+    /// Calls the plan holds (every item × candidate × repeat, and classifier calls).
     pub planned_calls: usize,
+    /// Calls made (any attempt).
     pub calls: usize,
+    /// Calls whose latest attempt failed.
     pub errors: usize,
     /// Spent on live endpoints during the run.
     pub spent_usd: f64,
     /// Expected spend of the plan on live endpoints.
     pub estimated_usd: f64,
+    /// Wall time of the calls, seconds, added up over every part.
     pub duration_s: f64,
 }
 
 /// The run's settings that a resume must keep.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Settings {
+    /// Repeats of every item per candidate.
     pub repeats: u32,
+    /// The `--max-spend` budget, USD.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_spend_usd: Option<f64>,
     /// SHA-256 of the routes file without its throughput settings ([`answers_sha256`]): a
@@ -135,28 +143,38 @@ impl std::fmt::Display for Status {
 /// `run.json`: what a run was made from and what it did.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Manifest {
+    /// Always `routecal`.
     pub tool: String,
+    /// The routecal version that started the run.
     pub version: String,
+    /// The run directory's name (`YYYYMMDD-HHMMSS-<suite>`).
     pub run_id: String,
     /// RFC 3339; prices with dates or time windows are resolved at this time.
     pub started_at: String,
+    /// RFC 3339, when the run last stopped or ended.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub finished_at: Option<String>,
     /// Where the run stands: `running`, `complete` or `partial`.
     pub status: Status,
+    /// The routes file the run measured.
     pub routes: FileRef,
+    /// The labelled dataset.
     pub dataset: FileRef,
+    /// The price table (the shipped snapshot or `--prices`).
     pub prices: FileRef,
     /// The copy of the routes file kept in the run directory ([`RunFile::RoutesCopy`]) and its
-    /// sha256;
-    /// absent in runs made before routecal kept one.
+    /// sha256; absent in runs made before routecal kept one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub routes_copy: Option<FileRef>,
+    /// What a resume must keep.
     pub settings: Settings,
+    /// The candidate models, as `provider/name`.
     pub models: Vec<String>,
+    /// The classifier and its alternatives.
     pub classifiers: Vec<String>,
     /// Answers came from the `sim` endpoint.
     pub simulated: bool,
+    /// Calls, errors, spend and time over the whole run.
     pub totals: Totals,
 }
 

@@ -3,5 +3,5 @@
 
 pub mod journal;
 pub mod lock;
-pub mod manifest;
-pub mod run_dir;
+pub(crate) mod manifest;
+pub(crate) mod run_dir;

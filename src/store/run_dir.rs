@@ -95,11 +95,6 @@ impl RunDir {
         RunDir { path: path.into() }
     }
 
-    /// The folder itself.
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
     /// The path of `file` in this folder.
     pub fn file(&self, file: RunFile) -> PathBuf {
         self.path.join(file.name())
