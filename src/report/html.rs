@@ -12,7 +12,7 @@ use std::fmt::Write;
 use polars::prelude::*;
 
 use super::Exporter;
-use super::charts::{self, Confusion, CostQualityPoint, LatencyCurve};
+use super::charts::{self, Confusion, CostQualityPoint, LatencyCurve, Scale};
 use super::sections::{self, Align, Span, Table};
 use super::text::{CLASSIFIER_COLUMNS, classifier_figures, in_seconds, ms_in, pct, quality, usd};
 use crate::base::types::{ModelId, TaskType};
@@ -546,6 +546,87 @@ fn short_label(m: &ModelId) -> String {
     }
 }
 
+/// One task type's panels, before drawing: the scales are chosen over every task first.
+struct TaskPanel<'a> {
+    task: TaskType,
+    rows: Vec<&'a crate::derive::analyze::ModelTask>,
+    points: Vec<CostQualityPoint>,
+    unplotted: Vec<String>,
+    curves: Vec<LatencyCurve>,
+}
+
+/// The task's cells' primaries: current ones, and proposed ones that are new in a cell.
+fn marked<'a>(d: &'a Derived, t: TaskType) -> (BTreeSet<&'a ModelId>, BTreeSet<&'a ModelId>) {
+    let cells = || {
+        d.rec
+            .decisions
+            .iter()
+            .filter(move |c| c.cell.is_some_and(|x| x.task == t))
+    };
+    let current = cells().map(|c| &c.old.primary).collect();
+    let proposed = cells()
+        .filter(|c| c.new.primary != c.old.primary)
+        .map(|c| &c.new.primary)
+        .collect();
+    (current, proposed)
+}
+
+fn task_panel<'a>(
+    d: &'a Derived,
+    t: TaskType,
+    color_of: &HashMap<&ModelId, usize>,
+    latency: &LatencyByModelTask,
+) -> Option<TaskPanel<'a>> {
+    let rows = d.analysis.ranked(t);
+    if rows.is_empty() {
+        return None;
+    }
+    let (current, proposed) = marked(d, t);
+    let mut points = Vec::new();
+    let mut unplotted = Vec::new();
+    for m in &rows {
+        match (m.quality, m.cost_per_call) {
+            (Some(q), Some(c)) => points.push(CostQualityPoint {
+                label: short_label(&m.model),
+                color: color_of.get(&m.model).copied().unwrap_or(0),
+                cost_per_1k: c * 1000.0,
+                quality: q.value,
+                quality_low: q.low,
+                quality_high: q.high,
+                current: current.contains(&m.model),
+                proposed: proposed.contains(&m.model),
+            }),
+            (None, _) => unplotted.push(format!(
+                "<code>{}</code> (no graded answer)",
+                escape(m.model.as_str())
+            )),
+            (_, None) => unplotted.push(format!(
+                "<code>{}</code> (unpriced)",
+                escape(m.model.as_str())
+            )),
+        }
+    }
+    let curves = rows
+        .iter()
+        .filter_map(|m| {
+            Some(LatencyCurve {
+                label: m.model.to_string(),
+                color: color_of.get(&m.model).copied().unwrap_or(0),
+                quantiles: latency
+                    .get(&(m.model.to_string(), t.as_str().to_string()))?
+                    .clone(),
+            })
+        })
+        .collect();
+    Some(TaskPanel {
+        task: t,
+        rows,
+        points,
+        unplotted,
+        curves,
+    })
+}
+
 fn tasks(o: &mut String, d: &Derived) -> anyhow::Result<()> {
     let color_of: HashMap<&ModelId, usize> = d
         .analysis
@@ -557,116 +638,122 @@ fn tasks(o: &mut String, d: &Derived) -> anyhow::Result<()> {
     let latency = latency_quantiles(&d.analysis.results)?;
     let _ = write!(
         o,
-        "<h2 id=\"tasks\">By task type</h2>\n<p>Quality pools priorities; intervals are {}% (Wilson for pass/fail graders, seeded bootstrap otherwise). Filled points are on the Pareto front (no other model is both cheaper and better); rings are dominated. Latency curves show, for each model, the share of successful calls that finished within a time.</p>\n",
+        "<h2 id=\"tasks\">By task type</h2>\n<p>Quality pools priorities; intervals are {}% (Wilson for pass/fail graders, seeded bootstrap otherwise). Filled points are on the Pareto front (no other model is both cheaper and better); rings are dominated. A square marks a model that is the primary of one of the task type's cells now, a diamond one the recommended table makes a primary there. Latency curves show, for each model, the share of successful calls that finished within a time. Every panel of a kind uses the same scale.</p>\n",
         sections::level(d.cfg.policy.confidence)
     );
-    for t in TaskType::ALL {
-        let rows = d.analysis.ranked(*t);
-        if rows.is_empty() {
-            continue;
-        }
-        let _ = writeln!(o, "<h3 id=\"task-{t}\">{t}</h3>");
-        let mut in_legend: Vec<(usize, &ModelId)> = rows
+    let panels: Vec<TaskPanel> = TaskType::ALL
+        .iter()
+        .filter_map(|t| task_panel(d, *t, &color_of, &latency))
+        .collect();
+    let cost_scale = Scale::fitting(
+        panels
             .iter()
-            .map(|m| (color_of.get(&m.model).copied().unwrap_or(0), &m.model))
-            .collect();
-        in_legend.sort();
-        legend(o, &in_legend);
-
-        let mut points = Vec::new();
-        let mut unplotted = Vec::new();
-        for m in &rows {
-            match (m.quality, m.cost_per_call) {
-                (Some(q), Some(c)) => points.push(CostQualityPoint {
-                    label: short_label(&m.model),
-                    color: color_of.get(&m.model).copied().unwrap_or(0),
-                    cost_per_1k: c * 1000.0,
-                    quality: q.value,
-                    quality_low: q.low,
-                    quality_high: q.high,
-                }),
-                (None, _) => unplotted.push(format!(
-                    "<code>{}</code> (no graded answer)",
-                    escape(m.model.as_str())
-                )),
-                (_, None) => unplotted.push(format!(
-                    "<code>{}</code> (unpriced)",
-                    escape(m.model.as_str())
-                )),
-            }
-        }
-        let curves: Vec<LatencyCurve> = rows
+            .flat_map(|p| p.points.iter().map(|x| x.cost_per_1k)),
+    );
+    let latency_scale = Scale::fitting(panels.iter().flat_map(|p| {
+        p.curves
             .iter()
-            .filter_map(|m| {
-                Some(LatencyCurve {
-                    label: m.model.to_string(),
-                    color: color_of.get(&m.model).copied().unwrap_or(0),
-                    quantiles: latency
-                        .get(&(m.model.to_string(), t.as_str().to_string()))?
-                        .clone(),
-                })
-            })
-            .collect();
-        o.push_str("<div class=\"charts\">\n");
-        let _ = writeln!(
-            o,
-            "<figure id=\"cost-quality-{t}\">{}<figcaption>{}: cost per 1,000 requests against quality{}</figcaption></figure>",
-            charts::cost_quality(
-                &format!("{t}: cost and quality"),
-                d.cfg.policy.confidence,
-                &points
-            )?,
-            t,
-            if unplotted.is_empty() {
-                String::new()
-            } else {
-                format!("; not plotted: {}", unplotted.join(", "))
-            }
-        );
-        let _ = writeln!(
-            o,
-            "<figure id=\"latency-{t}\">{}<figcaption>{t}: latency distribution of successful calls (quantiles)</figcaption></figure>",
-            charts::latency(&format!("{t}: latency"), &curves)?
-        );
-        o.push_str("</div>\n");
-        let p50_s = in_seconds(rows.iter().map(|m| m.p50_ms));
-        let p95_s = in_seconds(rows.iter().map(|m| m.p95_ms));
-        let quality_header = format!("quality [{}% CI]", sections::level(d.cfg.policy.confidence));
-        table(
-            o,
-            "leaderboard",
-            &[
-                "model",
-                "n",
-                &quality_header,
-                "cost / call",
-                "cost / 1k req",
-                "p50",
-                "p95",
-                "errors",
-            ],
-            &[false, true, true, true, true, true, true, true],
-            &rows
-                .iter()
-                .map(|m| {
-                    (
-                        false,
-                        vec![
-                            format!("<code>{}</code>", escape(m.model.as_str())),
-                            m.n_graded.to_string(),
-                            quality(m.quality),
-                            escape(&usd(m.cost_per_call)),
-                            escape(&usd(m.cost_per_call.map(|c| c * 1000.0))),
-                            ms_in(m.p50_ms, p50_s),
-                            ms_in(m.p95_ms, p95_s),
-                            pct(m.error_rate),
-                        ],
-                    )
-                })
-                .collect::<Vec<_>>(),
-        );
+            .flat_map(|c| c.quantiles.iter().map(|q| q.1))
+    }));
+    for p in &panels {
+        task_charts(o, d, p, &color_of, (cost_scale, latency_scale))?;
+        leaderboard(o, d, &p.rows);
     }
     Ok(())
+}
+
+/// A task type's key, cost–quality chart and latency chart.
+fn task_charts(
+    o: &mut String,
+    d: &Derived,
+    p: &TaskPanel,
+    color_of: &HashMap<&ModelId, usize>,
+    (cost_scale, latency_scale): (Scale, Scale),
+) -> anyhow::Result<()> {
+    let t = p.task;
+    let _ = writeln!(o, "<h3 id=\"task-{t}\">{t}</h3>");
+    let mut in_legend: Vec<(usize, &ModelId)> = p
+        .rows
+        .iter()
+        .map(|m| (color_of.get(&m.model).copied().unwrap_or(0), &m.model))
+        .collect();
+    in_legend.sort();
+    legend(o, &in_legend);
+    let drawn = charts::cost_quality(&charts::CostQuality {
+        title: &format!("{t}: cost and quality"),
+        confidence: d.cfg.policy.confidence,
+        points: &p.points,
+        scale: cost_scale,
+    })?;
+    let mut notes = Vec::new();
+    if !drawn.unlabelled.is_empty() {
+        notes.push(format!(
+            "unlabelled for want of room (see the colour key): {}",
+            drawn
+                .unlabelled
+                .iter()
+                .map(|l| escape(l))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    if !p.unplotted.is_empty() {
+        notes.push(format!("not plotted: {}", p.unplotted.join(", ")));
+    }
+    o.push_str("<div class=\"charts\">\n");
+    let _ = writeln!(
+        o,
+        "<figure id=\"cost-quality-{t}\">{}<figcaption>{t}: cost per 1,000 requests against quality{}</figcaption></figure>",
+        drawn.svg,
+        notes.iter().map(|n| format!("; {n}")).collect::<String>()
+    );
+    let _ = writeln!(
+        o,
+        "<figure id=\"latency-{t}\">{}<figcaption>{t}: latency distribution of successful calls (quantiles)</figcaption></figure>",
+        charts::latency(&format!("{t}: latency"), &p.curves, latency_scale)?
+    );
+    o.push_str("</div>\n");
+    Ok(())
+}
+
+/// A task type's leaderboard table.
+fn leaderboard(o: &mut String, d: &Derived, rows: &[&crate::derive::analyze::ModelTask]) {
+    let p50_s = in_seconds(rows.iter().map(|m| m.p50_ms));
+    let p95_s = in_seconds(rows.iter().map(|m| m.p95_ms));
+    let quality_header = format!("quality [{}% CI]", sections::level(d.cfg.policy.confidence));
+    table(
+        o,
+        "leaderboard",
+        &[
+            "model",
+            "n",
+            &quality_header,
+            "cost / call",
+            "cost / 1k req",
+            "p50",
+            "p95",
+            "errors",
+        ],
+        &[false, true, true, true, true, true, true, true],
+        &rows
+            .iter()
+            .map(|m| {
+                (
+                    false,
+                    vec![
+                        format!("<code>{}</code>", escape(m.model.as_str())),
+                        m.n_graded.to_string(),
+                        quality(m.quality),
+                        escape(&usd(m.cost_per_call)),
+                        escape(&usd(m.cost_per_call.map(|c| c * 1000.0))),
+                        ms_in(m.p50_ms, p50_s),
+                        ms_in(m.p95_ms, p95_s),
+                        pct(m.error_rate),
+                    ],
+                )
+            })
+            .collect::<Vec<_>>(),
+    );
 }
 
 fn confusion_of(df: &DataFrame) -> anyhow::Result<BTreeMap<String, Confusion>> {

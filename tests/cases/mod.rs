@@ -1,5 +1,6 @@
 mod apply;
 mod bad_input;
+mod charts;
 mod chat_items;
 mod compare;
 mod decisions;
