@@ -10,6 +10,7 @@ mod graders;
 mod hostile;
 mod hostile_answers;
 mod judge;
+mod machine_output;
 mod monitor;
 mod offline_suites;
 mod pipes;
