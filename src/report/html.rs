@@ -14,7 +14,7 @@ use polars::prelude::*;
 use super::Exporter;
 use super::charts::{self, Confusion, CostQualityPoint, LatencyCurve, Scale};
 use super::sections::{self, Align, Span, Table};
-use super::text::{CLASSIFIER_COLUMNS, classifier_figures, in_seconds, ms_in, pct, quality, usd};
+use super::text::usd;
 use crate::base::types::{ModelId, TaskType};
 use crate::derive::Derived;
 
@@ -67,6 +67,7 @@ table{border-collapse:collapse;margin:8px 0 16px;font-size:14px}
 th,td{border-bottom:1px solid #e5e5e5;padding:5px 10px;text-align:left;vertical-align:top}
 th{background:#fafafa;font-weight:600}td.n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 tr.changed td{background:#fffbe6}
+table.leaderboard td.n,table.simulation td.n,table.classifier-value td.n{white-space:normal}
 dl.head{display:grid;grid-template-columns:max-content 1fr;gap:2px 16px;margin:8px 0 16px}dl.head dt{font-weight:600}dl.head dd{margin:0}
 .banner{background:#b00020;color:#fff;padding:10px 14px;font-weight:700;border-radius:4px;margin-top:16px}
 .charts{display:flex;flex-wrap:wrap;gap:12px}.charts figure{margin:0;flex:1 1 560px;max-width:660px}
@@ -185,40 +186,6 @@ fn headline(o: &mut String, d: &Derived) {
         );
     }
     o.push_str("</dl>\n");
-}
-
-/// An HTML table; cells are already escaped. `highlight` rows are tinted.
-fn table(
-    o: &mut String,
-    class: &str,
-    header: &[&str],
-    numeric: &[bool],
-    rows: &[(bool, Vec<String>)],
-) {
-    let _ = write!(
-        o,
-        "<div class=\"scroll\"><table class=\"{class}\">\n<thead><tr>"
-    );
-    for h in header {
-        let _ = write!(o, "<th>{h}</th>");
-    }
-    o.push_str("</tr></thead>\n<tbody>\n");
-    for (highlight, r) in rows {
-        o.push_str(if *highlight {
-            "<tr class=\"changed\">"
-        } else {
-            "<tr>"
-        });
-        for (i, c) in r.iter().enumerate() {
-            if numeric.get(i).copied().unwrap_or(false) {
-                let _ = write!(o, "<td class=\"n\">{c}</td>");
-            } else {
-                let _ = write!(o, "<td>{c}</td>");
-            }
-        }
-        o.push_str("</tr>\n");
-    }
-    o.push_str("</tbody>\n</table></div>\n");
 }
 
 fn spans(c: &[Span]) -> String {
@@ -657,7 +624,9 @@ fn tasks(o: &mut String, d: &Derived) -> anyhow::Result<()> {
     }));
     for p in &panels {
         task_charts(o, d, p, &color_of, (cost_scale, latency_scale))?;
-        leaderboard(o, d, &p.rows);
+        if let Some(t) = sections::leaderboard(d, p.task) {
+            draw(o, "leaderboard", &t);
+        }
     }
     Ok(())
 }
@@ -716,46 +685,6 @@ fn task_charts(
     Ok(())
 }
 
-/// A task type's leaderboard table.
-fn leaderboard(o: &mut String, d: &Derived, rows: &[&crate::derive::analyze::ModelTask]) {
-    let p50_s = in_seconds(rows.iter().map(|m| m.p50_ms));
-    let p95_s = in_seconds(rows.iter().map(|m| m.p95_ms));
-    let quality_header = format!("quality [{}% CI]", sections::level(d.cfg.policy.confidence));
-    table(
-        o,
-        "leaderboard",
-        &[
-            "model",
-            "n",
-            &quality_header,
-            "cost / call",
-            "cost / 1k req",
-            "p50",
-            "p95",
-            "errors",
-        ],
-        &[false, true, true, true, true, true, true, true],
-        &rows
-            .iter()
-            .map(|m| {
-                (
-                    false,
-                    vec![
-                        format!("<code>{}</code>", escape(m.model.as_str())),
-                        m.n_graded.to_string(),
-                        quality(m.quality),
-                        escape(&usd(m.cost_per_call)),
-                        escape(&usd(m.cost_per_call.map(|c| c * 1000.0))),
-                        ms_in(m.p50_ms, p50_s),
-                        ms_in(m.p95_ms, p95_s),
-                        pct(m.error_rate),
-                    ],
-                )
-            })
-            .collect::<Vec<_>>(),
-    );
-}
-
 fn confusion_of(df: &DataFrame) -> anyhow::Result<BTreeMap<String, Confusion>> {
     let classifiers = df.column("classifier")?.str()?;
     let truth = df.column("task_type")?.str()?;
@@ -792,22 +721,7 @@ fn confusion_of(df: &DataFrame) -> anyhow::Result<BTreeMap<String, Confusion>> {
 }
 
 fn classifier(o: &mut String, d: &Derived) -> anyhow::Result<()> {
-    o.push_str("<h2 id=\"classifier\">Classifier</h2>\n");
-    table(
-        o,
-        "classifiers",
-        &CLASSIFIER_COLUMNS,
-        &[false, true, true, true, true, true, true, true],
-        &d.analysis
-            .classifier_summary
-            .iter()
-            .map(|c| {
-                let name = format!("<code>{}</code>", escape(c.model.as_str()));
-                let figures = classifier_figures(c).map(|f| escape(&f));
-                (false, std::iter::once(name).chain(figures).collect())
-            })
-            .collect::<Vec<_>>(),
-    );
+    section(o, &sections::classifier(d));
     let matrices = confusion_of(&d.analysis.confusion)?;
     if !matrices.is_empty() {
         o.push_str("<div class=\"charts\">\n");
@@ -824,56 +738,57 @@ fn classifier(o: &mut String, d: &Derived) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The classifiers' return on cost, the simulation, the strong–weak figures and stability.
 fn simulation(o: &mut String, d: &Derived) {
-    o.push_str("<h2 id=\"simulation\">Simulation</h2>\n<p>Every item routed by the classifier's real predictions (misroutes included) and answered by the recorded answer of the model the table picks; a retryable failure of the primary goes to the fallback. Cost includes the classifier.</p>\n");
-    let p95_s = in_seconds(d.sim.iter().map(|r| r.p95_latency_ms));
-    table(
-        o,
-        "simulation",
-        &[
-            "scenario",
-            "classifier",
-            "n",
-            "quality",
-            "cost / 1k req",
-            "p95",
-            "fallback rate",
-            "misrouted",
-        ],
-        &[false, false, true, true, true, true, true, true],
-        &d.sim
-            .iter()
-            .map(|r| {
-                (
-                    r.scenario == crate::derive::simulate::RECOMMENDED_OUT_OF_SAMPLE,
-                    vec![
-                        escape(&r.scenario),
-                        escape(&r.classifier),
-                        r.n.to_string(),
-                        r.quality.map(|q| format!("{q:.3}")).unwrap_or("–".into()),
-                        escape(&usd(r.cost_per_1k)),
-                        ms_in(r.p95_latency_ms, p95_s),
-                        pct(r.fallback_rate),
-                        r.misrouted_rate.map(pct).unwrap_or("–".into()),
-                    ],
-                )
-            })
-            .collect::<Vec<_>>(),
-    );
-    let mut notes = Vec::new();
-    for c in d.cfg.classifiers() {
-        if let Some(loss) =
-            crate::derive::simulate::misclassification_loss(&d.sim, "recommended", c.as_str())
-        {
-            notes.push(format!(
-                "<li>Misclassification by <code>{}</code> {}.</li>",
-                escape(c.as_str()),
-                escape(&super::text::misroute_effect(loss))
-            ));
-        }
+    let parts = [
+        sections::classifier_value(d),
+        Some(sections::simulation(d)),
+        sections::strong_weak(d),
+        sections::stability(d),
+    ];
+    for s in parts.iter().flatten() {
+        section(o, s);
     }
-    if !notes.is_empty() {
-        let _ = writeln!(o, "<ul>{}</ul>", notes.join(""));
+}
+
+/// Escaped text whose `backtick spans` become `<code>`.
+fn inline(s: &str) -> String {
+    s.split('`')
+        .enumerate()
+        .map(|(i, part)| {
+            if i % 2 == 1 {
+                format!("<code>{}</code>", escape(part))
+            } else {
+                escape(part)
+            }
+        })
+        .collect()
+}
+
+/// A section: heading, paragraphs, tables under their sub-headings, bullets.
+fn section(o: &mut String, s: &sections::Section) {
+    let _ = writeln!(
+        o,
+        "<h{l} id=\"{}\">{}</h{l}>",
+        s.id,
+        escape(&s.title),
+        l = s.level
+    );
+    for p in &s.paragraphs {
+        let _ = writeln!(o, "<p>{}</p>", inline(p));
+    }
+    for (sub, t) in &s.tables {
+        if let Some(sub) = sub {
+            let _ = writeln!(o, "<h{l}>{}</h{l}>", escape(sub), l = s.level + 1);
+        }
+        draw(o, s.id, t);
+    }
+    if !s.bullets.is_empty() {
+        o.push_str("<ul>\n");
+        for b in &s.bullets {
+            let _ = writeln!(o, "<li>{}</li>", inline(b));
+        }
+        o.push_str("</ul>\n");
     }
 }
 

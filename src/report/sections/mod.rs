@@ -2,6 +2,13 @@
 //! Markdown and HTML writers, which only lay rows out. Numbers are formatted here, through the
 //! shared formats of [`super::text`], so every format prints the same figures.
 
+mod detail;
+
+pub use self::detail::{
+    classifier, classifier_value, leaderboard, leaderboards, simulation, stability, strong_weak,
+    warnings,
+};
+
 use super::text::{pct, seconds, signed_seconds, signed_usd, usd};
 use crate::derive::policy::{Decision, Outcome};
 use crate::derive::{Derived, TableFigures, Verdict};
@@ -80,6 +87,19 @@ fn col(header: impl Into<String>, align: Align) -> Column {
         header: header.into(),
         align,
     }
+}
+
+/// A section below the verdict and the cells: its heading (`level` 2 or 3, `id` the HTML
+/// anchor), paragraphs (`inline code` between backticks), tables each under an optional
+/// sub-heading, and bullet notes after them. Writers draw it in this order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Section {
+    pub level: u8,
+    pub id: &'static str,
+    pub title: String,
+    pub paragraphs: Vec<String>,
+    pub tables: Vec<(Option<String>, Table)>,
+    pub bullets: Vec<String>,
 }
 
 /// A confidence level as printed in headers: 0.9 → "90", 0.975 → "97.5".
