@@ -277,60 +277,70 @@ fn changes(o: &mut String, d: &Derived) {
     }
 }
 
-/// What a reviewer wants to see before accepting a change: for each changed primary, the item
-/// where the proposed model gains most over the current one, and the one where it loses most.
-fn examples(o: &mut String, d: &Derived) -> anyhow::Result<()> {
-    struct Example {
-        cells: Vec<String>,
-        item: String,
-        old: ModelId,
-        new: ModelId,
-        old_score: f64,
-        new_score: f64,
+/// An item shown in the examples: the cells whose change it illustrates and both scores.
+struct Example {
+    cells: Vec<String>,
+    item: String,
+    old: ModelId,
+    new: ModelId,
+    old_score: f64,
+    new_score: f64,
+}
+
+/// `(new − old score, item id, old score, new score)` of one item both models were graded on.
+type ItemDelta<'a> = (f64, &'a str, f64, f64);
+
+/// The items of task `task` (every item for `None`) where `new` gains most over `old` and
+/// where it loses most, each only when there is a gain or a loss; ties go to dataset order.
+fn extremes<'a>(
+    d: &'a Derived,
+    old: &ModelId,
+    new: &ModelId,
+    task: Option<TaskType>,
+) -> Vec<ItemDelta<'a>> {
+    let mut deltas: Vec<ItemDelta> = Vec::new();
+    for item in
+        d.ds.items
+            .iter()
+            .filter(|i| task.is_none_or(|t| i.task == t))
+    {
+        let score = |m: &ModelId| {
+            d.analysis
+                .outcomes
+                .get(&(item.id.clone(), m.clone()))
+                .and_then(|x| x.score)
+        };
+        if let (Some(a), Some(b)) = (score(old), score(new)) {
+            deltas.push((b - a, item.id.as_str(), a, b));
+        }
     }
+    // Largest gain first; on ties, dataset order.
+    let best = deltas.iter().fold(None::<&ItemDelta>, |acc, x| match acc {
+        Some(a) if a.0 >= x.0 => Some(a),
+        _ => Some(x),
+    });
+    let worst = deltas.iter().fold(None::<&ItemDelta>, |acc, x| match acc {
+        Some(a) if a.0 <= x.0 => Some(a),
+        _ => Some(x),
+    });
+    // An item where it "gains most" must show a gain; the loss likewise.
+    let mut chosen: Vec<ItemDelta> = best.into_iter().filter(|b| b.0 > 0.0).copied().collect();
+    if let Some(w) = worst.filter(|w| w.0 < 0.0) {
+        chosen.push(*w);
+    }
+    chosen
+}
+
+/// For each changed primary, its extreme items; an item shared by cells with the same change is
+/// shown once, naming all of them.
+fn pick_examples(d: &Derived) -> Vec<Example> {
     let mut picked: Vec<Example> = Vec::new();
     for c in d.rec.changes() {
         let (old, new) = (&c.old.primary, &c.new.primary);
         if old == new {
             continue;
         }
-        let task = c.cell.map(|x| x.task);
-        let mut deltas: Vec<(f64, &str, f64, f64)> = Vec::new();
-        for item in
-            d.ds.items
-                .iter()
-                .filter(|i| task.is_none_or(|t| i.task == t))
-        {
-            let score = |m: &ModelId| {
-                d.analysis
-                    .outcomes
-                    .get(&(item.id.clone(), m.clone()))
-                    .and_then(|x| x.score)
-            };
-            if let (Some(a), Some(b)) = (score(old), score(new)) {
-                deltas.push((b - a, item.id.as_str(), a, b));
-            }
-        }
-        // Largest gain first; on ties, dataset order.
-        let best = deltas
-            .iter()
-            .fold(None::<&(f64, &str, f64, f64)>, |acc, x| match acc {
-                Some(a) if a.0 >= x.0 => Some(a),
-                _ => Some(x),
-            });
-        let worst = deltas
-            .iter()
-            .fold(None::<&(f64, &str, f64, f64)>, |acc, x| match acc {
-                Some(a) if a.0 <= x.0 => Some(a),
-                _ => Some(x),
-            });
-        // An item where it "gains most" must show a gain; the loss likewise.
-        let mut chosen: Vec<&(f64, &str, f64, f64)> =
-            best.into_iter().filter(|b| b.0 > 0.0).collect();
-        if let Some(w) = worst.filter(|w| w.0 < 0.0) {
-            chosen.push(w);
-        }
-        for x in chosen {
+        for x in extremes(d, old, new, c.cell.map(|x| x.task)) {
             if let Some(e) = picked
                 .iter_mut()
                 .find(|e| e.item == x.1 && &e.old == old && &e.new == new)
@@ -348,6 +358,13 @@ fn examples(o: &mut String, d: &Derived) -> anyhow::Result<()> {
             });
         }
     }
+    picked
+}
+
+/// What a reviewer wants to see before accepting a change: for each changed primary, the item
+/// where the proposed model gains most over the current one, and the one where it loses most.
+fn examples(o: &mut String, d: &Derived) -> anyhow::Result<()> {
+    let picked = pick_examples(d);
     if picked.is_empty() {
         return Ok(());
     }
@@ -365,40 +382,50 @@ fn examples(o: &mut String, d: &Derived) -> anyhow::Result<()> {
         "<h2 id=\"examples\">Examples</h2>\n<p>For each proposed primary, the item where it gains most over the current one and the item where it loses most, each when there is one (an item where both score the same is not shown). Every answer is in <code>results.csv</code>.</p>\n",
     );
     for e in &picked {
-        let Some(item) = d.ds.get(&e.item) else {
-            continue;
-        };
-        let _ = writeln!(
-            o,
-            "<details class=\"example\"><summary><b>{}</b> · <code>{}</code> ({}, {}): score {:.2} → {:.2}</summary>",
-            escape(&e.cells.join(", ")),
-            escape(&e.item),
-            item.task,
-            item.priority,
-            e.old_score,
-            e.new_score
-        );
-        let _ = writeln!(o, "<pre>{}</pre>", escape(&shorten(&item.prompt)));
-        o.push_str("<div class=\"pair\">\n");
-        for (label, model, score) in [
-            ("current", &e.old, e.old_score),
-            ("proposed", &e.new, e.new_score),
-        ] {
-            let (answer, reason) = answers
-                .get(&(e.item.clone(), model.to_string()))
-                .cloned()
-                .unwrap_or_default();
-            let _ = writeln!(
-                o,
-                "<div><h4>{label}: <code>{}</code> · score {score:.2}</h4><p class=\"muted\">{}</p><pre>{}</pre></div>",
-                escape(model.as_str()),
-                escape(&reason),
-                escape(&shorten(&answer))
-            );
-        }
-        o.push_str("</div>\n</details>\n");
+        draw_example(o, d, e, &answers);
     }
     Ok(())
+}
+
+/// One example: the prompt, then both answers with their scores and grade reasons.
+fn draw_example(
+    o: &mut String,
+    d: &Derived,
+    e: &Example,
+    answers: &HashMap<(String, String), (String, String)>,
+) {
+    let Some(item) = d.ds.get(&e.item) else {
+        return;
+    };
+    let _ = writeln!(
+        o,
+        "<details class=\"example\"><summary><b>{}</b> · <code>{}</code> ({}, {}): score {:.2} → {:.2}</summary>",
+        escape(&e.cells.join(", ")),
+        escape(&e.item),
+        item.task,
+        item.priority,
+        e.old_score,
+        e.new_score
+    );
+    let _ = writeln!(o, "<pre>{}</pre>", escape(&shorten(&item.prompt)));
+    o.push_str("<div class=\"pair\">\n");
+    for (label, model, score) in [
+        ("current", &e.old, e.old_score),
+        ("proposed", &e.new, e.new_score),
+    ] {
+        let (answer, reason) = answers
+            .get(&(e.item.clone(), model.to_string()))
+            .cloned()
+            .unwrap_or_default();
+        let _ = writeln!(
+            o,
+            "<div><h4>{label}: <code>{}</code> · score {score:.2}</h4><p class=\"muted\">{}</p><pre>{}</pre></div>",
+            escape(model.as_str()),
+            escape(&reason),
+            escape(&shorten(&answer))
+        );
+    }
+    o.push_str("</div>\n</details>\n");
 }
 
 fn shorten(s: &str) -> String {
