@@ -78,7 +78,7 @@ ul.legend{list-style:none;padding:0;margin:4px 0 8px;display:flex;flex-wrap:wrap
 .pair{display:grid;grid-template-columns:1fr 1fr;gap:12px}.pair h4{margin:6px 0 2px;font-size:14px}
 .warn li{margin:2px 0}.muted{color:#666}
 .scroll{overflow-x:auto}table.decisions td:first-child{white-space:nowrap}table.decisions td:nth-child(3) code{white-space:nowrap}
-details.why summary{cursor:pointer;white-space:nowrap}details.why p{margin:4px 0;min-width:18em;max-width:30em;font-size:13px}
+details.why summary{cursor:pointer;min-width:10em}details.why p{margin:4px 0;min-width:18em;max-width:30em;font-size:13px}
 p.verdict{font-size:16px}table.verdict td:first-child{font-weight:600}
 details.example{margin:6px 0;border:1px solid #e5e5e5;border-radius:6px;padding:6px 10px}details.example summary{cursor:pointer}
 "#;

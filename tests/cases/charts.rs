@@ -122,6 +122,8 @@ fn nine_crowded_models_get_readable_axes_and_labels_that_do_not_collide() {
             assert!(ticks.len() >= 3, "{id}: {ticks:?}");
             assert!(values.windows(2).all(|w| w[0] < w[1]), "{id}: {ticks:?}");
             for (i, a) in t.iter().enumerate() {
+                let inside = a.x0 >= -1.0 && a.x1 <= 641.0 && a.y0 >= -1.0 && a.y1 <= 401.0;
+                assert!(inside, "{id}: {a:?} spills out of the 640 × 400 chart");
                 for b in &t[i + 1..] {
                     let overlap = a.x0 < b.x1 && b.x0 < a.x1 && a.y0 < b.y1 && b.y0 < a.y1;
                     assert!(!overlap, "{id}: {a:?} overlaps {b:?}");

@@ -54,6 +54,8 @@ const PX_PER_PT: f64 = 96.0 / 119.0;
 /// Tick and point labels, in points.
 const LABEL_PT: u32 = 12;
 const MARGIN: u32 = 12;
+/// Room right of the plot for half of the last tick label ("10000 s").
+const MARGIN_RIGHT: u32 = 30;
 const X_LABEL_AREA: u32 = 44;
 const Y_LABEL_AREA: u32 = 56;
 /// Caption band: the title, and the marker key on its right.
@@ -69,7 +71,7 @@ fn label_px() -> f64 {
 
 /// The x axis' length in pixels.
 fn x_pixels() -> f64 {
-    (WIDTH - 2 * MARGIN - Y_LABEL_AREA) as f64
+    (WIDTH - MARGIN - MARGIN_RIGHT - Y_LABEL_AREA) as f64
 }
 
 /// One model on one task type: where it sits on cost and quality, and whether a cell of the
@@ -153,6 +155,7 @@ pub fn cost_quality(c: &CostQuality) -> anyhow::Result<Drawn> {
         let mut chart = ChartBuilder::on(&root)
             .caption(c.title, (FONT, CAPTION_PT))
             .margin(MARGIN)
+            .margin_right(MARGIN_RIGHT)
             .x_label_area_size(X_LABEL_AREA)
             .y_label_area_size(Y_LABEL_AREA)
             .build_cartesian_2d(x.coord(), y)
@@ -437,6 +440,7 @@ pub fn latency(title: &str, curves: &[LatencyCurve], scale: Scale) -> anyhow::Re
         let mut chart = ChartBuilder::on(&root)
             .caption(title, (FONT, CAPTION_PT))
             .margin(MARGIN)
+            .margin_right(MARGIN_RIGHT)
             .x_label_area_size(X_LABEL_AREA)
             .y_label_area_size(Y_LABEL_AREA)
             .build_cartesian_2d(x.coord(), 0.0..1.0)
@@ -661,10 +665,17 @@ mod tests {
         assert!(values.windows(2).all(|w| w[0] < w[1]), "{ticks:?}");
     }
 
-    /// No two unrotated texts of the SVG overlap.
+    /// No two unrotated texts of the SVG overlap, and none leaves the SVG.
     fn assert_no_text_overlaps(svg: &str) {
         let t = texts(svg);
+        let page = Rect {
+            x0: -1.0,
+            y0: -1.0,
+            x1: WIDTH as f64 + 1.0,
+            y1: HEIGHT as f64 + 1.0,
+        };
         for (i, a) in t.iter().enumerate() {
+            assert!(a.rect.inside(&page), "{a:?} spills out of the chart");
             for b in &t[i + 1..] {
                 assert!(!a.rect.overlaps(&b.rect), "{a:?} overlaps {b:?}");
             }
@@ -749,6 +760,10 @@ mod tests {
                     .collect(),
             })
             .collect();
+        // One call two hours long (the llm-drift recording has one): the axis reaches it and
+        // its last label stays inside the chart.
+        let mut curves = curves;
+        curves[0].quantiles.last_mut().unwrap().1 = 7_922_853.0;
         let slowest = curves
             .iter()
             .flat_map(|c| c.quantiles.iter().map(|q| q.1))

@@ -228,15 +228,24 @@ fn attention(v: &Verdict) -> Vec<String> {
 }
 
 /// A decision's evidence badge; an undecided cell says how many more paired items would settle
-/// it ("undecided, ~190 more items").
+/// it ("undecided, ~190 more items"), and a kept primary whose fallback changes says so
+/// ("undecided, ~190 more items; fallback changed"), so that every highlighted row names its
+/// change.
 pub fn badge(c: &Decision) -> String {
+    let fallback = |s: String| {
+        if c.changed() {
+            format!("{s}; fallback changed")
+        } else {
+            s
+        }
+    };
     match c.outcome {
         Outcome::Changed => "changed".into(),
-        Outcome::Undecided => match c.items_needed {
+        Outcome::Undecided => fallback(match c.items_needed {
             Some(n) => format!("undecided, ~{n} more items"),
             None => "undecided".into(),
-        },
-        Outcome::KeptTooFewSamples => "too few items".into(),
+        }),
+        Outcome::KeptTooFewSamples => fallback("too few items".into()),
         Outcome::KeptBest | Outcome::KeptUnmeasured | Outcome::KeptNoCandidate => {
             if c.changed() {
                 "fallback changed".into()
