@@ -1,6 +1,5 @@
 //! Plain-text tables for the terminal, and the number formats every report shares.
 
-use crate::base::types::TaskType;
 use crate::derive::Derived;
 use crate::derive::analyze::ClassifierSummary;
 use crate::derive::stats::Estimate;
@@ -177,33 +176,7 @@ pub fn summary(d: &Derived) -> String {
     }
     out.push_str(&draw(&sections::cells(d)));
     out.push_str("(the reason behind each row is in report.md and report.html)\n\n");
-    let mts: Vec<_> = TaskType::ALL
-        .iter()
-        .flat_map(|t| d.analysis.model_task.iter().filter(move |m| m.task == *t))
-        .collect();
-    let p95 = ms_column(&mts.iter().map(|m| m.p95_ms).collect::<Vec<_>>());
-    let rows: Vec<Vec<String>> = mts
-        .iter()
-        .zip(p95)
-        .map(|(mt, p95)| {
-            vec![
-                mt.task.to_string(),
-                mt.model.to_string(),
-                mt.n_graded.to_string(),
-                quality(mt.quality),
-                usd(mt.cost_per_call),
-                p95,
-                pct(mt.error_rate),
-            ]
-        })
-        .collect();
-    let q = format!("quality [{}% CI]", sections::level(d.cfg.policy.confidence));
-    use Align::{Left, Right};
-    out.push_str(&aligned(
-        &["task", "model", "n", &q, "cost/call", "p95", "errors"],
-        &[Left, Left, Right, Right, Right, Right, Right],
-        &rows,
-    ));
+    out.push_str(&draw(&sections::models(d)));
     out
 }
 

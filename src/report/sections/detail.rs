@@ -406,3 +406,32 @@ pub fn warnings(d: &Derived) -> Option<Section> {
         bullets: w,
     })
 }
+
+/// Every model on every task type in one table (the terminal's compact leaderboard): task,
+/// model, graded items, quality with its interval, cost per call, p95 (one unit for the whole
+/// column), error rate.
+pub fn models(d: &Derived) -> Table {
+    let mts: Vec<_> = TaskType::ALL
+        .iter()
+        .flat_map(|t| d.analysis.model_task.iter().filter(move |m| m.task == *t))
+        .collect();
+    let p95 = crate::report::text::ms_column(&mts.iter().map(|m| m.p95_ms).collect::<Vec<_>>());
+    let body = mts.iter().zip(p95).map(|(mt, p95)| {
+        vec![
+            text(mt.task.to_string()),
+            code(mt.model.to_string()),
+            text(mt.n_graded.to_string()),
+            text(quality(mt.quality)),
+            text(usd(mt.cost_per_call)),
+            text(p95),
+            text(pct(mt.error_rate)),
+        ]
+    });
+    let q = format!("quality [{}% CI]", level(d.cfg.policy.confidence));
+    let mut columns = figures_columns(&["task", "model", "n", &q, "cost/call", "p95", "errors"]);
+    columns[1].align = Align::Left;
+    Table {
+        columns,
+        rows: rows(body),
+    }
+}

@@ -5,8 +5,8 @@
 mod detail;
 
 pub use self::detail::{
-    classifier, classifier_value, leaderboard, leaderboards, simulation, stability, strong_weak,
-    warnings,
+    classifier, classifier_value, leaderboard, leaderboards, models, simulation, stability,
+    strong_weak, warnings,
 };
 
 use super::text::{pct, seconds, signed_seconds, signed_usd, usd};
