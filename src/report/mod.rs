@@ -9,6 +9,7 @@
 mod charts;
 pub(crate) mod compare;
 mod csv;
+mod figures;
 pub(crate) mod html;
 pub mod json;
 mod markdown;
