@@ -192,8 +192,21 @@ fn spans(c: &[Span]) -> String {
         .collect()
 }
 
+/// Tables whose figure columns may wrap (many columns of estimates with intervals).
+const WRAPPING: [&str; 3] = ["leaderboard", "simulation", "classifier-value"];
+
+/// A figure that may wrap only before an interval's bracket or after a comma that follows one
+/// ("10.7 s" / "[9.9 s, 12.1 s]"), never between a number and its unit: every other space
+/// becomes a no-break space.
+fn interval_breaks(s: &str) -> String {
+    s.replace(' ', "\u{a0}")
+        .replace("\u{a0}[", " [")
+        .replace("],\u{a0}", "], ")
+}
+
 /// A section table; a row's note goes into a `<details>` in its last cell, one click away.
 fn draw(o: &mut String, class: &str, t: &Table) {
+    let wraps = WRAPPING.contains(&class);
     let _ = write!(
         o,
         "<div class=\"scroll\"><table class=\"{class}\">\n<thead><tr>"
@@ -224,6 +237,7 @@ fn draw(o: &mut String, class: &str, t: &Table) {
                     spans(c),
                     escape(n)
                 ),
+                _ if wraps && col.align == Align::Right => interval_breaks(&spans(c)),
                 _ => spans(c),
             };
             let _ = write!(o, "<td{cls}>{body}</td>");
