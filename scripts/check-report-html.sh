@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Render report.html of both shipped suites in headless Chromium at 1280 and 1920 px and fail on
-# horizontal overflow (of the page or of any scrolling box, with every <details> closed and then
-# opened) or on any request the page makes. Screenshots are kept for a person to look at.
+# Render report.html of both shipped suites and of the nine-model `sim` suite
+# (tests/fixtures/nine-models) in headless Chromium at 1280 and 1920 px and fail on horizontal
+# overflow (of the page or of any scrolling box, with every <details> closed and then opened), on
+# chart texts that overlap or spill out of their SVG, or on any request the page makes.
+# Screenshots are kept for a person to look at.
 #
 # usage: scripts/check-report-html.sh [ROUTECAL_BIN] [OUT_DIR]
 #   ROUTECAL_BIN  default: target/debug/routecal (under $CARGO_TARGET_DIR when set)
@@ -13,7 +15,10 @@
 # copy offline (file://, --virtual-time-budget lets the load event fire), the script writes its
 # findings into a <pre id="overflow-check"> and --dump-dom prints the page. A box overflows
 # when its scrollWidth exceeds its clientWidth; the page overflows when the scrolling element
-# is wider than the window. The resource-timing list must be empty: the page fetches nothing.
+# is wider than the window. Chart texts are measured as the browser lays them out
+# (getBBox of every unrotated <text> in each <svg>): two that overlap by more than a pixel each
+# way, or one outside its SVG's box, fail. The resource-timing list must be empty: the page
+# fetches nothing.
 # Exit status: 0 all fit, 1 something overflows or is fetched, 2 a tool is missing or a run failed.
 set -euo pipefail
 
@@ -48,8 +53,33 @@ function measure(state) {
   }
   return lines;
 }
+function charts() {
+  const lines = [];
+  document.querySelectorAll('figure svg').forEach((svg, k) => {
+    const fig = svg.closest('figure');
+    const name = (fig && fig.id) || ('svg ' + k);
+    const vb = svg.viewBox.baseVal;
+    const w = (vb && vb.width) || svg.width.baseVal.value, h = (vb && vb.height) || svg.height.baseVal.value;
+    const boxes = [];
+    svg.querySelectorAll('text').forEach(t => {
+      if (t.getAttribute('transform')) return;
+      const b = t.getBBox();
+      if (!b.width) return;
+      if (b.x < -1 || b.y < -1 || b.x + b.width > w + 1 || b.y + b.height > h + 1)
+        lines.push('FAIL chart ' + name + ': "' + t.textContent.trim() + '" spills out of the chart');
+      boxes.push([b, t.textContent.trim()]);
+    });
+    for (let i = 0; i < boxes.length; i++) for (let j = i + 1; j < boxes.length; j++) {
+      const [a, at] = boxes[i], [b, bt] = boxes[j];
+      const dx = Math.min(a.x + a.width, b.x + b.width) - Math.max(a.x, b.x);
+      const dy = Math.min(a.y + a.height, b.y + b.height) - Math.max(a.y, b.y);
+      if (dx > 1 && dy > 1) lines.push('FAIL chart ' + name + ': "' + at + '" overlaps "' + bt + '"');
+    }
+  });
+  return lines;
+}
 addEventListener('load', () => {
-  let lines = measure('closed');
+  let lines = measure('closed').concat(charts());
   document.querySelectorAll('details').forEach(d => { d.open = true; });
   lines = lines.concat(measure('details open'));
   const fetched = performance.getEntriesByType('resource').map(r => r.name);
@@ -64,10 +94,12 @@ addEventListener('load', () => {
 JS
 
 status=0
-for suite in mt-bench llm-drift; do
+for suite in mt-bench llm-drift nine-models; do
   runs="$out/runs-$suite"
   rm -rf "$runs"
-  if ! "$bin" run --suite "$here/datasets/$suite" --out "$runs" --quiet >"$out/$suite.log" 2>&1; then
+  dir="$here/datasets/$suite"
+  [[ -d "$dir" ]] || dir="$here/tests/fixtures/$suite"
+  if ! "$bin" run --suite "$dir" --out "$runs" --quiet >"$out/$suite.log" 2>&1; then
     echo "check-report-html: the $suite run failed (see $out/$suite.log)" >&2
     exit 2
   fi

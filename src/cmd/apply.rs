@@ -3,6 +3,7 @@
 //! the write is atomic and the previous file is kept as `<file>.bak`; a proposal derived from
 //! another routes file than the one it would change is refused unless `--force`.
 
+use crate::report::json::{AppliedChange, ApplyOutput, Change, Pinned};
 use std::path::{Path, PathBuf};
 
 use crate::base::error::{InputError, UsageError};
@@ -126,28 +127,37 @@ struct Outcome<'a> {
 
 impl Outcome<'_> {
     /// The `--json` object.
-    fn json(&self, dry_run: bool) -> serde_json::Value {
-        let route = |r: &crate::config::Route| serde_json::json!({"primary": r.primary, "fallback": r.fallback});
+    fn json(&self, dry_run: bool) -> ApplyOutput {
         let acc = self.accepted;
-        serde_json::json!({
-            "run_id": self.run_id,
-            "routes": super::display_path(self.target),
-            "accepted": acc.accepted.iter().map(|c| c.to_string()).collect::<Vec<_>>(),
-            "changes": acc.changes.iter().map(|c| serde_json::json!({
-                "cell": c.cell.to_string(),
-                "old": route(&c.old),
-                "new": route(&c.new),
-                "via_default": c.via_default,
-            })).collect::<Vec<_>>(),
-            "pinned": acc.pins.iter().map(|p| serde_json::json!({
-                "cell": p.cell.to_string(),
-                "route": route(&p.route),
-                "reason": p.reason.as_str(),
-            })).collect::<Vec<_>>(),
-            "written": self.backup.is_some(),
-            "dry_run": dry_run,
-            "backup": self.backup.map(super::display_path),
-        })
+        ApplyOutput {
+            run_id: self.run_id.to_string(),
+            routes: super::display_path(self.target),
+            accepted: acc.accepted.iter().map(|c| c.to_string()).collect(),
+            changes: acc
+                .changes
+                .iter()
+                .map(|c| AppliedChange {
+                    change: Change {
+                        cell: c.cell.to_string(),
+                        old: (&c.old).into(),
+                        new: (&c.new).into(),
+                    },
+                    via_default: c.via_default,
+                })
+                .collect(),
+            pinned: acc
+                .pins
+                .iter()
+                .map(|p| Pinned {
+                    cell: p.cell.to_string(),
+                    route: (&p.route).into(),
+                    reason: p.reason.as_str().into(),
+                })
+                .collect(),
+            written: self.backup.is_some(),
+            dry_run,
+            backup: self.backup.map(super::display_path),
+        }
     }
 
     /// The text output: every route that changes, the pinned cells and why.

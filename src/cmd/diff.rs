@@ -25,24 +25,20 @@ pub fn diff(a: DiffArgs) -> anyhow::Result<u8> {
             a.run_dir.display()
         ))
     })?;
+    let changed = !diff.is_empty();
     if a.json {
         // The changed cells come from report.json (absent in folders made before it existed).
-        let changes = std::fs::read(dir.report_json())
-            .ok()
-            .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
-            .map(|v| v["changes"].clone())
-            .unwrap_or(serde_json::Value::Null);
-        let out = serde_json::json!({
-            "run_dir": super::display_path(&a.run_dir),
-            "changed": !diff.is_empty(),
-            "changes": changes,
-            "diff": diff,
-        });
+        let out = crate::report::json::DiffOutput {
+            run_dir: super::display_path(&a.run_dir),
+            changed,
+            changes: crate::report::json::Report::read(&a.run_dir).map(|r| r.changes),
+            diff,
+        };
         outln!("{}", serde_json::to_string_pretty(&out)?);
     } else if !a.quiet {
         out!("{diff}");
     }
-    Ok(if a.exit_code && !diff.is_empty() {
+    Ok(if a.exit_code && changed {
         exit::TABLE_CHANGED
     } else {
         exit::OK

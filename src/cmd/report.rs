@@ -169,12 +169,12 @@ fn one(a: &ReportArgs) -> anyhow::Result<u8> {
         .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", out_dir.display()))?;
     let files = report::write_all(&out_dir, &derived)?;
     if a.json {
-        let mut out = report::json::summary(&derived);
-        out["run_dir"] = super::display_path(&a.run_dir).into();
-        if out_dir != a.run_dir {
-            out["derived_dir"] = super::display_path(&out_dir).into();
-        }
-        out["files"] = files.into();
+        let out = report::json::ReportOutput {
+            report: report::json::Report::of(&derived),
+            run_dir: super::display_path(&a.run_dir),
+            derived_dir: (out_dir != a.run_dir).then(|| super::display_path(&out_dir)),
+            files,
+        };
         outln!("{}", serde_json::to_string_pretty(&out)?);
     } else if !a.quiet {
         out!("{}", text::summary(&derived));
@@ -281,7 +281,7 @@ fn two(a: &ReportArgs, later: &Path) -> anyhow::Result<u8> {
         ];
         outln!(
             "{}",
-            serde_json::to_string_pretty(&comparison_json(&c, &files))?
+            serde_json::to_string_pretty(&report::json::ComparisonOutput::of(&c, &files))?
         );
     } else if !a.quiet {
         out!("{}", compare::text(&c));
@@ -292,61 +292,6 @@ fn two(a: &ReportArgs, later: &Path) -> anyhow::Result<u8> {
         );
     }
     super::ok()
-}
-
-/// What `report A B --json` prints.
-fn comparison_json(c: &compare::Comparison, files: &[String]) -> serde_json::Value {
-    let moves: Vec<serde_json::Value> = c
-        .moves
-        .iter()
-        .map(|m| {
-            serde_json::json!({
-                "model": m.model,
-                "task_type": m.task.as_str(),
-                "quality_a": m.quality_a,
-                "quality_b": m.quality_b,
-                "delta_quality": m.delta_quality.map(|d| serde_json::json!({"value": d.value, "low": d.low, "high": d.high})),
-                "cost_per_call_usd_a": m.cost_per_call_a,
-                "cost_per_call_usd_b": m.cost_per_call_b,
-                "p95_latency_ms_a": m.p95_a,
-                "p95_latency_ms_b": m.p95_b,
-                "error_rate_a": m.error_rate_a,
-                "error_rate_b": m.error_rate_b,
-                "notable": m.notable,
-            })
-        })
-        .collect();
-    let table_changes: Vec<serde_json::Value> = c
-        .table_changes
-        .iter()
-        .map(|(cell, ra, rb)| serde_json::json!({"cell": cell, "a": ra, "b": rb}))
-        .collect();
-    let simulation: Vec<serde_json::Value> = c
-        .simulation
-        .iter()
-        .map(|p| {
-            serde_json::json!({
-                "scenario": p.scenario,
-                "classifier": p.classifier,
-                "quality_a": p.quality_a,
-                "quality_b": p.quality_b,
-                "cost_per_1k_requests_usd_a": p.cost_per_1k_a,
-                "cost_per_1k_requests_usd_b": p.cost_per_1k_b,
-                "p95_latency_ms_a": p.p95_a,
-                "p95_latency_ms_b": p.p95_b,
-            })
-        })
-        .collect();
-    serde_json::json!({
-        "a": c.a,
-        "b": c.b,
-        "files": files,
-        "notable": c.moves.iter().filter(|m| !m.notable.is_empty()).count(),
-        "moves": moves,
-        "table_changes": table_changes,
-        "simulation": simulation,
-        "notes": c.notes,
-    })
 }
 
 /// A path recorded in run.json: relative to the working directory of the run, which is usually

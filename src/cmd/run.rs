@@ -743,27 +743,10 @@ pub(super) fn print_outcome(
 ) {
     let dir_s = super::display_path(dir);
     if a.json {
-        let changes: Vec<serde_json::Value> =
-            d.rec.changes().map(crate::report::json::decision).collect();
-        let undecided: Vec<serde_json::Value> = d
-            .rec
-            .undecided()
-            .map(crate::report::json::decision)
-            .collect();
-        let out = serde_json::json!({
-            "run_id": d.manifest.run_id,
-            "run_dir": dir_s,
-            "status": d.manifest.status,
-            "items": ds.items.len(),
-            "calls": d.manifest.totals.calls,
-            "errors": d.manifest.totals.errors,
-            "spent_usd": d.manifest.totals.spent_usd,
-            "table_changes": changes.len(),
-            "changes": changes,
-            "undecided": undecided,
-            "warnings": d.warnings(),
-            "failures": loud,
-        });
+        let out = crate::report::json::RunOutput {
+            items: ds.items.len(),
+            ..crate::report::json::RunOutput::of(d, dir_s, loud)
+        };
         outln!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
         return;
     }

@@ -171,16 +171,16 @@ impl RunState<'_> {
             None => "Stopped".to_string(),
         };
         if self.a.json {
-            let out = serde_json::json!({
-                "run_id": m.run_id,
-                "run_dir": super::display_path(self.dir),
-                "status": m.status,
-                "stopped": why,
-                "calls": m.totals.calls,
-                "errors": m.totals.errors,
-                "spent_usd": m.totals.spent_usd,
-                "planned_calls_not_made": missing,
-            });
+            let out = crate::report::json::RunStopped {
+                run_id: m.run_id.clone(),
+                run_dir: super::display_path(self.dir),
+                status: m.status,
+                stopped: why.clone(),
+                calls: m.totals.calls,
+                errors: m.totals.errors,
+                spent_usd: m.totals.spent_usd,
+                planned_calls_not_made: missing,
+            };
             outln!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
         }
         eoutln!(

@@ -104,57 +104,75 @@ pub fn compare(a: &Derived, b: &Derived) -> Comparison {
         .chain(&b.analysis.model_task)
         .map(|m| (m.task, m.model.clone()))
         .collect();
-    let policy = &b.cfg.policy;
-    let mut moves = Vec::new();
-    for (task, model) in keys {
-        let ma = a.analysis.model_task(&model, task);
-        let mb = b.analysis.model_task(&model, task);
-        let (delta_quality, n_paired) = match (ma, mb) {
-            (Some(x), Some(y)) => {
-                let (sb, sa): (Vec<f64>, Vec<f64>) = y
-                    .item_scores
-                    .iter()
-                    .filter_map(|(k, vb)| Some((*vb, *x.item_scores.get(k)?)))
-                    .unzip();
-                let est = stats::paired_bootstrap(
-                    &sb,
-                    &sa,
-                    policy.bootstrap_resamples,
-                    policy.confidence,
-                    &mut stats::rng_for(policy.seed, &format!("compare|{model}|{task}")),
-                );
-                (est, sb.len())
-            }
-            _ => (None, 0),
-        };
-        let f = |m: Option<&ModelTask>, g: &dyn Fn(&ModelTask) -> Option<f64>| m.and_then(g);
-        let mut mv = Move {
-            n_a: ma.map_or(0, |m| m.n_graded),
-            n_b: mb.map_or(0, |m| m.n_graded),
-            quality_a: f(ma, &|m| m.quality.map(|q| q.value)),
-            quality_b: f(mb, &|m| m.quality.map(|q| q.value)),
-            delta_quality,
-            n_paired,
-            cost_per_call_a: f(ma, &|m| m.cost_per_call),
-            cost_per_call_b: f(mb, &|m| m.cost_per_call),
-            p50_a: f(ma, &|m| m.p50_ms),
-            p50_b: f(mb, &|m| m.p50_ms),
-            p95_a: f(ma, &|m| m.p95_ms),
-            p95_b: f(mb, &|m| m.p95_ms),
-            error_rate_a: ma.map(|m| m.error_rate),
-            error_rate_b: mb.map(|m| m.error_rate),
-            model,
-            task,
-            notable: Vec::new(),
-        };
-        mv.notable = notable(&mv, ma.is_some(), mb.is_some());
-        moves.push(mv);
+    let moves = keys
+        .into_iter()
+        .map(|(task, model)| model_move(a, b, task, model))
+        .collect();
+    Comparison {
+        confidence: b.cfg.policy.confidence,
+        a: a.manifest.run_id.clone(),
+        b: b.manifest.run_id.clone(),
+        moves,
+        table_changes: table_changes(a, b),
+        simulation: simulation_pairs(a, b),
+        notes,
     }
+}
 
-    let mut table_changes = Vec::new();
+/// One model on one task type in both runs, with the paired quality difference (run B's
+/// policy: resamples, level, seed) and what is notable about it.
+fn model_move(a: &Derived, b: &Derived, task: TaskType, model: ModelId) -> Move {
+    let policy = &b.cfg.policy;
+    let ma = a.analysis.model_task(&model, task);
+    let mb = b.analysis.model_task(&model, task);
+    let (delta_quality, n_paired) = match (ma, mb) {
+        (Some(x), Some(y)) => {
+            let (sb, sa): (Vec<f64>, Vec<f64>) = y
+                .item_scores
+                .iter()
+                .filter_map(|(k, vb)| Some((*vb, *x.item_scores.get(k)?)))
+                .unzip();
+            let est = stats::paired_bootstrap(
+                &sb,
+                &sa,
+                policy.bootstrap_resamples,
+                policy.confidence,
+                &mut stats::rng_for(policy.seed, &format!("compare|{model}|{task}")),
+            );
+            (est, sb.len())
+        }
+        _ => (None, 0),
+    };
+    let f = |m: Option<&ModelTask>, g: &dyn Fn(&ModelTask) -> Option<f64>| m.and_then(g);
+    let mut mv = Move {
+        n_a: ma.map_or(0, |m| m.n_graded),
+        n_b: mb.map_or(0, |m| m.n_graded),
+        quality_a: f(ma, &|m| m.quality.map(|q| q.value)),
+        quality_b: f(mb, &|m| m.quality.map(|q| q.value)),
+        delta_quality,
+        n_paired,
+        cost_per_call_a: f(ma, &|m| m.cost_per_call),
+        cost_per_call_b: f(mb, &|m| m.cost_per_call),
+        p50_a: f(ma, &|m| m.p50_ms),
+        p50_b: f(mb, &|m| m.p50_ms),
+        p95_a: f(ma, &|m| m.p95_ms),
+        p95_b: f(mb, &|m| m.p95_ms),
+        error_rate_a: ma.map(|m| m.error_rate),
+        error_rate_b: mb.map(|m| m.error_rate),
+        model,
+        task,
+        notable: Vec::new(),
+    };
+    mv.notable = notable(&mv, ma.is_some(), mb.is_some());
+    mv
+}
+
+/// The cells whose measured route differs between the runs' routes files.
+fn table_changes(a: &Derived, b: &Derived) -> Vec<(String, String, String)> {
+    let mut out = Vec::new();
     let (ta, tb) = (&a.cfg.table, &b.cfg.table);
     if ta.default != tb.default {
-        table_changes.push((
+        out.push((
             "default".to_string(),
             route(&ta.default),
             route(&tb.default),
@@ -162,16 +180,19 @@ pub fn compare(a: &Derived, b: &Derived) -> Comparison {
     }
     for cell in crate::base::types::Cell::all() {
         if ta.route(cell) != tb.route(cell) {
-            table_changes.push((
+            out.push((
                 cell.to_string(),
                 route(ta.route(cell)),
                 route(tb.route(cell)),
             ));
         }
     }
+    out
+}
 
-    let simulation = b
-        .sim
+/// Run B's simulated current and recommended tables, each beside run A's same row.
+fn simulation_pairs(a: &Derived, b: &Derived) -> Vec<SimPair> {
+    b.sim
         .iter()
         .filter(|r| r.scenario == "current" || r.scenario == "recommended")
         .map(|rb| {
@@ -190,17 +211,7 @@ pub fn compare(a: &Derived, b: &Derived) -> Comparison {
                 p95_b: rb.p95_latency_ms,
             }
         })
-        .collect();
-
-    Comparison {
-        confidence: policy.confidence,
-        a: a.manifest.run_id.clone(),
-        b: b.manifest.run_id.clone(),
-        moves,
-        table_changes,
-        simulation,
-        notes,
-    }
+        .collect()
 }
 
 fn notable(m: &Move, in_a: bool, in_b: bool) -> Vec<String> {

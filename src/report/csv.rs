@@ -5,11 +5,12 @@
 //! leading `'`, unless it is a plain number such as `-3.5` or `+1e-3`. The journal keeps the
 //! exact text; docs/grading.md ("CSV safety") says how to undo the prefix.
 
+use crate::store::run_dir::RunFile;
 use polars::prelude::*;
 
 use super::Exporter;
 use crate::derive::Derived;
-use crate::store::run_dir::RunFile;
+use crate::derive::policy::Decision;
 
 /// Write a frame as CSV. Floats print in Rust's shortest round-trip form, nulls as empty fields.
 pub fn frame_to_csv(df: &DataFrame) -> anyhow::Result<Vec<u8>> {
@@ -196,12 +197,24 @@ into_column!(
     Option<u32>
 );
 
+/// changes.csv: one row per cell decision, columns in the order of
+/// `schema/csv-columns.json`: the routes and reasons, the quality evidence, then cost, latency,
+/// errors, sample sizes, stability and flags.
 fn changes_frame(d: &Derived) -> anyhow::Result<DataFrame> {
-    use crate::derive::policy::Decision;
     let ds = &d.rec.decisions;
-    let ev = |x: &Decision| x.evidence.clone();
-    let q = |x: &Decision| x.evidence.as_ref().and_then(|e| e.quality.clone());
-    let columns = vec![
+    let mut columns = route_columns(ds);
+    columns.extend(quality_columns(ds));
+    columns.extend(cost_latency_columns(d, ds));
+    Ok(DataFrame::new(ds.len(), columns)?)
+}
+
+fn evidence(x: &Decision) -> Option<crate::derive::policy::Evidence> {
+    x.evidence.clone()
+}
+
+/// The cell, its outcome, both routes and the reasons.
+fn route_columns(ds: &[Decision]) -> Vec<Column> {
+    vec![
         col("cell", ds, |x| x.label()),
         col("changed", ds, |x| x.changed()),
         col("outcome", ds, |x| x.outcome.as_str()),
@@ -215,6 +228,14 @@ fn changes_frame(d: &Derived) -> anyhow::Result<DataFrame> {
         }),
         col("reason", ds, |x| x.reason.clone()),
         col("fallback_reason", ds, |x| x.fallback_reason.clone()),
+    ]
+}
+
+/// The challenger's quality evidence: its estimate, interval, test and sample sizes.
+fn quality_columns(ds: &[Decision]) -> Vec<Column> {
+    let ev = evidence;
+    let q = |x: &Decision| x.evidence.as_ref().and_then(|e| e.quality.clone());
+    vec![
         col("challenger", ds, |x| {
             ev(x).map(|e| e.challenger.to_string())
         }),
@@ -260,6 +281,13 @@ fn changes_frame(d: &Derived) -> anyhow::Result<DataFrame> {
                 .items_to_resolve
                 .map(|n| n.min(u32::MAX as usize) as u32)
         }),
+    ]
+}
+
+/// Cost, latency and error differences, sample sizes, stability and flags.
+fn cost_latency_columns(d: &Derived, ds: &[Decision]) -> Vec<Column> {
+    let ev = evidence;
+    vec![
         col("delta_cost_per_1k_requests_usd", ds, |x| {
             ev(x)?.delta_cost_per_1k
         }),
@@ -302,8 +330,7 @@ fn changes_frame(d: &Derived) -> anyhow::Result<DataFrame> {
         col("flags", ds, |x| {
             (!x.flags.is_empty()).then(|| x.flags.join("; "))
         }),
-    ];
-    Ok(DataFrame::new(ds.len(), columns)?)
+    ]
 }
 
 fn simulation_frame(d: &Derived) -> anyhow::Result<DataFrame> {

@@ -6,26 +6,23 @@
 //! Every text that comes from a run (answers, prompts, item ids, model names, reasons) goes
 //! through [`escape`]; a Content-Security-Policy forbids scripts as a second line of defence.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap};
 use std::fmt::Write;
 
-use polars::prelude::*;
-
 use super::Exporter;
-use super::charts::{self, Confusion, CostQualityPoint, LatencyCurve};
+use super::charts::{self, CostQualityPoint, LatencyCurve, Scale};
+use super::figures::{LatencyByModelTask, answers_of, confusion_of, latency_quantiles};
 use super::sections::{self, Align, Span, Table};
-use super::text::{CLASSIFIER_COLUMNS, classifier_figures};
-use crate::base::fmt::{confidence_percent, in_seconds, interval_3dp, ms_in, percent_1dp, usd};
+use crate::base::fmt::usd;
 use crate::base::types::{ModelId, TaskType};
 use crate::derive::Derived;
-use crate::store::run_dir::RunFile;
 
 /// The `report.html` exporter.
 pub struct Html;
 
 impl Exporter for Html {
     fn file_name(&self) -> &'static str {
-        RunFile::ReportHtml.name()
+        crate::store::run_dir::RunFile::ReportHtml.name()
     }
 
     fn serialize(&self, d: &Derived) -> anyhow::Result<Vec<u8>> {
@@ -55,11 +52,6 @@ pub fn escape(s: &str) -> String {
 /// Longest answer or prompt shown, in characters; the rest is in results.csv.
 const SHOWN_CHARS: usize = 3000;
 
-/// Quantile levels drawn for each latency curve.
-const LATENCY_LEVELS: [f64; 17] = [
-    0.0, 0.01, 0.025, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.975, 0.99, 1.0,
-];
-
 const STYLE: &str = r#"
 body{font:15px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,Helvetica,Arial,sans-serif;color:#1d1d1f;margin:0 auto;max-width:1480px;padding:0 24px 48px}
 h1{font-size:1.6em;margin:28px 0 8px}h2{margin-top:36px;border-bottom:1px solid #ddd;padding-bottom:4px}h3{margin:26px 0 8px}
@@ -69,6 +61,7 @@ table{border-collapse:collapse;margin:8px 0 16px;font-size:14px}
 th,td{border-bottom:1px solid #e5e5e5;padding:5px 10px;text-align:left;vertical-align:top}
 th{background:#fafafa;font-weight:600}td.n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 tr.changed td{background:#fffbe6}
+table.leaderboard td.n,table.simulation td.n,table.classifier-value td.n{white-space:normal}
 dl.head{display:grid;grid-template-columns:max-content 1fr;gap:2px 16px;margin:8px 0 16px}dl.head dt{font-weight:600}dl.head dd{margin:0}
 .banner{background:#b00020;color:#fff;padding:10px 14px;font-weight:700;border-radius:4px;margin-top:16px}
 .charts{display:flex;flex-wrap:wrap;gap:12px}.charts figure{margin:0;flex:1 1 560px;max-width:660px}
@@ -79,7 +72,7 @@ ul.legend{list-style:none;padding:0;margin:4px 0 8px;display:flex;flex-wrap:wrap
 .pair{display:grid;grid-template-columns:1fr 1fr;gap:12px}.pair h4{margin:6px 0 2px;font-size:14px}
 .warn li{margin:2px 0}.muted{color:#666}
 .scroll{overflow-x:auto}table.decisions td:first-child{white-space:nowrap}table.decisions td:nth-child(3) code{white-space:nowrap}
-details.why summary{cursor:pointer;white-space:nowrap}details.why p{margin:4px 0;min-width:18em;max-width:30em;font-size:13px}
+details.why summary{cursor:pointer;min-width:10em}details.why p{margin:4px 0;min-width:18em;max-width:30em;font-size:13px}
 p.verdict{font-size:16px}table.verdict td:first-child{font-weight:600}
 details.example{margin:6px 0;border:1px solid #e5e5e5;border-radius:6px;padding:6px 10px}details.example summary{cursor:pointer}
 "#;
@@ -189,40 +182,6 @@ fn headline(o: &mut String, d: &Derived) {
     o.push_str("</dl>\n");
 }
 
-/// An HTML table; cells are already escaped. `highlight` rows are tinted.
-fn table(
-    o: &mut String,
-    class: &str,
-    header: &[&str],
-    numeric: &[bool],
-    rows: &[(bool, Vec<String>)],
-) {
-    let _ = write!(
-        o,
-        "<div class=\"scroll\"><table class=\"{class}\">\n<thead><tr>"
-    );
-    for h in header {
-        let _ = write!(o, "<th>{h}</th>");
-    }
-    o.push_str("</tr></thead>\n<tbody>\n");
-    for (highlight, r) in rows {
-        o.push_str(if *highlight {
-            "<tr class=\"changed\">"
-        } else {
-            "<tr>"
-        });
-        for (i, c) in r.iter().enumerate() {
-            if numeric.get(i).copied().unwrap_or(false) {
-                let _ = write!(o, "<td class=\"n\">{c}</td>");
-            } else {
-                let _ = write!(o, "<td>{c}</td>");
-            }
-        }
-        o.push_str("</tr>\n");
-    }
-    o.push_str("</tbody>\n</table></div>\n");
-}
-
 fn spans(c: &[Span]) -> String {
     c.iter()
         .map(|s| match s {
@@ -233,8 +192,21 @@ fn spans(c: &[Span]) -> String {
         .collect()
 }
 
+/// Tables whose figure columns may wrap (many columns of estimates with intervals).
+const WRAPPING: [&str; 3] = ["leaderboard", "simulation", "classifier-value"];
+
+/// A figure that may wrap only before an interval's bracket or after a comma that follows one
+/// ("10.7 s" / "[9.9 s, 12.1 s]"), never between a number and its unit: every other space
+/// becomes a no-break space.
+fn interval_breaks(s: &str) -> String {
+    s.replace(' ', "\u{a0}")
+        .replace("\u{a0}[", " [")
+        .replace("],\u{a0}", "], ")
+}
+
 /// A section table; a row's note goes into a `<details>` in its last cell, one click away.
 fn draw(o: &mut String, class: &str, t: &Table) {
+    let wraps = WRAPPING.contains(&class);
     let _ = write!(
         o,
         "<div class=\"scroll\"><table class=\"{class}\">\n<thead><tr>"
@@ -265,6 +237,7 @@ fn draw(o: &mut String, class: &str, t: &Table) {
                     spans(c),
                     escape(n)
                 ),
+                _ if wraps && col.align == Align::Right => interval_breaks(&spans(c)),
                 _ => spans(c),
             };
             let _ = write!(o, "<td{cls}>{body}</td>");
@@ -299,8 +272,8 @@ fn changes(o: &mut String, d: &Derived) {
         "<h2 id=\"changes\">Cells ({} of {} change)</h2>\n<p>Δ is proposed − current on the items both answered; traffic is the share of the dataset's items in the cell. The quality interval is the decision's own: two-sided at {}%, so its lower bound is the one-sided test at {}% (a printed level means Holm's procedure widened it). Open a row's evidence for its reason.</p>",
         d.rec.changes().count(),
         d.rec.decisions.len(),
-        confidence_percent(sections::two_sided(conf)),
-        confidence_percent(conf)
+        crate::base::fmt::confidence_percent(sections::two_sided(conf)),
+        crate::base::fmt::confidence_percent(conf)
     );
     draw(o, "decisions", &sections::cells(d));
     if !d.diff.is_empty() {
@@ -312,60 +285,70 @@ fn changes(o: &mut String, d: &Derived) {
     }
 }
 
-/// What a reviewer wants to see before accepting a change: for each changed primary, the item
-/// where the proposed model gains most over the current one, and the one where it loses most.
-fn examples(o: &mut String, d: &Derived) -> anyhow::Result<()> {
-    struct Example {
-        cells: Vec<String>,
-        item: String,
-        old: ModelId,
-        new: ModelId,
-        old_score: f64,
-        new_score: f64,
+/// An item shown in the examples: the cells whose change it illustrates and both scores.
+struct Example {
+    cells: Vec<String>,
+    item: String,
+    old: ModelId,
+    new: ModelId,
+    old_score: f64,
+    new_score: f64,
+}
+
+/// `(new − old score, item id, old score, new score)` of one item both models were graded on.
+type ItemDelta<'a> = (f64, &'a str, f64, f64);
+
+/// The items of task `task` (every item for `None`) where `new` gains most over `old` and
+/// where it loses most, each only when there is a gain or a loss; ties go to dataset order.
+fn extremes<'a>(
+    d: &'a Derived,
+    old: &ModelId,
+    new: &ModelId,
+    task: Option<TaskType>,
+) -> Vec<ItemDelta<'a>> {
+    let mut deltas: Vec<ItemDelta> = Vec::new();
+    for item in
+        d.ds.items
+            .iter()
+            .filter(|i| task.is_none_or(|t| i.task == t))
+    {
+        let score = |m: &ModelId| {
+            d.analysis
+                .outcomes
+                .get(&(item.id.clone(), m.clone()))
+                .and_then(|x| x.score)
+        };
+        if let (Some(a), Some(b)) = (score(old), score(new)) {
+            deltas.push((b - a, item.id.as_str(), a, b));
+        }
     }
+    // Largest gain first; on ties, dataset order.
+    let best = deltas.iter().fold(None::<&ItemDelta>, |acc, x| match acc {
+        Some(a) if a.0 >= x.0 => Some(a),
+        _ => Some(x),
+    });
+    let worst = deltas.iter().fold(None::<&ItemDelta>, |acc, x| match acc {
+        Some(a) if a.0 <= x.0 => Some(a),
+        _ => Some(x),
+    });
+    // An item where it "gains most" must show a gain; the loss likewise.
+    let mut chosen: Vec<ItemDelta> = best.into_iter().filter(|b| b.0 > 0.0).copied().collect();
+    if let Some(w) = worst.filter(|w| w.0 < 0.0) {
+        chosen.push(*w);
+    }
+    chosen
+}
+
+/// For each changed primary, its extreme items; an item shared by cells with the same change is
+/// shown once, naming all of them.
+fn pick_examples(d: &Derived) -> Vec<Example> {
     let mut picked: Vec<Example> = Vec::new();
     for c in d.rec.changes() {
         let (old, new) = (&c.old.primary, &c.new.primary);
         if old == new {
             continue;
         }
-        let task = c.cell.map(|x| x.task);
-        let mut deltas: Vec<(f64, &str, f64, f64)> = Vec::new();
-        for item in
-            d.ds.items
-                .iter()
-                .filter(|i| task.is_none_or(|t| i.task == t))
-        {
-            let score = |m: &ModelId| {
-                d.analysis
-                    .outcomes
-                    .get(&(item.id.clone(), m.clone()))
-                    .and_then(|x| x.score)
-            };
-            if let (Some(a), Some(b)) = (score(old), score(new)) {
-                deltas.push((b - a, item.id.as_str(), a, b));
-            }
-        }
-        // Largest gain first; on ties, dataset order.
-        let best = deltas
-            .iter()
-            .fold(None::<&(f64, &str, f64, f64)>, |acc, x| match acc {
-                Some(a) if a.0 >= x.0 => Some(a),
-                _ => Some(x),
-            });
-        let worst = deltas
-            .iter()
-            .fold(None::<&(f64, &str, f64, f64)>, |acc, x| match acc {
-                Some(a) if a.0 <= x.0 => Some(a),
-                _ => Some(x),
-            });
-        // An item where it "gains most" must show a gain; the loss likewise.
-        let mut chosen: Vec<&(f64, &str, f64, f64)> =
-            best.into_iter().filter(|b| b.0 > 0.0).collect();
-        if let Some(w) = worst.filter(|w| w.0 < 0.0) {
-            chosen.push(w);
-        }
-        for x in chosen {
+        for x in extremes(d, old, new, c.cell.map(|x| x.task)) {
             if let Some(e) = picked
                 .iter_mut()
                 .find(|e| e.item == x.1 && &e.old == old && &e.new == new)
@@ -383,6 +366,13 @@ fn examples(o: &mut String, d: &Derived) -> anyhow::Result<()> {
             });
         }
     }
+    picked
+}
+
+/// What a reviewer wants to see before accepting a change: for each changed primary, the item
+/// where the proposed model gains most over the current one, and the one where it loses most.
+fn examples(o: &mut String, d: &Derived) -> anyhow::Result<()> {
+    let picked = pick_examples(d);
     if picked.is_empty() {
         return Ok(());
     }
@@ -400,40 +390,50 @@ fn examples(o: &mut String, d: &Derived) -> anyhow::Result<()> {
         "<h2 id=\"examples\">Examples</h2>\n<p>For each proposed primary, the item where it gains most over the current one and the item where it loses most, each when there is one (an item where both score the same is not shown). Every answer is in <code>results.csv</code>.</p>\n",
     );
     for e in &picked {
-        let Some(item) = d.ds.get(&e.item) else {
-            continue;
-        };
-        let _ = writeln!(
-            o,
-            "<details class=\"example\"><summary><b>{}</b> · <code>{}</code> ({}, {}): score {:.2} → {:.2}</summary>",
-            escape(&e.cells.join(", ")),
-            escape(&e.item),
-            item.task,
-            item.priority,
-            e.old_score,
-            e.new_score
-        );
-        let _ = writeln!(o, "<pre>{}</pre>", escape(&shorten(&item.prompt)));
-        o.push_str("<div class=\"pair\">\n");
-        for (label, model, score) in [
-            ("current", &e.old, e.old_score),
-            ("proposed", &e.new, e.new_score),
-        ] {
-            let (answer, reason) = answers
-                .get(&(e.item.clone(), model.to_string()))
-                .cloned()
-                .unwrap_or_default();
-            let _ = writeln!(
-                o,
-                "<div><h4>{label}: <code>{}</code> · score {score:.2}</h4><p class=\"muted\">{}</p><pre>{}</pre></div>",
-                escape(model.as_str()),
-                escape(&reason),
-                escape(&shorten(&answer))
-            );
-        }
-        o.push_str("</div>\n</details>\n");
+        draw_example(o, d, e, &answers);
     }
     Ok(())
+}
+
+/// One example: the prompt, then both answers with their scores and grade reasons.
+fn draw_example(
+    o: &mut String,
+    d: &Derived,
+    e: &Example,
+    answers: &HashMap<(String, String), (String, String)>,
+) {
+    let Some(item) = d.ds.get(&e.item) else {
+        return;
+    };
+    let _ = writeln!(
+        o,
+        "<details class=\"example\"><summary><b>{}</b> · <code>{}</code> ({}, {}): score {:.2} → {:.2}</summary>",
+        escape(&e.cells.join(", ")),
+        escape(&e.item),
+        item.task,
+        item.priority,
+        e.old_score,
+        e.new_score
+    );
+    let _ = writeln!(o, "<pre>{}</pre>", escape(&shorten(&item.prompt)));
+    o.push_str("<div class=\"pair\">\n");
+    for (label, model, score) in [
+        ("current", &e.old, e.old_score),
+        ("proposed", &e.new, e.new_score),
+    ] {
+        let (answer, reason) = answers
+            .get(&(e.item.clone(), model.to_string()))
+            .cloned()
+            .unwrap_or_default();
+        let _ = writeln!(
+            o,
+            "<div><h4>{label}: <code>{}</code> · score {score:.2}</h4><p class=\"muted\">{}</p><pre>{}</pre></div>",
+            escape(model.as_str()),
+            escape(&reason),
+            escape(&shorten(&answer))
+        );
+    }
+    o.push_str("</div>\n</details>\n");
 }
 
 fn shorten(s: &str) -> String {
@@ -445,83 +445,6 @@ fn shorten(s: &str) -> String {
     }
     let head: String = s.chars().take(SHOWN_CHARS).collect();
     format!("{head}\n… ({} more characters)", n - SHOWN_CHARS)
-}
-
-/// First-repeat answer and grade reason of the wanted (item, model) pairs, in one pass.
-fn answers_of(
-    results: &DataFrame,
-    wanted: &BTreeSet<(String, String)>,
-) -> anyhow::Result<HashMap<(String, String), (String, String)>> {
-    let items = results.column("item_id")?.str()?;
-    let models = results.column("model")?.str()?;
-    let repeats = results.column("repeat")?.u32()?;
-    let answers = results.column("answer")?.str()?;
-    let reasons = results.column("grade_reason")?.str()?;
-    let mut out = HashMap::new();
-    for i in 0..results.height() {
-        if repeats.get(i) != Some(0) {
-            continue;
-        }
-        let key = (
-            items.get(i).unwrap_or("").to_string(),
-            models.get(i).unwrap_or("").to_string(),
-        );
-        if wanted.contains(&key) {
-            out.insert(
-                key,
-                (
-                    answers.get(i).unwrap_or("").to_string(),
-                    reasons.get(i).unwrap_or("").to_string(),
-                ),
-            );
-        }
-    }
-    Ok(out)
-}
-
-/// `(level, milliseconds)` points of one latency distribution, by (model, task type).
-type LatencyByModelTask = BTreeMap<(String, String), Vec<(f64, f64)>>;
-
-/// Latency quantiles per (model, task type) of successful calls, computed by Polars.
-fn latency_quantiles(results: &DataFrame) -> anyhow::Result<LatencyByModelTask> {
-    let mut aggs = Vec::with_capacity(LATENCY_LEVELS.len());
-    for (i, q) in LATENCY_LEVELS.iter().enumerate() {
-        aggs.push(
-            col("latency_ms")
-                .quantile(lit(*q), QuantileMethod::Linear)
-                .alias(format!("q{i}")),
-        );
-    }
-    let df = results
-        .clone()
-        .lazy()
-        .filter(col("ok").and(col("latency_ms").is_not_null()))
-        .group_by([col("model"), col("task_type")])
-        .agg(aggs)
-        .collect()?;
-    let models = df.column("model")?.str()?;
-    let tasks = df.column("task_type")?.str()?;
-    let qs: Vec<&Float64Chunked> = (0..LATENCY_LEVELS.len())
-        .map(|i| df.column(&format!("q{i}"))?.f64())
-        .collect::<PolarsResult<_>>()?;
-    let mut out = BTreeMap::new();
-    for r in 0..df.height() {
-        let curve: Vec<(f64, f64)> = LATENCY_LEVELS
-            .iter()
-            .zip(&qs)
-            .filter_map(|(level, q)| Some((*level, q.get(r)?)))
-            .collect();
-        if !curve.is_empty() {
-            out.insert(
-                (
-                    models.get(r).unwrap_or("").to_string(),
-                    tasks.get(r).unwrap_or("").to_string(),
-                ),
-                curve,
-            );
-        }
-    }
-    Ok(out)
 }
 
 fn legend(o: &mut String, models: &[(usize, &ModelId)]) {
@@ -548,6 +471,87 @@ fn short_label(m: &ModelId) -> String {
     }
 }
 
+/// One task type's panels, before drawing: the scales are chosen over every task first.
+struct TaskPanel<'a> {
+    task: TaskType,
+    rows: Vec<&'a crate::derive::analyze::ModelTask>,
+    points: Vec<CostQualityPoint>,
+    unplotted: Vec<String>,
+    curves: Vec<LatencyCurve>,
+}
+
+/// The task's cells' primaries: current ones, and proposed ones that are new in a cell.
+fn marked<'a>(d: &'a Derived, t: TaskType) -> (BTreeSet<&'a ModelId>, BTreeSet<&'a ModelId>) {
+    let cells = || {
+        d.rec
+            .decisions
+            .iter()
+            .filter(move |c| c.cell.is_some_and(|x| x.task == t))
+    };
+    let current = cells().map(|c| &c.old.primary).collect();
+    let proposed = cells()
+        .filter(|c| c.new.primary != c.old.primary)
+        .map(|c| &c.new.primary)
+        .collect();
+    (current, proposed)
+}
+
+fn task_panel<'a>(
+    d: &'a Derived,
+    t: TaskType,
+    color_of: &HashMap<&ModelId, usize>,
+    latency: &LatencyByModelTask,
+) -> Option<TaskPanel<'a>> {
+    let rows = d.analysis.ranked(t);
+    if rows.is_empty() {
+        return None;
+    }
+    let (current, proposed) = marked(d, t);
+    let mut points = Vec::new();
+    let mut unplotted = Vec::new();
+    for m in &rows {
+        match (m.quality, m.cost_per_call) {
+            (Some(q), Some(c)) => points.push(CostQualityPoint {
+                label: short_label(&m.model),
+                color: color_of.get(&m.model).copied().unwrap_or(0),
+                cost_per_1k: c * 1000.0,
+                quality: q.value,
+                quality_low: q.low,
+                quality_high: q.high,
+                current: current.contains(&m.model),
+                proposed: proposed.contains(&m.model),
+            }),
+            (None, _) => unplotted.push(format!(
+                "<code>{}</code> (no graded answer)",
+                escape(m.model.as_str())
+            )),
+            (_, None) => unplotted.push(format!(
+                "<code>{}</code> (unpriced)",
+                escape(m.model.as_str())
+            )),
+        }
+    }
+    let curves = rows
+        .iter()
+        .filter_map(|m| {
+            Some(LatencyCurve {
+                label: m.model.to_string(),
+                color: color_of.get(&m.model).copied().unwrap_or(0),
+                quantiles: latency
+                    .get(&(m.model.to_string(), t.as_str().to_string()))?
+                    .clone(),
+            })
+        })
+        .collect();
+    Some(TaskPanel {
+        task: t,
+        rows,
+        points,
+        unplotted,
+        curves,
+    })
+}
+
 fn tasks(o: &mut String, d: &Derived) -> anyhow::Result<()> {
     let color_of: HashMap<&ModelId, usize> = d
         .analysis
@@ -559,173 +563,88 @@ fn tasks(o: &mut String, d: &Derived) -> anyhow::Result<()> {
     let latency = latency_quantiles(&d.analysis.results)?;
     let _ = write!(
         o,
-        "<h2 id=\"tasks\">By task type</h2>\n<p>Quality pools priorities; intervals are {}% (Wilson for pass/fail graders, seeded bootstrap otherwise). Filled points are on the Pareto front (no other model is both cheaper and better); rings are dominated. Latency curves show, for each model, the share of successful calls that finished within a time.</p>\n",
-        confidence_percent(d.cfg.policy.confidence)
+        "<h2 id=\"tasks\">By task type</h2>\n<p>Quality pools priorities; intervals are {}% (Wilson for pass/fail graders, seeded bootstrap otherwise). Filled points are on the Pareto front (no other model is both cheaper and better); rings are dominated. A square marks a model that is the primary of one of the task type's cells now, a diamond one the recommended table makes a primary there. Latency curves show, for each model, the share of successful calls that finished within a time. Every panel of a kind uses the same scale.</p>\n",
+        crate::base::fmt::confidence_percent(d.cfg.policy.confidence)
     );
-    for t in TaskType::ALL {
-        let rows = d.analysis.ranked(*t);
-        if rows.is_empty() {
-            continue;
-        }
-        let _ = writeln!(o, "<h3 id=\"task-{t}\">{t}</h3>");
-        let mut in_legend: Vec<(usize, &ModelId)> = rows
+    let panels: Vec<TaskPanel> = TaskType::ALL
+        .iter()
+        .filter_map(|t| task_panel(d, *t, &color_of, &latency))
+        .collect();
+    let cost_scale = Scale::fitting(
+        panels
             .iter()
-            .map(|m| (color_of.get(&m.model).copied().unwrap_or(0), &m.model))
-            .collect();
-        in_legend.sort();
-        legend(o, &in_legend);
-
-        let mut points = Vec::new();
-        let mut unplotted = Vec::new();
-        for m in &rows {
-            match (m.quality, m.cost_per_call) {
-                (Some(q), Some(c)) => points.push(CostQualityPoint {
-                    label: short_label(&m.model),
-                    color: color_of.get(&m.model).copied().unwrap_or(0),
-                    cost_per_1k: c * 1000.0,
-                    quality: q.value,
-                    quality_low: q.low,
-                    quality_high: q.high,
-                }),
-                (None, _) => unplotted.push(format!(
-                    "<code>{}</code> (no graded answer)",
-                    escape(m.model.as_str())
-                )),
-                (_, None) => unplotted.push(format!(
-                    "<code>{}</code> (unpriced)",
-                    escape(m.model.as_str())
-                )),
-            }
-        }
-        let curves: Vec<LatencyCurve> = rows
+            .flat_map(|p| p.points.iter().map(|x| x.cost_per_1k)),
+    );
+    let latency_scale = Scale::fitting(panels.iter().flat_map(|p| {
+        p.curves
             .iter()
-            .filter_map(|m| {
-                Some(LatencyCurve {
-                    label: m.model.to_string(),
-                    color: color_of.get(&m.model).copied().unwrap_or(0),
-                    quantiles: latency
-                        .get(&(m.model.to_string(), t.as_str().to_string()))?
-                        .clone(),
-                })
-            })
-            .collect();
-        o.push_str("<div class=\"charts\">\n");
-        let _ = writeln!(
-            o,
-            "<figure id=\"cost-quality-{t}\">{}<figcaption>{}: cost per 1,000 requests against quality{}</figcaption></figure>",
-            charts::cost_quality(
-                &format!("{t}: cost and quality"),
-                d.cfg.policy.confidence,
-                &points
-            )?,
-            t,
-            if unplotted.is_empty() {
-                String::new()
-            } else {
-                format!("; not plotted: {}", unplotted.join(", "))
-            }
-        );
-        let _ = writeln!(
-            o,
-            "<figure id=\"latency-{t}\">{}<figcaption>{t}: latency distribution of successful calls (quantiles)</figcaption></figure>",
-            charts::latency(&format!("{t}: latency"), &curves)?
-        );
-        o.push_str("</div>\n");
-        let p50_s = in_seconds(rows.iter().map(|m| m.p50_ms));
-        let p95_s = in_seconds(rows.iter().map(|m| m.p95_ms));
-        let quality_header = format!(
-            "quality [{}% CI]",
-            confidence_percent(d.cfg.policy.confidence)
-        );
-        table(
-            o,
-            "leaderboard",
-            &[
-                "model",
-                "n",
-                &quality_header,
-                "cost / call",
-                "cost / 1k req",
-                "p50",
-                "p95",
-                "errors",
-            ],
-            &[false, true, true, true, true, true, true, true],
-            &rows
-                .iter()
-                .map(|m| {
-                    (
-                        false,
-                        vec![
-                            format!("<code>{}</code>", escape(m.model.as_str())),
-                            m.n_graded.to_string(),
-                            interval_3dp(m.quality),
-                            escape(&usd(m.cost_per_call)),
-                            escape(&usd(m.cost_per_call.map(|c| c * 1000.0))),
-                            ms_in(m.p50_ms, p50_s),
-                            ms_in(m.p95_ms, p95_s),
-                            percent_1dp(m.error_rate),
-                        ],
-                    )
-                })
-                .collect::<Vec<_>>(),
-        );
+            .flat_map(|c| c.quantiles.iter().map(|q| q.1))
+    }));
+    for p in &panels {
+        task_charts(o, d, p, &color_of, (cost_scale, latency_scale))?;
+        if let Some(t) = sections::leaderboard(d, p.task) {
+            draw(o, "leaderboard", &t);
+        }
     }
     Ok(())
 }
 
-fn confusion_of(df: &DataFrame) -> anyhow::Result<BTreeMap<String, Confusion>> {
-    let classifiers = df.column("classifier")?.str()?;
-    let truth = df.column("task_type")?.str()?;
-    let predicted = df.column("predicted_task_type")?.str()?;
-    let n = df.column("n")?.cast(&DataType::UInt64)?;
-    let n = n.u64()?;
-    let labels: Vec<String> = TaskType::ALL.iter().map(|t| t.to_string()).collect();
-    let index = |s: Option<&str>| labels.iter().position(|l| Some(l.as_str()) == s);
-    let mut out: BTreeMap<String, Confusion> = BTreeMap::new();
-    for i in 0..df.height() {
-        let (Some(r), Some(c)) = (index(truth.get(i)), index(predicted.get(i))) else {
-            continue;
-        };
-        let m = out
-            .entry(classifiers.get(i).unwrap_or("").to_string())
-            .or_insert_with(|| Confusion {
-                labels: labels.clone(),
-                counts: vec![vec![0; labels.len()]; labels.len()],
-            });
-        m.counts[r][c] += n.get(i).unwrap_or(0);
+/// A task type's key, cost–quality chart and latency chart.
+fn task_charts(
+    o: &mut String,
+    d: &Derived,
+    p: &TaskPanel,
+    color_of: &HashMap<&ModelId, usize>,
+    (cost_scale, latency_scale): (Scale, Scale),
+) -> anyhow::Result<()> {
+    let t = p.task;
+    let _ = writeln!(o, "<h3 id=\"task-{t}\">{t}</h3>");
+    let mut in_legend: Vec<(usize, &ModelId)> = p
+        .rows
+        .iter()
+        .map(|m| (color_of.get(&m.model).copied().unwrap_or(0), &m.model))
+        .collect();
+    in_legend.sort();
+    legend(o, &in_legend);
+    let drawn = charts::cost_quality(&charts::CostQuality {
+        title: &format!("{t}: cost and quality"),
+        confidence: d.cfg.policy.confidence,
+        points: &p.points,
+        scale: cost_scale,
+    })?;
+    let mut notes = Vec::new();
+    if !drawn.unlabelled.is_empty() {
+        notes.push(format!(
+            "unlabelled for want of room (see the colour key): {}",
+            drawn
+                .unlabelled
+                .iter()
+                .map(|l| escape(l))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
     }
-    // Task types neither in the dataset nor ever predicted would only add empty rows.
-    for m in out.values_mut() {
-        let keep: Vec<usize> = (0..m.labels.len())
-            .filter(|&k| m.counts[k].iter().sum::<u64>() > 0 || m.counts.iter().any(|r| r[k] > 0))
-            .collect();
-        m.labels = keep.iter().map(|&k| m.labels[k].clone()).collect();
-        m.counts = keep
-            .iter()
-            .map(|&r| keep.iter().map(|&c| m.counts[r][c]).collect())
-            .collect();
+    if !p.unplotted.is_empty() {
+        notes.push(format!("not plotted: {}", p.unplotted.join(", ")));
     }
-    Ok(out)
+    o.push_str("<div class=\"charts\">\n");
+    let _ = writeln!(
+        o,
+        "<figure id=\"cost-quality-{t}\">{}<figcaption>{t}: cost per 1,000 requests against quality{}</figcaption></figure>",
+        drawn.svg,
+        notes.iter().map(|n| format!("; {n}")).collect::<String>()
+    );
+    let _ = writeln!(
+        o,
+        "<figure id=\"latency-{t}\">{}<figcaption>{t}: latency distribution of successful calls (quantiles)</figcaption></figure>",
+        charts::latency(&format!("{t}: latency"), &p.curves, latency_scale)?
+    );
+    o.push_str("</div>\n");
+    Ok(())
 }
 
 fn classifier(o: &mut String, d: &Derived) -> anyhow::Result<()> {
-    o.push_str("<h2 id=\"classifier\">Classifier</h2>\n");
-    table(
-        o,
-        "classifiers",
-        &CLASSIFIER_COLUMNS,
-        &[false, true, true, true, true, true, true, true],
-        &d.analysis
-            .classifier_summary
-            .iter()
-            .map(|c| {
-                let name = format!("<code>{}</code>", escape(c.model.as_str()));
-                let figures = classifier_figures(c).map(|f| escape(&f));
-                (false, std::iter::once(name).chain(figures).collect())
-            })
-            .collect::<Vec<_>>(),
-    );
+    section(o, &sections::classifier(d));
     let matrices = confusion_of(&d.analysis.confusion)?;
     if !matrices.is_empty() {
         o.push_str("<div class=\"charts\">\n");
@@ -742,56 +661,57 @@ fn classifier(o: &mut String, d: &Derived) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The classifiers' return on cost, the simulation, the strong–weak figures and stability.
 fn simulation(o: &mut String, d: &Derived) {
-    o.push_str("<h2 id=\"simulation\">Simulation</h2>\n<p>Every item routed by the classifier's real predictions (misroutes included) and answered by the recorded answer of the model the table picks; a retryable failure of the primary goes to the fallback. Cost includes the classifier.</p>\n");
-    let p95_s = in_seconds(d.sim.iter().map(|r| r.p95_latency_ms));
-    table(
-        o,
-        "simulation",
-        &[
-            "scenario",
-            "classifier",
-            "n",
-            "quality",
-            "cost / 1k req",
-            "p95",
-            "fallback rate",
-            "misrouted",
-        ],
-        &[false, false, true, true, true, true, true, true],
-        &d.sim
-            .iter()
-            .map(|r| {
-                (
-                    r.scenario == crate::derive::simulate::RECOMMENDED_OUT_OF_SAMPLE,
-                    vec![
-                        escape(&r.scenario),
-                        escape(&r.classifier),
-                        r.n.to_string(),
-                        r.quality.map(|q| format!("{q:.3}")).unwrap_or("–".into()),
-                        escape(&usd(r.cost_per_1k)),
-                        ms_in(r.p95_latency_ms, p95_s),
-                        percent_1dp(r.fallback_rate),
-                        r.misrouted_rate.map(percent_1dp).unwrap_or("–".into()),
-                    ],
-                )
-            })
-            .collect::<Vec<_>>(),
-    );
-    let mut notes = Vec::new();
-    for c in d.cfg.classifiers() {
-        if let Some(loss) =
-            crate::derive::simulate::misclassification_loss(&d.sim, "recommended", c.as_str())
-        {
-            notes.push(format!(
-                "<li>Misclassification by <code>{}</code> {}.</li>",
-                escape(c.as_str()),
-                escape(&super::text::misroute_effect(loss))
-            ));
-        }
+    let parts = [
+        sections::classifier_value(d),
+        Some(sections::simulation(d)),
+        sections::strong_weak(d),
+        sections::stability(d),
+    ];
+    for s in parts.iter().flatten() {
+        section(o, s);
     }
-    if !notes.is_empty() {
-        let _ = writeln!(o, "<ul>{}</ul>", notes.join(""));
+}
+
+/// Escaped text whose `backtick spans` become `<code>`.
+fn inline(s: &str) -> String {
+    s.split('`')
+        .enumerate()
+        .map(|(i, part)| {
+            if i % 2 == 1 {
+                format!("<code>{}</code>", escape(part))
+            } else {
+                escape(part)
+            }
+        })
+        .collect()
+}
+
+/// A section: heading, paragraphs, tables under their sub-headings, bullets.
+fn section(o: &mut String, s: &sections::Section) {
+    let _ = writeln!(
+        o,
+        "<h{l} id=\"{}\">{}</h{l}>",
+        s.id,
+        escape(&s.title),
+        l = s.level
+    );
+    for p in &s.paragraphs {
+        let _ = writeln!(o, "<p>{}</p>", inline(p));
+    }
+    for (sub, t) in &s.tables {
+        if let Some(sub) = sub {
+            let _ = writeln!(o, "<h{l}>{}</h{l}>", escape(sub), l = s.level + 1);
+        }
+        draw(o, s.id, t);
+    }
+    if !s.bullets.is_empty() {
+        o.push_str("<ul>\n");
+        for b in &s.bullets {
+            let _ = writeln!(o, "<li>{}</li>", inline(b));
+        }
+        o.push_str("</ul>\n");
     }
 }
 

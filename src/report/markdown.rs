@@ -4,14 +4,8 @@ use std::fmt::Write;
 
 use super::Exporter;
 use super::sections::{self, Align, Span, Table};
-use super::text::{CLASSIFIER_COLUMNS, classifier_figures};
-use crate::base::fmt::{
-    confidence_percent, in_seconds, interval_3dp, ms_in, p_value, percent_1dp, signed_delta_3dp,
-    signed_usd, usd,
-};
-use crate::base::types::TaskType;
+use crate::base::fmt::usd;
 use crate::derive::Derived;
-use crate::store::run_dir::RunFile;
 
 pub struct Markdown;
 
@@ -89,8 +83,8 @@ fn verdict_and_cells(o: &mut String, d: &Derived) {
         "## Cells ({} of {} change)\n\nΔ is proposed − current on the items both answered; traffic is the share of the dataset's items in the cell. The quality interval is the decision's own: two-sided at {}%, so its lower bound is the one-sided test at {}% (a printed level means Holm's procedure widened it). Numbers in brackets point to the reasons below the table.\n",
         changes,
         d.rec.decisions.len(),
-        confidence_percent(sections::two_sided(d.cfg.policy.confidence)),
-        confidence_percent(d.cfg.policy.confidence)
+        crate::base::fmt::confidence_percent(sections::two_sided(d.cfg.policy.confidence)),
+        crate::base::fmt::confidence_percent(d.cfg.policy.confidence)
     );
     let notes = draw(o, &sections::cells(d));
     if !notes.is_empty() {
@@ -102,22 +96,87 @@ fn verdict_and_cells(o: &mut String, d: &Derived) {
     }
 }
 
-fn md_table(out: &mut String, header: &[&str], rows: &[Vec<String>]) {
-    let _ = writeln!(out, "| {} |", header.join(" | "));
-    let _ = writeln!(
-        out,
-        "|{}|",
-        header.iter().map(|_| "---").collect::<Vec<_>>().join("|")
-    );
-    for r in rows {
-        let _ = writeln!(out, "| {} |", r.join(" | "));
+/// A section: its heading, paragraphs, tables (under their sub-headings) and bullets.
+fn section(o: &mut String, s: &sections::Section) {
+    let _ = writeln!(o, "{} {}\n", "#".repeat(s.level as usize), s.title);
+    for p in &s.paragraphs {
+        let _ = writeln!(o, "{p}\n");
     }
-    out.push('\n');
+    for (sub, t) in &s.tables {
+        if let Some(sub) = sub {
+            let _ = writeln!(o, "{} {sub}\n", "#".repeat(s.level as usize + 1));
+        }
+        draw(o, t);
+    }
+    for b in &s.bullets {
+        let _ = writeln!(o, "- {}", cell(b));
+    }
+    if !s.bullets.is_empty() {
+        o.push('\n');
+    }
+}
+
+/// The run's metadata: dataset, routes, models, calls and spend, tables, latency, judge.
+fn run_head(o: &mut String, d: &Derived) {
+    let m = &d.manifest;
+    o.push_str("## Run\n\n");
+    let _ = writeln!(
+        o,
+        "- **Dataset** `{}` ({} items) · **routes** `{}`",
+        m.dataset.path,
+        d.ds.items.len(),
+        m.routes.path
+    );
+    let names = |xs: &mut dyn Iterator<Item = &crate::base::types::ModelId>| {
+        xs.map(|x| format!("`{x}`")).collect::<Vec<_>>().join(", ")
+    };
+    let _ = writeln!(
+        o,
+        "- **Models** {} · **classifiers** {}",
+        names(&mut d.analysis.models.iter()),
+        names(&mut d.cfg.classifiers().iter())
+    );
+    let _ = writeln!(
+        o,
+        "- **Calls** {} ({} errors) · **spent** {} on live endpoints · **cost at list prices** {} · **duration** {:.1} s",
+        m.totals.calls,
+        m.totals.errors,
+        usd(Some(m.totals.spent_usd)),
+        usd(Some(d.analysis.spend())),
+        m.totals.duration_s
+    );
+    if let Some(h) = d.table_headline() {
+        let _ = writeln!(o, "- **Tables** {h}");
+    }
+    let lat: Vec<String> = d
+        .analysis
+        .latency_sources
+        .iter()
+        .map(|(k, v)| format!("`{k}` {v}"))
+        .collect();
+    if !lat.is_empty() {
+        let _ = writeln!(o, "- **Latency** {}", lat.join(", "));
+    }
+    let j = &d.analysis.judge_summary;
+    if j.verdicts > 0 {
+        let _ = writeln!(
+            o,
+            "- **Judge** `{}`: {} verdicts ({} asked, {} reused from the verdict cache or an identical answer, {} unparsable, {} failed) · **judge cost** {} (not in the candidates' figures)",
+            j.model.as_ref().map(|m| m.as_str()).unwrap_or("–"),
+            j.verdicts,
+            j.asked,
+            j.reused,
+            j.unparsable,
+            j.errors,
+            usd(j.cost_usd)
+        );
+    }
+    o.push('\n');
 }
 
 impl Exporter for Markdown {
     fn file_name(&self) -> &'static str {
-        RunFile::ReportMd.name()
+        crate::store::run_dir::RunFile::ReportMd.name()
     }
 
     fn serialize(&self, d: &Derived) -> anyhow::Result<Vec<u8>> {
@@ -128,104 +187,9 @@ impl Exporter for Markdown {
         }
         let _ = writeln!(o, "# routecal run `{}`\n", m.run_id);
         verdict_and_cells(&mut o, d);
-        o.push_str("## Run\n\n");
-        let _ = writeln!(
-            o,
-            "- **Dataset** `{}` ({} items) · **routes** `{}`",
-            m.dataset.path,
-            d.ds.items.len(),
-            m.routes.path
-        );
-        let _ = writeln!(
-            o,
-            "- **Models** {} · **classifiers** {}",
-            d.analysis
-                .models
-                .iter()
-                .map(|x| format!("`{x}`"))
-                .collect::<Vec<_>>()
-                .join(", "),
-            d.cfg
-                .classifiers()
-                .iter()
-                .map(|x| format!("`{x}`"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        );
-        let _ = writeln!(
-            o,
-            "- **Calls** {} ({} errors) · **spent** {} on live endpoints · **cost at list prices** {} · **duration** {:.1} s",
-            m.totals.calls,
-            m.totals.errors,
-            usd(Some(m.totals.spent_usd)),
-            usd(Some(d.analysis.spend())),
-            m.totals.duration_s
-        );
-        if let Some(h) = d.table_headline() {
-            let _ = writeln!(o, "- **Tables** {h}");
-        }
-        let lat: Vec<String> = d
-            .analysis
-            .latency_sources
-            .iter()
-            .map(|(k, v)| format!("`{k}` {v}"))
-            .collect();
-        if !lat.is_empty() {
-            let _ = writeln!(o, "- **Latency** {}", lat.join(", "));
-        }
-        let j = &d.analysis.judge_summary;
-        if j.verdicts > 0 {
-            let _ = writeln!(
-                o,
-                "- **Judge** `{}`: {} verdicts ({} asked, {} reused from the verdict cache or an identical answer, {} unparsable, {} failed) · **judge cost** {} (not in the candidates' figures)",
-                j.model.as_ref().map(|m| m.as_str()).unwrap_or("–"),
-                j.verdicts,
-                j.asked,
-                j.reused,
-                j.unparsable,
-                j.errors,
-                usd(j.cost_usd)
-            );
-        }
-        o.push('\n');
-
-        if let Some(st) = &d.stability {
-            let rate = |x: Option<f64>| x.map(percent_1dp).unwrap_or("–".into());
-            let _ = writeln!(
-                o,
-                "**Stability** on {} bootstrap resamples of the items (stratified by task type, seed {}): flap rate {} over the {} kept cells whose challenger is within the noise ({} where it leads by under one standard error); proposed changes come back in {} of resamples.\n",
-                st.resamples,
-                st.seed,
-                rate(st.flap_rate()),
-                st.cells.iter().filter(|c| c.within_noise).count(),
-                rate(st.flap_rate_within_one_se()),
-                rate(st.change_reproducibility())
-            );
-            let shaky: Vec<Vec<String>> = st
-                .cells
-                .iter()
-                .filter(|c| c.agree < st.resamples)
-                .map(|c| {
-                    vec![
-                        format!("`{}`", c.cell),
-                        format!("`{}`", c.proposed),
-                        format!("{} of {}", c.agree, st.resamples),
-                        format!("{} of {}", c.moved, st.resamples),
-                    ]
-                })
-                .collect();
-            if !shaky.is_empty() {
-                md_table(
-                    &mut o,
-                    &[
-                        "cell",
-                        "proposed primary",
-                        "same in resamples",
-                        "moved from current",
-                    ],
-                    &shaky,
-                );
-            }
+        run_head(&mut o, d);
+        if let Some(s) = sections::stability(d) {
+            section(&mut o, &s);
         }
         if !d.diff.is_empty() {
             let _ = writeln!(
@@ -234,277 +198,16 @@ impl Exporter for Markdown {
                 d.toml_diff.replace("```", "ʼʼʼ")
             );
         }
-
-        // Leaderboard.
-        let _ = writeln!(
-            o,
-            "## Leaderboard by task type\n\nQuality pools priorities and averages an item's repeats first; intervals are {}% over items (Wilson for pass/fail scores, seeded bootstrap otherwise; p95 by bootstrap over items). Δ vs best is paired on the items both were graded on (Agresti–Min paired difference, unadjusted; the decisions' own tests are in the table above).\n",
-            confidence_percent(d.cfg.policy.confidence)
-        );
-        for t in TaskType::ALL {
-            let rows = d.analysis.ranked(*t);
-            if rows.is_empty() {
-                continue;
-            }
-            let _ = writeln!(o, "### {t}\n");
-            let best = rows[0].model.clone();
-            let p50_s = in_seconds(rows.iter().map(|m| m.p50_ms));
-            let p95_s = in_seconds(rows.iter().flat_map(|m| [m.p95_ms, m.p95.map(|e| e.high)]));
-            let vs_best = |m: &crate::base::types::ModelId| -> String {
-                if *m == best {
-                    return "best".into();
-                }
-                d.comparisons
-                    .iter()
-                    .filter(|c| c.task == Some(*t))
-                    .find_map(|c| {
-                        if c.a == *m && c.b == best {
-                            Some(c.clone())
-                        } else if c.b == *m && c.a == best {
-                            Some(c.reversed())
-                        } else {
-                            None
-                        }
-                    })
-                    .map(|c| {
-                        format!(
-                            "{}, {}{}",
-                            signed_delta_3dp(&c.delta),
-                            p_value(c.p_value),
-                            if c.significant {
-                                ""
-                            } else {
-                                " (not significant)"
-                            }
-                        )
-                    })
-                    .unwrap_or("–".into())
-            };
-            md_table(
-                &mut o,
-                &[
-                    "model",
-                    "n",
-                    "quality [CI]",
-                    "Δ vs best [CI]",
-                    "cost / call",
-                    "p50",
-                    "p95 [CI]",
-                    "errors [CI]",
-                ],
-                &rows
-                    .iter()
-                    .map(|m| {
-                        vec![
-                            format!("`{}`", m.model),
-                            m.n_graded.to_string(),
-                            interval_3dp(m.quality),
-                            vs_best(&m.model),
-                            usd(m.cost_per_call),
-                            ms_in(m.p50_ms, p50_s),
-                            match m.p95 {
-                                Some(e) => format!(
-                                    "{} [{}, {}]",
-                                    ms_in(Some(e.value), p95_s),
-                                    ms_in(Some(e.low), p95_s),
-                                    ms_in(Some(e.high), p95_s)
-                                ),
-                                None => ms_in(m.p95_ms, p95_s),
-                            },
-                            match m.errors {
-                                Some(e) => format!(
-                                    "{} [{}, {}]",
-                                    percent_1dp(m.error_rate),
-                                    percent_1dp(e.low),
-                                    percent_1dp(e.high)
-                                ),
-                                None => percent_1dp(m.error_rate),
-                            },
-                        ]
-                    })
-                    .collect::<Vec<_>>(),
-            );
-        }
-
-        // Classifier.
-        o.push_str("## Classifier\n\n");
-        md_table(
-            &mut o,
-            &CLASSIFIER_COLUMNS,
-            &d.analysis
-                .classifier_summary
-                .iter()
-                .map(|c| {
-                    let name = format!("`{}`", c.model);
-                    std::iter::once(name).chain(classifier_figures(c)).collect()
-                })
-                .collect::<Vec<_>>(),
-        );
-        if d.classifier_value.len() > 1 {
-            o.push_str("### Classifier return on cost\n\nThe recommended table routed through each classifier's real predictions; cost per 1,000 requests includes the classifier.\n\n");
-            let base = d
-                .classifier_value
-                .iter()
-                .filter(|v| v.classifier_cost_per_1k.is_some())
-                .min_by(|x, y| {
-                    x.classifier_cost_per_1k
-                        .unwrap_or(f64::INFINITY)
-                        .total_cmp(&y.classifier_cost_per_1k.unwrap_or(f64::INFINITY))
-                });
-            let p95_s = in_seconds(d.classifier_value.iter().map(|v| v.p95_latency_ms));
-            md_table(
-                &mut o,
-                &[
-                    "classifier",
-                    "accuracy",
-                    "classifier cost / 1k req",
-                    "quality",
-                    "cost / 1k req",
-                    "p95",
-                    "quality lost to misroutes",
-                    "vs the cheapest classifier",
-                ],
-                &d.classifier_value
-                    .iter()
-                    .map(|v| {
-                        let versus = match base {
-                            Some(b) if b.classifier != v.classifier => {
-                                match (v.quality, b.quality, v.cost_per_1k, b.cost_per_1k) {
-                                    (Some(q), Some(qb), Some(c), Some(cb)) => format!(
-                                        "{:+.3} quality for {} per 1k req",
-                                        q - qb,
-                                        signed_usd(Some(c - cb))
-                                    ),
-                                    _ => "–".into(),
-                                }
-                            }
-                            Some(_) => "cheapest".into(),
-                            None => "–".into(),
-                        };
-                        vec![
-                            format!("`{}`", v.classifier),
-                            percent_1dp(v.accuracy),
-                            usd(v.classifier_cost_per_1k),
-                            v.quality.map(|q| format!("{q:.3}")).unwrap_or("–".into()),
-                            usd(v.cost_per_1k),
-                            ms_in(v.p95_latency_ms, p95_s),
-                            v.misclassification_loss
-                                .map(percent_1dp)
-                                .unwrap_or("–".into()),
-                            versus,
-                        ]
-                    })
-                    .collect::<Vec<_>>(),
-            );
-        }
-
-        // Simulation.
-        o.push_str("## Simulation\n\nEvery item routed by the classifier's real predictions (misroutes included) and answered by the recorded answer of the model the table picks; a retryable failure of the primary goes to the fallback. Cost includes the classifier. The `recommended` rows are in-sample: the table was fitted on these very items, so they flatter it. The `recommended (out of sample)` rows route each item by a table refitted without the item's fold (cross-fitting, `[policy] crossfit_folds`): read those.\n\n");
-        let p95_s = in_seconds(d.sim.iter().map(|r| r.p95_latency_ms));
-        md_table(
-            &mut o,
-            &[
-                "scenario",
-                "classifier",
-                "n",
-                "quality",
-                "cost / 1k req",
-                "p95",
-                "fallback rate",
-                "misrouted",
-                "quality lost to misroutes",
-            ],
-            &d.sim
-                .iter()
-                .map(|r| {
-                    vec![
-                        cell(&r.scenario),
-                        cell(&r.classifier),
-                        r.n.to_string(),
-                        r.quality.map(|q| format!("{q:.3}")).unwrap_or("–".into()),
-                        usd(r.cost_per_1k),
-                        ms_in(r.p95_latency_ms, p95_s),
-                        percent_1dp(r.fallback_rate),
-                        r.misrouted_rate.map(percent_1dp).unwrap_or("–".into()),
-                        r.misclassification_loss
-                            .map(percent_1dp)
-                            .unwrap_or("–".into()),
-                    ]
-                })
-                .collect::<Vec<_>>(),
-        );
-        for c in d.cfg.classifiers() {
-            if let Some(loss) =
-                crate::derive::simulate::misclassification_loss(&d.sim, "recommended", c.as_str())
-            {
-                let _ = writeln!(
-                    o,
-                    "- Misclassification by `{c}` {}.",
-                    super::text::misroute_effect(loss)
-                );
-            }
-        }
-        o.push('\n');
-        if let Some(sw) = &d.strong_weak {
-            let cpt = |x: Option<f64>| x.map(percent_1dp).unwrap_or("not reached".into());
-            let _ = writeln!(
-                o,
-                "### Strong and weak model (RouteLLM figures)\n\nStrong `{}` (quality {:.3}), weak `{}` (quality {:.3}) on the {} items both were graded on. PGR is the share of the quality gap a router recovers; APGR its average over the share of calls sent to the strong model; CPT(x%) the share of strong calls needed to recover x% of the gap. A random router has APGR 50%; above 100% means routing beats the strong model alone (the weak one wins some items).\n",
-                sw.strong, sw.quality_strong, sw.weak, sw.quality_weak, sw.n
-            );
-            md_table(
-                &mut o,
-                &["router", "APGR", "CPT(50%)", "CPT(80%)"],
-                &[
-                    Some(&sw.cells),
-                    sw.cells_out_of_sample.as_ref(),
-                    Some(&sw.oracle),
-                ]
-                .into_iter()
-                .flatten()
-                .map(|c| {
-                    vec![
-                        cell(&format!(
-                            "{}{}",
-                            c.router,
-                            if c.router.ends_with("out of sample") {
-                                format!(
-                                    " (`{}` predictions, ordered on the other folds)",
-                                    sw.classifier
-                                )
-                            } else if c.router.starts_with("cells") {
-                                format!(" (`{}` predictions, in-sample order)", sw.classifier)
-                            } else {
-                                String::new()
-                            }
-                        )),
-                        percent_1dp(c.apgr),
-                        cpt(c.cpt50),
-                        cpt(c.cpt80),
-                    ]
-                })
-                .collect::<Vec<_>>(),
-            );
-            for (scenario, share, pgr) in &sw.tables {
-                let _ = writeln!(
-                    o,
-                    "- The {scenario} table (through `{}`) sends {} of requests to the strong model and recovers {} of the gap.",
-                    sw.classifier,
-                    percent_1dp(*share),
-                    percent_1dp(*pgr)
-                );
-            }
-            o.push_str("\nThe curves are in `threshold_curve.csv`.\n\n");
-        }
-
-        // Warnings.
-        let warnings = d.warnings();
-        if !warnings.is_empty() {
-            o.push_str("## Warnings\n\n");
-            for w in warnings {
-                let _ = writeln!(o, "- {}", cell(&w));
-            }
-            o.push('\n');
+        let body = [
+            Some(sections::leaderboards(d)),
+            Some(sections::classifier(d)),
+            sections::classifier_value(d),
+            Some(sections::simulation(d)),
+            sections::strong_weak(d),
+            sections::warnings(d),
+        ];
+        for s in body.iter().flatten() {
+            section(&mut o, s);
         }
         Ok(o.into_bytes())
     }

@@ -1,13 +1,19 @@
 //! Reports: each file is a pure function of the derived run (one [`Exporter`] per format), and
 //! one writer puts them on disk atomically (temp file, then rename).
+//!
+//! The public surface is what an embedder needs: [`write_all`] (every report of a derived run),
+//! [`exporters`], [`json`] (the typed machine output) and [`text`] (number formats, moving to the
+//! foundations). Section tables (`sections`), charts, the per-format writers and the comparison
+//! of two runs are the crate's own.
 
 mod charts;
-pub mod compare;
+pub(crate) mod compare;
 mod csv;
-pub mod html;
+mod figures;
+pub(crate) mod html;
 pub mod json;
 mod markdown;
-pub mod sections;
+pub(crate) mod sections;
 pub mod text;
 
 use std::path::Path;
@@ -20,7 +26,9 @@ pub use self::csv::frame_to_csv;
 
 /// One report file.
 pub trait Exporter: Send + Sync {
+    /// The file's name in the run directory (`report.md`).
     fn file_name(&self) -> &'static str;
+    /// The file's bytes for the derived run; an error leaves nothing written.
     fn serialize(&self, d: &Derived) -> anyhow::Result<Vec<u8>>;
 }
 

@@ -1,7 +1,6 @@
 //! Plain-text tables for the terminal (numbers print through [`crate::base::fmt`]).
 
-use crate::base::fmt::{confidence_percent, interval_3dp, ms, ms_column, percent_1dp, usd};
-use crate::base::types::TaskType;
+use crate::base::fmt::{ms, percent_1dp, usd};
 use crate::derive::Derived;
 use crate::derive::analyze::ClassifierSummary;
 
@@ -91,36 +90,7 @@ pub fn summary(d: &Derived) -> String {
     }
     out.push_str(&draw(&sections::cells(d)));
     out.push_str("(the reason behind each row is in report.md and report.html)\n\n");
-    let mts: Vec<_> = TaskType::ALL
-        .iter()
-        .flat_map(|t| d.analysis.model_task.iter().filter(move |m| m.task == *t))
-        .collect();
-    let p95 = ms_column(&mts.iter().map(|m| m.p95_ms).collect::<Vec<_>>());
-    let rows: Vec<Vec<String>> = mts
-        .iter()
-        .zip(p95)
-        .map(|(mt, p95)| {
-            vec![
-                mt.task.to_string(),
-                mt.model.to_string(),
-                mt.n_graded.to_string(),
-                interval_3dp(mt.quality),
-                usd(mt.cost_per_call),
-                p95,
-                percent_1dp(mt.error_rate),
-            ]
-        })
-        .collect();
-    let q = format!(
-        "quality [{}% CI]",
-        confidence_percent(d.cfg.policy.confidence)
-    );
-    use Align::{Left, Right};
-    out.push_str(&aligned(
-        &["task", "model", "n", &q, "cost/call", "p95", "errors"],
-        &[Left, Left, Right, Right, Right, Right, Right],
-        &rows,
-    ));
+    out.push_str(&draw(&sections::models(d)));
     out
 }
 
@@ -161,7 +131,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn misclassification_gains_or_costs_the_recommended_table() {
+    fn misroutes_that_help_read_as_a_gain() {
         assert_eq!(
             misroute_effect(-0.004),
             "gains the recommended table 0.4% of its quality"

@@ -531,3 +531,24 @@ fn after_a_signal_no_call_waiting_on_the_rate_limiter_is_sent() {
     let rd = only_run_dir(&dir.join("reports"));
     assert_eq!(journal_rows(&rd), made);
 }
+
+#[test]
+fn a_run_stopped_by_a_failed_write_prints_json_that_follows_the_schema() {
+    let server = answering_server(Duration::from_millis(2));
+    let suite = live_suite(&server.url(), 400);
+    let dir = suite.path();
+    let args: Vec<&str> = FRESH
+        .iter()
+        .map(|a| if *a == "--quiet" { "--json" } else { a })
+        .collect();
+    let mut c = routecal(dir, &args);
+    limit_file_size(&mut c, 48 * 1024);
+    let o = c.output().unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let schema: serde_json::Value =
+        serde_json::from_str(&read(&repo().join("schema/report.schema.json"))).unwrap();
+    crate::common::json_schema::assert_valid(&schema, Some("run_stopped"), &v, "run --json");
+    assert_eq!(v["status"], "partial");
+    assert!(v["planned_calls_not_made"].as_u64().unwrap() > 0, "{v}");
+}

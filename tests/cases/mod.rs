@@ -1,5 +1,6 @@
 mod apply;
 mod bad_input;
+mod charts;
 mod chat_items;
 mod compare;
 mod decisions;
@@ -9,6 +10,7 @@ mod graders;
 mod hostile;
 mod hostile_answers;
 mod judge;
+mod machine_output;
 mod monitor;
 mod offline_suites;
 mod pipes;

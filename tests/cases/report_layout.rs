@@ -291,13 +291,14 @@ fn report_html_fits_1280_and_1920_px_in_headless_chromium() {
         "{out}\n{}",
         String::from_utf8_lossy(&o.stderr)
     );
-    // Two suites at two widths, each checked.
+    // Three suites (the shipped two and nine crowded `sim` models) at two widths, each checked:
+    // no overflow, no chart text overlapping another or leaving its chart, no request.
     assert_eq!(
         out.lines().filter(|l| l.ends_with(": OK")).count(),
-        4,
+        6,
         "{out}"
     );
-    for suite in ["mt-bench", "llm-drift"] {
+    for suite in ["mt-bench", "llm-drift", "nine-models"] {
         for w in [1280, 1920] {
             assert!(tmp.path().join(format!("{suite}-{w}.png")).is_file());
         }

@@ -428,7 +428,7 @@ fn reports_measure_stability_when_the_policy_asks_for_it() {
     );
     let report = std::fs::read_to_string(dir.join("report.md")).unwrap();
     assert!(
-        report.contains("**Stability** on 50 bootstrap resamples")
+        report.contains("## Stability\n\nOn 50 bootstrap resamples")
             && report.contains("flap rate 0.0% over the 4 kept cells"),
         "{report}"
     );

@@ -1,6 +1,13 @@
 //! Report sections built once as data (headers, alignment, rows, notes) and drawn by the text,
 //! Markdown and HTML writers, which only lay rows out. Numbers are formatted here, through the
-//! shared formats of [`crate::base::fmt`], so every format prints the same figures.
+//! shared formats of [`super::text`], so every format prints the same figures.
+
+mod detail;
+
+pub use self::detail::{
+    classifier, classifier_value, leaderboard, leaderboards, models, simulation, stability,
+    strong_weak, warnings,
+};
 
 use crate::base::fmt::{confidence_percent, percent_1dp, seconds, signed_seconds, signed_usd, usd};
 use crate::derive::policy::{Decision, Outcome};
@@ -80,6 +87,19 @@ fn col(header: impl Into<String>, align: Align) -> Column {
         header: header.into(),
         align,
     }
+}
+
+/// A section below the verdict and the cells: its heading (`level` 2 or 3, `id` the HTML
+/// anchor), paragraphs (`inline code` between backticks), tables each under an optional
+/// sub-heading, and bullet notes after them. Writers draw it in this order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Section {
+    pub level: u8,
+    pub id: &'static str,
+    pub title: String,
+    pub paragraphs: Vec<String>,
+    pub tables: Vec<(Option<String>, Table)>,
+    pub bullets: Vec<String>,
 }
 
 /// The verdict: what accepting every change does, and to how much traffic.
@@ -198,15 +218,24 @@ fn attention(v: &Verdict) -> Vec<String> {
 }
 
 /// A decision's evidence badge; an undecided cell says how many more paired items would settle
-/// it ("undecided, ~190 more items").
+/// it ("undecided, ~190 more items"), and a kept primary whose fallback changes says so
+/// ("undecided, ~190 more items; fallback changed"), so that every highlighted row names its
+/// change.
 pub fn badge(c: &Decision) -> String {
+    let fallback = |s: String| {
+        if c.changed() {
+            format!("{s}; fallback changed")
+        } else {
+            s
+        }
+    };
     match c.outcome {
         Outcome::Changed => "changed".into(),
-        Outcome::Undecided => match c.items_needed {
+        Outcome::Undecided => fallback(match c.items_needed {
             Some(n) => format!("undecided, ~{n} more items"),
             None => "undecided".into(),
-        },
-        Outcome::KeptTooFewSamples => "too few items".into(),
+        }),
+        Outcome::KeptTooFewSamples => fallback("too few items".into()),
         Outcome::KeptBest | Outcome::KeptUnmeasured | Outcome::KeptNoCandidate => {
             if c.changed() {
                 "fallback changed".into()
