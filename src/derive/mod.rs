@@ -5,6 +5,7 @@ pub mod analyze;
 pub mod crossfit;
 pub mod paired;
 pub mod policy;
+pub mod sequential;
 pub mod simulate;
 pub mod stability;
 pub mod stats;

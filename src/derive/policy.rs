@@ -326,6 +326,9 @@ pub struct Decision {
     pub items_needed: Option<usize>,
     /// Whether the cell is written explicitly in the recommended table.
     pub explicit: bool,
+    /// Undecided cells: the challengers not yet shown unable to win (what more items could
+    /// still move the cell to), in the cell's test order. Empty for every other outcome.
+    pub open_challengers: Vec<ModelId>,
 }
 
 impl Decision {
@@ -445,6 +448,7 @@ pub fn recommend(cfg: &Config, obs: &Observations) -> Recommendation {
                 mde: None,
                 items_needed: None,
                 explicit: true,
+                open_challengers: Vec::new(),
             });
         }
     }
