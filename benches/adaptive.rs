@@ -112,8 +112,8 @@ fn both(cfg: &Config, design: &Design, ds: &Dataset, a: &Analysis, truth: &Truth
         p.cells += 1;
         p.same += usize::from(f.new.primary == s.new.primary);
     }
-    p.calls_made = adaptive.calls.made;
-    p.calls_full = adaptive.calls.full;
+    p.calls_made = adaptive.summary.calls.made;
+    p.calls_full = adaptive.summary.calls.full;
     p
 }
 

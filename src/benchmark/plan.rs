@@ -87,6 +87,18 @@ impl Plan {
 
 /// Build the plan, leaving out calls whose key is in `done`.
 pub fn build(cfg: &Config, ds: &Dataset, repeats: u32, done: &HashSet<String>) -> Plan {
+    build_where(cfg, ds, repeats, done, &|_, _| true)
+}
+
+/// [`build`] for the (item index, model) pairs `keep` accepts, classifiers and candidates
+/// alike: one batch of an adaptive run.
+pub fn build_where(
+    cfg: &Config,
+    ds: &Dataset,
+    repeats: u32,
+    done: &HashSet<String>,
+    keep: &dyn Fn(usize, &ModelId) -> bool,
+) -> Plan {
     let mut calls = Vec::new();
     let mut skipped = 0;
     let mut stats: BTreeMap<(CallKind, ModelId), (usize, u64, u64)> = BTreeMap::new();
@@ -97,7 +109,7 @@ pub fn build(cfg: &Config, ds: &Dataset, repeats: u32, done: &HashSet<String>) -
         let item_input = tokens::estimate(&item.input_text());
         let max_tokens = item.max_tokens.unwrap_or(cfg.defaults.max_tokens);
         for repeat in 0..repeats {
-            for c in &classifiers {
+            for c in classifiers.iter().filter(|c| keep(idx, c)) {
                 let key = call_key(CallKind::Classifier, &item.id, c, repeat);
                 if done.contains(&key) {
                     skipped += 1;
@@ -133,7 +145,7 @@ pub fn build(cfg: &Config, ds: &Dataset, repeats: u32, done: &HashSet<String>) -
                     est_output_tokens: est_out,
                 });
             }
-            for m in &candidates {
+            for m in candidates.iter().filter(|m| keep(idx, &m.id)) {
                 let key = call_key(CallKind::Candidate, &item.id, &m.id, repeat);
                 if done.contains(&key) {
                     skipped += 1;

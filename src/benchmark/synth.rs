@@ -247,6 +247,7 @@ pub fn write(
             repeats: spec.repeats,
             max_spend_usd: None,
             routes_answers_sha256: None,
+            adaptive: None,
         },
         models: models.iter().map(|m| m.to_string()).collect(),
         classifiers: vec![classifier.to_string()],

@@ -16,90 +16,42 @@ use crate::provider;
 use crate::report::text;
 use crate::store::run_dir::{self, FileRef, Lock, Manifest, Settings, Totals};
 
-use super::run_end::{RunState, done_keys};
+use super::run_end::RunState;
 use crate::base::types::{Usd, sha256_hex};
+use crate::benchmark::session::{Recording, Session, done_keys};
 use crate::benchmark::{self, budget::Budget, plan::Plan, progress::ProgressMode};
+use crate::derive::sequential::{self, Design};
 use crate::store::journal;
 
 pub fn run(a: RunArgs) -> anyhow::Result<u8> {
-    let resumed = match &a.resume {
-        Some(dir) => Some((dir.clone(), Manifest::load(dir)?)),
-        None => None,
-    };
-    let (routes_path, dataset_path) = match &resumed {
-        Some((dir, m)) => resume_inputs(&a, dir, m),
-        None => {
-            let (r, d) = super::resolve(&a.inputs, true)?;
-            (r, d.expect("resolve requires a dataset for run"))
-        }
-    };
-    let now = jiff::Timestamp::now();
-    // A resumed run resolves dated prices at its start, as its first part did.
-    let at = resumed.as_ref().map_or(now, |(_, m)| m.started());
-    // A resumed run keeps the price file it was made with unless another is named.
-    let prices_path = a.prices.clone().or_else(|| {
-        let (dir, m) = resumed.as_ref()?;
-        (m.prices.path != prices::SNAPSHOT_SOURCE)
-            .then(|| super::report::locate(dir, &m.prices.path))
-    });
-    let prices = prices::Prices::load(prices_path.as_deref())?;
-    let (cfg, ds) = super::load_inputs_priced(&routes_path, &dataset_path, at, prices.table())?;
-    let repeats = a
-        .repeats
-        .or(resumed.as_ref().map(|(_, m)| m.settings.repeats))
-        .unwrap_or(cfg.defaults.repeats)
-        .max(1);
-    let mut refs = Refs::new(&routes_path, &dataset_path, &cfg, &ds);
-    refs.prices = super::prices_ref(&prices, prices_path.as_deref());
-    let mode = if a.json {
-        ProgressMode::Quiet
-    } else {
-        ProgressMode::auto(a.quiet)
-    };
-    if let Some((dir, m)) = &resumed {
-        check_resume(&a, dir, m, &refs, repeats, mode)?;
-    }
-    // A dry run needs no key: without them, durations use the configured request rates.
-    let providers = match provider::build_all(&cfg) {
-        Err(_) if a.dry_run => Default::default(),
-        built => built?,
-    };
-
-    // A resumed run is locked before its journal is read, so no other process adds to it.
-    let lock = match &resumed {
-        Some((dir, _)) if !a.dry_run => Some(Lock::acquire(dir)?),
-        _ => None,
-    };
-    let earlier = match &resumed {
-        Some((dir, _)) => journal::read(&dir.join(run_dir::JOURNAL))?,
-        None => journal::JournalContents::default(),
-    };
-    let already_spent = live_spend(&cfg, &earlier);
-    let plan = benchmark::plan::build(&cfg, &ds, repeats, &done_keys(&earlier, a.retry_errors));
-    let judge = crate::benchmark::judge_phase::estimate(&cfg, &ds, repeats)
-        .map(|j| judge_left(j, &earlier));
-    let time = Durations::new(&cfg, &plan, judge.as_ref(), &providers);
-    let estimate = Estimate::new(&plan, judge.as_ref(), already_spent, time);
-    show_plan(
-        &a,
-        &cfg,
-        &plan,
-        judge.as_ref(),
-        &estimate,
-        mode,
-        (&prices, now),
-    );
-    if let Some(limit) = a.max_spend {
-        check_budget(&cfg, &plan, judge.as_ref(), &estimate, limit)?;
-    }
-    if a.dry_run {
+    let inputs = RunInputs::load(&a)?;
+    let Some(prepared) = Prepared::new(&a, &inputs)? else {
         if !a.json {
             outln!("Dry run: no call made, nothing written.");
         }
         return super::ok();
-    }
-
-    let record = match (&a.record, &resumed) {
+    };
+    let RunInputs {
+        resumed,
+        dataset_path,
+        now,
+        cfg,
+        ds,
+        repeats,
+        refs,
+        mode,
+        adaptive,
+        ..
+    } = inputs;
+    let Prepared {
+        providers,
+        lock,
+        already_spent,
+        plan,
+        estimate,
+    } = prepared;
+    let record_path = a.record.clone();
+    let record = match (&record_path, &resumed) {
         (None, _) => None,
         (Some(p), None) => Some(benchmark::record::RecordWriter::create(p)?),
         (Some(p), Some(_)) => Some(benchmark::record::RecordWriter::append_to(p)?),
@@ -113,7 +65,8 @@ pub fn run(a: RunArgs) -> anyhow::Result<u8> {
             let label = run_label(&a, &dataset_path);
             let (run_id, dir) = run_dir::create(&a.out, now, &label)?;
             let lock = Lock::acquire(&dir)?;
-            let m = refs.fresh(run_id, now, &a, &cfg, repeats);
+            let mut m = refs.fresh(run_id, now, &a, &cfg, repeats);
+            m.settings.adaptive = adaptive;
             (dir, lock, m)
         }
     };
@@ -126,14 +79,24 @@ pub fn run(a: RunArgs) -> anyhow::Result<u8> {
     let budget = a
         .max_spend
         .map(|limit| Arc::new(Budget::new(limit, already_spent)));
-    let sinks = benchmark::Sinks {
-        journal: journal::JournalWriter::open_append(&dir.join(run_dir::JOURNAL))?,
-        record,
-        budget: budget.clone(),
-        stop: Arc::new(Stop::default()),
-    };
-    let stop = sinks.stop.clone();
+    let stop = Arc::new(Stop::default());
     let cfg = Arc::new(cfg);
+    let session = Session {
+        cfg: &cfg,
+        ds: &ds,
+        repeats,
+        providers: &providers,
+        dir: &dir,
+        out: &a.out,
+        record: record
+            .zip(record_path)
+            .map(|(first, path)| Recording { first, path }),
+        budget: budget.clone(),
+        stop: stop.clone(),
+        mode,
+        retry_errors: a.retry_errors,
+        adaptive,
+    };
     let run = RunState {
         a: &a,
         dir: &dir,
@@ -141,15 +104,163 @@ pub fn run(a: RunArgs) -> anyhow::Result<u8> {
         ds: &ds,
         repeats,
         stop: &stop,
+        adaptive,
     };
-    run.execute(
-        &mut manifest,
-        plan,
-        &providers,
-        sinks,
-        budget.as_deref(),
-        mode,
-    )
+    run.execute(&mut manifest, plan, session, budget.as_deref())
+}
+
+/// What a run is made from: its arguments resolved against the run it resumes, if any.
+struct RunInputs {
+    resumed: Option<(PathBuf, Manifest)>,
+    dataset_path: PathBuf,
+    now: jiff::Timestamp,
+    prices: prices::Prices,
+    cfg: Config,
+    ds: Dataset,
+    repeats: u32,
+    refs: Refs,
+    mode: ProgressMode,
+    /// The sequential design, for an adaptive run.
+    adaptive: Option<Design>,
+}
+
+impl RunInputs {
+    /// Load the routes file, dataset and prices; a resume is checked against its run here.
+    fn load(a: &RunArgs) -> anyhow::Result<RunInputs> {
+        let resumed = match &a.resume {
+            Some(dir) => Some((dir.clone(), Manifest::load(dir)?)),
+            None => None,
+        };
+        let (routes_path, dataset_path) = match &resumed {
+            Some((dir, m)) => resume_inputs(a, dir, m),
+            None => {
+                let (r, d) = super::resolve(&a.inputs, true)?;
+                (r, d.expect("resolve requires a dataset for run"))
+            }
+        };
+        let now = jiff::Timestamp::now();
+        // A resumed run resolves dated prices at its start, as its first part did.
+        let at = resumed.as_ref().map_or(now, |(_, m)| m.started());
+        // A resumed run keeps the price file it was made with unless another is named.
+        let prices_path = a.prices.clone().or_else(|| {
+            let (dir, m) = resumed.as_ref()?;
+            (m.prices.path != prices::SNAPSHOT_SOURCE)
+                .then(|| super::report::locate(dir, &m.prices.path))
+        });
+        let prices = prices::Prices::load(prices_path.as_deref())?;
+        let (cfg, ds) = super::load_inputs_priced(&routes_path, &dataset_path, at, prices.table())?;
+        let repeats = a
+            .repeats
+            .or(resumed.as_ref().map(|(_, m)| m.settings.repeats))
+            .unwrap_or(cfg.defaults.repeats)
+            .max(1);
+        let mut refs = Refs::new(&routes_path, &dataset_path, &cfg, &ds);
+        refs.prices = super::prices_ref(&prices, prices_path.as_deref());
+        let mode = if a.json {
+            ProgressMode::Quiet
+        } else {
+            ProgressMode::auto(a.quiet)
+        };
+        if let Some((dir, m)) = &resumed {
+            check_resume(a, dir, m, &refs, repeats, mode)?;
+        }
+        let adaptive = adaptive_design(a, resumed.as_ref(), &cfg)?;
+        Ok(RunInputs {
+            resumed,
+            dataset_path,
+            now,
+            prices,
+            cfg,
+            ds,
+            repeats,
+            refs,
+            mode,
+            adaptive,
+        })
+    }
+}
+
+/// The sequential design: a resumed run keeps its own; a new run is adaptive with `--adaptive`
+/// or `[run] adaptive = true`.
+fn adaptive_design(
+    a: &RunArgs,
+    resumed: Option<&(PathBuf, Manifest)>,
+    cfg: &Config,
+) -> anyhow::Result<Option<Design>> {
+    match resumed {
+        Some((dir, m)) => {
+            if a.adaptive && m.settings.adaptive.is_none() {
+                return Err(UsageError(format!(
+                    "cannot resume {} with --adaptive: it was made with the full fixed design; resume it without --adaptive, or start a new run",
+                    dir.display()
+                ))
+                .into());
+            }
+            Ok(m.settings.adaptive)
+        }
+        None => Ok((a.adaptive || cfg.defaults.adaptive).then(|| sequential::default_design(cfg))),
+    }
+}
+
+/// A run ready to call: its providers, its lock (a resumed run), its plan and estimates.
+struct Prepared {
+    providers: std::collections::HashMap<String, Arc<dyn provider::Provider>>,
+    lock: Option<Lock>,
+    already_spent: f64,
+    plan: Plan,
+    estimate: Estimate,
+}
+
+impl Prepared {
+    /// Plan the run and show the plan; `None` for a dry run (nothing more to do).
+    fn new(a: &RunArgs, inp: &RunInputs) -> anyhow::Result<Option<Prepared>> {
+        let cfg = &inp.cfg;
+        // A dry run needs no key: without them, durations use the configured request rates.
+        let providers = match provider::build_all(cfg) {
+            Err(_) if a.dry_run => Default::default(),
+            built => built?,
+        };
+        // A resumed run is locked before its journal is read, so no other process adds to it.
+        let lock = match &inp.resumed {
+            Some((dir, _)) if !a.dry_run => Some(Lock::acquire(dir)?),
+            _ => None,
+        };
+        let earlier = match &inp.resumed {
+            Some((dir, _)) => journal::read(&dir.join(run_dir::JOURNAL))?,
+            None => journal::JournalContents::default(),
+        };
+        let already_spent = live_spend(cfg, &earlier);
+        let plan = benchmark::plan::build(
+            cfg,
+            &inp.ds,
+            inp.repeats,
+            &done_keys(&earlier, a.retry_errors),
+        );
+        let judge = crate::benchmark::judge_phase::estimate(cfg, &inp.ds, inp.repeats)
+            .map(|j| judge_left(j, &earlier));
+        let time = Durations::new(cfg, &plan, judge.as_ref(), &providers);
+        let estimate = Estimate::new(&plan, judge.as_ref(), already_spent, time);
+        let shown = Shown {
+            plan: &plan,
+            judge: judge.as_ref(),
+            estimate: &estimate,
+            adaptive: inp.adaptive.as_ref(),
+        };
+        show_plan(a, cfg, &shown, inp.mode, (&inp.prices, inp.now));
+        if let Some(limit) = a.max_spend {
+            check_budget(cfg, &plan, judge.as_ref(), &estimate, limit)?;
+        }
+        if a.dry_run {
+            return Ok(None);
+        }
+        Ok(Some(Prepared {
+            providers,
+            lock,
+            already_spent,
+            plan,
+            estimate,
+        }))
+    }
 }
 
 /// The price table's line for the plan, its staleness warning, and (for a dry run, given the
@@ -213,16 +324,28 @@ fn judge_left(mut j: JudgeEstimate, earlier: &journal::JournalContents) -> Judge
     j
 }
 
+/// What the plan shows.
+struct Shown<'a> {
+    plan: &'a Plan,
+    judge: Option<&'a JudgeEstimate>,
+    estimate: &'a Estimate,
+    adaptive: Option<&'a Design>,
+}
+
 /// The plan: on stdout for `--dry-run` (as JSON with `--json`), else on stderr unless quiet.
 fn show_plan(
     a: &RunArgs,
     cfg: &Config,
-    plan: &Plan,
-    judge: Option<&JudgeEstimate>,
-    estimate: &Estimate,
+    shown: &Shown,
     mode: ProgressMode,
     (prices, now): (&prices::Prices, jiff::Timestamp),
 ) {
+    let Shown {
+        plan,
+        judge,
+        estimate,
+        adaptive,
+    } = *shown;
     if a.dry_run && a.json {
         let mut v = plan_json(plan, judge, estimate, a.max_spend);
         v["prices"] = serde_json::json!({
@@ -232,16 +355,58 @@ fn show_plan(
             "warning": prices.staleness_warning(now),
         });
         v["missing_keys"] = missing_keys(cfg).into();
+        if let Some(d) = adaptive {
+            v["adaptive"] = adaptive_plan_json(plan, d);
+        }
         outln!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
         return;
     }
     let mut text = describe_plan(cfg, plan, judge, estimate, a.max_spend);
+    if let Some(d) = adaptive {
+        text.push_str(&describe_adaptive(plan, d));
+    }
     text.push_str(&prices_lines(prices, now, a.dry_run.then_some(cfg)));
     if a.dry_run {
         out!("{text}");
     } else if mode != ProgressMode::Quiet {
         eout!("{text}");
     }
+}
+
+/// Candidate calls of a plan still to make.
+fn candidate_calls(plan: &Plan) -> usize {
+    plan.calls
+        .iter()
+        .filter(|c| c.kind == journal::CallKind::Candidate)
+        .count()
+}
+
+/// The adaptive design's maximum and expected candidate calls (of those still to make).
+fn adaptive_calls(plan: &Plan) -> (usize, usize) {
+    let max = candidate_calls(plan);
+    let expected = (max as f64 * sequential::EXPECTED_SHARE).ceil() as usize;
+    (max, expected.min(max))
+}
+
+fn describe_adaptive(plan: &Plan, d: &Design) -> String {
+    let (max, expected) = adaptive_calls(plan);
+    format!(
+        "Adaptive: {} looks (seed {}); candidate calls at most {max} (the full design), expected about {expected} ({:.0}% of them: the mean share of the adaptive benchmark, docs/adaptive.md); the judge follows each look\n",
+        d.looks,
+        d.seed,
+        sequential::EXPECTED_SHARE * 100.0
+    )
+}
+
+fn adaptive_plan_json(plan: &Plan, d: &Design) -> serde_json::Value {
+    let (max, expected) = adaptive_calls(plan);
+    serde_json::json!({
+        "looks": d.looks,
+        "seed": d.seed,
+        "max_candidate_calls": max,
+        "expected_candidate_calls": expected,
+        "expected_share": sequential::EXPECTED_SHARE,
+    })
 }
 
 /// Refuse (exit 2) to resume a run from inputs that change answers or prices, unless `--force`.
@@ -344,6 +509,7 @@ impl Refs {
                 repeats,
                 max_spend_usd: a.max_spend,
                 routes_answers_sha256: self.routes_answers,
+                adaptive: None,
             },
             models: cfg.candidates().map(|m| m.id.to_string()).collect(),
             classifiers: cfg.classifiers().iter().map(|m| m.to_string()).collect(),
@@ -747,7 +913,7 @@ pub(super) fn print_outcome(
             .undecided()
             .map(crate::report::json::decision)
             .collect();
-        let out = serde_json::json!({
+        let mut out = serde_json::json!({
             "run_id": d.manifest.run_id,
             "run_dir": dir_s,
             "status": d.manifest.status,
@@ -761,6 +927,9 @@ pub(super) fn print_outcome(
             "warnings": d.warnings(),
             "failures": loud,
         });
+        if let Some(x) = crate::report::adaptive_json(d) {
+            out["adaptive"] = x;
+        }
         outln!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
         return;
     }

@@ -105,6 +105,7 @@ struct RawRun {
     temperature: Option<f64>,
     max_tokens: Option<u32>,
     repeats: Option<u32>,
+    adaptive: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -432,6 +433,8 @@ pub struct CallDefaults {
     pub temperature: Option<f64>,
     pub max_tokens: u32,
     pub repeats: u32,
+    /// `[run] adaptive`: runs use the sequential design of `run --adaptive` (default false).
+    pub adaptive: bool,
 }
 
 /// Something worth telling the user that does not stop a run.
@@ -1223,6 +1226,7 @@ fn build(
         temperature: raw.run.temperature,
         max_tokens: raw.run.max_tokens.unwrap_or(1024),
         repeats: raw.run.repeats.unwrap_or(1),
+        adaptive: raw.run.adaptive.unwrap_or(false),
     };
     if defaults.repeats == 0 {
         errs.push(loc.err(&["run", "repeats"], "must be at least 1"));

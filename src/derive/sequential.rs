@@ -27,7 +27,6 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use serde::{Deserialize, Serialize};
 use statrs::distribution::{Continuous, ContinuousCDF, Normal};
 
 use crate::base::types::{Cell, ModelId, TaskType};
@@ -36,25 +35,23 @@ use crate::dataset::Dataset;
 use crate::derive::analyze::{Analysis, ItemOutcome};
 use crate::derive::policy::{self, Decision, Observations, Outcome, Recommendation};
 
+/// The share of the full design's candidate calls an adaptive run is expected to make: the
+/// mean share measured by `cargo bench --bench adaptive` over its scenario mix (docs/adaptive.md).
+/// A plan's forecast, not a promise: clear-cut rosters stop far earlier, close ones later.
+pub const EXPECTED_SHARE: f64 = 0.77;
+
 /// Looks of an adaptive run when none are given.
 pub const DEFAULT_LOOKS: usize = 5;
 
-/// The design of an adaptive run, recorded in run.json so every replay uses the same one.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Design {
-    /// Looks (batches); look `k` has drawn `⌈k·N_t/K⌉` items of each task type `t`.
-    pub looks: usize,
-    /// Seed of the item order.
-    pub seed: u64,
-}
+/// The design of an adaptive run, recorded in run.json (`settings.adaptive`) so every replay
+/// uses the same one.
+pub use crate::store::run_dir::AdaptiveDesign as Design;
 
-impl Design {
-    /// The default design for a routes file: [`DEFAULT_LOOKS`] looks, the policy's seed.
-    pub fn for_config(cfg: &Config) -> Design {
-        Design {
-            looks: DEFAULT_LOOKS,
-            seed: cfg.policy.seed,
-        }
+/// The default design for a routes file: [`DEFAULT_LOOKS`] looks, the policy's seed.
+pub fn default_design(cfg: &Config) -> Design {
+    Design {
+        looks: DEFAULT_LOOKS,
+        seed: cfg.policy.seed,
     }
 }
 
@@ -241,6 +238,18 @@ impl Batches {
 // ---------------------------------------------------------------------------------------------
 // Replay
 
+/// The candidates each task type still calls.
+pub type Needed = BTreeMap<TaskType, BTreeSet<ModelId>>;
+
+/// Every candidate for every task type of the dataset: what the first look calls.
+pub fn all_needed(cfg: &Config, ds: &Dataset) -> Needed {
+    let all: BTreeSet<ModelId> = cfg.candidates().map(|m| m.id.clone()).collect();
+    ds.task_types()
+        .into_iter()
+        .map(|t| (t, all.clone()))
+        .collect()
+}
+
 /// A cell's place in the sequential design.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CellLook {
@@ -266,22 +275,29 @@ pub struct Calls {
     pub saved_usd: Option<f64>,
 }
 
-/// The sequential design replayed over graded outcomes.
+/// The sequential design replayed over graded outcomes: the recommendation it makes and how
+/// it got there.
 pub struct Replay {
+    /// Settled cells as frozen at their look, the others from the last look.
+    pub rec: Recommendation,
+    pub summary: Summary,
+}
+
+/// How a replay of the design went: the looks, each cell's look, the calls.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Summary {
     pub design: Design,
     /// Nominal one-sided level of each look.
     pub levels: Vec<f64>,
     /// Looks evaluated.
     pub looks_done: usize,
-    /// The recommendation: settled cells as frozen at their look, the others from the last look.
-    pub rec: Recommendation,
     pub cells: Vec<CellLook>,
     /// The models each task type still calls at the next look (empty when finished).
-    pub needed: BTreeMap<TaskType, BTreeSet<ModelId>>,
+    pub needed: Needed,
     pub calls: Calls,
 }
 
-impl Replay {
+impl Summary {
     /// No pair needs more answers, or every look is done.
     pub fn finished(&self) -> bool {
         self.looks_done >= self.design.looks || self.needed.values().all(BTreeSet::is_empty)
@@ -296,11 +312,7 @@ pub fn replay(cfg: &Config, design: &Design, ds: &Dataset, a: &Analysis, upto: u
     let levels = nominal_levels(alpha, design.looks.max(1));
     let batches = Batches::new(ds, design);
     let candidates: Vec<ModelId> = cfg.candidates().map(|m| m.id.clone()).collect();
-    let mut needed: BTreeMap<TaskType, BTreeSet<ModelId>> = ds
-        .task_types()
-        .into_iter()
-        .map(|t| (t, candidates.iter().cloned().collect()))
-        .collect();
+    let mut needed = all_needed(cfg, ds);
     let mut observed: BTreeMap<(String, ModelId), ItemOutcome> = BTreeMap::new();
     let mut frozen: BTreeMap<Option<Cell>, (CellLook, Decision)> = BTreeMap::new();
     let mut last: Option<(Recommendation, usize)> = None;
@@ -353,13 +365,15 @@ pub fn replay(cfg: &Config, design: &Design, ds: &Dataset, a: &Analysis, upto: u
     let calls = count_calls(ds, a, &candidates, &made_per_model);
     let (rec, cells) = assemble(cfg, ds, last, &frozen, &levels, looks_done, &batches);
     Replay {
-        design: *design,
-        levels,
-        looks_done,
         rec,
-        cells,
-        needed,
-        calls,
+        summary: Summary {
+            design: *design,
+            levels,
+            looks_done,
+            cells,
+            needed,
+            calls,
+        },
     }
 }
 

@@ -135,6 +135,7 @@ impl Exporter for Markdown {
         }
         let _ = writeln!(o, "# routecal run `{}`\n", m.run_id);
         verdict_and_cells(&mut o, d);
+        super::adaptive::markdown(&mut o, d);
         o.push_str("## Run\n\n");
         let _ = writeln!(
             o,

@@ -1,6 +1,8 @@
 //! Reports: each file is a pure function of the derived run (one [`Exporter`] per format), and
 //! one writer puts them on disk atomically (temp file, then rename).
 
+mod adaptive;
+pub use adaptive::json as adaptive_json;
 mod charts;
 pub mod compare;
 mod csv;

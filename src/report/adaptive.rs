@@ -1,0 +1,101 @@
+//! What an adaptive run (`run --adaptive`) reports beside the decisions: the look that settled
+//! each cell and on how many items, the calls and dollars saved against the full fixed design,
+//! and what the cells left undecided would need. Nothing is written for a full-design run.
+
+use std::fmt::Write;
+
+use crate::derive::Derived;
+use crate::derive::policy::{Decision, Outcome};
+use crate::derive::sequential::{CellLook, Summary};
+use crate::report::text::usd;
+
+/// Candidate calls of the run's design (pairs × repeats): (made, full design).
+fn calls(d: &Derived, s: &Summary) -> (usize, usize) {
+    let reps = d.manifest.settings.repeats.max(1) as usize;
+    (s.calls.made * reps, s.calls.full * reps)
+}
+
+/// Dollars the calls not made would have cost at list prices.
+fn saved_usd(d: &Derived, s: &Summary) -> Option<f64> {
+    let reps = d.manifest.settings.repeats.max(1) as f64;
+    s.calls.saved_usd.map(|x| x * reps)
+}
+
+/// What an undecided cell would need, in words.
+fn needs(dec: &Decision) -> String {
+    match (dec.outcome, dec.items_needed, dec.samples_needed) {
+        (Outcome::Undecided, Some(n), _) => format!("about {n} more paired items"),
+        (Outcome::Undecided, None, _) => "more items would not settle it at this difference".into(),
+        (Outcome::KeptTooFewSamples, _, Some(n)) => format!("{n} more graded items"),
+        _ => String::new(),
+    }
+}
+
+fn pairs<'a>(d: &'a Derived, s: &'a Summary) -> impl Iterator<Item = (&'a CellLook, &'a Decision)> {
+    s.cells.iter().zip(&d.rec.decisions)
+}
+
+/// `adaptive` in report.json and `run --json`; `None` for a full-design run.
+pub fn json(d: &Derived) -> Option<serde_json::Value> {
+    let s = d.adaptive.as_ref()?;
+    let (made, full) = calls(d, s);
+    let cells: Vec<serde_json::Value> = pairs(d, s)
+        .map(|(c, dec)| {
+            serde_json::json!({
+                "cell": dec.label(),
+                "outcome": dec.outcome.as_str(),
+                "decided_at_look": c.decided_at,
+                "items": c.items,
+                "level": c.level,
+                "items_needed": dec.items_needed,
+                "open_challengers": dec.open_challengers.iter().map(|m| m.to_string()).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    Some(serde_json::json!({
+        "method": "group-sequential, Lan-DeMets O'Brien-Fleming-type error spending",
+        "looks": s.design.looks,
+        "seed": s.design.seed,
+        "looks_done": s.looks_done,
+        "levels": s.levels,
+        "candidate_calls": made,
+        "candidate_calls_full_design": full,
+        "candidate_calls_saved": full - made.min(full),
+        "saved_usd_at_list_prices": saved_usd(d, s),
+        "undecided": pairs(d, s).filter(|(c, _)| c.decided_at.is_none()).count(),
+        "cells": cells,
+    }))
+}
+
+/// The "Adaptive sampling" section of report.md; nothing for a full-design run.
+pub fn markdown(o: &mut String, d: &Derived) {
+    let Some(s) = d.adaptive.as_ref() else {
+        return;
+    };
+    let (made, full) = calls(d, s);
+    let levels: Vec<String> = s.levels.iter().map(|l| format!("{l:.4}")).collect();
+    let _ = writeln!(
+        o,
+        "## Adaptive sampling\n\nItems in seeded batches stratified by task type, {} looks ({} evaluated); one-sided levels per look {} (Lan–DeMets O'Brien–Fleming-type error spending, docs/adaptive.md). A cell is decided at the first look that settles it; calls stop for the pairs that can no longer change a decision.\n\n**Candidate calls** {made} of the full design's {full} ({} saved, {} at list prices).\n",
+        s.design.looks,
+        s.looks_done,
+        levels.join(", "),
+        full - made.min(full),
+        usd(saved_usd(d, s)),
+    );
+    o.push_str("| cell | outcome | decided at look | items | one-sided level | still needs |\n|---|---|---|---|---|---|\n");
+    for (c, dec) in pairs(d, s) {
+        let _ = writeln!(
+            o,
+            "| {} | {} | {} | {} | {:.4} | {} |",
+            dec.label(),
+            dec.outcome.as_str(),
+            c.decided_at
+                .map_or_else(|| "open".to_string(), |k| k.to_string()),
+            c.items,
+            c.level,
+            needs(dec),
+        );
+    }
+    o.push('\n');
+}
