@@ -327,8 +327,9 @@ pub struct Decision {
     /// Whether the cell is written explicitly in the recommended table.
     pub explicit: bool,
     /// Undecided cells: the challengers not yet shown unable to win (what more items could
-    /// still move the cell to), in the cell's test order. Empty for every other outcome.
-    pub open_challengers: Vec<ModelId>,
+    /// still move the cell to), each with its test, in the cell's test order. Empty for every
+    /// other outcome.
+    pub open_challengers: Vec<(ModelId, ChallengerTest)>,
 }
 
 impl Decision {

@@ -33,12 +33,21 @@ use crate::base::types::{Cell, ModelId, TaskType};
 use crate::config::{Config, RouteTable};
 use crate::dataset::Dataset;
 use crate::derive::analyze::{Analysis, ItemOutcome};
+use crate::derive::paired::PairedDifference;
 use crate::derive::policy::{self, Decision, Observations, Outcome, Recommendation};
 
 /// The share of the full design's candidate calls an adaptive run is expected to make: the
 /// mean share measured by `cargo bench --bench adaptive` over its scenario mix (docs/adaptive.md).
 /// A plan's forecast, not a promise: clear-cut rosters stop far earlier, close ones later.
 pub const EXPECTED_SHARE: f64 = 0.77;
+
+/// A cell whose open challengers each have less than this conditional power of adoption by
+/// the last look is settled as undecided (a non-binding futility stop).
+pub const FUTILITY_POWER: f64 = 0.10;
+
+/// The first look at which the futility stop applies: earlier estimates are too noisy to
+/// project.
+pub const FUTILITY_FROM_LOOK: usize = 2;
 
 /// Looks of an adaptive run when none are given.
 pub const DEFAULT_LOOKS: usize = 5;
@@ -157,6 +166,10 @@ fn bisect(f: impl Fn(f64) -> f64, mut lo: f64, mut hi: f64) -> f64 {
 
 /// The nominal one-sided level of each of `looks` equally spaced looks spending `alpha`.
 pub fn nominal_levels(alpha: f64, looks: usize) -> Vec<f64> {
+    if looks <= 1 {
+        // One look is the fixed design, at exactly its own level.
+        return vec![alpha];
+    }
     let taus: Vec<f64> = (1..=looks).map(|k| k as f64 / looks as f64).collect();
     let n = Normal::standard();
     boundaries(alpha, &taus)
@@ -260,6 +273,9 @@ pub struct CellLook {
     pub items: usize,
     /// The one-sided level the deciding (or last) look tested at.
     pub level: f64,
+    /// Settled as undecided: no open challenger could still be adopted by the last look
+    /// (conditional power under the current trend below [`FUTILITY_POWER`]).
+    pub futile: bool,
 }
 
 /// Candidate calls of the design, counted as (item, model) pairs (a run makes each pair
@@ -336,13 +352,20 @@ pub fn replay(cfg: &Config, design: &Design, ds: &Dataset, a: &Analysis, upto: u
         let sub = Analysis::from_outcomes(observed.clone(), a.models.clone());
         let rec = policy::recommend(&cfg_k, &Observations::new(&sub, &drawn));
         for d in &rec.decisions {
-            if frozen.contains_key(&d.cell) || !settled(d.outcome) {
+            if frozen.contains_key(&d.cell) {
+                continue;
+            }
+            let items = scope_items(&drawn, d.cell);
+            let remaining = scope_items(ds, d.cell) - items;
+            let futile = k >= FUTILITY_FROM_LOOK && futile(d, remaining, levels[levels.len() - 1]);
+            if !settled(d.outcome) && !futile {
                 continue;
             }
             let look = CellLook {
                 cell: d.cell,
                 decided_at: Some(k),
-                items: scope_items(&drawn, d.cell),
+                futile,
+                items,
                 level: levels[k - 1],
             };
             frozen.insert(d.cell, (look, d.clone()));
@@ -377,6 +400,46 @@ pub fn replay(cfg: &Config, design: &Design, ds: &Dataset, a: &Analysis, upto: u
     }
 }
 
+/// An undecided cell none of whose open challengers could still be adopted by the last look:
+/// each one's conditional power under the current trend is below [`FUTILITY_POWER`].
+fn futile(d: &Decision, remaining: usize, final_level: f64) -> bool {
+    d.outcome == Outcome::Undecided
+        && !d.open_challengers.is_empty()
+        && d.open_challengers.iter().all(|(_, t)| {
+            conditional_power(&t.difference, t.theta, remaining, final_level) < FUTILITY_POWER
+        })
+}
+
+/// The chance that the one-sided test of `H0: Δ ≤ theta` rejects at the last look (level
+/// `final_level`, after `remaining` more paired items) if the measured difference is the true
+/// one: conditional power under the current trend (Lan, Simon & Halperin 1982, "Stochastically
+/// curtailed tests in long-term clinical trials", *Sequential Analysis* 1:207–219), on the
+/// B-value scale `B(t) = Z_t·√t` with information fraction `t = n / N`. Ignores Holm's division
+/// and the upgrade floor, both of which only lower the real chance: the rule stops no later than
+/// it should.
+pub fn conditional_power(
+    d: &PairedDifference,
+    theta: f64,
+    remaining: usize,
+    final_level: f64,
+) -> f64 {
+    let normal = Normal::standard();
+    let c = normal.inverse_cdf(1.0 - final_level);
+    let se = d.se();
+    if se <= 0.0 || d.sd <= 0.0 {
+        return if d.centre > theta { 1.0 } else { 0.0 };
+    }
+    let z_now = (d.centre - theta) / se;
+    if remaining == 0 {
+        return if z_now >= c { 1.0 } else { 0.0 };
+    }
+    let (n, big_n) = (d.n as f64 + 2.0, (d.n + remaining) as f64 + 2.0);
+    let t = n / big_n;
+    let drift = (d.centre - theta) * big_n.sqrt() / d.sd;
+    let b = z_now * t.sqrt();
+    normal.sf((c - b - drift * (1.0 - t)) / (1.0 - t).sqrt())
+}
+
 /// Outcomes that settle a cell for good.
 fn settled(o: Outcome) -> bool {
     matches!(o, Outcome::Changed | Outcome::KeptBest)
@@ -408,7 +471,7 @@ fn needed_models(
     {
         let wanted: BTreeSet<ModelId> = match d.outcome {
             Outcome::Undecided => std::iter::once(d.old.primary.clone())
-                .chain(d.open_challengers.iter().cloned())
+                .chain(d.open_challengers.iter().map(|(m, _)| m.clone()))
                 .filter(|m| all.contains(m))
                 .collect(),
             _ => all.clone(),
@@ -491,6 +554,7 @@ fn assemble(
                 cells.push(CellLook {
                     cell: d.cell,
                     decided_at: None,
+                    futile: false,
                     items: scope_items(&drawn, d.cell),
                     level,
                 });
@@ -573,5 +637,139 @@ mod tests {
         }
         let rate = rejected as f64 / runs as f64;
         assert!((rate - 0.05).abs() < 0.003, "{rate}");
+    }
+
+    /// A routes file of three models (`x/strong`, `x/mid` the current primary, `x/weak`) and
+    /// `n` math items whose pass/fail outcomes are drawn with the given pass rates.
+    fn fixture(
+        n: usize,
+        rates: [f64; 3],
+        seed: u64,
+    ) -> (tempfile::TempDir, Config, Dataset, Analysis) {
+        use rand::{RngExt, SeedableRng};
+        let dir = tempfile::tempdir().unwrap();
+        let models = ["x/strong", "x/mid", "x/weak"];
+        let mut toml = String::from(
+            "[classifier]\nmodel = \"builtin/keywords\"\n[endpoints.rec]\nkind = \"replay\"\npath = \"rec.jsonl\"\n[endpoints.kw]\nkind = \"keywords\"\n[models.\"builtin/keywords\"]\nendpoint = \"kw\"\ntier = \"budget\"\n",
+        );
+        for m in models {
+            toml.push_str(&format!(
+                "[models.\"{m}\"]\nendpoint = \"rec\"\ntier = \"frontier\"\ninput_per_mtok = 1.0\noutput_per_mtok = 1.0\n"
+            ));
+        }
+        toml.push_str("[default]\nprimary = \"x/mid\"\nfallback = \"x/weak\"\n");
+        std::fs::write(dir.path().join("routes.toml"), toml).unwrap();
+        std::fs::write(dir.path().join("rec.jsonl"), "").unwrap();
+        let cfg = Config::load(
+            &dir.path().join("routes.toml"),
+            crate::config::prices::PriceTable::shipped(),
+            jiff::Timestamp::now(),
+        )
+        .unwrap();
+        let lines: String = (0..n)
+            .map(|i| format!("{{\"id\":\"i{i}\",\"prompt\":\"p{i}\",\"task_type\":\"math\",\"priority\":\"default\",\"grader\":{{\"kind\":\"exact\",\"expected\":\"x\"}}}}\n"))
+            .collect();
+        let ds = Dataset::parse(std::path::Path::new("d.jsonl"), lines.as_bytes()).unwrap();
+        let mut rng = rand::rngs::Xoshiro256PlusPlus::seed_from_u64(seed);
+        let mut outcomes = BTreeMap::new();
+        for i in 0..n {
+            let u: f64 = rng.random();
+            for (m, rate) in models.iter().zip(rates) {
+                let pass = u < rate;
+                outcomes.insert(
+                    (format!("i{i}"), ModelId::parse(m).unwrap()),
+                    ItemOutcome {
+                        score: Some(if pass { 1.0 } else { 0.0 }),
+                        cost_usd: Some(0.001),
+                        latency_ms: Some(1000.0),
+                        ok: true,
+                        retryable_error: false,
+                        n_calls: 1,
+                        n_errors: 0,
+                        latencies: vec![1000.0],
+                        binary: true,
+                    },
+                );
+            }
+        }
+        let ids = models.iter().map(|m| ModelId::parse(m).unwrap()).collect();
+        (dir, cfg, ds, Analysis::from_outcomes(outcomes, ids))
+    }
+
+    #[test]
+    fn one_look_is_the_full_fixed_design() {
+        let (_d, cfg, ds, a) = fixture(120, [0.8, 0.6, 0.4], 3);
+        let design = Design { looks: 1, seed: 9 };
+        let r = replay(&cfg, &design, &ds, &a, 1);
+        let full = policy::recommend(&cfg, &Observations::new(&a, &ds));
+        assert_eq!(r.rec.decisions, full.decisions);
+        assert_eq!(r.summary.calls.made, r.summary.calls.full);
+    }
+
+    #[test]
+    fn a_clear_upgrade_is_settled_before_the_last_look_and_later_items_are_not_read() {
+        let (_d, cfg, ds, a) = fixture(300, [0.9, 0.5, 0.2], 4);
+        let design = Design { looks: 5, seed: 9 };
+        let r = replay(&cfg, &design, &ds, &a, 5);
+        for (c, d) in r.summary.cells.iter().zip(&r.rec.decisions) {
+            assert_eq!(d.new.primary.as_str(), "x/strong", "{}", d.reason);
+            assert!(c.decided_at.is_some_and(|k| k < 5), "{c:?}");
+        }
+        assert!(r.summary.calls.made < r.summary.calls.full);
+        assert!(r.summary.finished());
+        // The items after the settling look were never called: what they hold changes nothing.
+        let last = r
+            .summary
+            .cells
+            .iter()
+            .filter_map(|c| c.decided_at)
+            .max()
+            .unwrap();
+        let batches = Batches::new(&ds, &design);
+        let mut flipped = a.outcomes.clone();
+        for (i, item) in ds.items.iter().enumerate() {
+            if batches.look_of(i) > last {
+                for ((id, _), o) in flipped.iter_mut() {
+                    if *id == item.id {
+                        o.score = Some(1.0 - o.score.unwrap());
+                    }
+                }
+            }
+        }
+        let b = Analysis::from_outcomes(flipped, a.models.clone());
+        let r2 = replay(&cfg, &design, &ds, &b, 5);
+        assert_eq!(r2.rec.decisions, r.rec.decisions);
+        assert_eq!(r2.summary, r.summary);
+    }
+
+    #[test]
+    fn batches_are_stratified_and_seeded() {
+        let (_d, _cfg, ds, _a) = fixture(103, [0.5; 3], 1);
+        let b = Batches::new(&ds, &Design { looks: 4, seed: 1 });
+        let sizes: Vec<usize> = (1..=4).map(|k| b.batch(k).len()).collect();
+        assert_eq!(sizes, vec![26, 26, 26, 25]);
+        let again = Batches::new(&ds, &Design { looks: 4, seed: 1 });
+        assert_eq!(b.batch(2), again.batch(2));
+        let other = Batches::new(&ds, &Design { looks: 4, seed: 2 });
+        assert_ne!(b.batch(1), other.batch(1));
+    }
+
+    #[test]
+    fn conditional_power_follows_the_trend() {
+        let d = |centre: f64, n: usize| PairedDifference {
+            n,
+            delta: centre,
+            centre,
+            sd: 0.5,
+        };
+        let lv = 0.04;
+        assert!(conditional_power(&d(0.2, 100), 0.0, 400, lv) > 0.99);
+        assert!(conditional_power(&d(-0.05, 100), 0.0, 400, lv) < 0.01);
+        // On the threshold, the chance is small and shrinks as the end nears.
+        let early = conditional_power(&d(0.0, 100), 0.0, 400, lv);
+        let late = conditional_power(&d(0.0, 400), 0.0, 100, lv);
+        assert!(early < 0.1 && late < early, "{early} {late}");
+        // No items left: it rejects now or never.
+        assert_eq!(conditional_power(&d(0.2, 400), 0.0, 0, lv), 1.0);
     }
 }

@@ -45,10 +45,11 @@ pub fn json(d: &Derived) -> Option<serde_json::Value> {
                 "cell": dec.label(),
                 "outcome": dec.outcome.as_str(),
                 "decided_at_look": c.decided_at,
+                "stopped_for_futility": c.futile,
                 "items": c.items,
                 "level": c.level,
                 "items_needed": dec.items_needed,
-                "open_challengers": dec.open_challengers.iter().map(|m| m.to_string()).collect::<Vec<_>>(),
+                "open_challengers": dec.open_challengers.iter().map(|(m, _)| m.to_string()).collect::<Vec<_>>(),
             })
         })
         .collect();
@@ -76,7 +77,7 @@ pub fn markdown(o: &mut String, d: &Derived) {
     let levels: Vec<String> = s.levels.iter().map(|l| format!("{l:.4}")).collect();
     let _ = writeln!(
         o,
-        "## Adaptive sampling\n\nItems in seeded batches stratified by task type, {} looks ({} evaluated); one-sided levels per look {} (Lan–DeMets O'Brien–Fleming-type error spending, docs/adaptive.md). A cell is decided at the first look that settles it; calls stop for the pairs that can no longer change a decision.\n\n**Candidate calls** {made} of the full design's {full} ({} saved, {} at list prices).\n",
+        "## Adaptive sampling\n\nItems in seeded batches stratified by task type, {} looks ({} evaluated); one-sided levels per look {} (Lan–DeMets O'Brien–Fleming-type error spending, docs/adaptive.md). A cell is decided at the first look that settles it (`changed` or `kept_best`), or stops undecided when no open challenger could still be adopted by the last look (conditional power under the current trend below 10%); calls stop for the pairs that can no longer change a decision.\n\n**Candidate calls** {made} of the full design's {full} ({} saved, {} at list prices).\n",
         s.design.looks,
         s.looks_done,
         levels.join(", "),
@@ -90,8 +91,11 @@ pub fn markdown(o: &mut String, d: &Derived) {
             "| {} | {} | {} | {} | {:.4} | {} |",
             dec.label(),
             dec.outcome.as_str(),
-            c.decided_at
-                .map_or_else(|| "open".to_string(), |k| k.to_string()),
+            match (c.decided_at, c.futile) {
+                (None, _) => "open".to_string(),
+                (Some(k), false) => k.to_string(),
+                (Some(k), true) => format!("{k} (futility: cannot be settled by the last look)"),
+            },
             c.items,
             c.level,
             needs(dec),

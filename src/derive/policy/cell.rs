@@ -442,7 +442,7 @@ fn kept(
         d.reason = undecided_reason(cfg, s, c, cur, rules, &d);
         d.open_challengers = open
             .iter()
-            .map(|c| s.profiles[c.idx].model.clone())
+            .map(|c| (s.profiles[c.idx].model.clone(), c.test.clone()))
             .collect();
         return d;
     }
