@@ -180,7 +180,23 @@ pub fn build_where(
         }
     }
 
-    let per_model = stats
+    let per_model = model_plans(cfg, stats);
+
+    Plan {
+        items: ds.items.len(),
+        repeats,
+        calls,
+        per_model,
+        skipped,
+    }
+}
+
+/// Calls, tokens and estimated cost per (kind, model), from the planned calls' tallies.
+fn model_plans(
+    cfg: &Config,
+    stats: BTreeMap<(CallKind, ModelId), (usize, u64, u64)>,
+) -> Vec<ModelPlan> {
+    stats
         .into_iter()
         .map(|((kind, model), (n, tin, tout))| {
             let m = cfg.model(&model);
@@ -206,13 +222,5 @@ pub fn build_where(
                 est_output_tokens: tout,
             }
         })
-        .collect();
-
-    Plan {
-        items: ds.items.len(),
-        repeats,
-        calls,
-        per_model,
-        skipped,
-    }
+        .collect()
 }
