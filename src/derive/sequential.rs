@@ -39,7 +39,7 @@ use crate::derive::policy::{self, Decision, Observations, Outcome, Recommendatio
 /// The share of the full design's candidate calls an adaptive run is expected to make: the
 /// mean share measured by `cargo bench --bench adaptive` over its scenario mix (docs/adaptive.md).
 /// A plan's forecast, not a promise: clear-cut rosters stop far earlier, close ones later.
-pub const EXPECTED_SHARE: f64 = 0.77;
+pub const EXPECTED_SHARE: f64 = 0.71;
 
 /// A cell whose open challengers each have less than this conditional power of adoption by
 /// the last look is settled as undecided (a non-binding futility stop).
@@ -415,7 +415,7 @@ fn futile(d: &Decision, remaining: usize, final_level: f64) -> bool {
 /// one: conditional power under the current trend (Lan, Simon & Halperin 1982, "Stochastically
 /// curtailed tests in long-term clinical trials", *Sequential Analysis* 1:207–219), on the
 /// B-value scale `B(t) = Z_t·√t` with information fraction `t = n / N`. Ignores Holm's division
-/// and the upgrade floor, both of which only lower the real chance: the rule stops no later than
+/// and the upgrade floor, both of which only lower the real chance: the rule stops no earlier than
 /// it should.
 pub fn conditional_power(
     d: &PairedDifference,
