@@ -9,7 +9,7 @@ pub mod plan;
 pub mod progress;
 pub mod record;
 pub mod retry;
-pub mod session;
+pub(crate) mod session;
 pub mod stop;
 #[doc(hidden)]
 pub mod synth;
