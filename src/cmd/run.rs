@@ -253,7 +253,8 @@ impl Prepared {
         };
         show_plan(a, cfg, &shown, inp.mode, (&inp.prices, inp.now));
         if let Some(limit) = a.max_spend {
-            check_budget(cfg, &plan, judge.as_ref(), &estimate, limit)?;
+            let adaptive = inp.adaptive.is_some();
+            check_budget(cfg, &plan, judge.as_ref(), &estimate, (limit, adaptive))?;
         }
         if a.dry_run {
             return Ok(None);

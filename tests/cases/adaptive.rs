@@ -235,3 +235,51 @@ fn a_killed_adaptive_run_resumes_to_the_same_decisions() {
     resumed.dedup();
     assert_eq!(resumed, candidate_keys(&clean_dir));
 }
+
+#[test]
+fn a_budget_below_the_maximum_refuses_the_full_design_but_not_an_adaptive_run() {
+    use crate::common::server::{Reply, Request, Server};
+    const KEY_ENV: &str = "ROUTECAL_TEST_ADAPTIVE_KEY";
+    let server = Server::start(|r: &Request| {
+        let model = r.json()["model"].as_str().unwrap_or("").to_string();
+        Reply::json(
+            200,
+            serde_json::json!({"id":"c1","object":"chat.completion","created":1795636911,"model":model,
+                "choices":[{"index":0,"message":{"role":"assistant","content":"the answer"},"finish_reason":"stop"}],
+                "usage":{"prompt_tokens":30,"completion_tokens":5,"total_tokens":35}}),
+        )
+    });
+    let suite = openai_suite(&server.url(), KEY_ENV, "max_concurrency = 2", 30);
+    let dir = suite.path();
+    let run = |extra: &[&str]| {
+        let mut args = vec![
+            "run",
+            "--routes",
+            "routes.toml",
+            "--dataset",
+            "dataset.jsonl",
+            "--out",
+            "reports",
+            "--max-spend",
+            "0.03",
+            "--json",
+        ];
+        args.extend_from_slice(extra);
+        bin()
+            .current_dir(dir)
+            .args(&args)
+            .env(KEY_ENV, "sk-adaptive-test-key-0123456789")
+            .output()
+            .unwrap()
+    };
+    // The full plan's estimate (about $0.07) is over the budget: refused before any call.
+    let o = run(&[]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(server.requests().is_empty());
+    // An adaptive run starts: its plan is a maximum, and its calls stop at the budget.
+    let o = run(&["--adaptive"]);
+    ok(&o);
+    assert!(!server.requests().is_empty());
+    let v = json_of(&o);
+    assert!(v["adaptive"]["candidate_calls"].as_u64().unwrap() > 0, "{v}");
+}

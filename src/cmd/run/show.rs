@@ -96,7 +96,13 @@ pub(super) fn show_plan(
         outln!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
         return;
     }
-    let mut text = describe_plan(cfg, plan, judge, estimate, a.max_spend);
+    let mut text = describe_plan(
+        cfg,
+        plan,
+        judge,
+        estimate,
+        (a.max_spend, adaptive.is_some()),
+    );
     if let Some(d) = adaptive {
         text.push_str(&describe_adaptive(plan, d));
     }
@@ -270,7 +276,7 @@ pub(super) fn check_budget(
     plan: &Plan,
     judge: Option<&JudgeEstimate>,
     est: &Estimate,
-    limit: f64,
+    (limit, adaptive): (f64, bool),
 ) -> anyhow::Result<()> {
     let unpriced = unpriced_live(cfg, plan, judge);
     if !unpriced.is_empty() {
@@ -281,7 +287,8 @@ pub(super) fn check_budget(
         ))
         .into());
     }
-    if est.total() > limit {
+    // An adaptive run's plan is its maximum: it starts, and its calls stop at the budget.
+    if est.total() > limit && !adaptive {
         let already = if est.already > 0.0 {
             format!(
                 " ({} already spent by this run)",
@@ -388,7 +395,7 @@ pub(super) fn describe_plan(
     plan: &Plan,
     judge: Option<&JudgeEstimate>,
     est: &Estimate,
-    max_spend: Option<f64>,
+    (max_spend, adaptive): (Option<f64>, bool),
 ) -> String {
     let classifiers = cfg.classifiers().len();
     let candidates = cfg.candidates().count();
@@ -442,10 +449,11 @@ pub(super) fn describe_plan(
         out.push_str(&format!(
             "Budget (--max-spend): {}{}\n",
             text::usd(Some(limit)),
-            if est.total() > limit {
-                ": the estimate is over it, the run is refused"
-            } else {
-                ""
+            match (est.total() > limit, adaptive) {
+                (true, false) => ": the estimate is over it, the run is refused",
+                (true, true) =>
+                    ": the maximum is over it; the calls stop when the budget is spent (the run then ends partial)",
+                (false, _) => "",
             }
         ));
     }
