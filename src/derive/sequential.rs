@@ -45,8 +45,8 @@ pub const EXPECTED_SHARE: f64 = 0.71;
 /// the last look is settled as undecided (a non-binding futility stop).
 pub const FUTILITY_POWER: f64 = 0.10;
 
-/// The first look at which the futility stop applies: earlier estimates are too noisy to
-/// project.
+/// The first look at which the futility stop applies (earlier estimates are too noisy to
+/// project); it applies up to the look before the last.
 pub const FUTILITY_FROM_LOOK: usize = 2;
 
 /// Looks of an adaptive run when none are given.
@@ -331,7 +331,7 @@ pub fn replay(cfg: &Config, design: &Design, ds: &Dataset, a: &Analysis, upto: u
     let mut needed = all_needed(cfg, ds);
     let mut observed: BTreeMap<(String, ModelId), ItemOutcome> = BTreeMap::new();
     let mut frozen: BTreeMap<Option<Cell>, (CellLook, Decision)> = BTreeMap::new();
-    let mut last: Option<(Recommendation, usize)> = None;
+    let mut last: Option<Recommendation> = None;
     let mut made_per_model: BTreeMap<ModelId, usize> = BTreeMap::new();
     let looks = upto.min(batches.looks());
     let mut looks_done = 0;
@@ -357,7 +357,9 @@ pub fn replay(cfg: &Config, design: &Design, ds: &Dataset, a: &Analysis, upto: u
             }
             let items = scope_items(&drawn, d.cell);
             let remaining = scope_items(ds, d.cell) - items;
-            let futile = k >= FUTILITY_FROM_LOOK && futile(d, remaining, levels[levels.len() - 1]);
+            // After the last look nothing is stopped: a cell still open is simply undecided.
+            let futile = (FUTILITY_FROM_LOOK..batches.looks()).contains(&k)
+                && futile(d, remaining, levels[levels.len() - 1]);
             if !settled(d.outcome) && !futile {
                 continue;
             }
@@ -376,8 +378,7 @@ pub fn replay(cfg: &Config, design: &Design, ds: &Dataset, a: &Analysis, upto: u
             let keep = next.get(t).cloned().unwrap_or_default();
             ms.retain(|m| keep.contains(m));
         }
-        let items_drawn = drawn.items.len();
-        last = Some((rec, items_drawn));
+        last = Some(rec);
         if needed.values().all(BTreeSet::is_empty) {
             break;
         }
@@ -527,13 +528,13 @@ fn count_calls(
 fn assemble(
     cfg: &Config,
     ds: &Dataset,
-    last: Option<(Recommendation, usize)>,
+    last: Option<Recommendation>,
     frozen: &BTreeMap<Option<Cell>, (CellLook, Decision)>,
     levels: &[f64],
     looks_done: usize,
     batches: &Batches,
 ) -> (Recommendation, Vec<CellLook>) {
-    let Some((last, _)) = last else {
+    let Some(last) = last else {
         let empty = Recommendation {
             table: cfg.table.clone(),
             decisions: Vec::new(),

@@ -281,5 +281,8 @@ fn a_budget_below_the_maximum_refuses_the_full_design_but_not_an_adaptive_run() 
     ok(&o);
     assert!(!server.requests().is_empty());
     let v = json_of(&o);
-    assert!(v["adaptive"]["candidate_calls"].as_u64().unwrap() > 0, "{v}");
+    assert!(
+        v["adaptive"]["candidate_calls"].as_u64().unwrap() > 0,
+        "{v}"
+    );
 }
