@@ -226,7 +226,6 @@ fn append_cache(path: &Path, verdicts: &[CachedVerdict]) -> anyhow::Result<()> {
 /// An answer waiting for its verdict.
 struct Pending {
     target: String,
-    item: usize,
     item_id: String,
     prompt: Arc<str>,
     vkey: String,
@@ -362,7 +361,6 @@ impl JudgePhase<'_> {
             );
             pending.push(Pending {
                 target: key.to_string(),
-                item: idx,
                 item_id: row.item.clone(),
                 vkey: verdict_key(&jc.model, &prompt),
                 prompt: prompt.into(),
@@ -391,7 +389,6 @@ impl JudgePhase<'_> {
             calls.push(PlannedCall {
                 key: judge_key(&jc.model, &p.target),
                 kind: CallKind::Judge,
-                item: p.item,
                 item_id: p.item_id.clone(),
                 endpoint: judge_model.endpoint.clone(),
                 request: CallRequest {

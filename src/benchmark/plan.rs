@@ -21,8 +21,7 @@ pub const EXPECTED_OUTPUT_TOKENS: u64 = 400;
 pub struct PlannedCall {
     pub key: String,
     pub kind: CallKind,
-    /// Index into the dataset's items, and the item's id.
-    pub item: usize,
+    /// The item's id.
     pub item_id: String,
     pub endpoint: String,
     pub request: CallRequest,
@@ -64,14 +63,6 @@ impl Plan {
         self.per_model
             .iter()
             .filter(|m| m.live)
-            .filter_map(|m| m.est_cost)
-            .fold(Usd(0.0), |a, b| a + b)
-    }
-
-    /// Expected cost of all calls at list prices, live or not.
-    pub fn est_list_cost(&self) -> Usd {
-        self.per_model
-            .iter()
             .filter_map(|m| m.est_cost)
             .fold(Usd(0.0), |a, b| a + b)
     }
@@ -125,7 +116,6 @@ pub fn build_where(
                 calls.push(PlannedCall {
                     key,
                     kind: CallKind::Classifier,
-                    item: idx,
                     item_id: item.id.clone(),
                     endpoint: m.endpoint.clone(),
                     request: CallRequest {
@@ -159,7 +149,6 @@ pub fn build_where(
                 calls.push(PlannedCall {
                     key,
                     kind: CallKind::Candidate,
-                    item: idx,
                     item_id: item.id.clone(),
                     endpoint: m.endpoint.clone(),
                     request: CallRequest {
