@@ -236,6 +236,11 @@ pub struct RunArgs {
     /// share of its calls failed, 0 to 1 [default: 0.2].
     #[arg(long, value_name = "RATE", value_parser = parse_rate)]
     pub fail_on_error: Option<f64>,
+    /// Sample adaptively: items in seeded batches stratified by task type, and after each batch
+    /// calls stop for the (model, task type) pairs that can no longer change a decision
+    /// (error-spending group-sequential design; docs/adaptive.md) [default: `[run] adaptive`].
+    #[arg(long)]
+    pub adaptive: bool,
 }
 
 /// A share between 0 and 1, `0.2` or `20%`.

@@ -77,7 +77,8 @@ impl Budget {
         s.spent += cost;
     }
 
-    /// Whether a call was refused.
+    /// Whether a call was refused (tests).
+    #[cfg(test)]
     pub fn closed(&self) -> bool {
         self.state().closed
     }
@@ -87,6 +88,8 @@ impl Budget {
         self.state().not_started
     }
 
+    /// Money settled so far (tests).
+    #[cfg(test)]
     pub fn spent(&self) -> f64 {
         self.state().spent
     }

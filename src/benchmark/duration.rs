@@ -189,7 +189,6 @@ mod tests {
             .map(|i| PlannedCall {
                 key: format!("k{i}"),
                 kind: crate::store::journal::CallKind::Candidate,
-                item: i,
                 item_id: format!("q{i}"),
                 endpoint: "api".into(),
                 request: crate::provider::CallRequest {

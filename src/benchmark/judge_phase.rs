@@ -226,183 +226,287 @@ fn append_cache(path: &Path, verdicts: &[CachedVerdict]) -> anyhow::Result<()> {
 /// An answer waiting for its verdict.
 struct Pending {
     target: String,
-    item: usize,
     item_id: String,
     prompt: Arc<str>,
     vkey: String,
 }
 
-/// Ask the judge about every answer that needs a verdict and has none in the journal yet, each
-/// call within `budget` when one is given.
-#[allow(clippy::too_many_arguments)]
-pub fn run(
-    rt: &tokio::runtime::Runtime,
-    cfg: &Arc<Config>,
-    ds: &Dataset,
-    providers: &HashMap<String, Arc<dyn Provider>>,
-    journal_path: &Path,
-    cache_dir: &Path,
-    mode: ProgressMode,
-    budget: Option<Arc<crate::benchmark::budget::Budget>>,
-    stop: &Arc<crate::benchmark::stop::Stop>,
-    retry_errors: bool,
-) -> anyhow::Result<JudgeTotals> {
-    let Some(jc) = cfg.judge.as_ref() else {
-        return Ok(JudgeTotals::default());
-    };
-    let judge_model = cfg.model(&jc.model);
-    let contents = journal::read(journal_path)?;
-    // With `retry_errors`, a verdict whose latest call failed is asked again.
-    let mut latest: HashMap<&str, bool> = HashMap::new();
-    for r in contents
-        .rows
-        .iter()
-        .filter(|r| r.kind == CallKind::Judge && r.model == jc.model)
-    {
-        if let Some(t) = r.target.as_deref() {
-            latest.insert(t, r.ok);
-        }
-    }
-    let judged: HashSet<&str> = latest
-        .into_iter()
-        .filter(|&(_, ok)| ok || !retry_errors)
-        .map(|(t, _)| t)
-        .collect();
-    let index: HashMap<&str, usize> = ds
-        .items
-        .iter()
-        .enumerate()
-        .map(|(i, it)| (it.id.as_str(), i))
-        .collect();
-    // The last row of each candidate call wins, as in the analysis.
-    let mut answers: BTreeMap<&str, &JournalRow> = BTreeMap::new();
-    for r in contents
-        .rows
-        .iter()
-        .filter(|r| r.kind == CallKind::Candidate)
-    {
-        answers.insert(&r.key, r);
-    }
-    let mut pending = Vec::new();
-    for (key, row) in answers {
-        let (Some(&idx), true, Some(answer)) = (
-            index.get(row.item.as_str()),
-            row.ok,
-            row.response.as_deref(),
-        ) else {
-            continue;
+/// The judge phase of a run: what it reads, where it writes, what limits it.
+pub struct JudgePhase<'a> {
+    pub rt: &'a tokio::runtime::Runtime,
+    pub cfg: &'a Arc<Config>,
+    pub ds: &'a Dataset,
+    pub providers: &'a HashMap<String, Arc<dyn Provider>>,
+    pub journal_path: &'a Path,
+    /// Where the verdict cache lives (next to the run directories).
+    pub cache_dir: &'a Path,
+    pub mode: ProgressMode,
+    pub budget: Option<Arc<crate::benchmark::budget::Budget>>,
+    pub stop: &'a Arc<crate::benchmark::stop::Stop>,
+    /// Ask again the verdicts whose latest call failed.
+    pub retry_errors: bool,
+}
+
+impl JudgePhase<'_> {
+    /// Ask the judge about every answer that needs a verdict and has none in the journal yet,
+    /// each call within the budget when one is given.
+    pub fn run(&self) -> anyhow::Result<JudgeTotals> {
+        let Some(jc) = self.cfg.judge.as_ref() else {
+            return Ok(JudgeTotals::default());
         };
-        let Grader::Judge { rubric, reference } = &ds.items[idx].grader else {
-            continue;
-        };
-        if judged.contains(key) {
-            continue;
+        let contents = journal::read(self.journal_path)?;
+        let pending = self.pending(jc, &contents);
+        if pending.is_empty() {
+            return Ok(JudgeTotals::default());
         }
-        let prompt = judge::render(
-            &jc.prompt_template,
-            rubric,
-            reference.as_deref(),
-            &ds.items[idx].prompt,
-            answer,
-        );
-        pending.push(Pending {
-            target: key.to_string(),
-            item: idx,
-            item_id: row.item.clone(),
-            vkey: verdict_key(&jc.model, &prompt),
-            prompt: prompt.into(),
-        });
-    }
-    if pending.is_empty() {
-        return Ok(JudgeTotals::default());
+        let cache_path = self.cache_dir.join(CACHE_FILE);
+        let cache = load_cache(&cache_path, &jc.model);
+        // One call per distinct verdict not in the cache; identical answers share it.
+        let (asked, calls) = self.calls(jc, &pending, &cache);
+        if self.mode != ProgressMode::Quiet {
+            crate::eoutln!(
+                "Judge {}: {} answers to grade, {} verdicts to ask, {} reused",
+                jc.model,
+                pending.len(),
+                calls.len(),
+                pending.len() - calls.len()
+            );
+        }
+        let mut totals = self.ask(calls)?;
+        // The rows just written, by verdict key: cache the valid verdicts, and serve the
+        // answers that share a verdict.
+        let contents = journal::read(self.journal_path)?;
+        let asked_keys: HashMap<String, &str> = asked
+            .iter()
+            .map(|(vkey, p)| (judge_key(&jc.model, &p.target), *vkey))
+            .collect();
+        let mut fresh: HashMap<&str, &JournalRow> = HashMap::new();
+        for r in contents.rows.iter().filter(|r| r.kind == CallKind::Judge) {
+            if let Some(vkey) = asked_keys.get(&r.key) {
+                fresh.insert(vkey, r);
+            }
+        }
+        append_cache(&cache_path, &new_verdicts(jc, &fresh))?;
+        let reused = self.reused(jc, &pending, &asked_keys, &cache, &fresh);
+        if !reused.is_empty() {
+            let mut w = JournalWriter::open_append(self.journal_path)?;
+            for r in &reused {
+                w.append(r)?;
+            }
+            w.finish()?;
+        }
+        totals.reused = reused.len();
+        Ok(totals)
     }
 
-    let cache_path = cache_dir.join(CACHE_FILE);
-    let cache = load_cache(&cache_path, &jc.model);
-    // One call per distinct verdict not in the cache; identical answers share it.
-    let mut asked: HashMap<&str, &Pending> = HashMap::new();
-    let mut calls = Vec::new();
-    for p in &pending {
-        if cache.contains_key(&p.vkey) || asked.contains_key(p.vkey.as_str()) {
-            continue;
+    /// The answers that need a verdict and have none in the journal (with `retry_errors`, a
+    /// verdict whose latest call failed is asked again).
+    fn pending(
+        &self,
+        jc: &crate::config::JudgeConfig,
+        contents: &journal::JournalContents,
+    ) -> Vec<Pending> {
+        let ds = self.ds;
+        let mut latest: HashMap<&str, bool> = HashMap::new();
+        for r in contents
+            .rows
+            .iter()
+            .filter(|r| r.kind == CallKind::Judge && r.model == jc.model)
+        {
+            if let Some(t) = r.target.as_deref() {
+                latest.insert(t, r.ok);
+            }
         }
-        asked.insert(&p.vkey, p);
-        let est_in = tokens::estimate(&p.prompt);
-        calls.push(PlannedCall {
-            key: judge_key(&jc.model, &p.target),
-            kind: CallKind::Judge,
-            item: p.item,
-            item_id: p.item_id.clone(),
-            endpoint: judge_model.endpoint.clone(),
-            request: CallRequest {
-                model: jc.model.clone(),
-                wire_name: Arc::from(judge_model.wire_name.as_str()),
-                prompt: p.prompt.clone(),
-                messages: None,
-                max_tokens: jc.max_tokens,
-                temperature: Some(0.0),
-                purpose: Purpose::Judge,
-                // The prompt holds the answer, so every verdict is the first of its prompt.
-                repeat: 0,
-            },
-            target: Some(p.target.clone()),
-            est_input_tokens: est_in,
-            est_output_tokens: EXPECTED_JUDGE_OUTPUT_TOKENS.min(jc.max_tokens as u64),
-        });
-    }
-    if mode != ProgressMode::Quiet {
-        crate::eoutln!(
-            "Judge {}: {} answers to grade, {} verdicts to ask, {} reused",
-            jc.model,
-            pending.len(),
-            calls.len(),
-            pending.len() - calls.len()
-        );
+        let judged: HashSet<&str> = latest
+            .into_iter()
+            .filter(|&(_, ok)| ok || !self.retry_errors)
+            .map(|(t, _)| t)
+            .collect();
+        let index: HashMap<&str, usize> = ds
+            .items
+            .iter()
+            .enumerate()
+            .map(|(i, it)| (it.id.as_str(), i))
+            .collect();
+        // The last row of each candidate call wins, as in the analysis.
+        let mut answers: BTreeMap<&str, &JournalRow> = BTreeMap::new();
+        for r in contents
+            .rows
+            .iter()
+            .filter(|r| r.kind == CallKind::Candidate)
+        {
+            answers.insert(&r.key, r);
+        }
+        let mut pending = Vec::new();
+        for (key, row) in answers {
+            let (Some(&idx), true, Some(answer)) = (
+                index.get(row.item.as_str()),
+                row.ok,
+                row.response.as_deref(),
+            ) else {
+                continue;
+            };
+            let Grader::Judge { rubric, reference } = &ds.items[idx].grader else {
+                continue;
+            };
+            if judged.contains(key) {
+                continue;
+            }
+            let prompt = judge::render(
+                &jc.prompt_template,
+                rubric,
+                reference.as_deref(),
+                &ds.items[idx].prompt,
+                answer,
+            );
+            pending.push(Pending {
+                target: key.to_string(),
+                item_id: row.item.clone(),
+                vkey: verdict_key(&jc.model, &prompt),
+                prompt: prompt.into(),
+            });
+        }
+        pending
     }
 
-    let mut totals = JudgeTotals::default();
-    if !calls.is_empty() {
+    /// One call per distinct verdict not in the cache: the verdicts asked (by verdict key) and
+    /// their calls.
+    fn calls<'p>(
+        &self,
+        jc: &crate::config::JudgeConfig,
+        pending: &'p [Pending],
+        cache: &HashMap<String, CachedVerdict>,
+    ) -> (HashMap<&'p str, &'p Pending>, Vec<PlannedCall>) {
+        let judge_model = self.cfg.model(&jc.model);
+        let mut asked: HashMap<&str, &Pending> = HashMap::new();
+        let mut calls = Vec::new();
+        for p in pending {
+            if cache.contains_key(&p.vkey) || asked.contains_key(p.vkey.as_str()) {
+                continue;
+            }
+            asked.insert(&p.vkey, p);
+            let est_in = tokens::estimate(&p.prompt);
+            calls.push(PlannedCall {
+                key: judge_key(&jc.model, &p.target),
+                kind: CallKind::Judge,
+                item_id: p.item_id.clone(),
+                endpoint: judge_model.endpoint.clone(),
+                request: CallRequest {
+                    model: jc.model.clone(),
+                    wire_name: Arc::from(judge_model.wire_name.as_str()),
+                    prompt: p.prompt.clone(),
+                    messages: None,
+                    max_tokens: jc.max_tokens,
+                    temperature: Some(0.0),
+                    purpose: Purpose::Judge,
+                    // The prompt holds the answer, so every verdict is the first of its prompt.
+                    repeat: 0,
+                },
+                target: Some(p.target.clone()),
+                est_input_tokens: est_in,
+                est_output_tokens: EXPECTED_JUDGE_OUTPUT_TOKENS.min(jc.max_tokens as u64),
+            });
+        }
+        (asked, calls)
+    }
+
+    /// Make the judge's calls, journaled like any other.
+    fn ask(&self, calls: Vec<PlannedCall>) -> anyhow::Result<JudgeTotals> {
+        let mut totals = JudgeTotals::default();
+        if calls.is_empty() {
+            return Ok(totals);
+        }
         let plan = Plan {
-            items: ds.items.len(),
+            items: self.ds.items.len(),
             repeats: 1,
             calls,
             per_model: Vec::new(),
             skipped: 0,
         };
-        let writer = JournalWriter::open_append(journal_path)?;
         let sinks = crate::benchmark::Sinks {
-            journal: writer,
+            journal: JournalWriter::open_append(self.journal_path)?,
             record: None,
-            budget,
-            stop: stop.clone(),
+            budget: self.budget.clone(),
+            stop: self.stop.clone(),
         };
-        let t = rt.block_on(crate::benchmark::execute(
+        let t = self.rt.block_on(crate::benchmark::execute(
             plan,
-            cfg.clone(),
-            providers,
+            self.cfg.clone(),
+            self.providers,
             sinks,
-            mode,
+            self.mode,
         ))?;
         totals.calls = t.calls;
         totals.not_started = t.not_started;
         totals.stopped_calls = t.stopped_calls;
         totals.errors = t.errors;
         totals.spent = t.spent;
+        Ok(totals)
     }
 
-    // The rows just written, by verdict key: cache the valid verdicts, and serve the answers
-    // that share a verdict.
-    let contents = journal::read(journal_path)?;
-    let asked_keys: HashMap<String, &str> = asked
-        .iter()
-        .map(|(vkey, p)| (judge_key(&jc.model, &p.target), *vkey))
-        .collect();
-    let mut fresh: HashMap<&str, &JournalRow> = HashMap::new();
-    for r in contents.rows.iter().filter(|r| r.kind == CallKind::Judge) {
-        if let Some(vkey) = asked_keys.get(&r.key) {
-            fresh.insert(vkey, r);
+    /// Journal rows for the answers served by a cached verdict or by one asked for an identical
+    /// answer.
+    fn reused(
+        &self,
+        jc: &crate::config::JudgeConfig,
+        pending: &[Pending],
+        asked_keys: &HashMap<String, &str>,
+        cache: &HashMap<String, CachedVerdict>,
+        fresh: &HashMap<&str, &JournalRow>,
+    ) -> Vec<JournalRow> {
+        let judge_model = self.cfg.model(&jc.model);
+        let mut reused = Vec::new();
+        let now_ms = jiff::Timestamp::now().as_millisecond();
+        for p in pending {
+            let key = judge_key(&jc.model, &p.target);
+            if asked_keys.contains_key(&key) {
+                continue;
+            }
+            let mut row = JournalRow {
+                ok: true,
+                // No attempt was made: the verdict was reused.
+                given_cost_usd: Some(0.0),
+                cost_usd: Some(0.0),
+                cost_source: CostSource::NotBilled,
+                target: Some(p.target.clone()),
+                started_ms: now_ms,
+                finished_ms: now_ms,
+                ..JournalRow::new(
+                    key,
+                    CallKind::Judge,
+                    p.item_id.clone(),
+                    jc.model.clone(),
+                    0,
+                    judge_model.endpoint.clone(),
+                )
+            };
+            if let Some(v) = cache.get(&p.vkey) {
+                row.response = Some(v.response.clone());
+                row.input_tokens = v.input_tokens;
+                row.output_tokens = v.output_tokens;
+            } else if let Some(r) = fresh.get(p.vkey.as_str()) {
+                row.ok = r.ok;
+                row.response = r.response.clone();
+                row.error_kind = r.error_kind;
+                row.error = r.error.clone();
+                row.input_tokens = r.input_tokens;
+                row.output_tokens = r.output_tokens;
+            } else {
+                // The call for this verdict did not reach the journal (an interrupted run):
+                // leave the answer for the next run.
+                continue;
+            }
+            reused.push(row);
         }
+        reused
     }
+}
+
+/// The valid verdicts just asked, as cache entries in key order.
+fn new_verdicts(
+    jc: &crate::config::JudgeConfig,
+    fresh: &HashMap<&str, &JournalRow>,
+) -> Vec<CachedVerdict> {
     let now = jiff::Timestamp::now().to_string();
     let mut new_cache: Vec<CachedVerdict> = fresh
         .iter()
@@ -422,60 +526,7 @@ pub fn run(
         })
         .collect();
     new_cache.sort_by(|a, b| a.key.cmp(&b.key));
-    append_cache(&cache_path, &new_cache)?;
-
-    let mut reused = Vec::new();
-    let now_ms = jiff::Timestamp::now().as_millisecond();
-    for p in &pending {
-        let key = judge_key(&jc.model, &p.target);
-        if asked_keys.contains_key(&key) {
-            continue;
-        }
-        let mut row = JournalRow {
-            ok: true,
-            // No attempt was made: the verdict was reused.
-            given_cost_usd: Some(0.0),
-            cost_usd: Some(0.0),
-            cost_source: CostSource::NotBilled,
-            target: Some(p.target.clone()),
-            started_ms: now_ms,
-            finished_ms: now_ms,
-            ..JournalRow::new(
-                key,
-                CallKind::Judge,
-                p.item_id.clone(),
-                jc.model.clone(),
-                0,
-                judge_model.endpoint.clone(),
-            )
-        };
-        if let Some(v) = cache.get(&p.vkey) {
-            row.response = Some(v.response.clone());
-            row.input_tokens = v.input_tokens;
-            row.output_tokens = v.output_tokens;
-        } else if let Some(r) = fresh.get(p.vkey.as_str()) {
-            row.ok = r.ok;
-            row.response = r.response.clone();
-            row.error_kind = r.error_kind;
-            row.error = r.error.clone();
-            row.input_tokens = r.input_tokens;
-            row.output_tokens = r.output_tokens;
-        } else {
-            // The call for this verdict did not reach the journal (an interrupted run): leave
-            // the answer for the next run.
-            continue;
-        }
-        reused.push(row);
-    }
-    if !reused.is_empty() {
-        let mut w = JournalWriter::open_append(journal_path)?;
-        for r in &reused {
-            w.append(r)?;
-        }
-        w.finish()?;
-    }
-    totals.reused = reused.len();
-    Ok(totals)
+    new_cache
 }
 
 #[cfg(test)]

@@ -1,15 +1,16 @@
 //! The runner: makes every planned call, endpoint by endpoint with each endpoint's own
 //! concurrency and rate limits, and journals each call as it finishes.
 
-pub mod budget;
-pub mod duration;
-pub mod failures;
-pub mod judge_phase;
-pub mod plan;
-pub mod progress;
-pub mod record;
-pub mod retry;
-pub mod stop;
+pub(crate) mod budget;
+pub(crate) mod duration;
+pub(crate) mod failures;
+pub(crate) mod judge_phase;
+pub(crate) mod plan;
+pub(crate) mod progress;
+pub(crate) mod record;
+pub(crate) mod retry;
+pub(crate) mod session;
+pub(crate) mod stop;
 #[doc(hidden)]
 pub mod synth;
 
@@ -54,7 +55,7 @@ struct Finished {
 
 /// Totals of a run's calls.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct RunTotals {
+pub(crate) struct RunTotals {
     pub calls: usize,
     pub errors: usize,
     /// Money spent on live endpoints during this run.
@@ -68,14 +69,14 @@ pub struct RunTotals {
 
 /// An endpoint's request rate: its own `requests_per_minute`, else its provider's default (a
 /// Promptster test key), else none.
-pub fn requests_per_minute(ep: &Endpoint, provider: &dyn Provider) -> Option<u32> {
+pub(crate) fn requests_per_minute(ep: &Endpoint, provider: &dyn Provider) -> Option<u32> {
     ep.requests_per_minute
         .or_else(|| provider.default_requests_per_minute().map(|(r, _)| r))
 }
 
 /// A limiter that spaces requests evenly at `rpm` a minute, with no burst: a server counting in
 /// any 60-second window never sees more than the limit.
-pub fn spaced_limiter(rpm: u32) -> Option<DefaultDirectRateLimiter> {
+pub(crate) fn spaced_limiter(rpm: u32) -> Option<DefaultDirectRateLimiter> {
     NonZeroU32::new(rpm)
         .map(|r| RateLimiter::direct(Quota::per_minute(r).allow_burst(NonZeroU32::MIN)))
 }
@@ -86,7 +87,7 @@ fn now_ms() -> i64 {
 
 /// Where a run's results go and what limits it: the journal (and the recording, when given),
 /// the budget (`--max-spend`) and the shared stop state.
-pub struct Sinks {
+pub(crate) struct Sinks {
     pub journal: JournalWriter,
     pub record: Option<RecordWriter>,
     pub budget: Option<Arc<Budget>>,
@@ -100,7 +101,7 @@ pub struct Sinks {
 /// run at once (the error is returned once the calls in flight are abandoned), a signal stops
 /// it gracefully, and an `auth` or `quota_exhausted` answer stops its endpoint. Whatever
 /// stopped is left in `stop` for the caller to report.
-pub async fn execute(
+pub(crate) async fn execute(
     plan: Plan,
     cfg: Arc<Config>,
     providers: &HashMap<String, Arc<dyn Provider>>,

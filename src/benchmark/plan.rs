@@ -21,8 +21,7 @@ pub const EXPECTED_OUTPUT_TOKENS: u64 = 400;
 pub struct PlannedCall {
     pub key: String,
     pub kind: CallKind,
-    /// Index into the dataset's items, and the item's id.
-    pub item: usize,
+    /// The item's id.
     pub item_id: String,
     pub endpoint: String,
     pub request: CallRequest,
@@ -68,14 +67,6 @@ impl Plan {
             .fold(Usd(0.0), |a, b| a + b)
     }
 
-    /// Expected cost of all calls at list prices, live or not.
-    pub fn est_list_cost(&self) -> Usd {
-        self.per_model
-            .iter()
-            .filter_map(|m| m.est_cost)
-            .fold(Usd(0.0), |a, b| a + b)
-    }
-
     pub fn unpriced(&self) -> Vec<&ModelId> {
         self.per_model
             .iter()
@@ -87,6 +78,18 @@ impl Plan {
 
 /// Build the plan, leaving out calls whose key is in `done`.
 pub fn build(cfg: &Config, ds: &Dataset, repeats: u32, done: &HashSet<String>) -> Plan {
+    build_where(cfg, ds, repeats, done, &|_, _| true)
+}
+
+/// [`build`] for the (item index, model) pairs `keep` accepts, classifiers and candidates
+/// alike: one batch of an adaptive run.
+pub fn build_where(
+    cfg: &Config,
+    ds: &Dataset,
+    repeats: u32,
+    done: &HashSet<String>,
+    keep: &dyn Fn(usize, &ModelId) -> bool,
+) -> Plan {
     let mut calls = Vec::new();
     let mut skipped = 0;
     let mut stats: BTreeMap<(CallKind, ModelId), (usize, u64, u64)> = BTreeMap::new();
@@ -97,7 +100,7 @@ pub fn build(cfg: &Config, ds: &Dataset, repeats: u32, done: &HashSet<String>) -
         let item_input = tokens::estimate(&item.input_text());
         let max_tokens = item.max_tokens.unwrap_or(cfg.defaults.max_tokens);
         for repeat in 0..repeats {
-            for c in &classifiers {
+            for c in classifiers.iter().filter(|c| keep(idx, c)) {
                 let key = call_key(CallKind::Classifier, &item.id, c, repeat);
                 if done.contains(&key) {
                     skipped += 1;
@@ -113,7 +116,6 @@ pub fn build(cfg: &Config, ds: &Dataset, repeats: u32, done: &HashSet<String>) -
                 calls.push(PlannedCall {
                     key,
                     kind: CallKind::Classifier,
-                    item: idx,
                     item_id: item.id.clone(),
                     endpoint: m.endpoint.clone(),
                     request: CallRequest {
@@ -133,7 +135,7 @@ pub fn build(cfg: &Config, ds: &Dataset, repeats: u32, done: &HashSet<String>) -
                     est_output_tokens: est_out,
                 });
             }
-            for m in &candidates {
+            for m in candidates.iter().filter(|m| keep(idx, &m.id)) {
                 let key = call_key(CallKind::Candidate, &item.id, &m.id, repeat);
                 if done.contains(&key) {
                     skipped += 1;
@@ -147,7 +149,6 @@ pub fn build(cfg: &Config, ds: &Dataset, repeats: u32, done: &HashSet<String>) -
                 calls.push(PlannedCall {
                     key,
                     kind: CallKind::Candidate,
-                    item: idx,
                     item_id: item.id.clone(),
                     endpoint: m.endpoint.clone(),
                     request: CallRequest {
@@ -168,7 +169,23 @@ pub fn build(cfg: &Config, ds: &Dataset, repeats: u32, done: &HashSet<String>) -
         }
     }
 
-    let per_model = stats
+    let per_model = model_plans(cfg, stats);
+
+    Plan {
+        items: ds.items.len(),
+        repeats,
+        calls,
+        per_model,
+        skipped,
+    }
+}
+
+/// Calls, tokens and estimated cost per (kind, model), from the planned calls' tallies.
+fn model_plans(
+    cfg: &Config,
+    stats: BTreeMap<(CallKind, ModelId), (usize, u64, u64)>,
+) -> Vec<ModelPlan> {
+    stats
         .into_iter()
         .map(|((kind, model), (n, tin, tout))| {
             let m = cfg.model(&model);
@@ -194,13 +211,5 @@ pub fn build(cfg: &Config, ds: &Dataset, repeats: u32, done: &HashSet<String>) -
                 est_output_tokens: tout,
             }
         })
-        .collect();
-
-    Plan {
-        items: ds.items.len(),
-        repeats,
-        calls,
-        per_model,
-        skipped,
-    }
+        .collect()
 }

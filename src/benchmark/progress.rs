@@ -140,17 +140,6 @@ impl Progress {
         }
     }
 
-    /// Print a message without tearing the bars.
-    pub fn println(&self, msg: &str) {
-        match (&self._multi, self.mode) {
-            (Some(m), _) => {
-                let _ = m.println(msg);
-            }
-            (None, ProgressMode::Quiet) => {}
-            (None, _) => crate::eoutln!("{msg}"),
-        }
-    }
-
     pub fn finish(self) {
         match self.mode {
             ProgressMode::Bars => {

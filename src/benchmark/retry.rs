@@ -31,6 +31,8 @@ pub enum Decision {
 }
 
 impl RetryPolicy {
+    /// A policy with the default backoff (tests).
+    #[cfg(test)]
     pub fn new(max_attempts: u32) -> Self {
         Self::with_backoff(max_attempts, Backoff::default())
     }
@@ -78,7 +80,8 @@ impl RetryPolicy {
     }
 
     /// How long to wait before attempt `attempt + 1`, or `None` when the call should not be
-    /// retried.
+    /// retried (tests).
+    #[cfg(test)]
     pub fn next_delay(&self, attempt: u32, err: &CallError) -> Option<Duration> {
         match self.decide(attempt, err) {
             Decision::Retry(d) => Some(d),

@@ -121,22 +121,7 @@ pub fn write(
     let dataset_path = std::path::absolute(suite_dir.join("dataset.jsonl"))?;
     std::fs::write(&routes_path, routes_toml(spec))?;
 
-    let mut ds = Vec::with_capacity(spec.items * 200);
-    let mut prompts = Vec::with_capacity(spec.items);
-    for i in 0..spec.items {
-        let (task, tpl) = TASK_PROMPTS[i % TASK_PROMPTS.len()];
-        let prompt = tpl.replace("{i}", &i.to_string());
-        let line = serde_json::json!({
-            "id": format!("syn-{i}"),
-            "prompt": prompt,
-            "task_type": task,
-            "priority": PRIORITIES[(i / TASK_PROMPTS.len()) % PRIORITIES.len()],
-            "grader": {"kind": "recorded"},
-        });
-        serde_json::to_writer(&mut ds, &line)?;
-        ds.push(b'\n');
-        prompts.push(prompt);
-    }
+    let (ds, prompts) = dataset(spec)?;
     std::fs::write(&dataset_path, &ds)?;
 
     let now = jiff::Timestamp::now();
@@ -154,68 +139,19 @@ pub fn write(
     for (i, prompt) in prompts.iter().enumerate() {
         let item = format!("syn-{i}");
         for repeat in 0..spec.repeats {
-            let (t, p) = classify_keywords(prompt);
-            let mut row = base_row(
-                CallKind::Classifier,
-                &item,
-                &classifier,
-                repeat,
-                "keywords",
-                t0,
-            );
-            row.ok = true;
-            row.response = Some(format!("{} {}", t.as_str(), p.as_str()));
-            row.input_tokens = Some(crate::provider::tokens::estimate(prompt));
-            row.output_tokens = Some(2);
-            row.tokens_source = Some(crate::provider::tokens::TokenSource::Estimated);
-            row.cost_usd = Some(0.0);
-            row.cost_source = CostSource::Free;
-            row.latency_ms = Some(0.05);
-            row.latency_source = Some(LatencySource::Measured);
+            let row = classifier_row(&item, &classifier, prompt, repeat, t0);
             write_row(&mut out, &row)?;
             calls += 1;
             for (m, model) in models.iter().enumerate() {
-                let p = profile(m);
-                let id = (i as u64) << 24 | (m as u64) << 8 | repeat as u64;
-                let d = Sim::draw(spec.seed, &p, id, 1);
-                let mut row = base_row(CallKind::Candidate, &item, model, repeat, "sim", t0);
-                row.latency_ms = Some(d.latency_ms);
-                row.latency_source = Some(LatencySource::Simulated);
-                match d.outcome {
-                    DrawOutcome::ServerError | DrawOutcome::RateLimited => {
-                        let (kind, status) = if d.outcome == DrawOutcome::ServerError {
-                            (ErrorKind::Server, 500)
-                        } else {
-                            (ErrorKind::RateLimited, 429)
-                        };
-                        row.error_kind = Some(kind);
-                        row.http_status = Some(status);
-                        row.error = Some("simulated failure (sim endpoint)".into());
-                        row.cost_usd = Some(0.0);
-                        row.cost_source = CostSource::NotBilled;
-                        errors += 1;
-                    }
-                    DrawOutcome::Pass | DrawOutcome::Fail => {
-                        let pass = d.outcome == DrawOutcome::Pass;
-                        let text = format!(
-                            "SIMULATED answer of {model} ({})",
-                            if pass { "pass" } else { "fail" }
-                        );
-                        let tokens = meter::tokens(prompt, &text, None, Some(d.output_tokens));
-                        let (cost, src) = meter::cost(cfg.model(model), &tokens, None);
-                        row.ok = true;
-                        row.response = Some(text);
-                        row.input_tokens = Some(tokens.input);
-                        row.output_tokens = Some(tokens.output);
-                        row.tokens_source = Some(tokens.source);
-                        row.cost_usd = cost;
-                        row.cost_source = src;
-                        row.grade = Some(RecordedGrade {
-                            score: if pass { 1.0 } else { 0.0 },
-                            reason: "simulated".into(),
-                        });
-                    }
-                }
+                let call = SynthCall {
+                    item: &item,
+                    index: i,
+                    prompt,
+                    repeat,
+                    t0,
+                };
+                let row = candidate_row(spec, &cfg, (m, model), &call);
+                errors += usize::from(!row.ok);
                 write_row(&mut out, &row)?;
                 calls += 1;
             }
@@ -248,6 +184,7 @@ pub fn write(
             repeats: spec.repeats,
             max_spend_usd: None,
             routes_answers_sha256: None,
+            adaptive: None,
         },
         models: models.iter().map(|m| m.to_string()).collect(),
         classifiers: vec![classifier.to_string()],
@@ -290,6 +227,124 @@ fn write_row(out: &mut impl Write, row: &JournalRow) -> anyhow::Result<()> {
     serde_json::to_writer(&mut *out, row)?;
     out.write_all(b"\n")?;
     Ok(())
+}
+
+/// The dataset's bytes and its prompts.
+fn dataset(spec: &Spec) -> anyhow::Result<(Vec<u8>, Vec<String>)> {
+    let mut ds = Vec::with_capacity(spec.items * 200);
+    let mut prompts = Vec::with_capacity(spec.items);
+    for i in 0..spec.items {
+        let (task, tpl) = TASK_PROMPTS[i % TASK_PROMPTS.len()];
+        let prompt = tpl.replace("{i}", &i.to_string());
+        let line = serde_json::json!({
+            "id": format!("syn-{i}"),
+            "prompt": prompt,
+            "task_type": task,
+            "priority": PRIORITIES[(i / TASK_PROMPTS.len()) % PRIORITIES.len()],
+            "grader": {"kind": "recorded"},
+        });
+        serde_json::to_writer(&mut ds, &line)?;
+        ds.push(b'\n');
+        prompts.push(prompt);
+    }
+    Ok((ds, prompts))
+}
+
+/// The keywords classifier's journal row for one item.
+fn classifier_row(
+    item: &str,
+    classifier: &ModelId,
+    prompt: &str,
+    repeat: u32,
+    t0: i64,
+) -> JournalRow {
+    let (t, p) = classify_keywords(prompt);
+    let mut row = base_row(
+        CallKind::Classifier,
+        item,
+        classifier,
+        repeat,
+        "keywords",
+        t0,
+    );
+    row.ok = true;
+    row.response = Some(format!("{} {}", t.as_str(), p.as_str()));
+    row.input_tokens = Some(crate::provider::tokens::estimate(prompt));
+    row.output_tokens = Some(2);
+    row.tokens_source = Some(crate::provider::tokens::TokenSource::Estimated);
+    row.cost_usd = Some(0.0);
+    row.cost_source = CostSource::Free;
+    row.latency_ms = Some(0.05);
+    row.latency_source = Some(LatencySource::Measured);
+    row
+}
+
+/// One synthetic candidate call.
+struct SynthCall<'a> {
+    item: &'a str,
+    /// The item's index (part of the draw's identity).
+    index: usize,
+    prompt: &'a str,
+    repeat: u32,
+    /// The run's start, epoch milliseconds.
+    t0: i64,
+}
+
+/// The journal row of model `m`'s simulated answer (or failure) to one call.
+fn candidate_row(
+    spec: &Spec,
+    cfg: &Config,
+    (m, model): (usize, &ModelId),
+    call: &SynthCall,
+) -> JournalRow {
+    let p = profile(m);
+    let id = (call.index as u64) << 24 | (m as u64) << 8 | call.repeat as u64;
+    let d = Sim::draw(spec.seed, &p, id, 1);
+    let mut row = base_row(
+        CallKind::Candidate,
+        call.item,
+        model,
+        call.repeat,
+        "sim",
+        call.t0,
+    );
+    row.latency_ms = Some(d.latency_ms);
+    row.latency_source = Some(LatencySource::Simulated);
+    match d.outcome {
+        DrawOutcome::ServerError | DrawOutcome::RateLimited => {
+            let (kind, status) = if d.outcome == DrawOutcome::ServerError {
+                (ErrorKind::Server, 500)
+            } else {
+                (ErrorKind::RateLimited, 429)
+            };
+            row.error_kind = Some(kind);
+            row.http_status = Some(status);
+            row.error = Some("simulated failure (sim endpoint)".into());
+            row.cost_usd = Some(0.0);
+            row.cost_source = CostSource::NotBilled;
+        }
+        DrawOutcome::Pass | DrawOutcome::Fail => {
+            let pass = d.outcome == DrawOutcome::Pass;
+            let text = format!(
+                "SIMULATED answer of {model} ({})",
+                if pass { "pass" } else { "fail" }
+            );
+            let tokens = meter::tokens(call.prompt, &text, None, Some(d.output_tokens));
+            let (cost, src) = meter::cost(cfg.model(model), &tokens, None);
+            row.ok = true;
+            row.response = Some(text);
+            row.input_tokens = Some(tokens.input);
+            row.output_tokens = Some(tokens.output);
+            row.tokens_source = Some(tokens.source);
+            row.cost_usd = cost;
+            row.cost_source = src;
+            row.grade = Some(RecordedGrade {
+                score: if pass { 1.0 } else { 0.0 },
+                reason: "simulated".into(),
+            });
+        }
+    }
+    row
 }
 
 #[cfg(test)]

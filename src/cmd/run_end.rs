@@ -8,80 +8,17 @@ use std::sync::Arc;
 
 use super::run::{live_spend, print_outcome};
 use crate::base::fmt;
+use crate::benchmark::session::{self, Made, Session};
 use crate::benchmark::stop::{self, Stop, StopReason};
 use crate::benchmark::{self, budget::Budget, plan::Plan, progress::ProgressMode};
 use crate::cli::RunArgs;
 use crate::config::Config;
 use crate::dataset::Dataset;
 use crate::derive;
-use crate::provider;
 use crate::report;
 use crate::store::journal;
 use crate::store::manifest::{Manifest, Status};
 use crate::store::run_dir::RunDir;
-
-/// What the call phases did.
-#[derive(Default)]
-pub(super) struct Made {
-    elapsed_s: f64,
-    /// Calls not started because of `--max-spend`.
-    not_started: usize,
-    /// Calls not started (or abandoned) because the run or their endpoint stopped.
-    stopped_calls: usize,
-}
-
-/// The candidate and classifier calls, then the judge's (unless the run stopped), on `rt`.
-/// An error means a journal or recording write failed: the calls stopped at once.
-#[allow(clippy::too_many_arguments)]
-fn call_phases(
-    rt: &tokio::runtime::Runtime,
-    a: &RunArgs,
-    plan: Plan,
-    cfg: &Arc<Config>,
-    ds: &Dataset,
-    providers: &std::collections::HashMap<String, Arc<dyn provider::Provider>>,
-    journal_path: &Path,
-    sinks: benchmark::Sinks,
-    mode: ProgressMode,
-) -> anyhow::Result<Made> {
-    let (budget, stop) = (sinks.budget.clone(), sinks.stop.clone());
-    let totals = rt.block_on(benchmark::execute(
-        plan,
-        cfg.clone(),
-        providers,
-        sinks,
-        mode,
-    ))?;
-    let mut made = Made {
-        elapsed_s: totals.elapsed.as_secs_f64(),
-        not_started: totals.not_started,
-        stopped_calls: totals.stopped_calls,
-    };
-    if stop.is_stopped() {
-        return Ok(made);
-    }
-    // The verdict cache lives next to the run directories.
-    let cache_dir = journal_path
-        .parent()
-        .and_then(Path::parent)
-        .unwrap_or(&a.out)
-        .to_path_buf();
-    let judged = crate::benchmark::judge_phase::run(
-        rt,
-        cfg,
-        ds,
-        providers,
-        journal_path,
-        &cache_dir,
-        mode,
-        budget,
-        &stop,
-        a.retry_errors,
-    )?;
-    made.not_started += judged.not_started;
-    made.stopped_calls += judged.stopped_calls;
-    Ok(made)
-}
 
 /// What a run needs to save its status and end.
 pub(super) struct RunState<'a> {
@@ -91,6 +28,8 @@ pub(super) struct RunState<'a> {
     pub ds: &'a Dataset,
     pub repeats: u32,
     pub stop: &'a Stop,
+    /// The sequential design of an adaptive run.
+    pub adaptive: Option<crate::derive::sequential::Design>,
 }
 
 impl RunState<'_> {
@@ -100,29 +39,16 @@ impl RunState<'_> {
         &self,
         manifest: &mut Manifest,
         plan: Plan,
-        providers: &std::collections::HashMap<String, Arc<dyn provider::Provider>>,
-        sinks: benchmark::Sinks,
+        session: Session,
         budget: Option<&Budget>,
-        mode: ProgressMode,
     ) -> anyhow::Result<u8> {
         let rt = tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()?;
-        let stop = sinks.stop.clone();
-        rt.block_on(async { stop::listen_for_signals(stop, mode == ProgressMode::Quiet) });
-        let journal_path = RunDir::new(self.dir).journal();
-        let phases = call_phases(
-            &rt,
-            self.a,
-            plan,
-            self.cfg,
-            self.ds,
-            providers,
-            &journal_path,
-            sinks,
-            mode,
-        );
-        let made = match phases {
+        let stop = session.stop.clone();
+        let quiet = session.mode == ProgressMode::Quiet;
+        rt.block_on(async { stop::listen_for_signals(stop, quiet) });
+        let made = match session.call(&rt, plan) {
             Ok(made) => made,
             Err(e) => {
                 self.save_stopped(manifest, None);
@@ -138,12 +64,18 @@ impl RunState<'_> {
         Ok(code)
     }
 
-    /// The planned calls the journal does not hold yet (any attempt counts).
-    fn missing(&self, contents: &journal::JournalContents) -> usize {
+    /// The planned calls the journal does not hold yet (any attempt counts); for an adaptive
+    /// run, those its design still calls.
+    fn missing(&self, contents: &journal::JournalContents) -> anyhow::Result<usize> {
+        if let Some(design) = &self.adaptive {
+            return session::adaptive_missing(self.cfg, self.ds, self.repeats, design, contents);
+        }
         let keys: HashSet<String> = contents.rows.iter().map(|r| r.key.clone()).collect();
-        benchmark::plan::build(self.cfg, self.ds, self.repeats, &keys)
-            .calls
-            .len()
+        Ok(
+            benchmark::plan::build(self.cfg, self.ds, self.repeats, &keys)
+                .calls
+                .len(),
+        )
     }
 
     /// Totals over the whole journal (every part of a resumed run), status `partial`.
@@ -164,7 +96,7 @@ impl RunState<'_> {
         let contents = journal::read(&path).unwrap_or_default();
         self.tally(m, &contents, made);
         let saved = m.save(self.dir);
-        let missing = self.missing(&contents);
+        let missing = self.missing(&contents).unwrap_or(0);
         let why = match self.stop.reason() {
             Some(StopReason::Signal(s)) => format!("Stopped by {}", stop::signal_name(s)),
             Some(StopReason::WriteFailed(e)) => format!("Stopped because a write failed ({e})"),
@@ -198,7 +130,7 @@ impl RunState<'_> {
     /// reports, outcome, warnings; the exit code.
     fn finish(&self, m: &mut Manifest, made: &Made, budget: Option<&Budget>) -> anyhow::Result<u8> {
         let contents = journal::read(&RunDir::new(self.dir).journal())?;
-        let missing = self.missing(&contents);
+        let missing = self.missing(&contents)?;
         let failures = benchmark::failures::failures(&contents.rows);
         self.tally(m, &contents, Some(made));
         // Not `complete` before the reports exist: a failure writing them leaves `partial`.
@@ -291,18 +223,4 @@ fn latest_failed(rows: &[journal::JournalRow]) -> usize {
         latest.insert(&r.key, r.ok);
     }
     latest.values().filter(|ok| !**ok).count()
-}
-
-/// The call keys a resumed run does not make again: every key in the journal, or with
-/// `retry_errors` only those whose latest attempt answered.
-pub(super) fn done_keys(earlier: &journal::JournalContents, retry_errors: bool) -> HashSet<String> {
-    let mut latest: std::collections::HashMap<&str, bool> = std::collections::HashMap::new();
-    for r in &earlier.rows {
-        latest.insert(&r.key, r.ok);
-    }
-    latest
-        .into_iter()
-        .filter(|&(_, ok)| ok || !retry_errors)
-        .map(|(k, _)| k.to_string())
-        .collect()
 }

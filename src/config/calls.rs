@@ -39,6 +39,8 @@ pub struct CallDefaults {
     pub temperature: Option<f64>,
     pub max_tokens: u32,
     pub repeats: u32,
+    /// `[run] adaptive`: runs use the sequential design of `run --adaptive` (default false).
+    pub adaptive: bool,
 }
 
 /// `[classifier]`: its model and alternatives must be declared, its prompt must hold `{prompt}`.
@@ -107,6 +109,7 @@ pub(super) fn defaults(raw: &RawRun, ck: &mut Check) -> CallDefaults {
         temperature: raw.temperature,
         max_tokens: raw.max_tokens.unwrap_or(1024),
         repeats: raw.repeats.unwrap_or(1),
+        adaptive: raw.adaptive.unwrap_or(false),
     };
     if defaults.repeats == 0 {
         ck.err(&["run", "repeats"], "must be at least 1");

@@ -56,6 +56,7 @@ pub(super) struct RawRun {
     pub(super) temperature: Option<f64>,
     pub(super) max_tokens: Option<u32>,
     pub(super) repeats: Option<u32>,
+    pub(super) adaptive: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -5,6 +5,7 @@ pub mod analyze;
 pub mod crossfit;
 pub mod paired;
 pub mod policy;
+pub mod sequential;
 pub mod simulate;
 pub mod stability;
 pub mod stats;
@@ -44,6 +45,9 @@ pub struct Derived<'a> {
     /// The unified diff of the routes file alone.
     pub toml_diff: String,
     pub journal_notes: Vec<String>,
+    /// The sequential design's replay, for a run made with `--adaptive`: `rec` is then its
+    /// recommendation (cells frozen at the look that settled them).
+    pub adaptive: Option<sequential::Summary>,
 }
 
 /// What accepting every proposed change does, as figures (no formatting): the simulated
@@ -321,7 +325,7 @@ fn from_analysis<'a>(
         let p = &cfg.policy;
         // Independent and each seeded by its own labels: computed side by side.
         let (rec, (comparisons, stability)) = rayon::join(
-            || policy::recommend(cfg, &obs),
+            || recommend(manifest, cfg, ds, &analysis, &obs),
             || {
                 rayon::join(
                     || policy::pairwise(cfg, &obs),
@@ -334,6 +338,7 @@ fn from_analysis<'a>(
         );
         (rec, comparisons, stability)
     };
+    let (rec, adaptive) = rec;
     let classifiers = cfg.classifiers();
     let fit = CrossFit::fit(cfg, &analysis, ds);
     let sim = simulate::standard(
@@ -379,5 +384,24 @@ fn from_analysis<'a>(
         diff,
         toml_diff,
         journal_notes,
+        adaptive,
     })
+}
+
+/// The policy's recommendation: of the full design, or replayed look by look for an adaptive
+/// run ([`sequential::replay`]).
+fn recommend(
+    manifest: &Manifest,
+    cfg: &Config,
+    ds: &Dataset,
+    analysis: &analyze::Analysis,
+    obs: &policy::Observations,
+) -> (policy::Recommendation, Option<sequential::Summary>) {
+    match &manifest.settings.adaptive {
+        None => (policy::recommend(cfg, obs), None),
+        Some(design) => {
+            let r = sequential::replay(cfg, design, ds, analysis, design.looks);
+            (r.rec, Some(r.summary))
+        }
+    }
 }

@@ -327,6 +327,10 @@ pub struct Decision {
     pub items_needed: Option<usize>,
     /// Whether the cell is written explicitly in the recommended table.
     pub explicit: bool,
+    /// Undecided cells: the challengers not yet shown unable to win (what more items could
+    /// still move the cell to), each with its test, in the cell's test order. Empty for every
+    /// other outcome.
+    pub open_challengers: Vec<(ModelId, ChallengerTest)>,
 }
 
 impl Decision {
@@ -420,6 +424,7 @@ pub fn recommend(cfg: &Config, obs: &Observations) -> Recommendation {
                 mde: None,
                 items_needed: None,
                 explicit: true,
+                open_challengers: Vec::new(),
             });
         }
     }

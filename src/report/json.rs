@@ -149,6 +149,9 @@ pub struct Report {
     /// Kept cells the sample could not decide.
     pub undecided: Vec<CellDecision>,
     pub warnings: Vec<String>,
+    /// `run --adaptive`: when each cell was settled and what was saved; absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub adaptive: Option<super::adaptive::AdaptiveJson>,
 }
 
 impl Report {
@@ -178,6 +181,7 @@ impl Report {
             changes,
             undecided: d.rec.undecided().map(CellDecision::from).collect(),
             warnings: d.warnings(),
+            adaptive: super::adaptive::json(d),
         }
     }
 
@@ -217,6 +221,9 @@ pub struct RunOutput {
     pub warnings: Vec<String>,
     /// Why the run exits 1 although its reports are written.
     pub failures: Vec<String>,
+    /// `run --adaptive`: as in [`Report::adaptive`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub adaptive: Option<super::adaptive::AdaptiveJson>,
 }
 
 impl RunOutput {
@@ -236,6 +243,7 @@ impl RunOutput {
             undecided: r.undecided,
             warnings: r.warnings,
             failures: failures.to_vec(),
+            adaptive: r.adaptive,
         }
     }
 }

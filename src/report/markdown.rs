@@ -187,6 +187,7 @@ impl Exporter for Markdown {
         }
         let _ = writeln!(o, "# routecal run `{}`\n", m.run_id);
         verdict_and_cells(&mut o, d);
+        super::adaptive::markdown(&mut o, d);
         run_head(&mut o, d);
         if let Some(s) = sections::stability(d) {
             section(&mut o, &s);

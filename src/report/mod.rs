@@ -6,6 +6,8 @@
 //! foundations). Section tables (`sections`), charts, the per-format writers and the comparison
 //! of two runs are the crate's own.
 
+mod adaptive;
+
 mod charts;
 pub(crate) mod compare;
 mod csv;

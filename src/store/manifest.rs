@@ -47,6 +47,19 @@ pub struct Settings {
     /// resume may change the file as long as this stays the same.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub routes_answers_sha256: Option<String>,
+    /// The sequential design of a `run --adaptive` (absent for the full fixed design): every
+    /// replay of the run's looks reads it from here.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub adaptive: Option<AdaptiveDesign>,
+}
+
+/// The design of an adaptive run (see `derive::sequential`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AdaptiveDesign {
+    /// Looks (batches); look `k` of `K` has drawn `⌈k·N_t/K⌉` items of each task type `t`.
+    pub looks: usize,
+    /// Seed of the item order.
+    pub seed: u64,
 }
 
 /// Endpoint settings that change how fast answers come, never which answers or what they

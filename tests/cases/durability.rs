@@ -396,7 +396,9 @@ fn sigterm_sigint_and_sighup_stop_gracefully_journal_what_finished_and_say_parti
         assert!(err.contains("routecal run --resume"), "{err}");
         assert_eq!(manifest(&rd)["status"], "partial");
         assert_eq!(read(&rd.join("run.lock")), "", "the lock is released");
-        // Calls in flight finished and were journaled: nothing was paid for and lost.
+        // Calls in flight finished and were journaled: nothing was paid for and lost. Counted once
+        // the server has read everything the process sent (its connections are closed).
+        server.wait_idle(Duration::from_secs(30));
         let made = server.requests().len();
         assert_eq!(journal_rows(&rd), made, "every call made is journaled");
         assert!(made < 80, "the run was stopped early ({made} calls)");

@@ -1,3 +1,4 @@
+mod adaptive;
 mod apply;
 mod bad_input;
 mod charts;

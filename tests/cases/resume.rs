@@ -272,8 +272,9 @@ fn twenty_kills_lose_only_calls_in_flight_and_end_like_an_uninterrupted_run() {
             kills += 1;
         }
         child.wait().unwrap();
-        // Let the server finish reading what the process sent before it died.
-        std::thread::sleep(Duration::from_millis(60));
+        // Let the server finish reading what the process sent before it died: its connections
+        // are closed once the process is gone.
+        s.wait_idle(Duration::from_secs(30));
         if run_dir.is_none() {
             // A run killed before its run.json was written left an empty folder: the run to
             // resume is the one with a manifest.

@@ -99,6 +99,17 @@ struct State {
     requests: Mutex<Vec<Request>>,
     seen: Mutex<HashMap<(String, Vec<u8>), u32>>,
     connections: std::sync::atomic::AtomicUsize,
+    /// Connections being served now.
+    open: std::sync::atomic::AtomicUsize,
+}
+
+/// Counts a connection as open while it is served.
+struct Open<'a>(&'a std::sync::atomic::AtomicUsize);
+
+impl Drop for Open<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+    }
 }
 
 /// A running server; it stops when dropped.
@@ -124,6 +135,7 @@ impl Server {
             requests: Mutex::new(Vec::new()),
             seen: Mutex::new(HashMap::new()),
             connections: std::sync::atomic::AtomicUsize::new(0),
+            open: std::sync::atomic::AtomicUsize::new(0),
         });
         let st = state.clone();
         rt.spawn(async move {
@@ -146,6 +158,22 @@ impl Server {
         format!("http://{}", self.addr)
     }
 
+    /// Wait until no connection is being served (every request a finished or killed client
+    /// sent is then in [`Server::requests`]): twice in a row 10 ms apart, at most `timeout`.
+    pub fn wait_idle(&self, timeout: std::time::Duration) {
+        let deadline = std::time::Instant::now() + timeout;
+        let mut idle_once = false;
+        while std::time::Instant::now() < deadline {
+            let idle = self.state.open.load(std::sync::atomic::Ordering::SeqCst) == 0;
+            if idle && idle_once {
+                return;
+            }
+            idle_once = idle;
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        panic!("the server still serves connections after {timeout:?}");
+    }
+
     /// Every request received so far, in arrival order.
     pub fn requests(&self) -> Vec<Request> {
         self.state.requests.lock().unwrap().clone()
@@ -164,6 +192,8 @@ async fn serve(mut sock: TcpStream, state: Arc<State>) {
     let connection = state
         .connections
         .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    state.open.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    let _open = Open(&state.open);
     let mut buf = Vec::new();
     loop {
         let Some(mut req) = read_request(&mut sock, &mut buf).await else {

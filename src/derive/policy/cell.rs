@@ -121,6 +121,7 @@ fn keep(cell: Option<Cell>, current: &Route, outcome: Outcome, reason: String) -
         mde: None,
         items_needed: None,
         explicit: true,
+        open_challengers: Vec::new(),
     }
 }
 
@@ -438,6 +439,10 @@ fn kept(
         attach(s, &mut d, c, cur);
         d.items_needed = c.items_to_settle(rules);
         d.reason = undecided_reason(cfg, s, c, cur, rules, &d);
+        d.open_challengers = open
+            .iter()
+            .map(|c| (s.profiles[c.idx].model.clone(), c.test.clone()))
+            .collect();
         return d;
     }
     // Every challenger is ruled out: the one with the highest measured quality is the evidence.

@@ -1,0 +1,776 @@
+//! Sequential sampling for `run --adaptive`: which items are drawn at each look, at which level
+//! each look decides, which cells a look settles, and which (model, task type) pairs still need
+//! answers. Pure: a function of the routes file, the dataset, the design (seed and looks) and the
+//! graded outcomes, so a run, its resume, `report` and the benchmark all replay the same looks.
+//!
+//! - **Order.** The items of each task type are shuffled with the design's seed; look `k` of `K`
+//!   has drawn the first `⌈k·N_t/K⌉` items of task type `t` (stratified batches: every look holds
+//!   the same share of every task type).
+//! - **Levels.** The policy's one-sided level `α = 1 − confidence` is spent over the looks with
+//!   the Lan–DeMets spending function of O'Brien–Fleming type, `α(τ) = 2 − 2·Φ(z_{1−α/2}/√τ)` at
+//!   information fraction `τ = k/K` (Lan & DeMets 1983, "Discrete sequential boundaries for
+//!   clinical trials", *Biometrika* 70:659–663; O'Brien & Fleming 1979, *Biometrics* 35:549–556).
+//!   The nominal level of look `k` is the one whose boundary `c_k` spends exactly
+//!   `α(τ_k) − α(τ_{k−1})` given the earlier looks, computed by numerical integration of the
+//!   score process (Armitage, McPherson & Rowe 1969; Jennison & Turnbull 2000, *Group Sequential
+//!   Methods*, ch. 19). Look `k` runs the unchanged policy ([`crate::derive::policy::recommend`]:
+//!   the same paired statistic, Holm family and cell questions) at `confidence = 1 − α_k`, so
+//!   the chance of any wrong move over all looks stays at most `α` per cell family.
+//! - **Stopping.** A cell is settled at the first look where it is `changed` or `kept_best`; its
+//!   decision is frozen there. Stopping for `kept_best` is a non-binding futility stop, which does
+//!   not raise the chance of a wrong move. A (model, task type) pair stops receiving items when no
+//!   open cell that reads that task type (its three priority cells and `[default]`) has the model
+//!   as current primary or as an open challenger (one not yet shown unable to win). A pair once
+//!   stopped is not called again.
+//! - **The end.** Cells still open after the last look take the last look's decision
+//!   (`undecided` ones say what they would need).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use statrs::distribution::{Continuous, ContinuousCDF, Normal};
+
+use crate::base::types::{Cell, ModelId, TaskType};
+use crate::config::{Config, RouteTable};
+use crate::dataset::Dataset;
+use crate::derive::analyze::{Analysis, ItemOutcome};
+use crate::derive::paired::PairedDifference;
+use crate::derive::policy::{self, Decision, Observations, Outcome, Recommendation};
+
+/// The share of the full design's candidate calls an adaptive run is expected to make: the
+/// mean share measured by `cargo bench --bench adaptive` over its scenario mix (docs/adaptive.md).
+/// A plan's forecast, not a promise: clear-cut rosters stop far earlier, close ones later.
+pub const EXPECTED_SHARE: f64 = 0.71;
+
+/// A cell whose open challengers each have less than this conditional power of adoption by
+/// the last look is settled as undecided (a non-binding futility stop).
+pub const FUTILITY_POWER: f64 = 0.10;
+
+/// The first look at which the futility stop applies (earlier estimates are too noisy to
+/// project); it applies up to the look before the last.
+pub const FUTILITY_FROM_LOOK: usize = 2;
+
+/// Looks of an adaptive run when none are given.
+pub const DEFAULT_LOOKS: usize = 5;
+
+/// The design of an adaptive run, recorded in run.json (`settings.adaptive`) so every replay
+/// uses the same one.
+pub use crate::store::manifest::AdaptiveDesign as Design;
+
+/// The default design for a routes file: [`DEFAULT_LOOKS`] looks, the policy's seed.
+pub fn default_design(cfg: &Config) -> Design {
+    Design {
+        looks: DEFAULT_LOOKS,
+        seed: cfg.policy.seed,
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Levels
+
+/// The Lan–DeMets O'Brien–Fleming-type spending function: the one-sided error `alpha` spent by
+/// information fraction `tau` (0 at 0, `alpha` at 1).
+pub fn obf_spent(alpha: f64, tau: f64) -> f64 {
+    if tau <= 0.0 {
+        return 0.0;
+    }
+    let n = Normal::standard();
+    let z = n.inverse_cdf(1.0 - alpha / 2.0);
+    (2.0 * n.sf(z / tau.min(1.0).sqrt())).min(alpha)
+}
+
+/// Grid points per look of the numerical integration.
+const GRID: usize = 401;
+
+/// A density of the score process `S(τ)` on the continuation region, on an even grid.
+struct Density {
+    lo: f64,
+    step: f64,
+    values: Vec<f64>,
+}
+
+impl Density {
+    /// Simpson weights × density at each grid point.
+    fn weighted(&self) -> impl Iterator<Item = (f64, f64)> + '_ {
+        let last = self.values.len() - 1;
+        self.values.iter().enumerate().map(move |(j, f)| {
+            let w = if j == 0 || j == last {
+                1.0
+            } else if j % 2 == 1 {
+                4.0
+            } else {
+                2.0
+            };
+            (self.lo + j as f64 * self.step, w * self.step / 3.0 * f)
+        })
+    }
+}
+
+/// One-sided boundaries `c_k` on the z scale of looks at information fractions `taus`
+/// (increasing, the last 1) spending `alpha` with [`obf_spent`].
+pub fn boundaries(alpha: f64, taus: &[f64]) -> Vec<f64> {
+    let n = Normal::standard();
+    let mut out = Vec::with_capacity(taus.len());
+    let mut prev: Option<(Density, f64)> = None;
+    let mut spent_before = 0.0;
+    for &tau in taus {
+        let target = (obf_spent(alpha, tau) - spent_before).max(1e-15);
+        let c = match &prev {
+            None => n.inverse_cdf(1.0 - target),
+            Some((f, t0)) => {
+                let sd = (tau - t0).sqrt();
+                // The chance of crossing c at this look without having crossed before.
+                let cross = |c: f64| -> f64 {
+                    f.weighted()
+                        .map(|(u, wf)| wf * n.sf((c * tau.sqrt() - u) / sd))
+                        .sum()
+                };
+                bisect(|c| cross(c) - target, -4.0, 40.0)
+            }
+        };
+        let hi = c * tau.sqrt();
+        let lo = -10.0 * tau.sqrt();
+        let step = (hi - lo) / (GRID - 1) as f64;
+        let values: Vec<f64> = (0..GRID)
+            .map(|j| {
+                let s = lo + j as f64 * step;
+                match &prev {
+                    None => n.pdf(s / tau.sqrt()) / tau.sqrt(),
+                    Some((f, t0)) => {
+                        let sd = (tau - t0).sqrt();
+                        f.weighted()
+                            .map(|(u, wf)| wf * n.pdf((s - u) / sd) / sd)
+                            .sum()
+                    }
+                }
+            })
+            .collect();
+        spent_before = obf_spent(alpha, tau);
+        prev = Some((Density { lo, step, values }, tau));
+        out.push(c);
+    }
+    out
+}
+
+/// The root of a decreasing function between `lo` and `hi`.
+fn bisect(f: impl Fn(f64) -> f64, mut lo: f64, mut hi: f64) -> f64 {
+    for _ in 0..100 {
+        let mid = (lo + hi) / 2.0;
+        if f(mid) > 0.0 {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    (lo + hi) / 2.0
+}
+
+/// The nominal one-sided level of each of `looks` equally spaced looks spending `alpha`.
+pub fn nominal_levels(alpha: f64, looks: usize) -> Vec<f64> {
+    if looks <= 1 {
+        // One look is the fixed design, at exactly its own level.
+        return vec![alpha];
+    }
+    let taus: Vec<f64> = (1..=looks).map(|k| k as f64 / looks as f64).collect();
+    let n = Normal::standard();
+    boundaries(alpha, &taus)
+        .into_iter()
+        .map(|c| n.sf(c))
+        .collect()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Order
+
+/// The seeded, stratified order of a dataset's items and the look each is drawn at.
+pub struct Batches {
+    looks: usize,
+    /// Per task type, dataset indices in draw order.
+    per_task: BTreeMap<TaskType, Vec<usize>>,
+    /// Look (1-based) of each dataset index.
+    look_of: Vec<usize>,
+}
+
+impl Batches {
+    pub fn new(ds: &Dataset, design: &Design) -> Batches {
+        use rand::seq::SliceRandom;
+        let looks = design.looks.max(1);
+        let mut per_task: BTreeMap<TaskType, Vec<usize>> = BTreeMap::new();
+        for (i, item) in ds.items.iter().enumerate() {
+            per_task.entry(item.task).or_default().push(i);
+        }
+        let mut look_of = vec![looks; ds.items.len()];
+        for (task, idx) in per_task.iter_mut() {
+            let mut rng =
+                crate::derive::stats::rng_for(design.seed, &format!("adaptive|{}", task.as_str()));
+            idx.shuffle(&mut rng);
+            let n = idx.len();
+            for (pos, &i) in idx.iter().enumerate() {
+                // The first look whose ⌈k·n/K⌉ covers position `pos`.
+                look_of[i] = (1..=looks)
+                    .find(|&k| pos < (k * n).div_ceil(looks))
+                    .unwrap_or(looks);
+            }
+        }
+        Batches {
+            looks,
+            per_task,
+            look_of,
+        }
+    }
+
+    pub fn looks(&self) -> usize {
+        self.looks
+    }
+
+    /// The look (1-based) at which dataset item `idx` is drawn.
+    pub fn look_of(&self, idx: usize) -> usize {
+        self.look_of[idx]
+    }
+
+    /// The items drawn by look `k` (1-based), as a dataset.
+    pub fn drawn(&self, ds: &Dataset, k: usize) -> Dataset {
+        let ids: std::collections::HashSet<&str> = ds
+            .items
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| self.look_of[*i] <= k)
+            .map(|(_, item)| item.id.as_str())
+            .collect();
+        ds.subset(|i| ids.contains(i.id.as_str()))
+    }
+
+    /// Dataset indices drawn at look `k` (1-based), task type by task type in draw order.
+    pub fn batch(&self, k: usize) -> Vec<usize> {
+        self.per_task
+            .values()
+            .flat_map(|idx| idx.iter().copied().filter(|&i| self.look_of[i] == k))
+            .collect()
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Replay
+
+/// The candidates each task type still calls.
+pub type Needed = BTreeMap<TaskType, BTreeSet<ModelId>>;
+
+/// Every candidate for every task type of the dataset: what the first look calls.
+pub fn all_needed(cfg: &Config, ds: &Dataset) -> Needed {
+    let all: BTreeSet<ModelId> = cfg.candidates().map(|m| m.id.clone()).collect();
+    ds.task_types()
+        .into_iter()
+        .map(|t| (t, all.clone()))
+        .collect()
+}
+
+/// A cell's place in the sequential design.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CellLook {
+    pub cell: Option<Cell>,
+    /// The look that settled it (`changed` or `kept_best`); `None` when still open.
+    pub decided_at: Option<usize>,
+    /// Items of the cell's scope drawn by that look (or the last look evaluated).
+    pub items: usize,
+    /// The one-sided level the deciding (or last) look tested at.
+    pub level: f64,
+    /// Settled as undecided: no open challenger could still be adopted by the last look
+    /// (conditional power under the current trend below [`FUTILITY_POWER`]).
+    pub futile: bool,
+}
+
+/// Candidate calls of the design, counted as (item, model) pairs (a run makes each pair
+/// `repeats` times).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Calls {
+    /// Pairs the design called (through the looks evaluated).
+    pub made: usize,
+    /// Pairs the full fixed design calls: every item × every candidate.
+    pub full: usize,
+    /// Dollars at list prices of the pairs not called (each model's mean cost per answered
+    /// call in this run × its calls saved); `None` when a saved model has no cost.
+    pub saved_usd: Option<f64>,
+}
+
+/// The sequential design replayed over graded outcomes: the recommendation it makes and how
+/// it got there.
+pub struct Replay {
+    /// Settled cells as frozen at their look, the others from the last look.
+    pub rec: Recommendation,
+    pub summary: Summary,
+}
+
+/// How a replay of the design went: the looks, each cell's look, the calls.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Summary {
+    pub design: Design,
+    /// Nominal one-sided level of each look.
+    pub levels: Vec<f64>,
+    /// Looks evaluated.
+    pub looks_done: usize,
+    pub cells: Vec<CellLook>,
+    /// The models each task type still calls at the next look (empty when finished).
+    pub needed: Needed,
+    pub calls: Calls,
+}
+
+impl Summary {
+    /// No pair needs more answers, or every look is done.
+    pub fn finished(&self) -> bool {
+        self.looks_done >= self.design.looks || self.needed.values().all(BTreeSet::is_empty)
+    }
+}
+
+/// Replay the design over `a`'s outcomes through look `upto` (at most the design's looks).
+/// Outcomes the design would not have called (a pair stopped at an earlier look) are ignored,
+/// so a full fixed-design analysis replays to the same decisions as the adaptive run itself.
+pub fn replay(cfg: &Config, design: &Design, ds: &Dataset, a: &Analysis, upto: usize) -> Replay {
+    let alpha = 1.0 - cfg.policy.confidence;
+    let levels = nominal_levels(alpha, design.looks.max(1));
+    let batches = Batches::new(ds, design);
+    let candidates: Vec<ModelId> = cfg.candidates().map(|m| m.id.clone()).collect();
+    let mut needed = all_needed(cfg, ds);
+    let mut observed: BTreeMap<(String, ModelId), ItemOutcome> = BTreeMap::new();
+    let mut frozen: BTreeMap<Option<Cell>, (CellLook, Decision)> = BTreeMap::new();
+    let mut last: Option<Recommendation> = None;
+    let mut made_per_model: BTreeMap<ModelId, usize> = BTreeMap::new();
+    let looks = upto.min(batches.looks());
+    let mut looks_done = 0;
+    for k in 1..=looks {
+        for idx in batches.batch(k) {
+            let item = &ds.items[idx];
+            for m in &needed[&item.task] {
+                *made_per_model.entry(m.clone()).or_default() += 1;
+                let key = (item.id.clone(), m.clone());
+                if let Some(o) = a.outcomes.get(&key) {
+                    observed.insert(key, o.clone());
+                }
+            }
+        }
+        let drawn = batches.drawn(ds, k);
+        let mut cfg_k = cfg.clone();
+        cfg_k.policy.confidence = 1.0 - levels[k - 1];
+        let sub = Analysis::from_outcomes(observed.clone(), a.models.clone());
+        let rec = policy::recommend(&cfg_k, &Observations::new(&sub, &drawn));
+        for d in &rec.decisions {
+            if frozen.contains_key(&d.cell) {
+                continue;
+            }
+            let items = scope_items(&drawn, d.cell);
+            let remaining = scope_items(ds, d.cell) - items;
+            // After the last look nothing is stopped: a cell still open is simply undecided.
+            let futile = (FUTILITY_FROM_LOOK..batches.looks()).contains(&k)
+                && futile(d, remaining, levels[levels.len() - 1]);
+            if !settled(d.outcome) && !futile {
+                continue;
+            }
+            let look = CellLook {
+                cell: d.cell,
+                decided_at: Some(k),
+                futile,
+                items,
+                level: levels[k - 1],
+            };
+            frozen.insert(d.cell, (look, d.clone()));
+        }
+        looks_done = k;
+        let next = needed_models(cfg, &rec, &frozen);
+        for (t, ms) in needed.iter_mut() {
+            let keep = next.get(t).cloned().unwrap_or_default();
+            ms.retain(|m| keep.contains(m));
+        }
+        last = Some(rec);
+        if needed.values().all(BTreeSet::is_empty) {
+            break;
+        }
+    }
+    if looks_done >= batches.looks() {
+        needed.values_mut().for_each(BTreeSet::clear);
+    }
+    let calls = count_calls(ds, a, &candidates, &made_per_model);
+    let (rec, cells) = assemble(cfg, ds, last, &frozen, &levels, looks_done, &batches);
+    Replay {
+        rec,
+        summary: Summary {
+            design: *design,
+            levels,
+            looks_done,
+            cells,
+            needed,
+            calls,
+        },
+    }
+}
+
+/// An undecided cell none of whose open challengers could still be adopted by the last look:
+/// each one's conditional power under the current trend is below [`FUTILITY_POWER`].
+fn futile(d: &Decision, remaining: usize, final_level: f64) -> bool {
+    d.outcome == Outcome::Undecided
+        && !d.open_challengers.is_empty()
+        && d.open_challengers.iter().all(|(_, t)| {
+            conditional_power(&t.difference, t.theta, remaining, final_level) < FUTILITY_POWER
+        })
+}
+
+/// The chance that the one-sided test of `H0: Δ ≤ theta` rejects at the last look (level
+/// `final_level`, after `remaining` more paired items) if the measured difference is the true
+/// one: conditional power under the current trend (Lan, Simon & Halperin 1982, "Stochastically
+/// curtailed tests in long-term clinical trials", *Sequential Analysis* 1:207–219), on the
+/// B-value scale `B(t) = Z_t·√t` with information fraction `t = n / N`. Ignores Holm's division
+/// and the upgrade floor, both of which only lower the real chance: the rule stops no earlier than
+/// it should.
+pub fn conditional_power(
+    d: &PairedDifference,
+    theta: f64,
+    remaining: usize,
+    final_level: f64,
+) -> f64 {
+    let normal = Normal::standard();
+    let c = normal.inverse_cdf(1.0 - final_level);
+    let se = d.se();
+    if se <= 0.0 || d.sd <= 0.0 {
+        return if d.centre > theta { 1.0 } else { 0.0 };
+    }
+    let z_now = (d.centre - theta) / se;
+    if remaining == 0 {
+        return if z_now >= c { 1.0 } else { 0.0 };
+    }
+    let (n, big_n) = (d.n as f64 + 2.0, (d.n + remaining) as f64 + 2.0);
+    let t = n / big_n;
+    let drift = (d.centre - theta) * big_n.sqrt() / d.sd;
+    let b = z_now * t.sqrt();
+    normal.sf((c - b - drift * (1.0 - t)) / (1.0 - t).sqrt())
+}
+
+/// Outcomes that settle a cell for good.
+fn settled(o: Outcome) -> bool {
+    matches!(o, Outcome::Changed | Outcome::KeptBest)
+}
+
+/// Items of a cell's scope (its task type, or every item for `[default]`).
+fn scope_items(ds: &Dataset, cell: Option<Cell>) -> usize {
+    ds.items
+        .iter()
+        .filter(|i| cell.is_none_or(|c| c.task == i.task))
+        .count()
+}
+
+/// The models each task type's open cells still read: every open cell's current primary and
+/// open challengers (all candidates while a cell has too few samples or is otherwise open
+/// without a tested family).
+fn needed_models(
+    cfg: &Config,
+    rec: &Recommendation,
+    frozen: &BTreeMap<Option<Cell>, (CellLook, Decision)>,
+) -> BTreeMap<TaskType, BTreeSet<ModelId>> {
+    let all: BTreeSet<ModelId> = cfg.candidates().map(|m| m.id.clone()).collect();
+    let mut out: BTreeMap<TaskType, BTreeSet<ModelId>> = BTreeMap::new();
+    let mut everywhere: BTreeSet<ModelId> = BTreeSet::new();
+    for d in rec
+        .decisions
+        .iter()
+        .filter(|d| !frozen.contains_key(&d.cell))
+    {
+        let wanted: BTreeSet<ModelId> = match d.outcome {
+            Outcome::Undecided => std::iter::once(d.old.primary.clone())
+                .chain(d.open_challengers.iter().map(|(m, _)| m.clone()))
+                .filter(|m| all.contains(m))
+                .collect(),
+            _ => all.clone(),
+        };
+        match d.cell {
+            None => everywhere.extend(wanted),
+            Some(c) => out.entry(c.task).or_default().extend(wanted),
+        }
+    }
+    for t in TaskType::ALL {
+        out.entry(*t)
+            .or_default()
+            .extend(everywhere.iter().cloned());
+    }
+    out
+}
+
+/// Calls made against the full design, and the dollars the difference saved.
+fn count_calls(
+    ds: &Dataset,
+    a: &Analysis,
+    candidates: &[ModelId],
+    made: &BTreeMap<ModelId, usize>,
+) -> Calls {
+    let n = ds.items.len();
+    let mut saved_usd = Some(0.0);
+    for m in candidates {
+        let saved = n - made.get(m).copied().unwrap_or(0).min(n);
+        if saved == 0 {
+            continue;
+        }
+        let costs: Vec<f64> = a
+            .outcomes
+            .iter()
+            .filter(|((_, model), o)| model == m && o.n_errors < o.n_calls)
+            .filter_map(|(_, o)| o.cost_usd)
+            .collect();
+        let mean = (!costs.is_empty()).then(|| costs.iter().sum::<f64>() / costs.len() as f64);
+        saved_usd = match (saved_usd, mean) {
+            (Some(s), Some(c)) => Some(s + c * saved as f64),
+            _ => None,
+        };
+    }
+    Calls {
+        made: made.values().sum::<usize>(),
+        full: n * candidates.len(),
+        saved_usd,
+    }
+}
+
+/// The recommendation of the design: frozen cells as decided at their look, open cells as the
+/// last look left them.
+fn assemble(
+    cfg: &Config,
+    ds: &Dataset,
+    last: Option<Recommendation>,
+    frozen: &BTreeMap<Option<Cell>, (CellLook, Decision)>,
+    levels: &[f64],
+    looks_done: usize,
+    batches: &Batches,
+) -> (Recommendation, Vec<CellLook>) {
+    let Some(last) = last else {
+        let empty = Recommendation {
+            table: cfg.table.clone(),
+            decisions: Vec::new(),
+        };
+        return (empty, Vec::new());
+    };
+    let level = levels.get(looks_done.max(1) - 1).copied().unwrap_or(0.0);
+    let drawn = batches.drawn(ds, looks_done);
+    let mut cells = Vec::new();
+    let mut decisions = Vec::new();
+    for d in last.decisions {
+        match frozen.get(&d.cell) {
+            Some((look, f)) => {
+                cells.push(look.clone());
+                decisions.push(f.clone());
+            }
+            None => {
+                cells.push(CellLook {
+                    cell: d.cell,
+                    decided_at: None,
+                    futile: false,
+                    items: scope_items(&drawn, d.cell),
+                    level,
+                });
+                decisions.push(d);
+            }
+        }
+    }
+    let default = decisions
+        .iter()
+        .find(|d| d.cell.is_none())
+        .map_or_else(|| cfg.table.default.clone(), |d| d.new.clone());
+    for d in decisions.iter_mut().filter(|d| d.cell.is_some()) {
+        let cell = d.cell.expect("filtered");
+        d.explicit = cfg.table.cells.contains_key(&cell) || d.new != default;
+    }
+    let table = RouteTable {
+        default,
+        cells: decisions
+            .iter()
+            .filter(|d| d.explicit)
+            .filter_map(|d| Some((d.cell?, d.new.clone())))
+            .collect(),
+    };
+    (Recommendation { table, decisions }, cells)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn obf_boundaries_match_the_published_ones() {
+        // Lan–DeMets O'Brien–Fleming-type, one-sided α = 0.025, five equally spaced looks:
+        // 4.877, 3.357, 2.680, 2.290, 2.031 (Jennison & Turnbull 2000, table 7.6; gsDesign's
+        // sfLDOF gives the same).
+        let taus = [0.2, 0.4, 0.6, 0.8, 1.0];
+        let c = boundaries(0.025, &taus);
+        for (got, want) in c.iter().zip([4.877, 3.357, 2.680, 2.290, 2.031]) {
+            assert!((got - want).abs() < 0.005, "{c:?}");
+        }
+    }
+
+    #[test]
+    fn the_levels_spend_no_more_than_alpha_and_the_last_is_below_it() {
+        let lv = nominal_levels(0.05, 5);
+        assert_eq!(lv.len(), 5);
+        assert!(lv.windows(2).all(|w| w[0] < w[1]), "{lv:?}");
+        assert!(lv[4] < 0.05 && lv[4] > 0.035, "{lv:?}");
+        assert!(
+            lv.iter().sum::<f64>() > 0.05,
+            "looks overlap, so levels sum above α"
+        );
+        // One look is the fixed design.
+        assert!((nominal_levels(0.05, 1)[0] - 0.05).abs() < 1e-9);
+    }
+
+    #[test]
+    fn a_simulated_score_process_crosses_at_rate_alpha() {
+        // Monte Carlo of the null: K = 4 looks of a Brownian score; the rejection rate over all
+        // looks is the spent α.
+        use rand::{RngExt, SeedableRng};
+        let normal = Normal::standard();
+        let taus = [0.25, 0.5, 0.75, 1.0];
+        let c = boundaries(0.05, &taus);
+        let mut rng = rand::rngs::Xoshiro256PlusPlus::seed_from_u64(7);
+        let runs = 200_000;
+        let mut rejected = 0;
+        for _ in 0..runs {
+            let mut s = 0.0;
+            let mut t0 = 0.0;
+            for (k, &t) in taus.iter().enumerate() {
+                let u: f64 = rng.random_range(1e-12..1.0);
+                s += normal.inverse_cdf(u) * (t - t0).sqrt();
+                t0 = t;
+                if s / t.sqrt() >= c[k] {
+                    rejected += 1;
+                    break;
+                }
+            }
+        }
+        let rate = rejected as f64 / runs as f64;
+        assert!((rate - 0.05).abs() < 0.003, "{rate}");
+    }
+
+    /// A routes file of three models (`x/strong`, `x/mid` the current primary, `x/weak`) and
+    /// `n` math items whose pass/fail outcomes are drawn with the given pass rates.
+    fn fixture(
+        n: usize,
+        rates: [f64; 3],
+        seed: u64,
+    ) -> (tempfile::TempDir, Config, Dataset, Analysis) {
+        use rand::{RngExt, SeedableRng};
+        let dir = tempfile::tempdir().unwrap();
+        let models = ["x/strong", "x/mid", "x/weak"];
+        let mut toml = String::from(
+            "[classifier]\nmodel = \"builtin/keywords\"\n[endpoints.rec]\nkind = \"replay\"\npath = \"rec.jsonl\"\n[endpoints.kw]\nkind = \"keywords\"\n[models.\"builtin/keywords\"]\nendpoint = \"kw\"\ntier = \"budget\"\n",
+        );
+        for m in models {
+            toml.push_str(&format!(
+                "[models.\"{m}\"]\nendpoint = \"rec\"\ntier = \"frontier\"\ninput_per_mtok = 1.0\noutput_per_mtok = 1.0\n"
+            ));
+        }
+        toml.push_str("[default]\nprimary = \"x/mid\"\nfallback = \"x/weak\"\n");
+        std::fs::write(dir.path().join("routes.toml"), toml).unwrap();
+        std::fs::write(dir.path().join("rec.jsonl"), "").unwrap();
+        let cfg = Config::load(
+            &dir.path().join("routes.toml"),
+            crate::config::prices::PriceTable::shipped(),
+            jiff::Timestamp::now(),
+        )
+        .unwrap();
+        let lines: String = (0..n)
+            .map(|i| format!("{{\"id\":\"i{i}\",\"prompt\":\"p{i}\",\"task_type\":\"math\",\"priority\":\"default\",\"grader\":{{\"kind\":\"exact\",\"expected\":\"x\"}}}}\n"))
+            .collect();
+        let ds = Dataset::parse(std::path::Path::new("d.jsonl"), lines.as_bytes()).unwrap();
+        let mut rng = rand::rngs::Xoshiro256PlusPlus::seed_from_u64(seed);
+        let mut outcomes = BTreeMap::new();
+        for i in 0..n {
+            let u: f64 = rng.random();
+            for (m, rate) in models.iter().zip(rates) {
+                let pass = u < rate;
+                outcomes.insert(
+                    (format!("i{i}"), ModelId::parse(m).unwrap()),
+                    ItemOutcome {
+                        score: Some(if pass { 1.0 } else { 0.0 }),
+                        cost_usd: Some(0.001),
+                        latency_ms: Some(1000.0),
+                        ok: true,
+                        retryable_error: false,
+                        n_calls: 1,
+                        n_errors: 0,
+                        latencies: vec![1000.0],
+                        binary: true,
+                    },
+                );
+            }
+        }
+        let ids = models.iter().map(|m| ModelId::parse(m).unwrap()).collect();
+        (dir, cfg, ds, Analysis::from_outcomes(outcomes, ids))
+    }
+
+    #[test]
+    fn one_look_is_the_full_fixed_design() {
+        let (_d, cfg, ds, a) = fixture(120, [0.8, 0.6, 0.4], 3);
+        let design = Design { looks: 1, seed: 9 };
+        let r = replay(&cfg, &design, &ds, &a, 1);
+        let full = policy::recommend(&cfg, &Observations::new(&a, &ds));
+        assert_eq!(r.rec.decisions, full.decisions);
+        assert_eq!(r.summary.calls.made, r.summary.calls.full);
+    }
+
+    #[test]
+    fn a_clear_upgrade_is_settled_before_the_last_look_and_later_items_are_not_read() {
+        let (_d, cfg, ds, a) = fixture(300, [0.9, 0.5, 0.2], 4);
+        let design = Design { looks: 5, seed: 9 };
+        let r = replay(&cfg, &design, &ds, &a, 5);
+        for (c, d) in r.summary.cells.iter().zip(&r.rec.decisions) {
+            assert_eq!(d.new.primary.as_str(), "x/strong", "{}", d.reason);
+            assert!(c.decided_at.is_some_and(|k| k < 5), "{c:?}");
+        }
+        assert!(r.summary.calls.made < r.summary.calls.full);
+        assert!(r.summary.finished());
+        // The items after the settling look were never called: what they hold changes nothing.
+        let last = r
+            .summary
+            .cells
+            .iter()
+            .filter_map(|c| c.decided_at)
+            .max()
+            .unwrap();
+        let batches = Batches::new(&ds, &design);
+        let mut flipped = a.outcomes.clone();
+        for (i, item) in ds.items.iter().enumerate() {
+            if batches.look_of(i) > last {
+                for ((id, _), o) in flipped.iter_mut() {
+                    if *id == item.id {
+                        o.score = Some(1.0 - o.score.unwrap());
+                    }
+                }
+            }
+        }
+        let b = Analysis::from_outcomes(flipped, a.models.clone());
+        let r2 = replay(&cfg, &design, &ds, &b, 5);
+        assert_eq!(r2.rec.decisions, r.rec.decisions);
+        assert_eq!(r2.summary, r.summary);
+    }
+
+    #[test]
+    fn batches_are_stratified_and_seeded() {
+        let (_d, _cfg, ds, _a) = fixture(103, [0.5; 3], 1);
+        let b = Batches::new(&ds, &Design { looks: 4, seed: 1 });
+        let sizes: Vec<usize> = (1..=4).map(|k| b.batch(k).len()).collect();
+        assert_eq!(sizes, vec![26, 26, 26, 25]);
+        let again = Batches::new(&ds, &Design { looks: 4, seed: 1 });
+        assert_eq!(b.batch(2), again.batch(2));
+        let other = Batches::new(&ds, &Design { looks: 4, seed: 2 });
+        assert_ne!(b.batch(1), other.batch(1));
+    }
+
+    #[test]
+    fn conditional_power_follows_the_trend() {
+        let d = |centre: f64, n: usize| PairedDifference {
+            n,
+            delta: centre,
+            centre,
+            sd: 0.5,
+        };
+        let lv = 0.04;
+        assert!(conditional_power(&d(0.2, 100), 0.0, 400, lv) > 0.99);
+        assert!(conditional_power(&d(-0.05, 100), 0.0, 400, lv) < 0.01);
+        // On the threshold, the chance is small and shrinks as the end nears.
+        let early = conditional_power(&d(0.0, 100), 0.0, 400, lv);
+        let late = conditional_power(&d(0.0, 400), 0.0, 100, lv);
+        assert!(early < 0.1 && late < early, "{early} {late}");
+        // No items left: it rejects now or never.
+        assert_eq!(conditional_power(&d(0.2, 400), 0.0, 0, lv), 1.0);
+    }
+}

@@ -1,0 +1,153 @@
+//! What an adaptive run (`run --adaptive`) reports beside the decisions: the look that settled
+//! each cell and on how many items, the calls and dollars saved against the full fixed design,
+//! and what the cells left undecided would need. Nothing is written for a full-design run.
+
+use std::fmt::Write;
+
+use crate::derive::Derived;
+use crate::derive::policy::{Decision, Outcome};
+use crate::derive::sequential::{CellLook, Summary};
+use serde::{Deserialize, Serialize};
+
+use crate::base::fmt::usd;
+
+/// Candidate calls of the run's design (pairs × repeats): (made, full design).
+fn calls(d: &Derived, s: &Summary) -> (usize, usize) {
+    let reps = d.manifest.settings.repeats.max(1) as usize;
+    (s.calls.made * reps, s.calls.full * reps)
+}
+
+/// Dollars the calls not made would have cost at list prices.
+fn saved_usd(d: &Derived, s: &Summary) -> Option<f64> {
+    let reps = d.manifest.settings.repeats.max(1) as f64;
+    s.calls.saved_usd.map(|x| x * reps)
+}
+
+/// What an undecided cell would need, in words.
+fn needs(dec: &Decision) -> String {
+    match (dec.outcome, dec.items_needed, dec.samples_needed) {
+        (Outcome::Undecided, Some(n), _) => format!("about {n} more paired items"),
+        (Outcome::Undecided, None, _) => "more items would not settle it at this difference".into(),
+        (Outcome::KeptTooFewSamples, _, Some(n)) => format!("{n} more graded items"),
+        _ => String::new(),
+    }
+}
+
+fn pairs<'a>(d: &'a Derived, s: &'a Summary) -> impl Iterator<Item = (&'a CellLook, &'a Decision)> {
+    s.cells.iter().zip(&d.rec.decisions)
+}
+
+/// One cell of an adaptive run: when it was settled and on what.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AdaptiveCell {
+    /// `default` or `task.priority`.
+    pub cell: String,
+    /// The decision's outcome (as in `changes`/`undecided`).
+    pub outcome: String,
+    /// The look (1-based) that settled the cell; `None` while open at the last look done.
+    pub decided_at_look: Option<usize>,
+    /// Stopped undecided because no open challenger could still be adopted by the last look.
+    pub stopped_for_futility: bool,
+    /// Graded items of the cell's task type when it was settled (or at the last look).
+    pub items: usize,
+    /// The one-sided level the cell was tested at.
+    pub level: f64,
+    /// Undecided cells: more paired items that would settle the closest challenger.
+    pub items_needed: Option<usize>,
+    /// Challengers still open when the cell stopped.
+    pub open_challengers: Vec<String>,
+}
+
+/// `adaptive` in report.json and `run --json`: absent for a full-design run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AdaptiveJson {
+    /// The sequential method, in words.
+    pub method: String,
+    /// Looks of the design.
+    pub looks: usize,
+    /// Seed of the item order.
+    pub seed: u64,
+    /// Looks evaluated before the run ended.
+    pub looks_done: usize,
+    /// One-sided level spent at each look.
+    pub levels: Vec<f64>,
+    pub candidate_calls: usize,
+    pub candidate_calls_full_design: usize,
+    pub candidate_calls_saved: usize,
+    /// What the calls not made would have cost, USD at list prices.
+    pub saved_usd_at_list_prices: Option<f64>,
+    /// Cells still open at the end.
+    pub undecided: usize,
+    pub cells: Vec<AdaptiveCell>,
+}
+
+/// The adaptive figures of a derived run; `None` for a full-design run.
+pub fn json(d: &Derived) -> Option<AdaptiveJson> {
+    let s = d.adaptive.as_ref()?;
+    let (made, full) = calls(d, s);
+    let cells = pairs(d, s)
+        .map(|(c, dec)| AdaptiveCell {
+            cell: dec.label(),
+            outcome: dec.outcome.as_str().into(),
+            decided_at_look: c.decided_at,
+            stopped_for_futility: c.futile,
+            items: c.items,
+            level: c.level,
+            items_needed: dec.items_needed,
+            open_challengers: dec
+                .open_challengers
+                .iter()
+                .map(|(m, _)| m.to_string())
+                .collect(),
+        })
+        .collect();
+    Some(AdaptiveJson {
+        method: "group-sequential, Lan-DeMets O'Brien-Fleming-type error spending".into(),
+        looks: s.design.looks,
+        seed: s.design.seed,
+        looks_done: s.looks_done,
+        levels: s.levels.clone(),
+        candidate_calls: made,
+        candidate_calls_full_design: full,
+        candidate_calls_saved: full - made.min(full),
+        saved_usd_at_list_prices: saved_usd(d, s),
+        undecided: pairs(d, s).filter(|(c, _)| c.decided_at.is_none()).count(),
+        cells,
+    })
+}
+
+/// The "Adaptive sampling" section of report.md; nothing for a full-design run.
+pub fn markdown(o: &mut String, d: &Derived) {
+    let Some(s) = d.adaptive.as_ref() else {
+        return;
+    };
+    let (made, full) = calls(d, s);
+    let levels: Vec<String> = s.levels.iter().map(|l| format!("{l:.4}")).collect();
+    let _ = writeln!(
+        o,
+        "## Adaptive sampling\n\nItems in seeded batches stratified by task type, {} looks ({} evaluated); one-sided levels per look {} (Lan–DeMets O'Brien–Fleming-type error spending, docs/adaptive.md). A cell is decided at the first look that settles it (`changed` or `kept_best`), or stops undecided when no open challenger could still be adopted by the last look (conditional power under the current trend below 10%); calls stop for the pairs that can no longer change a decision.\n\n**Candidate calls** {made} of the full design's {full} ({} saved, {} at list prices).\n",
+        s.design.looks,
+        s.looks_done,
+        levels.join(", "),
+        full - made.min(full),
+        usd(saved_usd(d, s)),
+    );
+    o.push_str("| cell | outcome | decided at look | items | one-sided level | still needs |\n|---|---|---|---|---|---|\n");
+    for (c, dec) in pairs(d, s) {
+        let _ = writeln!(
+            o,
+            "| {} | {} | {} | {} | {:.4} | {} |",
+            dec.label(),
+            dec.outcome.as_str(),
+            match (c.decided_at, c.futile) {
+                (None, _) => "open".to_string(),
+                (Some(k), false) => k.to_string(),
+                (Some(k), true) => format!("{k} (futility: cannot be settled by the last look)"),
+            },
+            c.items,
+            c.level,
+            needs(dec),
+        );
+    }
+    o.push('\n');
+}
