@@ -5,6 +5,7 @@
 
 pub mod prices;
 pub mod routes_file;
+pub mod system;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -105,6 +106,7 @@ struct RawRun {
     temperature: Option<f64>,
     max_tokens: Option<u32>,
     repeats: Option<u32>,
+    system: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -149,6 +151,7 @@ struct RawModel {
     wire_name: Option<String>,
     latency_model: Option<LatencyModel>,
     sim: Option<RawSimProfile>,
+    system: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -450,6 +453,8 @@ pub struct Config {
     pub classifier: ClassifierConfig,
     pub judge: Option<JudgeConfig>,
     pub defaults: CallDefaults,
+    /// `[run] system` and the models' own system prompts.
+    pub system: system::SystemPrompts,
     pub endpoints: BTreeMap<String, Endpoint>,
     pub models: BTreeMap<ModelId, Model>,
     pub table: RouteTable,
@@ -729,6 +734,7 @@ fn build(
     errs: &mut Vec<InputError>,
 ) -> Option<Config> {
     let mut warnings = Vec::new();
+    let system = system::build(&raw.run, &raw.endpoints, &raw.models, loc, errs);
     let base_dir = loc.path.parent().map(Path::to_path_buf).unwrap_or_default();
 
     // Endpoints.
@@ -1315,6 +1321,7 @@ fn build(
         },
         judge,
         defaults,
+        system,
         endpoints,
         models,
         table: RouteTable {

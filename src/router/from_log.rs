@@ -29,10 +29,10 @@ pub fn sample(records: &[RouteRecord], n: usize, seed: u64, rubric: &str) -> Sam
     let mut by_cell: BTreeMap<String, Vec<&RouteRecord>> = BTreeMap::new();
     let mut without_prompt = 0;
     for r in records {
-        let Some(_) = &r.prompt else {
+        if r.prompt.is_none() && r.messages.is_none() {
             without_prompt += 1;
             continue;
-        };
+        }
         if seen.insert(r.prompt_sha256.clone()) {
             by_cell
                 .entry(format!("{}.{}", r.task, r.priority))
@@ -88,14 +88,22 @@ pub fn sample(records: &[RouteRecord], n: usize, seed: u64, rubric: &str) -> Sam
         recs.sort_by(|a, b| a.prompt_sha256.cmp(&b.prompt_sha256));
         recs.shuffle(&mut stats::rng_for(seed, cell));
         for r in recs.into_iter().take(alloc.get(cell).copied().unwrap_or(0)) {
-            items.push(serde_json::json!({
+            let mut item = serde_json::json!({
                 "id": format!("log-{}", &r.prompt_sha256[..16]),
-                "prompt": r.prompt,
                 "task_type": r.task,
                 "priority": r.priority,
                 "grader": {"kind": "judge", "rubric": rubric},
                 "meta": {"source": "route-log", "labels": "classifier", "logged_at": r.ts, "routed_to": r.routed_to},
-            }));
+            });
+            // A chat request keeps its turns; the item is then a chat item.
+            let (key, text) = match &r.messages {
+                Some(turns) => ("messages", serde_json::json!(turns)),
+                None => ("prompt", serde_json::json!(r.prompt)),
+            };
+            item.as_object_mut()
+                .expect("an object")
+                .insert(key.into(), text);
+            items.push(item);
         }
     }
     Sample {
@@ -128,6 +136,7 @@ mod tests {
             classifier_parse_miss: false,
             classifier_error_kind: None,
             prompt: prompt.then(|| format!("p{i}")),
+            messages: None,
         }
     }
 

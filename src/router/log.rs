@@ -36,9 +36,29 @@ pub struct RouteRecord {
     /// Why the classifier call failed (the request then went to general/default).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub classifier_error_kind: Option<ErrorKind>,
-    /// The prompt itself, only with `--log-prompts`.
+    /// The prompt itself, only with `--log-prompts` (a chat request logs `messages` instead).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prompt: Option<String>,
+    /// A chat request's turns as received (before a system prompt from the routes file is
+    /// applied), only with `--log-prompts`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub messages: Option<Vec<LoggedTurn>>,
+}
+
+/// One turn of a logged chat request.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LoggedTurn {
+    pub role: crate::dataset::Role,
+    pub content: String,
+}
+
+impl From<&crate::dataset::Message> for LoggedTurn {
+    fn from(m: &crate::dataset::Message) -> Self {
+        LoggedTurn {
+            role: m.role,
+            content: m.content.to_string(),
+        }
+    }
 }
 
 /// Appends records to a log file.

@@ -594,6 +594,7 @@ mod tests {
             classifier_parse_miss: false,
             classifier_error_kind: None,
             prompt: None,
+            messages: None,
         }
     }
 

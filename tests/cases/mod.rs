@@ -1,6 +1,7 @@
 mod apply;
 mod bad_input;
 mod chat_items;
+mod chat_traffic;
 mod compare;
 mod decisions;
 mod durability;
