@@ -65,6 +65,7 @@ pub const COLUMNS: &[&str] = &[
     "cost_usd",
     "p50_latency_ms",
     "p95_latency_ms",
+    "latency_rel_error",
     "fallback_rate",
     "error_rate",
     "parse_miss_rate",
@@ -124,6 +125,7 @@ impl Group {
             cost_usd: Some(self.cost_usd),
             p50: self.latency.quantile(0.5),
             p95: self.latency.quantile(0.95),
+            latency_rel_error: self.latency.rel_error_bound(),
             fallback_rate: Some(self.fallback as f64 / n),
             error_rate: Some(self.failed as f64 / n),
             parse_miss_rate: Some(self.parse_miss as f64 / n),
@@ -149,6 +151,9 @@ struct Row {
     cost_usd: Option<f64>,
     p50: Option<f64>,
     p95: Option<f64>,
+    /// Bound on the relative error of `p50` and `p95` (0 when exact; see
+    /// [`latency::RELATIVE_ERROR`]).
+    latency_rel_error: Option<f64>,
     fallback_rate: Option<f64>,
     error_rate: Option<f64>,
     parse_miss_rate: Option<f64>,
@@ -268,6 +273,7 @@ fn call_row(scope: &'static str, key: &str, c: &CallCounts) -> Row {
         cost_usd: None,
         p50: None,
         p95: None,
+        latency_rel_error: None,
         fallback_rate: None,
         error_rate: Some(c.rate()),
         parse_miss_rate: None,
@@ -302,6 +308,7 @@ fn frame(rows: &[Row]) -> PolarsResult<DataFrame> {
             f("cost_usd", |r| r.cost_usd),
             f("p50_latency_ms", |r| r.p50),
             f("p95_latency_ms", |r| r.p95),
+            f("latency_rel_error", |r| r.latency_rel_error),
             f("fallback_rate", |r| r.fallback_rate),
             f("error_rate", |r| r.error_rate),
             f("parse_miss_rate", |r| r.parse_miss_rate),
@@ -515,12 +522,37 @@ pub fn markdown(r: &MonitorReport) -> anyhow::Result<String> {
         }
         o.push('\n');
     }
-    o.push_str("| scope | key | model | requests | cost | p50 | p95 | fallback | errors | parse misses | cache hits |\n");
-    o.push_str("|---|---|---|---|---|---|---|---|---|---|---|\n");
+    o.push_str(&format!("| {} |\n", HEADERS.join(" | ")));
+    o.push_str(&format!("|{}\n", "---|".repeat(HEADERS.len())));
     for row in rows(r)? {
         o.push_str(&format!("| {} |\n", row.join(" | ")));
     }
     Ok(o)
+}
+
+/// Column headings of the text and Markdown tables.
+pub const HEADERS: &[&str] = &[
+    "scope",
+    "key",
+    "model",
+    "requests",
+    "cost",
+    "p50",
+    "p95",
+    "p50/p95 error",
+    "fallback",
+    "errors",
+    "parse misses",
+    "cache hits",
+];
+
+/// A percentile's error bound for people: `exact`, or `±0.05%` (and the 1 µs of rounding).
+fn error_bound_text(bound: Option<f64>) -> String {
+    match bound {
+        None => "–".into(),
+        Some(0.0) => "exact".into(),
+        Some(b) => format!("±{}%", b * 100.0),
+    }
 }
 
 /// Rows formatted for people.
@@ -532,6 +564,7 @@ pub fn rows(r: &MonitorReport) -> anyhow::Result<Vec<Vec<String>>> {
     let f = |c: &str| -> anyhow::Result<&Float64Chunked> { Ok(t.column(c)?.f64()?) };
     let (scope, key, model) = (s("scope")?, s("key")?, s("model")?);
     let n = t.column("requests")?.u32()?;
+    let bound = f("latency_rel_error")?;
     let (cost, p50, p95, fb, err, pm, ch) = (
         f("cost_usd")?,
         f("p50_latency_ms")?,
@@ -555,6 +588,7 @@ pub fn rows(r: &MonitorReport) -> anyhow::Result<Vec<Vec<String>>> {
                 },
                 ms(p50.get(i)),
                 ms(p95.get(i)),
+                error_bound_text(bound.get(i)),
                 rate(fb.get(i)),
                 rate(err.get(i)),
                 rate(pm.get(i)),
@@ -832,7 +866,7 @@ mod tests {
             .find(|x| x[0] == "classifier")
             .unwrap();
         assert_eq!(
-            (row[3].as_str(), row[4].as_str(), row[8].as_str()),
+            (row[3].as_str(), row[4].as_str(), row[9].as_str()),
             ("3", "–", "100.0%")
         );
     }

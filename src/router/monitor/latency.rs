@@ -84,6 +84,17 @@ impl Latencies {
         matches!(self, Latencies::Sketch(_))
     }
 
+    /// The bound on the relative error of [`Latencies::quantile`]: 0 while exact,
+    /// [`RELATIVE_ERROR`] from the histogram (plus 1 µs of rounding); `None` with no value.
+    pub fn rel_error_bound(&self) -> Option<f64> {
+        match self {
+            Latencies::Exact(v) if v.is_empty() => None,
+            Latencies::Exact(_) => Some(0.0),
+            Latencies::Sketch(h) if h.is_empty() => None,
+            Latencies::Sketch(_) => Some(RELATIVE_ERROR),
+        }
+    }
+
     /// The `q` quantile (0 ≤ q ≤ 1) in milliseconds, `None` when nothing was recorded.
     pub fn quantile(&self, q: f64) -> Option<f64> {
         match self {
