@@ -14,9 +14,14 @@ use crate::provider::ErrorKind;
 use crate::router::RouteRecord;
 
 pub mod latency;
+pub mod line;
 pub mod logs;
 
+use std::borrow::Cow;
+use std::collections::HashMap;
+
 use latency::Latencies;
+use line::LogLine;
 
 /// Alert thresholds.
 #[derive(Debug, Clone)]
@@ -104,7 +109,7 @@ struct Group {
 }
 
 impl Group {
-    fn add(&mut self, r: &RouteRecord) {
+    fn add(&mut self, r: &LogLine) {
         self.requests += 1;
         // Unpriced requests (`None`) add nothing, as a sum that skips nulls.
         self.cost_usd += r.cost_usd.unwrap_or(0.0);
@@ -172,10 +177,16 @@ pub struct Aggregate {
     providers: BTreeMap<String, Group>,
     /// Cell, then the model that answered.
     cell_models: BTreeMap<String, BTreeMap<String, Group>>,
-    calls: Calls,
+    /// Calls per scope ([`CALL_SCOPES`], in that order), then key.
+    calls: [BTreeMap<String, CallCounts>; 4],
+    /// The provider of each model name seen (see [`provider_of`]), so it is parsed once.
+    provider_of: HashMap<String, String>,
     first_ts: Option<String>,
     last_ts: Option<String>,
 }
+
+/// The scopes calls are counted in, in the order of the report (alphabetical).
+const CALL_SCOPES: [&str; 4] = ["cell", "classifier", "model", "provider"];
 
 impl Aggregate {
     /// An empty aggregate that counts the records logged at or after `since_ms` (ms since
@@ -187,7 +198,8 @@ impl Aggregate {
             cells: BTreeMap::new(),
             providers: BTreeMap::new(),
             cell_models: BTreeMap::new(),
-            calls: BTreeMap::new(),
+            calls: Default::default(),
+            provider_of: HashMap::new(),
             first_ts: None,
             last_ts: None,
         }
@@ -196,26 +208,64 @@ impl Aggregate {
     /// Count one record (ignored when it is older than the window or its time does not parse
     /// while a window is set).
     pub fn add(&mut self, r: &RouteRecord) {
+        self.add_line(&LogLine::from(r));
+    }
+
+    /// Count one log line (as [`Aggregate::add`]); the monitor's read path.
+    pub fn add_line(&mut self, r: &LogLine) {
         if let Some(s) = self.since_ms
             && ts_ms(&r.ts).is_none_or(|t| t < s)
         {
             return;
         }
-        let cell = cell_key(r);
+        let cell = cell_key_of(r);
         self.overall.add(r);
         group(&mut self.cells, &cell).add(r);
-        group(&mut self.providers, &provider_of(&r.primary)).add(r);
-        if !self.cell_models.contains_key(&cell) {
-            self.cell_models.insert(cell.clone(), BTreeMap::new());
+        let provider = provider_cached(&mut self.provider_of, &r.primary);
+        group(&mut self.providers, provider).add(r);
+        if !self.cell_models.contains_key(cell.as_ref()) {
+            self.cell_models.insert(cell.to_string(), BTreeMap::new());
         }
-        let models = self.cell_models.get_mut(&cell).expect("inserted above");
+        let models = self
+            .cell_models
+            .get_mut(cell.as_ref())
+            .expect("inserted above");
         group(models, &r.routed_to).add(r);
-        add_calls(&mut self.calls, r, &cell);
-        if self.first_ts.as_deref().is_none_or(|t| r.ts.as_str() < t) {
-            self.first_ts = Some(r.ts.clone());
+        self.add_calls(r, &cell);
+        if self.first_ts.as_deref().is_none_or(|t| *r.ts < *t) {
+            self.first_ts = Some(r.ts.to_string());
         }
-        if self.last_ts.as_deref().is_none_or(|t| r.ts.as_str() > t) {
-            self.last_ts = Some(r.ts.clone());
+        if self.last_ts.as_deref().is_none_or(|t| *r.ts > *t) {
+            self.last_ts = Some(r.ts.to_string());
+        }
+    }
+
+    /// Count the calls one record made: the primary's, and the fallback's when it was tried. A
+    /// primary that was followed by its fallback failed, whatever the fallback did.
+    fn add_calls(&mut self, r: &LogLine, cell: &str) {
+        let primary_failed = r.fallback_used || !r.ok;
+        let primary_kind = if r.fallback_used {
+            r.primary_error_kind
+        } else {
+            r.error_kind
+        };
+        let [cells, classifier, models, providers] = &mut self.calls;
+        if !r.classifier_cache_hit {
+            count(classifier, "classifier")
+                .add(r.classifier_error_kind.is_some(), r.classifier_error_kind);
+        }
+        let mut made = [
+            (&*r.primary, primary_failed, primary_kind),
+            ("", false, None),
+        ];
+        if r.fallback_used {
+            made[1] = (&*r.routed_to, !r.ok, r.error_kind);
+        }
+        for (model, failed, kind) in made.into_iter().take(1 + usize::from(r.fallback_used)) {
+            count(cells, cell).add(failed, kind);
+            count(models, model).add(failed, kind);
+            let provider = provider_cached(&mut self.provider_of, model);
+            count(providers, provider).add(failed, kind);
         }
     }
 
@@ -234,9 +284,14 @@ impl Aggregate {
                 .iter()
                 .map(|(k, g)| g.row("provider", k, None)),
         );
+        let calls: Calls = CALL_SCOPES
+            .into_iter()
+            .zip(self.calls)
+            .flat_map(|(s, by_key)| by_key.into_iter().map(move |(k, c)| ((s, k), c)))
+            .collect();
         for scope in ["model", "classifier"] {
             rows.extend(
-                self.calls
+                calls
                     .iter()
                     .filter(|((s, _), _)| *s == scope)
                     .map(|((s, k), c)| call_row(s, k, c)),
@@ -250,7 +305,7 @@ impl Aggregate {
             );
         }
         let mut table = frame(&rows)?;
-        let (alerts, flags) = alerts(&table, &self.calls, th)?;
+        let (alerts, flags) = alerts(&table, &calls, th)?;
         table.with_column(Column::new("alert".into(), flags))?;
         Ok(MonitorReport {
             requests: self.overall.requests as usize,
@@ -320,13 +375,17 @@ fn frame(rows: &[Row]) -> PolarsResult<DataFrame> {
 /// The cell a record was routed for, as the classifier produced it: `task.priority`, with
 /// ` (→ default)` when the table does not list it and `[default]` answered.
 pub fn cell_key(r: &RouteRecord) -> String {
-    let real = format!("{}.{}", r.task, r.priority);
+    cell_key_of(&LogLine::from(r)).into_owned()
+}
+
+/// [`cell_key`] of a log line, borrowed from it for a listed cell.
+fn cell_key_of<'l>(r: &'l LogLine) -> Cow<'l, str> {
     if r.cell != "default" {
-        return r.cell.clone();
+        return Cow::Borrowed(&r.cell);
     }
-    match real.parse::<Cell>() {
-        Ok(c) => format!("{c} (→ default)"),
-        Err(_) => r.cell.clone(),
+    match format!("{}.{}", r.task, r.priority).parse::<Cell>() {
+        Ok(c) => Cow::Owned(format!("{c} (→ default)")),
+        Err(_) => Cow::Borrowed(&r.cell),
     }
 }
 
@@ -373,33 +432,20 @@ fn provider_of(m: &str) -> String {
         .unwrap_or_else(|_| m.to_string())
 }
 
-/// Count the calls one record made: the primary's, and the fallback's when it was tried. A
-/// primary that was followed by its fallback failed, whatever the fallback did.
-fn add_calls(out: &mut Calls, r: &RouteRecord, cell: &str) {
-    let primary_failed = r.fallback_used || !r.ok;
-    let primary_kind = if r.fallback_used {
-        r.primary_error_kind
-    } else {
-        r.error_kind
-    };
-    let mut made = vec![(r.primary.as_str(), primary_failed, primary_kind)];
-    if r.fallback_used {
-        made.push((r.routed_to.as_str(), !r.ok, r.error_kind));
+/// [`provider_of`] `model`, parsed once per model name.
+fn provider_cached<'c>(cache: &'c mut HashMap<String, String>, model: &str) -> &'c str {
+    if !cache.contains_key(model) {
+        cache.insert(model.to_string(), provider_of(model));
     }
-    if !r.classifier_cache_hit {
-        out.entry(("classifier", "classifier".into()))
-            .or_default()
-            .add(r.classifier_error_kind.is_some(), r.classifier_error_kind);
+    &cache[model]
+}
+
+/// The counts of `key` in `map`, created on first use (without allocating a key for a hit).
+fn count<'m>(map: &'m mut BTreeMap<String, CallCounts>, key: &str) -> &'m mut CallCounts {
+    if !map.contains_key(key) {
+        map.insert(key.to_string(), CallCounts::default());
     }
-    for (model, failed, kind) in made {
-        for key in [
-            ("cell", cell.to_string()),
-            ("model", model.to_string()),
-            ("provider", provider_of(model)),
-        ] {
-            out.entry(key).or_default().add(failed, kind);
-        }
-    }
+    map.get_mut(key).expect("inserted above")
 }
 
 /// What an error kind that alerts at any rate means, for the alert's text.
