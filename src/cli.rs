@@ -106,6 +106,11 @@ pub struct RouteArgs {
     /// Also write each prompt into the log (for `dataset from-log`).
     #[arg(long)]
     pub log_prompts: bool,
+    /// Split the log into files: `daily` (one file a UTC day, `routes-2026-11-30.jsonl`) or a
+    /// size such as `100MiB` (full files renamed with the time of the rotation); read the set
+    /// with `monitor 'routes*.jsonl'` (docs/router-log.md).
+    #[arg(long, value_name = "daily|SIZE", requires = "log")]
+    pub log_rotate: Option<crate::router::log::Rotation>,
     /// The classification cache file [default: ~/.cache/routecal/classifications.jsonl].
     #[arg(long, value_name = "FILE", conflicts_with = "no_cache")]
     pub cache: Option<PathBuf>,

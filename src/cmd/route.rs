@@ -284,6 +284,7 @@ pub fn route(a: RouteArgs) -> anyhow::Result<u8> {
         },
         cache_ttl: a.cache_ttl,
         log_path: a.log.clone(),
+        log_rotation: a.log_rotate.unwrap_or_default(),
         log_prompts: a.log_prompts,
         classifier: a.classifier.clone(),
     };

@@ -32,6 +32,8 @@ pub struct RouterOptions {
     pub cache_path: Option<std::path::PathBuf>,
     pub cache_ttl: Duration,
     pub log_path: Option<std::path::PathBuf>,
+    /// How the log is split into files (`--log-rotate`).
+    pub log_rotation: log::Rotation,
     /// Write the prompt itself into the log (needed by `dataset from-log`).
     pub log_prompts: bool,
     /// Classify with this declared model instead of `[classifier] model` (e.g. one of the
@@ -45,6 +47,7 @@ impl Default for RouterOptions {
             cache_path: None,
             cache_ttl: DEFAULT_CACHE_TTL,
             log_path: None,
+            log_rotation: log::Rotation::None,
             log_prompts: false,
             classifier: None,
         }
@@ -190,7 +193,10 @@ impl Router {
             providers,
             limits,
             cache: Mutex::new(cache),
-            log: opts.log_path.as_deref().map(RouteLog::new),
+            log: opts
+                .log_path
+                .as_deref()
+                .map(|p| RouteLog::rotated(p, opts.log_rotation)),
             log_prompts: opts.log_prompts,
         }
     }

@@ -20,6 +20,7 @@ mod reports;
 mod resume;
 mod router;
 mod router_http;
+mod router_log;
 mod router_stream;
 mod statistics;
 mod usage_pricing;
