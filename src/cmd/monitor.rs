@@ -38,7 +38,7 @@ pub fn monitor(a: MonitorArgs) -> anyhow::Result<u8> {
     let r = agg.finish(&th, skipped)?;
     match a.format {
         MonitorFormat::Csv => out!("{}", String::from_utf8(frame_to_csv(&r.table)?)?),
-        MonitorFormat::Markdown => out!("{}", monitor::markdown(&r)?),
+        MonitorFormat::Markdown => out!("{}", monitor::markdown(&r)),
         MonitorFormat::Text => {
             outln!(
                 "{} requests ({} – {})",
@@ -46,7 +46,7 @@ pub fn monitor(a: MonitorArgs) -> anyhow::Result<u8> {
                 r.first_ts.as_deref().unwrap_or("–"),
                 r.last_ts.as_deref().unwrap_or("–")
             );
-            out!("{}", text::table(monitor::HEADERS, &monitor::rows(&r)?));
+            out!("{}", text::table(monitor::HEADERS, &monitor::rows(&r)));
             for alert in &r.alerts {
                 outln!("ALERT: {alert}");
             }

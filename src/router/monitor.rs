@@ -54,11 +54,70 @@ pub struct MonitorReport {
     /// and key. `model` rows count calls (a primary's and a fallback's), not requests, and
     /// carry only `requests` and `error_rate`.
     pub table: DataFrame,
+    /// The same rows, typed (the text and Markdown tables are written from them).
+    pub rows: Vec<Row>,
     pub alerts: Vec<String>,
     /// Log lines skipped because they did not parse, and records outside the window.
     pub skipped_lines: usize,
     pub first_ts: Option<String>,
     pub last_ts: Option<String>,
+}
+
+/// What a row of the monitor table counts (the CSV's `scope` column).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Scope {
+    /// Every request (`key` is `all`).
+    Overall,
+    /// The requests of one cell.
+    Cell,
+    /// The requests whose primary is from one provider.
+    Provider,
+    /// The calls of one model, as primary or fallback (calls and error rate only).
+    Model,
+    /// The classifier's calls (calls and error rate only).
+    Classifier,
+    /// The requests of one cell answered by one model.
+    CellModel,
+}
+
+impl Scope {
+    /// The name in the monitor table.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scope::Overall => "overall",
+            Scope::Cell => "cell",
+            Scope::Provider => "provider",
+            Scope::Model => "model",
+            Scope::Classifier => "classifier",
+            Scope::CellModel => "cell_model",
+        }
+    }
+
+    /// Rows that count calls, not requests: no cost or latency.
+    fn counts_calls(self) -> bool {
+        matches!(self, Scope::Model | Scope::Classifier)
+    }
+}
+
+/// Why a row alerts (the CSV's `alert` column joins them with commas).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum AlertFlag {
+    FallbackRate,
+    ParseMissRate,
+    ErrorRate,
+    /// An error kind that alerts at any rate (`auth`, `quota_exhausted`).
+    Kind(&'static str),
+}
+
+impl AlertFlag {
+    fn as_str(self) -> &'static str {
+        match self {
+            AlertFlag::FallbackRate => "fallback_rate",
+            AlertFlag::ParseMissRate => "parse_miss_rate",
+            AlertFlag::ErrorRate => "error_rate",
+            AlertFlag::Kind(k) => k,
+        }
+    }
 }
 
 /// Column names of the monitor CSV, in order.
@@ -120,7 +179,7 @@ impl Group {
         self.latency.record(r.latency_ms);
     }
 
-    fn row(&self, scope: &'static str, key: &str, model: Option<&str>) -> Row {
+    fn row(&self, scope: Scope, key: &str, model: Option<&str>) -> Row {
         let n = self.requests.max(1) as f64;
         Row {
             scope,
@@ -135,6 +194,7 @@ impl Group {
             error_rate: Some(self.failed as f64 / n),
             parse_miss_rate: Some(self.parse_miss as f64 / n),
             cache_hit_rate: Some(self.cache_hit as f64 / n),
+            alert: Vec::new(),
         }
     }
 }
@@ -148,8 +208,9 @@ fn group<'m>(map: &'m mut BTreeMap<String, Group>, key: &str) -> &'m mut Group {
 }
 
 /// One row of the monitor table (see [`COLUMNS`]).
-struct Row {
-    scope: &'static str,
+#[derive(Debug, Clone)]
+pub struct Row {
+    scope: Scope,
     key: String,
     model: Option<String>,
     requests: u32,
@@ -163,6 +224,8 @@ struct Row {
     error_rate: Option<f64>,
     parse_miss_rate: Option<f64>,
     cache_hit_rate: Option<f64>,
+    /// Why it alerts (empty when quiet).
+    alert: Vec<AlertFlag>,
 }
 
 /// The monitor's state while it reads a log: fixed-size figures per group, so memory grows
@@ -185,8 +248,13 @@ pub struct Aggregate {
     last_ts: Option<String>,
 }
 
-/// The scopes calls are counted in, in the order of the report (alphabetical).
-const CALL_SCOPES: [&str; 4] = ["cell", "classifier", "model", "provider"];
+/// The scopes calls are counted in, in the order their alerts are reported.
+const CALL_SCOPES: [Scope; 4] = [
+    Scope::Cell,
+    Scope::Classifier,
+    Scope::Model,
+    Scope::Provider,
+];
 
 impl Aggregate {
     /// An empty aggregate that counts the records logged at or after `since_ms` (ms since
@@ -277,39 +345,38 @@ impl Aggregate {
     /// The report: the table in its stable order (overall, cells, providers, models, the
     /// classifier, cell × model, each sorted by key), and the alerts.
     pub fn finish(self, th: &Thresholds, skipped_lines: usize) -> PolarsResult<MonitorReport> {
-        let mut rows = vec![self.overall.row("overall", "all", None)];
-        rows.extend(self.cells.iter().map(|(k, g)| g.row("cell", k, None)));
+        let mut rows = vec![self.overall.row(Scope::Overall, "all", None)];
+        rows.extend(self.cells.iter().map(|(k, g)| g.row(Scope::Cell, k, None)));
         rows.extend(
             self.providers
                 .iter()
-                .map(|(k, g)| g.row("provider", k, None)),
+                .map(|(k, g)| g.row(Scope::Provider, k, None)),
         );
         let calls: Calls = CALL_SCOPES
             .into_iter()
             .zip(self.calls)
-            .flat_map(|(s, by_key)| by_key.into_iter().map(move |(k, c)| ((s, k), c)))
+            .flat_map(|(s, by_key)| by_key.into_iter().map(move |(k, c)| (s, k, c)))
             .collect();
-        for scope in ["model", "classifier"] {
+        for scope in [Scope::Model, Scope::Classifier] {
             rows.extend(
                 calls
                     .iter()
-                    .filter(|((s, _), _)| *s == scope)
-                    .map(|((s, k), c)| call_row(s, k, c)),
+                    .filter(|(s, _, _)| *s == scope)
+                    .map(|(s, k, c)| call_row(*s, k, c)),
             );
         }
         for (cell, models) in &self.cell_models {
             rows.extend(
                 models
                     .iter()
-                    .map(|(m, g)| g.row("cell_model", cell, Some(m))),
+                    .map(|(m, g)| g.row(Scope::CellModel, cell, Some(m))),
             );
         }
-        let mut table = frame(&rows)?;
-        let (alerts, flags) = alerts(&table, &calls, th)?;
-        table.with_column(Column::new("alert".into(), flags))?;
+        let alerts = alerts(&mut rows, &calls, th);
         Ok(MonitorReport {
             requests: self.overall.requests as usize,
-            table,
+            table: frame(&rows)?,
+            rows,
             alerts,
             skipped_lines,
             first_ts: self.first_ts,
@@ -319,7 +386,7 @@ impl Aggregate {
 }
 
 /// A `model` or `classifier` row: calls and their error rate only.
-fn call_row(scope: &'static str, key: &str, c: &CallCounts) -> Row {
+fn call_row(scope: Scope, key: &str, c: &CallCounts) -> Row {
     Row {
         scope,
         key: key.to_string(),
@@ -333,10 +400,24 @@ fn call_row(scope: &'static str, key: &str, c: &CallCounts) -> Row {
         error_rate: Some(c.rate()),
         parse_miss_rate: None,
         cache_hit_rate: None,
+        alert: Vec::new(),
     }
 }
 
-/// The rows as a frame with the [`COLUMNS`] (but `alert`).
+impl Row {
+    /// The `alert` column: the flags, comma-separated and without repeats in a row, `None` when
+    /// quiet.
+    fn alert_text(&self) -> Option<String> {
+        if self.alert.is_empty() {
+            return None;
+        }
+        let mut f: Vec<&str> = self.alert.iter().map(|a| a.as_str()).collect();
+        f.dedup();
+        Some(f.join(","))
+    }
+}
+
+/// The rows as a frame with the [`COLUMNS`].
 fn frame(rows: &[Row]) -> PolarsResult<DataFrame> {
     let f = |name: &str, get: fn(&Row) -> Option<f64>| {
         Column::new(name.into(), rows.iter().map(get).collect::<Vec<_>>())
@@ -346,7 +427,7 @@ fn frame(rows: &[Row]) -> PolarsResult<DataFrame> {
         vec![
             Column::new(
                 "scope".into(),
-                rows.iter().map(|r| r.scope).collect::<Vec<_>>(),
+                rows.iter().map(|r| r.scope.as_str()).collect::<Vec<_>>(),
             ),
             Column::new(
                 "key".into(),
@@ -368,6 +449,10 @@ fn frame(rows: &[Row]) -> PolarsResult<DataFrame> {
             f("error_rate", |r| r.error_rate),
             f("parse_miss_rate", |r| r.parse_miss_rate),
             f("cache_hit_rate", |r| r.cache_hit_rate),
+            Column::new(
+                "alert".into(),
+                rows.iter().map(Row::alert_text).collect::<Vec<_>>(),
+            ),
         ],
     )
 }
@@ -423,8 +508,8 @@ impl CallCounts {
     }
 }
 
-/// Call counts keyed by scope (`cell`, `model`, `provider`) and key.
-type Calls = BTreeMap<(&'static str, String), CallCounts>;
+/// Call counts by scope ([`CALL_SCOPES`], in that order) and key (sorted).
+type Calls = Vec<(Scope, String, CallCounts)>;
 
 fn provider_of(m: &str) -> String {
     ModelId::parse(m)
@@ -457,69 +542,36 @@ fn alarming(kind: &str) -> Option<&'static str> {
     }
 }
 
-/// The alerts, and each table row's alert flags (comma-separated, `None` when quiet).
-fn alerts(
-    table: &DataFrame,
-    calls: &Calls,
-    th: &Thresholds,
-) -> PolarsResult<(Vec<String>, Vec<Option<String>>)> {
+/// The alerts, in the order they are reported: the table's rows (fallback and parse-miss
+/// rates), then the call counts (error rates, and error kinds that alert at any rate). Each
+/// alert also flags its row.
+fn alerts(rows: &mut [Row], calls: &Calls, th: &Thresholds) -> Vec<String> {
     let mut alerts = Vec::new();
-    let mut flagged: BTreeMap<(String, String), Vec<&'static str>> = BTreeMap::new();
-    let scope = table.column("scope")?.str()?;
-    let key = table.column("key")?.str()?;
-    let n = table.column("requests")?.u32()?;
-    let fb = table.column("fallback_rate")?.f64()?;
-    let pm = table.column("parse_miss_rate")?.f64()?;
-    for i in 0..table.height() {
-        let (s, k) = (scope.get(i).unwrap_or(""), key.get(i).unwrap_or(""));
-        let n = n.get(i).unwrap_or(0) as usize;
-        if n < th.min_requests {
-            continue;
-        }
-        let f = fb.get(i).unwrap_or(0.0);
-        if matches!(s, "cell" | "provider") && f > th.fallback_rate {
-            alerts.push(format!(
-                "fallback rate of {s} {k} is {:.1}% over {n} requests (threshold {:.1}%)",
-                f * 100.0,
-                th.fallback_rate * 100.0
-            ));
-            flagged
-                .entry((s.into(), k.into()))
-                .or_default()
-                .push("fallback_rate");
-        }
-        let p = pm.get(i).unwrap_or(0.0);
-        if s == "overall" && p > th.parse_miss_rate {
-            alerts.push(format!(
-                "classifier parse misses are {:.1}% over {n} requests (threshold {:.1}%)",
-                p * 100.0,
-                th.parse_miss_rate * 100.0
-            ));
-            flagged
-                .entry((s.into(), k.into()))
-                .or_default()
-                .push("parse_miss_rate");
-        }
+    for row in rows.iter_mut() {
+        alerts.extend(rate_alerts(row, th));
     }
-    for ((s, k), c) in calls {
+    for (scope, key, c) in calls {
+        let flag = |rows: &mut [Row], f: AlertFlag| {
+            if let Some(r) = rows.iter_mut().find(|r| r.scope == *scope && r.key == *key) {
+                r.alert.push(f);
+            }
+        };
         if c.calls >= th.min_requests && c.rate() > th.error_rate {
             alerts.push(format!(
-                "error rate of {s} {k} is {:.1}% over {} calls (threshold {:.1}%): {}",
+                "error rate of {} {key} is {:.1}% over {} calls (threshold {:.1}%): {}",
+                scope.as_str(),
                 c.rate() * 100.0,
                 c.calls,
                 th.error_rate * 100.0,
                 c.kinds_text()
             ));
-            flagged
-                .entry((s.to_string(), k.clone()))
-                .or_default()
-                .push("error_rate");
+            flag(rows, AlertFlag::ErrorRate);
         }
         // Keys and quotas are per account: one alert per model (and for the classifier),
         // whatever the numbers.
-        let from = match *s {
-            "model" => format!("model {k} (provider {})", provider_of(k)),
-            "classifier" => "the classifier".to_string(),
+        let from = match scope {
+            Scope::Model => format!("model {key} (provider {})", provider_of(key)),
+            Scope::Classifier => "the classifier".to_string(),
             _ => continue,
         };
         for (kind, count) in &c.kinds {
@@ -529,31 +581,45 @@ fn alerts(
                     if *count == 1 { "" } else { "s" },
                     c.calls
                 ));
-                flagged
-                    .entry((s.to_string(), k.clone()))
-                    .or_default()
-                    .push(kind);
+                flag(rows, AlertFlag::Kind(kind));
             }
         }
     }
-    let flags = (0..table.height())
-        .map(|i| {
-            let k = (
-                scope.get(i).unwrap_or("").to_string(),
-                key.get(i).unwrap_or("").to_string(),
-            );
-            flagged.get(&k).map(|f| {
-                let mut f = f.clone();
-                f.dedup();
-                f.join(",")
-            })
-        })
-        .collect();
-    Ok((alerts, flags))
+    alerts
+}
+
+/// The fallback-rate alert of a cell or provider row and the parse-miss alert of the overall
+/// row, once the row has `min_requests`; each flags the row.
+fn rate_alerts(row: &mut Row, th: &Thresholds) -> Vec<String> {
+    let n = row.requests as usize;
+    let mut out = Vec::new();
+    if n < th.min_requests {
+        return out;
+    }
+    let (s, k) = (row.scope.as_str(), &row.key);
+    let f = row.fallback_rate.unwrap_or(0.0);
+    if matches!(row.scope, Scope::Cell | Scope::Provider) && f > th.fallback_rate {
+        out.push(format!(
+            "fallback rate of {s} {k} is {:.1}% over {n} requests (threshold {:.1}%)",
+            f * 100.0,
+            th.fallback_rate * 100.0
+        ));
+        row.alert.push(AlertFlag::FallbackRate);
+    }
+    let p = row.parse_miss_rate.unwrap_or(0.0);
+    if row.scope == Scope::Overall && p > th.parse_miss_rate {
+        out.push(format!(
+            "classifier parse misses are {:.1}% over {n} requests (threshold {:.1}%)",
+            p * 100.0,
+            th.parse_miss_rate * 100.0
+        ));
+        row.alert.push(AlertFlag::ParseMissRate);
+    }
+    out
 }
 
 /// The report as a Markdown block (for a CI step summary or a chat message).
-pub fn markdown(r: &MonitorReport) -> anyhow::Result<String> {
+pub fn markdown(r: &MonitorReport) -> String {
     let mut o = format!(
         "### Router monitor: {} requests ({} – {})\n\n",
         r.requests,
@@ -570,10 +636,10 @@ pub fn markdown(r: &MonitorReport) -> anyhow::Result<String> {
     }
     o.push_str(&format!("| {} |\n", HEADERS.join(" | ")));
     o.push_str(&format!("|{}\n", "---|".repeat(HEADERS.len())));
-    for row in rows(r)? {
+    for row in rows(r) {
         o.push_str(&format!("| {} |\n", row.join(" | ")));
     }
-    Ok(o)
+    o
 }
 
 /// Column headings of the text and Markdown tables.
@@ -602,46 +668,32 @@ fn error_bound_text(bound: Option<f64>) -> String {
 }
 
 /// Rows formatted for people.
-pub fn rows(r: &MonitorReport) -> anyhow::Result<Vec<Vec<String>>> {
+pub fn rows(r: &MonitorReport) -> Vec<Vec<String>> {
     use crate::report::text::{ms, pct, usd};
     let rate = |x: Option<f64>| x.map(pct).unwrap_or_else(|| "–".into());
-    let t = &r.table;
-    let s = |c: &str| -> anyhow::Result<&StringChunked> { Ok(t.column(c)?.str()?) };
-    let f = |c: &str| -> anyhow::Result<&Float64Chunked> { Ok(t.column(c)?.f64()?) };
-    let (scope, key, model) = (s("scope")?, s("key")?, s("model")?);
-    let n = t.column("requests")?.u32()?;
-    let bound = f("latency_rel_error")?;
-    let (cost, p50, p95, fb, err, pm, ch) = (
-        f("cost_usd")?,
-        f("p50_latency_ms")?,
-        f("p95_latency_ms")?,
-        f("fallback_rate")?,
-        f("error_rate")?,
-        f("parse_miss_rate")?,
-        f("cache_hit_rate")?,
-    );
-    Ok((0..t.height())
-        .map(|i| {
+    r.rows
+        .iter()
+        .map(|row| {
             vec![
-                scope.get(i).unwrap_or("").to_string(),
-                key.get(i).unwrap_or("").to_string(),
-                model.get(i).unwrap_or("").to_string(),
-                n.get(i).unwrap_or(0).to_string(),
-                if matches!(scope.get(i), Some("model" | "classifier")) {
+                row.scope.as_str().to_string(),
+                row.key.clone(),
+                row.model.clone().unwrap_or_default(),
+                row.requests.to_string(),
+                if row.scope.counts_calls() {
                     "–".into()
                 } else {
-                    usd(cost.get(i))
+                    usd(row.cost_usd)
                 },
-                ms(p50.get(i)),
-                ms(p95.get(i)),
-                error_bound_text(bound.get(i)),
-                rate(fb.get(i)),
-                rate(err.get(i)),
-                rate(pm.get(i)),
-                rate(ch.get(i)),
+                ms(row.p50),
+                ms(row.p95),
+                error_bound_text(row.latency_rel_error),
+                rate(row.fallback_rate),
+                rate(row.error_rate),
+                rate(row.parse_miss_rate),
+                rate(row.cache_hit_rate),
             ]
         })
-        .collect())
+        .collect()
 }
 
 #[cfg(test)]
@@ -725,7 +777,7 @@ mod tests {
         let n = r.table.column("requests").unwrap().u32().unwrap();
         assert_eq!(n.get(0), Some(80));
         // p50 of 100..139 (linear) is 119.5.
-        let rows = rows(&r).unwrap();
+        let rows = rows(&r);
         let cq = rows
             .iter()
             .find(|x| x[0] == "cell" && x[1] == "code.quality")
@@ -872,7 +924,7 @@ mod tests {
                 "math.latency (→ default)"
             ]
         );
-        let rows = rows(&r).unwrap();
+        let rows = rows(&r);
         let ml = rows
             .iter()
             .find(|x| x[0] == "cell" && x[1] == "math.latency (→ default)")
@@ -906,11 +958,7 @@ mod tests {
             r.alerts
         );
         assert_eq!(column(&r, "classifier"), vec!["classifier"]);
-        let row = rows(&r)
-            .unwrap()
-            .into_iter()
-            .find(|x| x[0] == "classifier")
-            .unwrap();
+        let row = rows(&r).into_iter().find(|x| x[0] == "classifier").unwrap();
         assert_eq!(
             (row[3].as_str(), row[4].as_str(), row[9].as_str()),
             ("3", "–", "100.0%")
