@@ -370,84 +370,91 @@ impl Router {
 
     async fn route_input(&self, input: &Input) -> Result<Routed, RouteFailure> {
         let t0 = Instant::now();
-        let prompt: &str = &input.prompt;
-        let classification = self.classify(prompt).await;
+        let classification = self.classify(&input.prompt).await;
         let cell = Cell::new(classification.labels.0, classification.labels.1);
         let cell_listed = self.cfg.table.cells.contains_key(&cell);
         let route = self.cfg.table.route(cell).clone();
-
-        let mut cost = classification.cost_usd;
-        let add = |total: Option<f64>, c: Option<f64>| match (total, c) {
-            (Some(a), Some(b)) => Some(a + b),
-            _ => None,
-        };
-        let req = self.answer_request(&route.primary, input);
-        let (first, _) = self.call(&route.primary, &req).await;
-        let result = match first {
-            Ok(a) => {
-                cost = add(cost, self.cost(&route.primary, &req, &a));
-                Ok(Routed {
-                    answer: a.text,
-                    classification: classification.clone(),
-                    cell_listed,
-                    primary: route.primary.clone(),
-                    routed_to: route.primary.clone(),
-                    fell_back: false,
-                    primary_error: None,
-                    cost_usd: cost,
-                    latency_ms: 0.0,
-                })
-            }
-            Err(e) if e.kind.retryable() && route.fallback.is_some() => {
-                let fb = route.fallback.clone().expect("checked");
-                let req = self.answer_request(&fb, input);
-                match self.call(&fb, &req).await.0 {
-                    Ok(a) => {
-                        cost = add(cost, self.cost(&fb, &req, &a));
-                        Ok(Routed {
-                            answer: a.text,
-                            classification: classification.clone(),
-                            cell_listed,
-                            primary: route.primary.clone(),
-                            routed_to: fb,
-                            fell_back: true,
-                            primary_error: Some(e),
-                            cost_usd: cost,
-                            latency_ms: 0.0,
-                        })
-                    }
-                    Err(e2) => Err(RouteFailure {
-                        classification: classification.clone(),
-                        primary: route.primary.clone(),
-                        model: fb,
-                        error: e2,
-                        fell_back: true,
-                        primary_error: Some(e),
-                    }),
-                }
-            }
-            Err(e) => Err(RouteFailure {
-                classification: classification.clone(),
-                primary: route.primary.clone(),
-                model: route.primary.clone(),
-                error: e,
-                fell_back: false,
-                primary_error: None,
-            }),
-        };
+        let result = self
+            .answer(input, &route, classification)
+            .await
+            .map(|mut r| {
+                r.cell_listed = cell_listed;
+                r
+            });
         let latency_ms = t0.elapsed().as_secs_f64() * 1e3;
         let result = result.map(|mut r| {
             r.latency_ms = latency_ms;
             r
         });
+        self.log(input, cell, cell_listed, &result, latency_ms);
+        result
+    }
+
+    /// Answer on the route's primary, and once on its fallback when the primary fails
+    /// retryably. The answer's `cell_listed` and `latency_ms` are left for the caller to set.
+    async fn answer(
+        &self,
+        input: &Input,
+        route: &crate::config::Route,
+        classification: Classification,
+    ) -> Result<Routed, RouteFailure> {
+        let add = |total: Option<f64>, c: Option<f64>| match (total, c) {
+            (Some(a), Some(b)) => Some(a + b),
+            _ => None,
+        };
+        let answered = |model: &ModelId,
+                        req: &CallRequest,
+                        a: Answer,
+                        primary_error: Option<CallError>| Routed {
+            cost_usd: add(classification.cost_usd, self.cost(model, req, &a)),
+            answer: a.text,
+            classification: classification.clone(),
+            cell_listed: true,
+            primary: route.primary.clone(),
+            routed_to: model.clone(),
+            fell_back: primary_error.is_some(),
+            primary_error,
+            latency_ms: 0.0,
+        };
+        let failed = |model: &ModelId, error, primary_error: Option<CallError>| RouteFailure {
+            classification: classification.clone(),
+            primary: route.primary.clone(),
+            model: model.clone(),
+            error,
+            fell_back: primary_error.is_some(),
+            primary_error,
+        };
+        let req = self.answer_request(&route.primary, input);
+        let e = match self.call(&route.primary, &req).await.0 {
+            Ok(a) => return Ok(answered(&route.primary, &req, a, None)),
+            Err(e) => e,
+        };
+        let Some(fb) = route.fallback.as_ref().filter(|_| e.kind.retryable()) else {
+            return Err(failed(&route.primary, e, None));
+        };
+        let req = self.answer_request(fb, input);
+        match self.call(fb, &req).await.0 {
+            Ok(a) => Ok(answered(fb, &req, a, Some(e))),
+            Err(e2) => Err(failed(fb, e2, Some(e))),
+        }
+    }
+
+    /// Append the request's line to the log, when there is one. The answer matters more than
+    /// its log line: a failed append is reported, not fatal.
+    fn log(
+        &self,
+        input: &Input,
+        cell: Cell,
+        listed: bool,
+        result: &Result<Routed, RouteFailure>,
+        latency_ms: f64,
+    ) {
         if let Some(log) = &self.log {
-            let record = self.record(input, cell, cell_listed, &result, latency_ms);
-            // The answer matters more than its log line: a failed append is reported, not fatal.
+            let record = self.record(input, cell, listed, result, latency_ms);
             if let Err(e) = log.append(&record) {
                 crate::eoutln!("warning: cannot append to {}: {e}", log.path().display());
             }
         }
-        result
     }
 
     fn record(
