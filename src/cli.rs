@@ -171,8 +171,10 @@ pub enum DatasetCommand {
 
 #[derive(Debug, Args)]
 pub struct FromLogArgs {
-    /// The router's log.
-    pub log: PathBuf,
+    /// The router's logs: files or glob patterns (a rotated log's set, several routers' logs),
+    /// read as if concatenated.
+    #[arg(value_name = "LOG", required = true)]
+    pub logs: Vec<PathBuf>,
     /// How many prompts to draw.
     #[arg(long, value_name = "N")]
     pub sample: usize,

@@ -29,7 +29,8 @@ fn route(dir: &std::path::Path, stdin: &str, extra: &[&str]) -> std::process::Ou
         .spawn()
         .unwrap();
     let mut input = child.stdin.take().unwrap();
-    input.write_all(stdin.as_bytes()).unwrap();
+    // A router that refuses its arguments exits before reading: the pipe may be closed.
+    let _ = input.write_all(stdin.as_bytes());
     drop(input);
     child.wait_with_output().unwrap()
 }
@@ -152,6 +153,21 @@ fn a_log_rotated_by_size_or_day_is_read_by_monitor_as_one_set() {
     let set = monitor_csv(d, &["logs/routes*.jsonl"]);
     assert_eq!(set, monitor_csv(d, &["all.jsonl"]));
     assert!(set.contains("overall,all,,40,"), "{set}");
+    // dataset from-log reads the set too: every distinct request once.
+    let o = run_in(
+        d,
+        &[
+            "dataset",
+            "from-log",
+            "logs/routes*.jsonl",
+            "--sample",
+            "100",
+            "-o",
+            "next.jsonl",
+        ],
+    );
+    ok(&o);
+    assert_eq!(read_jsonl(&d.join("next.jsonl")).len(), 40);
     // Daily: the file of today's UTC date.
     ok(&route(
         d,
