@@ -35,7 +35,7 @@ pub fn monitor(a: MonitorArgs) -> anyhow::Result<u8> {
         error_rate: a.error_alert,
         min_requests: a.min_requests,
     };
-    let r = agg.finish(&th, skipped)?;
+    let r = agg.finish(&th)?;
     match a.format {
         MonitorFormat::Csv => out!("{}", String::from_utf8(frame_to_csv(&r.table)?)?),
         MonitorFormat::Markdown => out!("{}", monitor::markdown(&r)),

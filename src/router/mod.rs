@@ -2,8 +2,8 @@
 //! primary, and once on its same-tier fallback when the primary fails retryably (5xx, timeout,
 //! connection failure; never on other 4xx). It reads the same `routes.toml` the benchmark writes.
 
-pub mod cache;
-pub mod from_log;
+pub(crate) mod cache;
+pub(crate) mod from_log;
 pub mod log;
 pub mod monitor;
 
@@ -20,7 +20,7 @@ use crate::dataset::Message;
 use crate::provider::meter;
 use crate::provider::{self, Answer, CallError, CallRequest, ErrorKind, Provider, Purpose};
 
-pub use cache::ClassificationCache;
+use cache::ClassificationCache;
 pub use log::{RouteLog, RouteRecord};
 
 /// Default time to live of a cached classification.

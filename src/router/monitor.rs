@@ -11,11 +11,12 @@ use polars::prelude::*;
 
 use crate::base::types::{Cell, ModelId};
 use crate::provider::ErrorKind;
+#[cfg(test)]
 use crate::router::RouteRecord;
 
 pub mod latency;
-pub mod line;
-pub mod logs;
+pub(crate) mod line;
+pub(crate) mod logs;
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -25,7 +26,7 @@ use line::LogLine;
 
 /// Alert thresholds.
 #[derive(Debug, Clone)]
-pub struct Thresholds {
+pub(crate) struct Thresholds {
     /// A cell or provider whose primary needs the fallback more often than this alerts.
     pub fallback_rate: f64,
     /// Classifier replies that do not parse more often than this alert.
@@ -48,7 +49,7 @@ impl Default for Thresholds {
     }
 }
 
-pub struct MonitorReport {
+pub(crate) struct MonitorReport {
     pub requests: usize,
     /// Long format: one row per scope (`overall`, `cell`, `provider`, `model`, `cell_model`)
     /// and key. `model` rows count calls (a primary's and a fallback's), not requests, and
@@ -57,15 +58,13 @@ pub struct MonitorReport {
     /// The same rows, typed (the text and Markdown tables are written from them).
     pub rows: Vec<Row>,
     pub alerts: Vec<String>,
-    /// Log lines skipped because they did not parse, and records outside the window.
-    pub skipped_lines: usize,
     pub first_ts: Option<String>,
     pub last_ts: Option<String>,
 }
 
 /// What a row of the monitor table counts (the CSV's `scope` column).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Scope {
+pub(crate) enum Scope {
     /// Every request (`key` is `all`).
     Overall,
     /// The requests of one cell.
@@ -120,8 +119,9 @@ impl AlertFlag {
     }
 }
 
-/// Column names of the monitor CSV, in order.
-pub const COLUMNS: &[&str] = &[
+/// Column names of the monitor CSV, in order (a unit test holds the frame to them).
+#[cfg(test)]
+pub(crate) const COLUMNS: &[&str] = &[
     "scope",
     "key",
     "model",
@@ -144,15 +144,15 @@ fn ts_ms(ts: &str) -> Option<i64> {
 }
 
 /// Aggregate the records logged at or after `since_ms` (a convenience over [`Aggregate`]).
-pub fn monitor(
+#[cfg(test)]
+pub(crate) fn monitor(
     records: &[RouteRecord],
     since_ms: Option<i64>,
     th: &Thresholds,
-    skipped_lines: usize,
 ) -> PolarsResult<MonitorReport> {
     let mut agg = Aggregate::new(since_ms);
     records.iter().for_each(|r| agg.add(r));
-    agg.finish(th, skipped_lines)
+    agg.finish(th)
 }
 
 /// Counts, sums and latencies of one group (overall, a cell, a provider, a cell × model).
@@ -209,7 +209,7 @@ fn group<'m>(map: &'m mut BTreeMap<String, Group>, key: &str) -> &'m mut Group {
 
 /// One row of the monitor table (see [`COLUMNS`]).
 #[derive(Debug, Clone)]
-pub struct Row {
+pub(crate) struct Row {
     scope: Scope,
     key: String,
     model: Option<String>,
@@ -233,7 +233,7 @@ pub struct Row {
 /// can come from several logs one after another; the figures are those of the logs
 /// concatenated.
 #[derive(Debug, Clone)]
-pub struct Aggregate {
+pub(crate) struct Aggregate {
     since_ms: Option<i64>,
     overall: Group,
     cells: BTreeMap<String, Group>,
@@ -275,6 +275,7 @@ impl Aggregate {
 
     /// Count one record (ignored when it is older than the window or its time does not parse
     /// while a window is set).
+    #[cfg(test)]
     pub fn add(&mut self, r: &RouteRecord) {
         self.add_line(&LogLine::from(r));
     }
@@ -344,7 +345,7 @@ impl Aggregate {
 
     /// The report: the table in its stable order (overall, cells, providers, models, the
     /// classifier, cell × model, each sorted by key), and the alerts.
-    pub fn finish(self, th: &Thresholds, skipped_lines: usize) -> PolarsResult<MonitorReport> {
+    pub fn finish(self, th: &Thresholds) -> PolarsResult<MonitorReport> {
         let mut rows = vec![self.overall.row(Scope::Overall, "all", None)];
         rows.extend(self.cells.iter().map(|(k, g)| g.row(Scope::Cell, k, None)));
         rows.extend(
@@ -378,7 +379,6 @@ impl Aggregate {
             table: frame(&rows)?,
             rows,
             alerts,
-            skipped_lines,
             first_ts: self.first_ts,
             last_ts: self.last_ts,
         })
@@ -457,13 +457,9 @@ fn frame(rows: &[Row]) -> PolarsResult<DataFrame> {
     )
 }
 
-/// The cell a record was routed for, as the classifier produced it: `task.priority`, with
-/// ` (→ default)` when the table does not list it and `[default]` answered.
-pub fn cell_key(r: &RouteRecord) -> String {
-    cell_key_of(&LogLine::from(r)).into_owned()
-}
-
-/// [`cell_key`] of a log line, borrowed from it for a listed cell.
+/// The cell a line was routed for, as the classifier produced it: `task.priority`, with
+/// ` (→ default)` when the table does not list it and `[default]` answered; borrowed from the
+/// line for a listed cell.
 fn cell_key_of<'l>(r: &'l LogLine) -> Cow<'l, str> {
     if r.cell != "default" {
         return Cow::Borrowed(&r.cell);
@@ -476,7 +472,7 @@ fn cell_key_of<'l>(r: &'l LogLine) -> Cow<'l, str> {
 
 /// Calls and failed calls of one group, with the failures by error kind.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct CallCounts {
+pub(crate) struct CallCounts {
     pub calls: usize,
     pub failed: usize,
     /// Failures by kind (`unknown` when an older log did not record the primary's kind).
@@ -619,7 +615,7 @@ fn rate_alerts(row: &mut Row, th: &Thresholds) -> Vec<String> {
 }
 
 /// The report as a Markdown block (for a CI step summary or a chat message).
-pub fn markdown(r: &MonitorReport) -> String {
+pub(crate) fn markdown(r: &MonitorReport) -> String {
     let mut o = format!(
         "### Router monitor: {} requests ({} – {})\n\n",
         r.requests,
@@ -643,7 +639,7 @@ pub fn markdown(r: &MonitorReport) -> String {
 }
 
 /// Column headings of the text and Markdown tables.
-pub const HEADERS: &[&str] = &[
+pub(crate) const HEADERS: &[&str] = &[
     "scope",
     "key",
     "model",
@@ -668,7 +664,7 @@ fn error_bound_text(bound: Option<f64>) -> String {
 }
 
 /// Rows formatted for people.
-pub fn rows(r: &MonitorReport) -> Vec<Vec<String>> {
+pub(crate) fn rows(r: &MonitorReport) -> Vec<Vec<String>> {
     use crate::report::text::{ms, pct, usd};
     let rate = |x: Option<f64>| x.map(pct).unwrap_or_else(|| "–".into());
     r.rows
@@ -699,6 +695,18 @@ pub fn rows(r: &MonitorReport) -> Vec<Vec<String>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_frame_has_the_documented_columns() {
+        let r = monitor(&[], None, &Thresholds::default()).unwrap();
+        let names: Vec<&str> = r
+            .table
+            .get_column_names()
+            .iter()
+            .map(|c| c.as_str())
+            .collect();
+        assert_eq!(names, COLUMNS);
+    }
 
     fn rec(
         ts: &str,
@@ -752,7 +760,7 @@ mod tests {
                 50.0,
             ));
         }
-        let r = monitor(&rs, None, &Thresholds::default(), 0).unwrap();
+        let r = monitor(&rs, None, &Thresholds::default()).unwrap();
         assert_eq!(r.requests, 80);
         let fallback: Vec<&String> = r
             .alerts
@@ -832,7 +840,7 @@ mod tests {
             "quality",
             ErrorKind::QuotaExhausted,
         ));
-        let r = monitor(&rs, None, &Thresholds::default(), 0).unwrap();
+        let r = monitor(&rs, None, &Thresholds::default()).unwrap();
         assert!(
             r.alerts
                 .iter()
@@ -876,7 +884,7 @@ mod tests {
         for _ in 0..4 {
             rs.push(failed("code.quality", "code", "quality", ErrorKind::Server));
         }
-        let r = monitor(&rs, None, &Thresholds::default(), 0).unwrap();
+        let r = monitor(&rs, None, &Thresholds::default()).unwrap();
         for scope in ["cell code.quality", "model openai/gpt", "provider openai"] {
             assert!(
                 r.alerts.iter().any(|a| a
@@ -886,7 +894,7 @@ mod tests {
                 r.alerts
             );
         }
-        let quiet = monitor(&rs[..19], None, &Thresholds::default(), 0).unwrap();
+        let quiet = monitor(&rs[..19], None, &Thresholds::default()).unwrap();
         assert!(
             quiet.alerts.is_empty(),
             "under min_requests: {:?}",
@@ -915,7 +923,7 @@ mod tests {
                 ..rec("2026-11-20T10:00:00Z", "default", "b/y", "b/y", false, 5.0)
             });
         }
-        let r = monitor(&rs, None, &Thresholds::default(), 0).unwrap();
+        let r = monitor(&rs, None, &Thresholds::default()).unwrap();
         assert_eq!(
             column(&r, "cell"),
             vec![
@@ -949,7 +957,7 @@ mod tests {
                 )
             })
             .collect();
-        let r = monitor(&rs, None, &Thresholds::default(), 0).unwrap();
+        let r = monitor(&rs, None, &Thresholds::default()).unwrap();
         assert!(
             r.alerts
                 .iter()
@@ -979,7 +987,6 @@ mod tests {
                 min_requests: 1,
                 ..Thresholds::default()
             },
-            0,
         )
         .unwrap();
         assert_eq!(r.requests, 1);

@@ -14,7 +14,7 @@
 use hdrhistogram::Histogram;
 
 /// Latencies a group holds one by one before it switches to the histogram.
-pub const EXACT_UP_TO: usize = 1024;
+pub(crate) const EXACT_UP_TO: usize = 1024;
 
 /// Significant decimal digits the histogram keeps.
 const SIGNIFICANT_DIGITS: u8 = 3;
@@ -29,7 +29,7 @@ const MAX_US: u64 = 1 << 50;
 
 /// Latencies of one group, in milliseconds.
 #[derive(Debug, Clone)]
-pub enum Latencies {
+pub(crate) enum Latencies {
     /// Up to [`EXACT_UP_TO`] values, in the order recorded.
     Exact(Vec<f64>),
     /// Every value, in microseconds (a bucket counts up to 2^32 − 1 values, then saturates).
@@ -80,6 +80,7 @@ impl Latencies {
     }
 
     /// True once the group answers from the histogram (within [`RELATIVE_ERROR`]).
+    #[cfg(test)]
     pub fn is_estimate(&self) -> bool {
         matches!(self, Latencies::Sketch(_))
     }

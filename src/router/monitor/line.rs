@@ -18,8 +18,8 @@ pub struct LogLine<'a> {
     #[serde(borrow)]
     pub ts: Cow<'a, str>,
     /// Required as in the log; not counted.
-    #[serde(borrow)]
-    pub prompt_sha256: Cow<'a, str>,
+    #[serde(borrow, rename = "prompt_sha256")]
+    pub _prompt_sha256: Cow<'a, str>,
     #[serde(borrow)]
     pub task: Cow<'a, str>,
     #[serde(borrow)]
@@ -48,7 +48,7 @@ impl<'a> From<&'a RouteRecord> for LogLine<'a> {
     fn from(r: &'a RouteRecord) -> Self {
         LogLine {
             ts: Cow::Borrowed(&r.ts),
-            prompt_sha256: Cow::Borrowed(&r.prompt_sha256),
+            _prompt_sha256: Cow::Borrowed(&r.prompt_sha256),
             task: Cow::Borrowed(&r.task),
             priority: Cow::Borrowed(&r.priority),
             cell: Cow::Borrowed(&r.cell),
