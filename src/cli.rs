@@ -94,7 +94,8 @@ pub struct RouteArgs {
     /// The routes file.
     #[arg(long, value_name = "FILE", default_value = "routes.toml")]
     pub routes: PathBuf,
-    /// Stdin lines are JSON objects {"id": …, "prompt": …}.
+    /// Stdin lines are JSON objects {"id": …, "prompt": …} or chat requests
+    /// {"id": …, "messages": [{"role", "content"}, …]} (docs/router.md).
     #[arg(long)]
     pub jsonl: bool,
     /// Print one JSON object per prompt: answer, labels, route, fallback, cost, latency.
