@@ -44,11 +44,18 @@ def mt_priority(task, turn, prompt):
     return "default"
 
 
-def turn2_prompt(q1, a1, q2):
-    return (
-        "Continue this conversation: reply as the assistant to the last user message.\n\n"
-        f"User: {q1}\n\nAssistant: {a1}\n\nUser: {q2}"
-    )
+def canonical(messages):
+    """The canonical conversation routecal hashes (docs/chat-items.md): compact JSON, keys
+    sorted, non-ASCII as is."""
+    return json.dumps(messages, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+
+
+def turn2_messages(q1, a1, q2):
+    return [
+        {"role": "user", "content": q1},
+        {"role": "assistant", "content": a1},
+        {"role": "user", "content": q2},
+    ]
 
 
 def build_mtbench(src, out):
@@ -62,18 +69,19 @@ def build_mtbench(src, out):
         ref = per_model["gpt-4-1106-preview"]
         task = MT_TASK[ref["category"]]
         q1, q2 = ref["turns"]
-        # Turn 2 carries the turn-1 exchange; the assistant's part is GPT-4-1106's turn-1 answer.
-        prompts = [q1, turn2_prompt(q1, ref["answers"][0], q2)]
-        for turn, prompt in enumerate(prompts, start=1):
-            items.append({
-                "id": f"mt{qid}-t{turn}",
-                "prompt": prompt,
+        # Turn 2 is the real conversation: turn 1, GPT-4-1106's turn-1 answer, then turn 2.
+        inputs = [("prompt", q1), ("messages", turn2_messages(q1, ref["answers"][0], q2))]
+        for turn, (field, value) in enumerate(inputs, start=1):
+            prompt = value if field == "prompt" else canonical(value)
+            item = {"id": f"mt{qid}-t{turn}", field: value}
+            item.update({
                 "task_type": task,
-                "priority": mt_priority(task, turn, prompt),
+                "priority": mt_priority(task, turn, value if field == "prompt" else q2),
                 "grader": {"kind": "recorded"},
                 "max_tokens": 1024,
                 "meta": {"source": "mt-bench", "question_id": qid, "category": ref["category"], "turn": turn},
             })
+            items.append(item)
             for model in sorted(per_model):
                 r = per_model[model]
                 score = float(r["judge_scores"][turn - 1])
@@ -91,6 +99,13 @@ def build_mtbench(src, out):
     os.makedirs(d, exist_ok=True)
     write_jsonl(os.path.join(d, "dataset.jsonl"), items)
     write_jsonl(os.path.join(d, "recording.jsonl"), recording)
+    # The figures of the source data, per model and turn (mean judge score / 10): the dataset
+    # README lists them and tests/cases/offline_suites.rs checks a run against them.
+    for model in sorted(MT_MODEL):
+        per_turn = [[float(r["judge_scores"][t]) for r in rows if r["model"] == model] for t in (0, 1)]
+        means = [sum(x) / len(x) / 10.0 for x in per_turn]
+        both = sum(sum(x) for x in per_turn) / sum(len(x) for x in per_turn) / 10.0
+        print(f"{MT_MODEL[model]}: turn 1 {means[0]:.4f}, turn 2 {means[1]:.4f}, both {both:.4f}")
     return items, recording
 
 

@@ -99,7 +99,8 @@ pub struct RouteArgs {
     /// The routes file.
     #[arg(long, value_name = "FILE", default_value = "routes.toml")]
     pub routes: PathBuf,
-    /// Stdin lines are JSON objects {"id": …, "prompt": …}.
+    /// Stdin lines are JSON objects {"id": …, "prompt": …} or chat requests
+    /// {"id": …, "messages": [{"role", "content"}, …]} (docs/router.md).
     #[arg(long)]
     pub jsonl: bool,
     /// Print one JSON object per prompt: answer, labels, route, fallback, cost, latency.
@@ -111,6 +112,11 @@ pub struct RouteArgs {
     /// Also write each prompt into the log (for `dataset from-log`).
     #[arg(long)]
     pub log_prompts: bool,
+    /// Split the log into files: `daily` (one file a UTC day, `routes-2026-11-30.jsonl`) or a
+    /// size such as `100MiB` (full files renamed with the time of the rotation); read the set
+    /// with `monitor 'routes*.jsonl'` (docs/router-log.md).
+    #[arg(long, value_name = "daily|SIZE", requires = "log")]
+    pub log_rotate: Option<crate::router::log::Rotation>,
     /// The classification cache file [default: ~/.cache/routecal/classifications.jsonl].
     #[arg(long, value_name = "FILE", conflicts_with = "no_cache")]
     pub cache: Option<PathBuf>,
@@ -171,8 +177,10 @@ pub enum DatasetCommand {
 
 #[derive(Debug, Args)]
 pub struct FromLogArgs {
-    /// The router's log.
-    pub log: PathBuf,
+    /// The router's logs: files or glob patterns (a rotated log's set, several routers' logs),
+    /// read as if concatenated.
+    #[arg(value_name = "LOG", required = true)]
+    pub logs: Vec<PathBuf>,
     /// How many prompts to draw.
     #[arg(long, value_name = "N")]
     pub sample: usize,

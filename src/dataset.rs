@@ -18,7 +18,8 @@ pub const MAX_LINE_BYTES: usize = 16 << 20;
 const MAX_REPORTED_ERRORS: usize = 20;
 
 /// Who speaks a turn of a chat item (OpenAI-style roles).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Role {
     System,
     User,
@@ -54,6 +55,49 @@ pub fn canonical_messages(messages: &[Message]) -> String {
     Value::Array(turns).to_string()
 }
 
+/// The conversation a model is sent once a system prompt from `routes.toml` is applied:
+/// `system` goes first unless the conversation already opens with its own system turn (the
+/// item's own wins). A `prompt` item becomes `[system, user]`. With no `system`, the item is
+/// sent as it is: `None` for a `prompt` item, its own turns for a chat item.
+pub fn with_system(
+    prompt: &Arc<str>,
+    messages: Option<&Arc<[Message]>>,
+    system: Option<&Arc<str>>,
+) -> Option<Arc<[Message]>> {
+    let Some(system) = system else {
+        return messages.cloned();
+    };
+    let system_turn = Message {
+        role: Role::System,
+        content: system.clone(),
+    };
+    match messages {
+        Some(turns) if turns.first().is_some_and(|m| m.role == Role::System) => Some(turns.clone()),
+        Some(turns) => Some(
+            std::iter::once(system_turn)
+                .chain(turns.iter().cloned())
+                .collect(),
+        ),
+        None => Some(Arc::from(vec![
+            system_turn,
+            Message {
+                role: Role::User,
+                content: prompt.clone(),
+            },
+        ])),
+    }
+}
+
+/// The text of every turn, one after the other (a line between turns): what token estimates
+/// of a conversation count.
+pub fn turns_text(messages: &[Message]) -> String {
+    messages
+        .iter()
+        .map(|m| &*m.content)
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 #[derive(Debug, Clone)]
 pub struct Item {
     pub id: String,
@@ -77,14 +121,15 @@ impl Item {
     /// for token estimates.
     pub fn input_text(&self) -> std::borrow::Cow<'_, str> {
         match &self.messages {
-            Some(turns) => turns
-                .iter()
-                .map(|m| &*m.content)
-                .collect::<Vec<_>>()
-                .join("\n")
-                .into(),
+            Some(turns) => turns_text(turns).into(),
             None => std::borrow::Cow::Borrowed(&self.prompt),
         }
+    }
+
+    /// The conversation sent to a model whose system prompt (from `routes.toml`) is `system`;
+    /// see [`with_system`].
+    pub fn conversation(&self, system: Option<&Arc<str>>) -> Option<Arc<[Message]>> {
+        with_system(&self.prompt, self.messages.as_ref(), system)
     }
 }
 
@@ -242,7 +287,7 @@ impl Dataset {
     }
 }
 
-type FieldError = (Option<String>, String);
+pub(crate) type FieldError = (Option<String>, String);
 
 fn parse_item(text: &str, line: usize) -> Result<Item, FieldError> {
     let v: Value = parse_strict(text).map_err(|e| match &e {
@@ -344,8 +389,9 @@ fn parse_item(text: &str, line: usize) -> Result<Item, FieldError> {
 
 /// Check a chat item's `messages`: a non-empty array of `{"role", "content"}` objects, roles
 /// `system` (only as the first turn), `user` and `assistant`, non-blank text, the last turn
-/// from the user. Errors name the field as `messages[i].role` (0-based).
-fn parse_messages(v: &Value) -> Result<Vec<Message>, FieldError> {
+/// from the user. Errors name the field as `messages[i].role` (0-based). `route --jsonl` checks
+/// chat requests with it too.
+pub(crate) fn parse_messages(v: &Value) -> Result<Vec<Message>, FieldError> {
     let turns = match v {
         Value::Array(a) if !a.is_empty() => a,
         Value::Array(_) => return Err((Some("messages".into()), "must not be empty".into())),

@@ -352,11 +352,14 @@ impl JudgePhase<'_> {
             if judged.contains(key) {
                 continue;
             }
+            // The judge reads the conversation the candidate answered (system prompt included).
+            let item = &ds.items[idx];
+            let conversation = item.conversation(self.cfg.system.for_model(&row.model));
             let prompt = judge::render(
                 &jc.prompt_template,
                 rubric,
                 reference.as_deref(),
-                &ds.items[idx].prompt,
+                &judge::question(&item.prompt, conversation.as_deref()),
                 answer,
             );
             pending.push(Pending {

@@ -469,7 +469,7 @@ fn to_row(fin: Finished, cfg: &Config) -> JournalRow {
     };
     match outcome {
         Ok(a) => {
-            let tokens = meter::answer_tokens(&req.prompt, &a);
+            let tokens = meter::answer_tokens(&req.input_text(), &a);
             let (cost, source) = meter::cost(cfg.model(&req.model), &tokens, a.cost);
             meter::record_usage(&mut row, &a);
             let (latency, lsrc) = match a.latency {

@@ -97,7 +97,6 @@ pub fn build_where(
     let candidates: Vec<&crate::config::Model> = cfg.candidates().collect();
 
     for (idx, item) in ds.items.iter().enumerate() {
-        let item_input = tokens::estimate(&item.input_text());
         let max_tokens = item.max_tokens.unwrap_or(cfg.defaults.max_tokens);
         for repeat in 0..repeats {
             for c in classifiers.iter().filter(|c| keep(idx, c)) {
@@ -141,6 +140,12 @@ pub fn build_where(
                     skipped += 1;
                     continue;
                 }
+                // The conversation this model is sent: the item with its system prompt.
+                let messages = item.conversation(cfg.system.for_model(&m.id));
+                let item_input = tokens::estimate(&match &messages {
+                    Some(turns) => crate::dataset::turns_text(turns).into(),
+                    None => item.input_text(),
+                });
                 let est_out = EXPECTED_OUTPUT_TOKENS.min(max_tokens as u64);
                 let e = stats
                     .entry((CallKind::Candidate, m.id.clone()))
@@ -155,7 +160,7 @@ pub fn build_where(
                         model: m.id.clone(),
                         wire_name: Arc::from(m.wire_name.as_str()),
                         prompt: item.prompt.clone(),
-                        messages: item.messages.clone(),
+                        messages,
                         max_tokens,
                         temperature: cfg.defaults.temperature,
                         purpose: Purpose::Candidate,

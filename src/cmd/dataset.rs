@@ -4,14 +4,19 @@ use crate::base::error::UsageError;
 use crate::cli::FromLogArgs;
 use crate::router::from_log::{self, DEFAULT_RUBRIC};
 use crate::router::log;
+use crate::router::monitor::logs;
 
 pub fn from_log(a: FromLogArgs) -> anyhow::Result<u8> {
-    let (records, skipped) = log::read(&a.log).map_err(|e| {
-        UsageError(format!(
-            "cannot read the route log {}: {e}",
-            a.log.display()
-        ))
-    })?;
+    let paths = logs::expand(&a.logs).map_err(|e| UsageError(e.to_string()))?;
+    let (mut records, mut skipped) = (Vec::new(), 0);
+    for path in &paths {
+        let (r, s) = log::read(path).map_err(|e| {
+            UsageError(format!("cannot read the route log {}: {e}", path.display()))
+        })?;
+        records.extend(r);
+        skipped += s;
+    }
+    let names: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
     let s = from_log::sample(
         &records,
         a.sample,
@@ -21,7 +26,7 @@ pub fn from_log(a: FromLogArgs) -> anyhow::Result<u8> {
     if s.items.is_empty() {
         return Err(UsageError(format!(
             "{} holds no logged prompts ({} requests without one): route with --log-prompts to collect them",
-            a.log.display(),
+            names.join(", "),
             s.without_prompt
         ))
         .into());

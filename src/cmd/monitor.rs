@@ -6,6 +6,10 @@ use crate::cli::{MonitorArgs, MonitorFormat};
 use crate::report::{frame_to_csv, text};
 use crate::router::monitor::{self, Thresholds, logs};
 
+/// Exit code when the logs hold no request to judge by (empty, no line that parses, or none in
+/// the `--since` window): not healthy, not an alert, not a usage error.
+pub const NO_REQUESTS: u8 = 4;
+
 pub fn monitor(a: MonitorArgs) -> anyhow::Result<u8> {
     let since_ms = a
         .since
@@ -18,16 +22,23 @@ pub fn monitor(a: MonitorArgs) -> anyhow::Result<u8> {
         skipped_per_file.push((path, n));
     }
     let skipped: usize = skipped_per_file.iter().map(|(_, n)| n).sum();
+    if agg.requests() == 0 {
+        eoutln!(
+            "{}",
+            no_requests_message(&paths, skipped, a.since.is_some())
+        );
+        return Ok(NO_REQUESTS);
+    }
     let th = Thresholds {
         fallback_rate: a.fallback_alert,
         parse_miss_rate: a.parse_miss_alert,
         error_rate: a.error_alert,
         min_requests: a.min_requests,
     };
-    let r = agg.finish(&th, skipped)?;
+    let r = agg.finish(&th)?;
     match a.format {
         MonitorFormat::Csv => out!("{}", String::from_utf8(frame_to_csv(&r.table)?)?),
-        MonitorFormat::Markdown => out!("{}", monitor::markdown(&r)?),
+        MonitorFormat::Markdown => out!("{}", monitor::markdown(&r)),
         MonitorFormat::Text => {
             outln!(
                 "{} requests ({} – {})",
@@ -35,25 +46,7 @@ pub fn monitor(a: MonitorArgs) -> anyhow::Result<u8> {
                 r.first_ts.as_deref().unwrap_or("–"),
                 r.last_ts.as_deref().unwrap_or("–")
             );
-            out!(
-                "{}",
-                text::table(
-                    &[
-                        "scope",
-                        "key",
-                        "model",
-                        "requests",
-                        "cost",
-                        "p50",
-                        "p95",
-                        "fallback",
-                        "errors",
-                        "parse misses",
-                        "cache hits"
-                    ],
-                    &monitor::rows(&r)?
-                )
-            );
+            out!("{}", text::table(monitor::HEADERS, &monitor::rows(&r)));
             for alert in &r.alerts {
                 outln!("ALERT: {alert}");
             }
@@ -70,4 +63,22 @@ pub fn monitor(a: MonitorArgs) -> anyhow::Result<u8> {
     } else {
         exit::TABLE_CHANGED
     })
+}
+
+/// Why no request was counted, naming the logs.
+fn no_requests_message(paths: &[std::path::PathBuf], skipped: usize, since: bool) -> String {
+    let names: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
+    let why = match (skipped > 0, since) {
+        (true, false) => format!("none of its {skipped} lines parsed as a route-log line"),
+        (true, true) => format!(
+            "{skipped} lines did not parse as route-log lines and no other is in the --since window"
+        ),
+        (false, true) => "no request was logged in the --since window".to_string(),
+        (false, false) => "the logs are empty".to_string(),
+    };
+    format!(
+        "error: no request to monitor in {}: {why}; is the router writing its log (route --log)? \
+         (exit {NO_REQUESTS})",
+        names.join(", ")
+    )
 }

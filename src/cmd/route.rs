@@ -31,7 +31,12 @@ struct Input {
     line: Option<usize>,
     id: Option<String>,
     prompt: String,
+    /// A chat request's turns (`prompt` is then its last user message).
+    messages: Option<Turns>,
 }
+
+/// A chat request's turns.
+type Turns = std::sync::Arc<[crate::dataset::Message]>;
 
 /// A stdin line that is not a prompt: its number and why.
 struct BadLine {
@@ -62,18 +67,16 @@ fn parse_line(line: usize, raw: Line, jsonl: bool) -> Option<Result<Input, BadLi
             line: Some(line),
             id: None,
             prompt: text.to_string(),
+            messages: None,
         }));
     }
     let v = match crate::base::jsonl::parse_strict(text) {
         Ok(v) => v,
         Err(e) => return bad(e.to_string()),
     };
-    let Some(prompt) = v
-        .get("prompt")
-        .and_then(|p| p.as_str())
-        .filter(|p| !p.trim().is_empty())
-    else {
-        return bad("prompt: missing or empty".into());
+    let (prompt, messages) = match request_text(&v) {
+        Ok(x) => x,
+        Err(message) => return bad(message),
     };
     let id = v.get("id").map(|x| {
         x.as_str()
@@ -83,8 +86,32 @@ fn parse_line(line: usize, raw: Line, jsonl: bool) -> Option<Result<Input, BadLi
     Some(Ok(Input {
         line: Some(line),
         id,
-        prompt: prompt.to_string(),
+        prompt,
+        messages,
     }))
+}
+
+/// A `--jsonl` line's prompt, or its chat request (`messages`, checked as a dataset item's,
+/// with the last user message as the prompt); the error names the field.
+fn request_text(v: &serde_json::Value) -> Result<(String, Option<Turns>), String> {
+    match (v.get("prompt"), v.get("messages")) {
+        (Some(_), Some(_)) => Err("messages: give either prompt or messages, not both".into()),
+        (None, Some(m)) => {
+            let turns = crate::dataset::parse_messages(m).map_err(|(field, message)| {
+                format!("{}: {message}", field.as_deref().unwrap_or("messages"))
+            })?;
+            let last = turns
+                .last()
+                .expect("validated: not empty")
+                .content
+                .to_string();
+            Ok((last, Some(turns.into())))
+        }
+        (p, None) => match p.and_then(|p| p.as_str()).filter(|p| !p.trim().is_empty()) {
+            Some(p) => Ok((p.to_string(), None)),
+            None => Err("prompt: missing or empty (or give messages)".into()),
+        },
+    }
 }
 
 /// Read stdin on a thread, one bounded line at a time, into `tx`; ends at EOF, on a read error
@@ -227,7 +254,10 @@ async fn stream_stdin(
             }
             msg = rx.recv(), if open && inflight.len() < concurrency => match msg {
                 Some(Ok(input)) => inflight.push(async move {
-                    let result = router.route(&input.prompt).await;
+                    let result = match &input.messages {
+                        Some(turns) => router.route_chat(turns.clone()).await,
+                        None => router.route(&input.prompt).await,
+                    };
                     (input, result)
                 }),
                 Some(Err(bad)) => out.bad_line(&bad)?,
@@ -254,6 +284,7 @@ pub fn route(a: RouteArgs) -> anyhow::Result<u8> {
         },
         cache_ttl: a.cache_ttl,
         log_path: a.log.clone(),
+        log_rotation: a.log_rotate.unwrap_or_default(),
         log_prompts: a.log_prompts,
         classifier: a.classifier.clone(),
     };
@@ -272,6 +303,7 @@ pub fn route(a: RouteArgs) -> anyhow::Result<u8> {
                 line: None,
                 id: None,
                 prompt: p.to_string(),
+                messages: None,
             };
             let result = rt.block_on(router.route(p));
             out.answer(&input, &result)?;

@@ -14,6 +14,7 @@ mod policy;
 pub mod prices;
 mod raw;
 pub mod routes_file;
+pub mod system;
 mod table;
 #[cfg(test)]
 mod tests;
@@ -57,6 +58,8 @@ pub struct Config {
     pub models: BTreeMap<ModelId, Model>,
     pub table: RouteTable,
     pub policy: PolicyConfig,
+    /// `[run] system` and the models' own system prompts.
+    pub system: system::SystemPrompts,
     pub warnings: Vec<Warning>,
 }
 
@@ -152,6 +155,7 @@ impl Config {
 /// with several mistakes lists them all. `None` when a section the config cannot do without
 /// (the classifier's model, `[default]`) is invalid.
 fn build(raw: RawFile, pricing: &Pricing, ck: &mut Check) -> Option<Config> {
+    let system = system::build(&raw.run, &raw.endpoints, &raw.models, ck);
     let endpoints = endpoints::build(raw.endpoints, ck);
     let models = models::build(raw.models, &endpoints, pricing, ck);
     let classifier = calls::classifier(raw.classifier, &models, ck);
@@ -170,6 +174,7 @@ fn build(raw: RawFile, pricing: &Pricing, ck: &mut Check) -> Option<Config> {
         models,
         table: table?,
         policy: raw.policy,
+        system,
         warnings: std::mem::take(&mut ck.warnings),
     })
 }

@@ -57,6 +57,7 @@ pub(super) struct RawRun {
     pub(super) max_tokens: Option<u32>,
     pub(super) repeats: Option<u32>,
     pub(super) adaptive: Option<bool>,
+    pub(super) system: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -101,6 +102,7 @@ pub(super) struct RawModel {
     pub(super) wire_name: Option<String>,
     pub(super) latency_model: Option<LatencyModel>,
     pub(super) sim: Option<RawSimProfile>,
+    pub(super) system: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -107,6 +107,214 @@ fn gerr(field: &str, message: impl Into<String>) -> GraderError {
     }
 }
 
+/// The `kind` of a grader object in a dataset line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum GraderKind {
+    Exact,
+    Contains,
+    Regex,
+    Numeric,
+    Choice,
+    Recorded,
+    JsonFields,
+    Judge,
+}
+
+/// Every kind, in the order error messages list them.
+const GRADER_KINDS: [GraderKind; 8] = [
+    GraderKind::Exact,
+    GraderKind::Contains,
+    GraderKind::Regex,
+    GraderKind::Numeric,
+    GraderKind::Choice,
+    GraderKind::JsonFields,
+    GraderKind::Judge,
+    GraderKind::Recorded,
+];
+
+impl GraderKind {
+    fn as_str(self) -> &'static str {
+        match self {
+            GraderKind::Exact => "exact",
+            GraderKind::Contains => "contains",
+            GraderKind::Regex => "regex",
+            GraderKind::Numeric => "numeric",
+            GraderKind::Choice => "choice",
+            GraderKind::Recorded => "recorded",
+            GraderKind::JsonFields => "json_fields",
+            GraderKind::Judge => "judge",
+        }
+    }
+
+    /// The fields a grader object of this kind may have.
+    fn fields(self) -> &'static [&'static str] {
+        match self {
+            GraderKind::Exact => &["kind", "expected", "case_sensitive"],
+            GraderKind::Contains => &["kind", "any", "all", "case_sensitive"],
+            GraderKind::Regex => &["kind", "pattern"],
+            GraderKind::Numeric => &["kind", "expected", "tolerance"],
+            GraderKind::Choice => &["kind", "expected", "options"],
+            GraderKind::Recorded => &["kind"],
+            GraderKind::JsonFields => &["kind", "expected"],
+            GraderKind::Judge => &["kind", "rubric", "reference"],
+        }
+    }
+
+    /// The object's `kind`, or why it has none that is known.
+    fn of(obj: &serde_json::Map<String, Value>) -> Result<GraderKind, GraderError> {
+        let names = || GRADER_KINDS.map(GraderKind::as_str).join(", ");
+        let kind = obj
+            .get("kind")
+            .and_then(Value::as_str)
+            .ok_or_else(|| gerr("kind", format!("missing (one of {})", names())))?;
+        GRADER_KINDS
+            .into_iter()
+            .find(|k| k.as_str() == kind)
+            .ok_or_else(|| {
+                gerr(
+                    "kind",
+                    format!("unknown grader kind {kind:?} (expected one of {})", names()),
+                )
+            })
+    }
+}
+
+/// The fields of a grader object, read with the error each kind of bad value gets.
+struct Fields<'a>(&'a serde_json::Map<String, Value>);
+
+impl Fields<'_> {
+    fn string(&self, f: &str) -> Result<String, GraderError> {
+        match self.0.get(f) {
+            Some(Value::String(s)) => Ok(s.clone()),
+            Some(Value::Number(n)) => Ok(n.to_string()),
+            Some(_) => Err(gerr(f, "must be a string")),
+            None => Err(gerr(f, "missing")),
+        }
+    }
+
+    fn flag(&self, f: &str) -> Result<bool, GraderError> {
+        match self.0.get(f) {
+            None => Ok(false),
+            Some(Value::Bool(b)) => Ok(*b),
+            Some(_) => Err(gerr(f, "must be true or false")),
+        }
+    }
+
+    fn strings(&self, f: &str) -> Result<Option<Vec<String>>, GraderError> {
+        match self.0.get(f) {
+            None => Ok(None),
+            Some(Value::Array(a)) if !a.is_empty() => a
+                .iter()
+                .map(|x| match x {
+                    Value::String(s) if !s.is_empty() => Ok(s.clone()),
+                    _ => Err(gerr(f, "must be a list of non-empty strings")),
+                })
+                .collect::<Result<Vec<_>, _>>()
+                .map(Some),
+            Some(_) => Err(gerr(f, "must be a non-empty list of strings")),
+        }
+    }
+
+    fn number(&self, f: &str) -> Result<Option<f64>, GraderError> {
+        match self.0.get(f) {
+            None => Ok(None),
+            Some(Value::Number(n)) => Ok(n.as_f64()),
+            Some(Value::String(s)) => numeric::parse_number(s)
+                .map(Some)
+                .ok_or_else(|| gerr(f, format!("{s:?} is not a number"))),
+            Some(_) => Err(gerr(f, "must be a number")),
+        }
+    }
+
+    fn contains(&self) -> Result<Grader, GraderError> {
+        let case_sensitive = self.flag("case_sensitive")?;
+        let (needles, all) = match (self.strings("any")?, self.strings("all")?) {
+            (Some(n), None) => (n, false),
+            (None, Some(n)) => (n, true),
+            (Some(_), Some(_)) => return Err(gerr("all", "give either any or all, not both")),
+            (None, None) => return Err(gerr("any", "missing (give any or all)")),
+        };
+        Ok(Grader::Contains {
+            needles,
+            all,
+            case_sensitive,
+        })
+    }
+
+    fn regex(&self) -> Result<Grader, GraderError> {
+        let p = self.string("pattern")?;
+        let pattern = regex::RegexBuilder::new(&p)
+            .size_limit(1 << 20)
+            .build()
+            .map_err(|e| {
+                gerr(
+                    "pattern",
+                    format!(
+                        "invalid regex: {}",
+                        e.to_string().lines().last().unwrap_or("")
+                    ),
+                )
+            })?;
+        Ok(Grader::Regex { pattern })
+    }
+
+    fn numeric(&self) -> Result<Grader, GraderError> {
+        let expected = self
+            .number("expected")?
+            .ok_or_else(|| gerr("expected", "missing"))?;
+        let tolerance = self.number("tolerance")?.unwrap_or(1e-6);
+        if tolerance.is_nan() || tolerance < 0.0 {
+            return Err(gerr("tolerance", "must be non-negative"));
+        }
+        Ok(Grader::Numeric {
+            expected,
+            tolerance,
+        })
+    }
+
+    fn choice(&self) -> Result<Grader, GraderError> {
+        let expected = self.string("expected")?;
+        let options = self.strings("options")?.unwrap_or_else(|| {
+            ["A", "B", "C", "D", "E", "F", "G", "H"]
+                .map(String::from)
+                .to_vec()
+        });
+        if !options.iter().any(|o| o.eq_ignore_ascii_case(&expected)) {
+            return Err(gerr(
+                "expected",
+                format!("{expected:?} is not one of the options {options:?}"),
+            ));
+        }
+        Ok(Grader::Choice { expected, options })
+    }
+
+    fn json_fields(&self) -> Result<Grader, GraderError> {
+        match self.0.get("expected") {
+            Some(Value::Object(m)) if !m.is_empty() => Ok(Grader::JsonFields {
+                expected: m.clone(),
+            }),
+            Some(_) => Err(gerr(
+                "expected",
+                "must be a non-empty object of the fields to extract, e.g. {\"order_id\":\"A-17\"}",
+            )),
+            None => Err(gerr("expected", "missing")),
+        }
+    }
+
+    fn judge(&self) -> Result<Grader, GraderError> {
+        let rubric = self.string("rubric")?;
+        if rubric.trim().is_empty() {
+            return Err(gerr("rubric", "must not be empty"));
+        }
+        let reference = match self.0.get("reference") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(s)) => Some(s.clone()),
+            Some(_) => return Err(gerr("reference", "must be a string")),
+        };
+        Ok(Grader::Judge { rubric, reference })
+    }
+}
+
 impl Grader {
     pub fn kind(&self) -> &'static str {
         match self {
@@ -146,173 +354,32 @@ impl Grader {
             field: "grader".into(),
             message: "must be an object such as {\"kind\":\"exact\",\"expected\":\"42\"}".into(),
         })?;
-        let kind = obj.get("kind").and_then(Value::as_str).ok_or_else(|| {
-            gerr(
-                "kind",
-                "missing (one of exact, contains, regex, numeric, choice, json_fields, judge, recorded)",
-            )
-        })?;
-        let allowed: &[&str] = match kind {
-            "exact" => &["kind", "expected", "case_sensitive"],
-            "contains" => &["kind", "any", "all", "case_sensitive"],
-            "regex" => &["kind", "pattern"],
-            "numeric" => &["kind", "expected", "tolerance"],
-            "choice" => &["kind", "expected", "options"],
-            "recorded" => &["kind"],
-            "json_fields" => &["kind", "expected"],
-            "judge" => &["kind", "rubric", "reference"],
-            other => {
-                return Err(gerr(
-                    "kind",
-                    format!(
-                        "unknown grader kind {other:?} (expected one of exact, contains, regex, numeric, choice, json_fields, judge, recorded)"
-                    ),
-                ));
-            }
-        };
+        let kind = GraderKind::of(obj)?;
+        let allowed = kind.fields();
         if let Some(extra) = obj.keys().find(|k| !allowed.contains(&k.as_str())) {
             return Err(gerr(
                 extra,
                 format!(
-                    "unknown field for a {kind} grader (allowed: {})",
+                    "unknown field for a {} grader (allowed: {})",
+                    kind.as_str(),
                     allowed.join(", ")
                 ),
             ));
         }
-        let string = |f: &str| -> Result<String, GraderError> {
-            match obj.get(f) {
-                Some(Value::String(s)) => Ok(s.clone()),
-                Some(Value::Number(n)) => Ok(n.to_string()),
-                Some(_) => Err(gerr(f, "must be a string")),
-                None => Err(gerr(f, "missing")),
-            }
-        };
-        let flag = |f: &str| -> Result<bool, GraderError> {
-            match obj.get(f) {
-                None => Ok(false),
-                Some(Value::Bool(b)) => Ok(*b),
-                Some(_) => Err(gerr(f, "must be true or false")),
-            }
-        };
-        let strings = |f: &str| -> Result<Option<Vec<String>>, GraderError> {
-            match obj.get(f) {
-                None => Ok(None),
-                Some(Value::Array(a)) if !a.is_empty() => a
-                    .iter()
-                    .map(|x| match x {
-                        Value::String(s) if !s.is_empty() => Ok(s.clone()),
-                        _ => Err(gerr(f, "must be a list of non-empty strings")),
-                    })
-                    .collect::<Result<Vec<_>, _>>()
-                    .map(Some),
-                Some(_) => Err(gerr(f, "must be a non-empty list of strings")),
-            }
-        };
-        let number = |f: &str| -> Result<Option<f64>, GraderError> {
-            match obj.get(f) {
-                None => Ok(None),
-                Some(Value::Number(n)) => Ok(n.as_f64()),
-                Some(Value::String(s)) => numeric::parse_number(s)
-                    .map(Some)
-                    .ok_or_else(|| gerr(f, format!("{s:?} is not a number"))),
-                Some(_) => Err(gerr(f, "must be a number")),
-            }
-        };
-        Ok(match kind {
-            "exact" => {
-                let expected = string("expected")?;
-                Grader::Exact {
-                    expected,
-                    case_sensitive: flag("case_sensitive")?,
-                }
-            }
-            "contains" => {
-                let case_sensitive = flag("case_sensitive")?;
-                match (strings("any")?, strings("all")?) {
-                    (Some(n), None) => Grader::Contains {
-                        needles: n,
-                        all: false,
-                        case_sensitive,
-                    },
-                    (None, Some(n)) => Grader::Contains {
-                        needles: n,
-                        all: true,
-                        case_sensitive,
-                    },
-                    (Some(_), Some(_)) => {
-                        return Err(gerr("all", "give either any or all, not both"));
-                    }
-                    (None, None) => return Err(gerr("any", "missing (give any or all)")),
-                }
-            }
-            "regex" => {
-                let p = string("pattern")?;
-                let pattern = regex::RegexBuilder::new(&p)
-                    .size_limit(1 << 20)
-                    .build()
-                    .map_err(|e| {
-                        gerr(
-                            "pattern",
-                            format!(
-                                "invalid regex: {}",
-                                e.to_string().lines().last().unwrap_or("")
-                            ),
-                        )
-                    })?;
-                Grader::Regex { pattern }
-            }
-            "numeric" => {
-                let expected = number("expected")?.ok_or_else(|| gerr("expected", "missing"))?;
-                let tolerance = number("tolerance")?.unwrap_or(1e-6);
-                if tolerance.is_nan() || tolerance < 0.0 {
-                    return Err(gerr("tolerance", "must be non-negative"));
-                }
-                Grader::Numeric {
-                    expected,
-                    tolerance,
-                }
-            }
-            "choice" => {
-                let expected = string("expected")?;
-                let options = strings("options")?.unwrap_or_else(|| {
-                    ["A", "B", "C", "D", "E", "F", "G", "H"]
-                        .map(String::from)
-                        .to_vec()
-                });
-                if !options.iter().any(|o| o.eq_ignore_ascii_case(&expected)) {
-                    return Err(gerr(
-                        "expected",
-                        format!("{expected:?} is not one of the options {options:?}"),
-                    ));
-                }
-                Grader::Choice { expected, options }
-            }
-            "json_fields" => match obj.get("expected") {
-                Some(Value::Object(m)) if !m.is_empty() => Grader::JsonFields {
-                    expected: m.clone(),
-                },
-                Some(_) => {
-                    return Err(gerr(
-                        "expected",
-                        "must be a non-empty object of the fields to extract, e.g. {\"order_id\":\"A-17\"}",
-                    ));
-                }
-                None => return Err(gerr("expected", "missing")),
-            },
-            "judge" => {
-                let rubric = string("rubric")?;
-                if rubric.trim().is_empty() {
-                    return Err(gerr("rubric", "must not be empty"));
-                }
-                let reference = match obj.get("reference") {
-                    None | Some(Value::Null) => None,
-                    Some(Value::String(s)) => Some(s.clone()),
-                    Some(_) => return Err(gerr("reference", "must be a string")),
-                };
-                Grader::Judge { rubric, reference }
-            }
-            _ => Grader::Recorded,
-        })
+        let f = Fields(obj);
+        match kind {
+            GraderKind::Exact => Ok(Grader::Exact {
+                expected: f.string("expected")?,
+                case_sensitive: f.flag("case_sensitive")?,
+            }),
+            GraderKind::Contains => f.contains(),
+            GraderKind::Regex => f.regex(),
+            GraderKind::Numeric => f.numeric(),
+            GraderKind::Choice => f.choice(),
+            GraderKind::JsonFields => f.json_fields(),
+            GraderKind::Judge => f.judge(),
+            GraderKind::Recorded => Ok(Grader::Recorded),
+        }
     }
 
     pub fn grade(&self, input: &GradeInput) -> Grade {

@@ -63,6 +63,15 @@ impl CallRequest {
             None => std::borrow::Cow::Borrowed(&self.prompt),
         }
     }
+
+    /// Everything the model reads: the prompt, or every turn of the conversation (a line
+    /// between turns). Token estimates of an answer without reported counts are taken of it.
+    pub fn input_text(&self) -> std::borrow::Cow<'_, str> {
+        match &self.messages {
+            Some(m) => crate::dataset::turns_text(m).into(),
+            None => std::borrow::Cow::Borrowed(&self.prompt),
+        }
+    }
 }
 
 /// Where a latency figure came from. Only `measured` is a wall-clock time taken by this run.

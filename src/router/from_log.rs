@@ -29,10 +29,10 @@ pub fn sample(records: &[RouteRecord], n: usize, seed: u64, rubric: &str) -> Sam
     let mut by_cell: BTreeMap<String, Vec<&RouteRecord>> = BTreeMap::new();
     let mut without_prompt = 0;
     for r in records {
-        let Some(_) = &r.prompt else {
+        if r.prompt.is_none() && r.messages.is_none() {
             without_prompt += 1;
             continue;
-        };
+        }
         if seen.insert(r.prompt_sha256.clone()) {
             by_cell
                 .entry(format!("{}.{}", r.task, r.priority))
@@ -42,15 +42,49 @@ pub fn sample(records: &[RouteRecord], n: usize, seed: u64, rubric: &str) -> Sam
     }
     let population: BTreeMap<String, usize> =
         by_cell.iter().map(|(k, v)| (k.clone(), v.len())).collect();
+    let alloc = allocate(&population, n);
+    let mut items = Vec::new();
+    for (cell, recs) in &by_cell {
+        let mut recs = recs.clone();
+        recs.sort_by(|a, b| a.prompt_sha256.cmp(&b.prompt_sha256));
+        recs.shuffle(&mut stats::rng_for(seed, cell));
+        for r in recs.into_iter().take(alloc.get(cell).copied().unwrap_or(0)) {
+            let mut item = serde_json::json!({
+                "id": format!("log-{}", &r.prompt_sha256[..16]),
+                "task_type": r.task,
+                "priority": r.priority,
+                "grader": {"kind": "judge", "rubric": rubric},
+                "meta": {"source": "route-log", "labels": "classifier", "logged_at": r.ts, "routed_to": r.routed_to},
+            });
+            // A chat request keeps its turns; the item is then a chat item.
+            let (key, text) = match &r.messages {
+                Some(turns) => ("messages", serde_json::json!(turns)),
+                None => ("prompt", serde_json::json!(r.prompt)),
+            };
+            item.as_object_mut()
+                .expect("an object")
+                .insert(key.into(), text);
+            items.push(item);
+        }
+    }
+    Sample {
+        items,
+        population,
+        without_prompt,
+    }
+}
+
+/// How many of `n` draws each cell gets: in proportion to its size, by largest remainder, at
+/// least one per cell when `n` allows, never more than the cell holds.
+fn allocate(population: &BTreeMap<String, usize>, n: usize) -> BTreeMap<&String, usize> {
     let total: usize = population.values().sum();
     let n = n.min(total);
-    // Largest-remainder allocation, with a floor of one per cell when there is room.
     let mut alloc: BTreeMap<&String, usize> = BTreeMap::new();
     if n > 0 {
         let floor_one = n >= population.len();
         let mut rem: Vec<(&String, f64)> = Vec::new();
         let mut given = 0;
-        for (k, &size) in &population {
+        for (k, &size) in population {
             let exact = n as f64 * size as f64 / total as f64;
             let mut a = exact.floor() as usize;
             if floor_one {
@@ -82,27 +116,7 @@ pub fn sample(records: &[RouteRecord], n: usize, seed: u64, rubric: &str) -> Sam
             given -= 1;
         }
     }
-    let mut items = Vec::new();
-    for (cell, recs) in &by_cell {
-        let mut recs = recs.clone();
-        recs.sort_by(|a, b| a.prompt_sha256.cmp(&b.prompt_sha256));
-        recs.shuffle(&mut stats::rng_for(seed, cell));
-        for r in recs.into_iter().take(alloc.get(cell).copied().unwrap_or(0)) {
-            items.push(serde_json::json!({
-                "id": format!("log-{}", &r.prompt_sha256[..16]),
-                "prompt": r.prompt,
-                "task_type": r.task,
-                "priority": r.priority,
-                "grader": {"kind": "judge", "rubric": rubric},
-                "meta": {"source": "route-log", "labels": "classifier", "logged_at": r.ts, "routed_to": r.routed_to},
-            }));
-        }
-    }
-    Sample {
-        items,
-        population,
-        without_prompt,
-    }
+    alloc
 }
 
 #[cfg(test)]
@@ -128,6 +142,7 @@ mod tests {
             classifier_parse_miss: false,
             classifier_error_kind: None,
             prompt: prompt.then(|| format!("p{i}")),
+            messages: None,
         }
     }
 

@@ -2,8 +2,8 @@
 //! primary, and once on its same-tier fallback when the primary fails retryably (5xx, timeout,
 //! connection failure; never on other 4xx). It reads the same `routes.toml` the benchmark writes.
 
-pub mod cache;
-pub mod from_log;
+pub(crate) mod cache;
+pub(crate) mod from_log;
 pub mod log;
 pub mod monitor;
 
@@ -16,10 +16,11 @@ use crate::base::types::{Cell, ModelId, Priority, TaskType, sha256_hex};
 use crate::classify;
 use crate::config::Config;
 use crate::config::prices::PriceTable;
+use crate::dataset::Message;
 use crate::provider::meter;
 use crate::provider::{self, Answer, CallError, CallRequest, ErrorKind, Provider, Purpose};
 
-pub use cache::ClassificationCache;
+use cache::ClassificationCache;
 pub use log::{RouteLog, RouteRecord};
 
 /// Default time to live of a cached classification.
@@ -31,6 +32,8 @@ pub struct RouterOptions {
     pub cache_path: Option<std::path::PathBuf>,
     pub cache_ttl: Duration,
     pub log_path: Option<std::path::PathBuf>,
+    /// How the log is split into files (`--log-rotate`).
+    pub log_rotation: log::Rotation,
     /// Write the prompt itself into the log (needed by `dataset from-log`).
     pub log_prompts: bool,
     /// Classify with this declared model instead of `[classifier] model` (e.g. one of the
@@ -44,6 +47,7 @@ impl Default for RouterOptions {
             cache_path: None,
             cache_ttl: DEFAULT_CACHE_TTL,
             log_path: None,
+            log_rotation: log::Rotation::None,
             log_prompts: false,
             classifier: None,
         }
@@ -102,6 +106,22 @@ impl std::fmt::Display for RouteFailure {
 }
 
 impl std::error::Error for RouteFailure {}
+
+/// What a request asks: a prompt, or a conversation whose last user message is `prompt`.
+struct Input {
+    prompt: Arc<str>,
+    messages: Option<Arc<[Message]>>,
+}
+
+impl Input {
+    /// SHA-256 (hex) of the prompt, or of the canonical conversation as a dataset item's.
+    fn sha256(&self) -> String {
+        match &self.messages {
+            Some(m) => sha256_hex(crate::dataset::canonical_messages(m).as_bytes()),
+            None => sha256_hex(self.prompt.as_bytes()),
+        }
+    }
+}
 
 /// What every request to one endpoint shares: its concurrency and its request rate, as in a
 /// benchmark run, so a batch of prompts never hammers a local server or a rate-limited key.
@@ -173,7 +193,10 @@ impl Router {
             providers,
             limits,
             cache: Mutex::new(cache),
-            log: opts.log_path.as_deref().map(RouteLog::new),
+            log: opts
+                .log_path
+                .as_deref()
+                .map(|p| RouteLog::rotated(p, opts.log_rotation)),
             log_prompts: opts.log_prompts,
         }
     }
@@ -226,28 +249,44 @@ impl Router {
         (out, t0.elapsed().as_secs_f64() * 1e3)
     }
 
-    fn request(
-        &self,
-        model: &ModelId,
-        prompt: Arc<str>,
-        purpose: Purpose,
-        max_tokens: u32,
-        temperature: Option<f64>,
-    ) -> CallRequest {
+    /// The classifier's request for a prompt.
+    fn classifier_request(&self, prompt: &str) -> CallRequest {
+        let c = &self.cfg.classifier;
+        CallRequest {
+            model: c.model.clone(),
+            wire_name: Arc::from(self.cfg.model(&c.model).wire_name.as_str()),
+            prompt: classify::render_prompt(&c.prompt_template, prompt).into(),
+            messages: None,
+            max_tokens: c.max_tokens,
+            temperature: Some(0.0),
+            purpose: Purpose::Classify {
+                text: Arc::from(prompt),
+            },
+            repeat: 0,
+        }
+    }
+
+    /// A candidate's request: the prompt, or the conversation, with the model's system prompt
+    /// from the routes file applied (see [`crate::dataset::with_system`]).
+    fn answer_request(&self, model: &ModelId, input: &Input) -> CallRequest {
         CallRequest {
             model: model.clone(),
             wire_name: Arc::from(self.cfg.model(model).wire_name.as_str()),
-            prompt,
-            messages: None,
-            max_tokens,
-            temperature,
-            purpose,
+            prompt: input.prompt.clone(),
+            messages: crate::dataset::with_system(
+                &input.prompt,
+                input.messages.as_ref(),
+                self.cfg.system.for_model(model),
+            ),
+            max_tokens: self.cfg.defaults.max_tokens,
+            temperature: self.cfg.defaults.temperature,
+            purpose: Purpose::Candidate,
             repeat: 0,
         }
     }
 
     fn cost(&self, model: &ModelId, req: &CallRequest, a: &Answer) -> Option<f64> {
-        let tokens = meter::answer_tokens(&req.prompt, a);
+        let tokens = meter::answer_tokens(&req.input_text(), a);
         meter::cost(self.cfg.model(model), &tokens, a.cost).0
     }
 
@@ -265,16 +304,7 @@ impl Router {
             };
         }
         let c = &self.cfg.classifier;
-        let rendered: Arc<str> = classify::render_prompt(&c.prompt_template, prompt).into();
-        let req = self.request(
-            &c.model,
-            rendered,
-            Purpose::Classify {
-                text: Arc::from(prompt),
-            },
-            c.max_tokens,
-            Some(0.0),
-        );
+        let req = self.classifier_request(prompt);
         let (out, _) = self.call(&c.model, &req).await;
         match out {
             Ok(a) => {
@@ -315,99 +345,121 @@ impl Router {
     /// Route one prompt: classify, look up, answer on the primary, fall back once on a
     /// retryable failure. Every request is logged when a log is configured.
     pub async fn route(&self, prompt: &str) -> Result<Routed, RouteFailure> {
+        self.route_input(&Input {
+            prompt: Arc::from(prompt),
+            messages: None,
+        })
+        .await
+    }
+
+    /// Route a chat request: `messages` as checked by
+    /// [`crate::dataset::parse_messages`] (an optional system turn first, the last turn from
+    /// the user). The classifier sees the last user message; the models get every turn in
+    /// their wire format.
+    ///
+    /// # Panics
+    /// When `messages` is empty.
+    pub async fn route_chat(&self, messages: Arc<[Message]>) -> Result<Routed, RouteFailure> {
+        let last = messages.last().expect("a conversation has a last turn");
+        self.route_input(&Input {
+            prompt: last.content.clone(),
+            messages: Some(messages.clone()),
+        })
+        .await
+    }
+
+    async fn route_input(&self, input: &Input) -> Result<Routed, RouteFailure> {
         let t0 = Instant::now();
-        let classification = self.classify(prompt).await;
+        let classification = self.classify(&input.prompt).await;
         let cell = Cell::new(classification.labels.0, classification.labels.1);
         let cell_listed = self.cfg.table.cells.contains_key(&cell);
         let route = self.cfg.table.route(cell).clone();
-        let prompt_arc: Arc<str> = Arc::from(prompt);
-        let max_tokens = self.cfg.defaults.max_tokens;
-        let temperature = self.cfg.defaults.temperature;
-
-        let mut cost = classification.cost_usd;
-        let add = |total: Option<f64>, c: Option<f64>| match (total, c) {
-            (Some(a), Some(b)) => Some(a + b),
-            _ => None,
-        };
-        let req = self.request(
-            &route.primary,
-            prompt_arc.clone(),
-            Purpose::Candidate,
-            max_tokens,
-            temperature,
-        );
-        let (first, _) = self.call(&route.primary, &req).await;
-        let result = match first {
-            Ok(a) => {
-                cost = add(cost, self.cost(&route.primary, &req, &a));
-                Ok(Routed {
-                    answer: a.text,
-                    classification: classification.clone(),
-                    cell_listed,
-                    primary: route.primary.clone(),
-                    routed_to: route.primary.clone(),
-                    fell_back: false,
-                    primary_error: None,
-                    cost_usd: cost,
-                    latency_ms: 0.0,
-                })
-            }
-            Err(e) if e.kind.retryable() && route.fallback.is_some() => {
-                let fb = route.fallback.clone().expect("checked");
-                let req =
-                    self.request(&fb, prompt_arc, Purpose::Candidate, max_tokens, temperature);
-                match self.call(&fb, &req).await.0 {
-                    Ok(a) => {
-                        cost = add(cost, self.cost(&fb, &req, &a));
-                        Ok(Routed {
-                            answer: a.text,
-                            classification: classification.clone(),
-                            cell_listed,
-                            primary: route.primary.clone(),
-                            routed_to: fb,
-                            fell_back: true,
-                            primary_error: Some(e),
-                            cost_usd: cost,
-                            latency_ms: 0.0,
-                        })
-                    }
-                    Err(e2) => Err(RouteFailure {
-                        classification: classification.clone(),
-                        primary: route.primary.clone(),
-                        model: fb,
-                        error: e2,
-                        fell_back: true,
-                        primary_error: Some(e),
-                    }),
-                }
-            }
-            Err(e) => Err(RouteFailure {
-                classification: classification.clone(),
-                primary: route.primary.clone(),
-                model: route.primary.clone(),
-                error: e,
-                fell_back: false,
-                primary_error: None,
-            }),
-        };
+        let result = self
+            .answer(input, &route, classification)
+            .await
+            .map(|mut r| {
+                r.cell_listed = cell_listed;
+                r
+            });
         let latency_ms = t0.elapsed().as_secs_f64() * 1e3;
         let result = result.map(|mut r| {
             r.latency_ms = latency_ms;
             r
         });
+        self.log(input, cell, cell_listed, &result, latency_ms);
+        result
+    }
+
+    /// Answer on the route's primary, and once on its fallback when the primary fails
+    /// retryably. The answer's `cell_listed` and `latency_ms` are left for the caller to set.
+    async fn answer(
+        &self,
+        input: &Input,
+        route: &crate::config::Route,
+        classification: Classification,
+    ) -> Result<Routed, RouteFailure> {
+        let add = |total: Option<f64>, c: Option<f64>| match (total, c) {
+            (Some(a), Some(b)) => Some(a + b),
+            _ => None,
+        };
+        let answered = |model: &ModelId,
+                        req: &CallRequest,
+                        a: Answer,
+                        primary_error: Option<CallError>| Routed {
+            cost_usd: add(classification.cost_usd, self.cost(model, req, &a)),
+            answer: a.text,
+            classification: classification.clone(),
+            cell_listed: true,
+            primary: route.primary.clone(),
+            routed_to: model.clone(),
+            fell_back: primary_error.is_some(),
+            primary_error,
+            latency_ms: 0.0,
+        };
+        let failed = |model: &ModelId, error, primary_error: Option<CallError>| RouteFailure {
+            classification: classification.clone(),
+            primary: route.primary.clone(),
+            model: model.clone(),
+            error,
+            fell_back: primary_error.is_some(),
+            primary_error,
+        };
+        let req = self.answer_request(&route.primary, input);
+        let e = match self.call(&route.primary, &req).await.0 {
+            Ok(a) => return Ok(answered(&route.primary, &req, a, None)),
+            Err(e) => e,
+        };
+        let Some(fb) = route.fallback.as_ref().filter(|_| e.kind.retryable()) else {
+            return Err(failed(&route.primary, e, None));
+        };
+        let req = self.answer_request(fb, input);
+        match self.call(fb, &req).await.0 {
+            Ok(a) => Ok(answered(fb, &req, a, Some(e))),
+            Err(e2) => Err(failed(fb, e2, Some(e))),
+        }
+    }
+
+    /// Append the request's line to the log, when there is one. The answer matters more than
+    /// its log line: a failed append is reported, not fatal.
+    fn log(
+        &self,
+        input: &Input,
+        cell: Cell,
+        listed: bool,
+        result: &Result<Routed, RouteFailure>,
+        latency_ms: f64,
+    ) {
         if let Some(log) = &self.log {
-            let record = self.record(prompt, cell, cell_listed, &result, latency_ms);
-            // The answer matters more than its log line: a failed append is reported, not fatal.
+            let record = self.record(input, cell, listed, result, latency_ms);
             if let Err(e) = log.append(&record) {
                 crate::eoutln!("warning: cannot append to {}: {e}", log.path().display());
             }
         }
-        result
     }
 
     fn record(
         &self,
-        prompt: &str,
+        input: &Input,
         cell: Cell,
         listed: bool,
         result: &Result<Routed, RouteFailure>,
@@ -438,7 +490,7 @@ impl Router {
             };
         RouteRecord {
             ts: jiff::Timestamp::now().to_string(),
-            prompt_sha256: sha256_hex(prompt.as_bytes()),
+            prompt_sha256: input.sha256(),
             task: c.labels.0.to_string(),
             priority: c.labels.1.to_string(),
             cell: if listed {
@@ -457,7 +509,13 @@ impl Router {
             classifier_cache_hit: c.cache_hit,
             classifier_parse_miss: c.parse_miss,
             classifier_error_kind: c.classifier_error,
-            prompt: self.log_prompts.then(|| prompt.to_string()),
+            prompt: (self.log_prompts && input.messages.is_none())
+                .then(|| input.prompt.to_string()),
+            messages: input
+                .messages
+                .as_ref()
+                .filter(|_| self.log_prompts)
+                .map(|turns| turns.iter().map(log::LoggedTurn::from).collect()),
         }
     }
 }

@@ -11,16 +11,22 @@ use polars::prelude::*;
 
 use crate::base::types::{Cell, ModelId};
 use crate::provider::ErrorKind;
+#[cfg(test)]
 use crate::router::RouteRecord;
 
 pub mod latency;
-pub mod logs;
+pub(crate) mod line;
+pub(crate) mod logs;
+
+use std::borrow::Cow;
+use std::collections::HashMap;
 
 use latency::Latencies;
+use line::LogLine;
 
 /// Alert thresholds.
 #[derive(Debug, Clone)]
-pub struct Thresholds {
+pub(crate) struct Thresholds {
     /// A cell or provider whose primary needs the fallback more often than this alerts.
     pub fallback_rate: f64,
     /// Classifier replies that do not parse more often than this alert.
@@ -43,21 +49,79 @@ impl Default for Thresholds {
     }
 }
 
-pub struct MonitorReport {
+pub(crate) struct MonitorReport {
     pub requests: usize,
     /// Long format: one row per scope (`overall`, `cell`, `provider`, `model`, `cell_model`)
     /// and key. `model` rows count calls (a primary's and a fallback's), not requests, and
     /// carry only `requests` and `error_rate`.
     pub table: DataFrame,
+    /// The same rows, typed (the text and Markdown tables are written from them).
+    pub rows: Vec<Row>,
     pub alerts: Vec<String>,
-    /// Log lines skipped because they did not parse, and records outside the window.
-    pub skipped_lines: usize,
     pub first_ts: Option<String>,
     pub last_ts: Option<String>,
 }
 
-/// Column names of the monitor CSV, in order.
-pub const COLUMNS: &[&str] = &[
+/// What a row of the monitor table counts (the CSV's `scope` column).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub(crate) enum Scope {
+    /// Every request (`key` is `all`).
+    Overall,
+    /// The requests of one cell.
+    Cell,
+    /// The requests whose primary is from one provider.
+    Provider,
+    /// The calls of one model, as primary or fallback (calls and error rate only).
+    Model,
+    /// The classifier's calls (calls and error rate only).
+    Classifier,
+    /// The requests of one cell answered by one model.
+    CellModel,
+}
+
+impl Scope {
+    /// The name in the monitor table.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scope::Overall => "overall",
+            Scope::Cell => "cell",
+            Scope::Provider => "provider",
+            Scope::Model => "model",
+            Scope::Classifier => "classifier",
+            Scope::CellModel => "cell_model",
+        }
+    }
+
+    /// Rows that count calls, not requests: no cost or latency.
+    fn counts_calls(self) -> bool {
+        matches!(self, Scope::Model | Scope::Classifier)
+    }
+}
+
+/// Why a row alerts (the CSV's `alert` column joins them with commas).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum AlertFlag {
+    FallbackRate,
+    ParseMissRate,
+    ErrorRate,
+    /// An error kind that alerts at any rate (`auth`, `quota_exhausted`).
+    Kind(&'static str),
+}
+
+impl AlertFlag {
+    fn as_str(self) -> &'static str {
+        match self {
+            AlertFlag::FallbackRate => "fallback_rate",
+            AlertFlag::ParseMissRate => "parse_miss_rate",
+            AlertFlag::ErrorRate => "error_rate",
+            AlertFlag::Kind(k) => k,
+        }
+    }
+}
+
+/// Column names of the monitor CSV, in order (a unit test holds the frame to them).
+#[cfg(test)]
+pub(crate) const COLUMNS: &[&str] = &[
     "scope",
     "key",
     "model",
@@ -65,6 +129,7 @@ pub const COLUMNS: &[&str] = &[
     "cost_usd",
     "p50_latency_ms",
     "p95_latency_ms",
+    "latency_rel_error",
     "fallback_rate",
     "error_rate",
     "parse_miss_rate",
@@ -79,15 +144,15 @@ fn ts_ms(ts: &str) -> Option<i64> {
 }
 
 /// Aggregate the records logged at or after `since_ms` (a convenience over [`Aggregate`]).
-pub fn monitor(
+#[cfg(test)]
+pub(crate) fn monitor(
     records: &[RouteRecord],
     since_ms: Option<i64>,
     th: &Thresholds,
-    skipped_lines: usize,
 ) -> PolarsResult<MonitorReport> {
     let mut agg = Aggregate::new(since_ms);
     records.iter().for_each(|r| agg.add(r));
-    agg.finish(th, skipped_lines)
+    agg.finish(th)
 }
 
 /// Counts, sums and latencies of one group (overall, a cell, a provider, a cell × model).
@@ -103,7 +168,7 @@ struct Group {
 }
 
 impl Group {
-    fn add(&mut self, r: &RouteRecord) {
+    fn add(&mut self, r: &LogLine) {
         self.requests += 1;
         // Unpriced requests (`None`) add nothing, as a sum that skips nulls.
         self.cost_usd += r.cost_usd.unwrap_or(0.0);
@@ -114,7 +179,7 @@ impl Group {
         self.latency.record(r.latency_ms);
     }
 
-    fn row(&self, scope: &'static str, key: &str, model: Option<&str>) -> Row {
+    fn row(&self, scope: Scope, key: &str, model: Option<&str>) -> Row {
         let n = self.requests.max(1) as f64;
         Row {
             scope,
@@ -124,10 +189,12 @@ impl Group {
             cost_usd: Some(self.cost_usd),
             p50: self.latency.quantile(0.5),
             p95: self.latency.quantile(0.95),
+            latency_rel_error: self.latency.rel_error_bound(),
             fallback_rate: Some(self.fallback as f64 / n),
             error_rate: Some(self.failed as f64 / n),
             parse_miss_rate: Some(self.parse_miss as f64 / n),
             cache_hit_rate: Some(self.cache_hit as f64 / n),
+            alert: Vec::new(),
         }
     }
 }
@@ -141,18 +208,24 @@ fn group<'m>(map: &'m mut BTreeMap<String, Group>, key: &str) -> &'m mut Group {
 }
 
 /// One row of the monitor table (see [`COLUMNS`]).
-struct Row {
-    scope: &'static str,
+#[derive(Debug, Clone)]
+pub(crate) struct Row {
+    scope: Scope,
     key: String,
     model: Option<String>,
     requests: u32,
     cost_usd: Option<f64>,
     p50: Option<f64>,
     p95: Option<f64>,
+    /// Bound on the relative error of `p50` and `p95` (0 when exact; see
+    /// [`latency::RELATIVE_ERROR`]).
+    latency_rel_error: Option<f64>,
     fallback_rate: Option<f64>,
     error_rate: Option<f64>,
     parse_miss_rate: Option<f64>,
     cache_hit_rate: Option<f64>,
+    /// Why it alerts (empty when quiet).
+    alert: Vec<AlertFlag>,
 }
 
 /// The monitor's state while it reads a log: fixed-size figures per group, so memory grows
@@ -160,17 +233,28 @@ struct Row {
 /// can come from several logs one after another; the figures are those of the logs
 /// concatenated.
 #[derive(Debug, Clone)]
-pub struct Aggregate {
+pub(crate) struct Aggregate {
     since_ms: Option<i64>,
     overall: Group,
     cells: BTreeMap<String, Group>,
     providers: BTreeMap<String, Group>,
     /// Cell, then the model that answered.
     cell_models: BTreeMap<String, BTreeMap<String, Group>>,
-    calls: Calls,
+    /// Calls per scope ([`CALL_SCOPES`], in that order), then key.
+    calls: [BTreeMap<String, CallCounts>; 4],
+    /// The provider of each model name seen (see [`provider_of`]), so it is parsed once.
+    provider_of: HashMap<String, String>,
     first_ts: Option<String>,
     last_ts: Option<String>,
 }
+
+/// The scopes calls are counted in, in the order their alerts are reported.
+const CALL_SCOPES: [Scope; 4] = [
+    Scope::Cell,
+    Scope::Classifier,
+    Scope::Model,
+    Scope::Provider,
+];
 
 impl Aggregate {
     /// An empty aggregate that counts the records logged at or after `since_ms` (ms since
@@ -182,7 +266,8 @@ impl Aggregate {
             cells: BTreeMap::new(),
             providers: BTreeMap::new(),
             cell_models: BTreeMap::new(),
-            calls: BTreeMap::new(),
+            calls: Default::default(),
+            provider_of: HashMap::new(),
             first_ts: None,
             last_ts: None,
         }
@@ -190,27 +275,66 @@ impl Aggregate {
 
     /// Count one record (ignored when it is older than the window or its time does not parse
     /// while a window is set).
+    #[cfg(test)]
     pub fn add(&mut self, r: &RouteRecord) {
+        self.add_line(&LogLine::from(r));
+    }
+
+    /// Count one log line (as [`Aggregate::add`]); the monitor's read path.
+    pub fn add_line(&mut self, r: &LogLine) {
         if let Some(s) = self.since_ms
             && ts_ms(&r.ts).is_none_or(|t| t < s)
         {
             return;
         }
-        let cell = cell_key(r);
+        let cell = cell_key_of(r);
         self.overall.add(r);
         group(&mut self.cells, &cell).add(r);
-        group(&mut self.providers, &provider_of(&r.primary)).add(r);
-        if !self.cell_models.contains_key(&cell) {
-            self.cell_models.insert(cell.clone(), BTreeMap::new());
+        let provider = provider_cached(&mut self.provider_of, &r.primary);
+        group(&mut self.providers, provider).add(r);
+        if !self.cell_models.contains_key(cell.as_ref()) {
+            self.cell_models.insert(cell.to_string(), BTreeMap::new());
         }
-        let models = self.cell_models.get_mut(&cell).expect("inserted above");
+        let models = self
+            .cell_models
+            .get_mut(cell.as_ref())
+            .expect("inserted above");
         group(models, &r.routed_to).add(r);
-        add_calls(&mut self.calls, r, &cell);
-        if self.first_ts.as_deref().is_none_or(|t| r.ts.as_str() < t) {
-            self.first_ts = Some(r.ts.clone());
+        self.add_calls(r, &cell);
+        if self.first_ts.as_deref().is_none_or(|t| *r.ts < *t) {
+            self.first_ts = Some(r.ts.to_string());
         }
-        if self.last_ts.as_deref().is_none_or(|t| r.ts.as_str() > t) {
-            self.last_ts = Some(r.ts.clone());
+        if self.last_ts.as_deref().is_none_or(|t| *r.ts > *t) {
+            self.last_ts = Some(r.ts.to_string());
+        }
+    }
+
+    /// Count the calls one record made: the primary's, and the fallback's when it was tried. A
+    /// primary that was followed by its fallback failed, whatever the fallback did.
+    fn add_calls(&mut self, r: &LogLine, cell: &str) {
+        let primary_failed = r.fallback_used || !r.ok;
+        let primary_kind = if r.fallback_used {
+            r.primary_error_kind
+        } else {
+            r.error_kind
+        };
+        let [cells, classifier, models, providers] = &mut self.calls;
+        if !r.classifier_cache_hit {
+            count(classifier, "classifier")
+                .add(r.classifier_error_kind.is_some(), r.classifier_error_kind);
+        }
+        let mut made = [
+            (&*r.primary, primary_failed, primary_kind),
+            ("", false, None),
+        ];
+        if r.fallback_used {
+            made[1] = (&*r.routed_to, !r.ok, r.error_kind);
+        }
+        for (model, failed, kind) in made.into_iter().take(1 + usize::from(r.fallback_used)) {
+            count(cells, cell).add(failed, kind);
+            count(models, model).add(failed, kind);
+            let provider = provider_cached(&mut self.provider_of, model);
+            count(providers, provider).add(failed, kind);
         }
     }
 
@@ -221,37 +345,40 @@ impl Aggregate {
 
     /// The report: the table in its stable order (overall, cells, providers, models, the
     /// classifier, cell × model, each sorted by key), and the alerts.
-    pub fn finish(self, th: &Thresholds, skipped_lines: usize) -> PolarsResult<MonitorReport> {
-        let mut rows = vec![self.overall.row("overall", "all", None)];
-        rows.extend(self.cells.iter().map(|(k, g)| g.row("cell", k, None)));
+    pub fn finish(self, th: &Thresholds) -> PolarsResult<MonitorReport> {
+        let mut rows = vec![self.overall.row(Scope::Overall, "all", None)];
+        rows.extend(self.cells.iter().map(|(k, g)| g.row(Scope::Cell, k, None)));
         rows.extend(
             self.providers
                 .iter()
-                .map(|(k, g)| g.row("provider", k, None)),
+                .map(|(k, g)| g.row(Scope::Provider, k, None)),
         );
-        for scope in ["model", "classifier"] {
+        let calls: Calls = CALL_SCOPES
+            .into_iter()
+            .zip(self.calls)
+            .flat_map(|(s, by_key)| by_key.into_iter().map(move |(k, c)| (s, k, c)))
+            .collect();
+        for scope in [Scope::Model, Scope::Classifier] {
             rows.extend(
-                self.calls
+                calls
                     .iter()
-                    .filter(|((s, _), _)| *s == scope)
-                    .map(|((s, k), c)| call_row(s, k, c)),
+                    .filter(|(s, _, _)| *s == scope)
+                    .map(|(s, k, c)| call_row(*s, k, c)),
             );
         }
         for (cell, models) in &self.cell_models {
             rows.extend(
                 models
                     .iter()
-                    .map(|(m, g)| g.row("cell_model", cell, Some(m))),
+                    .map(|(m, g)| g.row(Scope::CellModel, cell, Some(m))),
             );
         }
-        let mut table = frame(&rows)?;
-        let (alerts, flags) = alerts(&table, &self.calls, th)?;
-        table.with_column(Column::new("alert".into(), flags))?;
+        let alerts = alerts(&mut rows, &calls, th);
         Ok(MonitorReport {
             requests: self.overall.requests as usize,
-            table,
+            table: frame(&rows)?,
+            rows,
             alerts,
-            skipped_lines,
             first_ts: self.first_ts,
             last_ts: self.last_ts,
         })
@@ -259,7 +386,7 @@ impl Aggregate {
 }
 
 /// A `model` or `classifier` row: calls and their error rate only.
-fn call_row(scope: &'static str, key: &str, c: &CallCounts) -> Row {
+fn call_row(scope: Scope, key: &str, c: &CallCounts) -> Row {
     Row {
         scope,
         key: key.to_string(),
@@ -268,14 +395,29 @@ fn call_row(scope: &'static str, key: &str, c: &CallCounts) -> Row {
         cost_usd: None,
         p50: None,
         p95: None,
+        latency_rel_error: None,
         fallback_rate: None,
         error_rate: Some(c.rate()),
         parse_miss_rate: None,
         cache_hit_rate: None,
+        alert: Vec::new(),
     }
 }
 
-/// The rows as a frame with the [`COLUMNS`] (but `alert`).
+impl Row {
+    /// The `alert` column: the flags, comma-separated and without repeats in a row, `None` when
+    /// quiet.
+    fn alert_text(&self) -> Option<String> {
+        if self.alert.is_empty() {
+            return None;
+        }
+        let mut f: Vec<&str> = self.alert.iter().map(|a| a.as_str()).collect();
+        f.dedup();
+        Some(f.join(","))
+    }
+}
+
+/// The rows as a frame with the [`COLUMNS`].
 fn frame(rows: &[Row]) -> PolarsResult<DataFrame> {
     let f = |name: &str, get: fn(&Row) -> Option<f64>| {
         Column::new(name.into(), rows.iter().map(get).collect::<Vec<_>>())
@@ -285,7 +427,7 @@ fn frame(rows: &[Row]) -> PolarsResult<DataFrame> {
         vec![
             Column::new(
                 "scope".into(),
-                rows.iter().map(|r| r.scope).collect::<Vec<_>>(),
+                rows.iter().map(|r| r.scope.as_str()).collect::<Vec<_>>(),
             ),
             Column::new(
                 "key".into(),
@@ -302,30 +444,35 @@ fn frame(rows: &[Row]) -> PolarsResult<DataFrame> {
             f("cost_usd", |r| r.cost_usd),
             f("p50_latency_ms", |r| r.p50),
             f("p95_latency_ms", |r| r.p95),
+            f("latency_rel_error", |r| r.latency_rel_error),
             f("fallback_rate", |r| r.fallback_rate),
             f("error_rate", |r| r.error_rate),
             f("parse_miss_rate", |r| r.parse_miss_rate),
             f("cache_hit_rate", |r| r.cache_hit_rate),
+            Column::new(
+                "alert".into(),
+                rows.iter().map(Row::alert_text).collect::<Vec<_>>(),
+            ),
         ],
     )
 }
 
-/// The cell a record was routed for, as the classifier produced it: `task.priority`, with
-/// ` (→ default)` when the table does not list it and `[default]` answered.
-pub fn cell_key(r: &RouteRecord) -> String {
-    let real = format!("{}.{}", r.task, r.priority);
+/// The cell a line was routed for, as the classifier produced it: `task.priority`, with
+/// ` (→ default)` when the table does not list it and `[default]` answered; borrowed from the
+/// line for a listed cell.
+fn cell_key_of<'l>(r: &'l LogLine) -> Cow<'l, str> {
     if r.cell != "default" {
-        return r.cell.clone();
+        return Cow::Borrowed(&r.cell);
     }
-    match real.parse::<Cell>() {
-        Ok(c) => format!("{c} (→ default)"),
-        Err(_) => r.cell.clone(),
+    match format!("{}.{}", r.task, r.priority).parse::<Cell>() {
+        Ok(c) => Cow::Owned(format!("{c} (→ default)")),
+        Err(_) => Cow::Borrowed(&r.cell),
     }
 }
 
 /// Calls and failed calls of one group, with the failures by error kind.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct CallCounts {
+pub(crate) struct CallCounts {
     pub calls: usize,
     pub failed: usize,
     /// Failures by kind (`unknown` when an older log did not record the primary's kind).
@@ -357,8 +504,8 @@ impl CallCounts {
     }
 }
 
-/// Call counts keyed by scope (`cell`, `model`, `provider`) and key.
-type Calls = BTreeMap<(&'static str, String), CallCounts>;
+/// Call counts by scope ([`CALL_SCOPES`], in that order) and key (sorted).
+type Calls = Vec<(Scope, String, CallCounts)>;
 
 fn provider_of(m: &str) -> String {
     ModelId::parse(m)
@@ -366,33 +513,20 @@ fn provider_of(m: &str) -> String {
         .unwrap_or_else(|_| m.to_string())
 }
 
-/// Count the calls one record made: the primary's, and the fallback's when it was tried. A
-/// primary that was followed by its fallback failed, whatever the fallback did.
-fn add_calls(out: &mut Calls, r: &RouteRecord, cell: &str) {
-    let primary_failed = r.fallback_used || !r.ok;
-    let primary_kind = if r.fallback_used {
-        r.primary_error_kind
-    } else {
-        r.error_kind
-    };
-    let mut made = vec![(r.primary.as_str(), primary_failed, primary_kind)];
-    if r.fallback_used {
-        made.push((r.routed_to.as_str(), !r.ok, r.error_kind));
+/// [`provider_of`] `model`, parsed once per model name.
+fn provider_cached<'c>(cache: &'c mut HashMap<String, String>, model: &str) -> &'c str {
+    if !cache.contains_key(model) {
+        cache.insert(model.to_string(), provider_of(model));
     }
-    if !r.classifier_cache_hit {
-        out.entry(("classifier", "classifier".into()))
-            .or_default()
-            .add(r.classifier_error_kind.is_some(), r.classifier_error_kind);
+    &cache[model]
+}
+
+/// The counts of `key` in `map`, created on first use (without allocating a key for a hit).
+fn count<'m>(map: &'m mut BTreeMap<String, CallCounts>, key: &str) -> &'m mut CallCounts {
+    if !map.contains_key(key) {
+        map.insert(key.to_string(), CallCounts::default());
     }
-    for (model, failed, kind) in made {
-        for key in [
-            ("cell", cell.to_string()),
-            ("model", model.to_string()),
-            ("provider", provider_of(model)),
-        ] {
-            out.entry(key).or_default().add(failed, kind);
-        }
-    }
+    map.get_mut(key).expect("inserted above")
 }
 
 /// What an error kind that alerts at any rate means, for the alert's text.
@@ -404,69 +538,36 @@ fn alarming(kind: &str) -> Option<&'static str> {
     }
 }
 
-/// The alerts, and each table row's alert flags (comma-separated, `None` when quiet).
-fn alerts(
-    table: &DataFrame,
-    calls: &Calls,
-    th: &Thresholds,
-) -> PolarsResult<(Vec<String>, Vec<Option<String>>)> {
+/// The alerts, in the order they are reported: the table's rows (fallback and parse-miss
+/// rates), then the call counts (error rates, and error kinds that alert at any rate). Each
+/// alert also flags its row.
+fn alerts(rows: &mut [Row], calls: &Calls, th: &Thresholds) -> Vec<String> {
     let mut alerts = Vec::new();
-    let mut flagged: BTreeMap<(String, String), Vec<&'static str>> = BTreeMap::new();
-    let scope = table.column("scope")?.str()?;
-    let key = table.column("key")?.str()?;
-    let n = table.column("requests")?.u32()?;
-    let fb = table.column("fallback_rate")?.f64()?;
-    let pm = table.column("parse_miss_rate")?.f64()?;
-    for i in 0..table.height() {
-        let (s, k) = (scope.get(i).unwrap_or(""), key.get(i).unwrap_or(""));
-        let n = n.get(i).unwrap_or(0) as usize;
-        if n < th.min_requests {
-            continue;
-        }
-        let f = fb.get(i).unwrap_or(0.0);
-        if matches!(s, "cell" | "provider") && f > th.fallback_rate {
-            alerts.push(format!(
-                "fallback rate of {s} {k} is {:.1}% over {n} requests (threshold {:.1}%)",
-                f * 100.0,
-                th.fallback_rate * 100.0
-            ));
-            flagged
-                .entry((s.into(), k.into()))
-                .or_default()
-                .push("fallback_rate");
-        }
-        let p = pm.get(i).unwrap_or(0.0);
-        if s == "overall" && p > th.parse_miss_rate {
-            alerts.push(format!(
-                "classifier parse misses are {:.1}% over {n} requests (threshold {:.1}%)",
-                p * 100.0,
-                th.parse_miss_rate * 100.0
-            ));
-            flagged
-                .entry((s.into(), k.into()))
-                .or_default()
-                .push("parse_miss_rate");
-        }
+    for row in rows.iter_mut() {
+        alerts.extend(rate_alerts(row, th));
     }
-    for ((s, k), c) in calls {
+    for (scope, key, c) in calls {
+        let flag = |rows: &mut [Row], f: AlertFlag| {
+            if let Some(r) = rows.iter_mut().find(|r| r.scope == *scope && r.key == *key) {
+                r.alert.push(f);
+            }
+        };
         if c.calls >= th.min_requests && c.rate() > th.error_rate {
             alerts.push(format!(
-                "error rate of {s} {k} is {:.1}% over {} calls (threshold {:.1}%): {}",
+                "error rate of {} {key} is {:.1}% over {} calls (threshold {:.1}%): {}",
+                scope.as_str(),
                 c.rate() * 100.0,
                 c.calls,
                 th.error_rate * 100.0,
                 c.kinds_text()
             ));
-            flagged
-                .entry((s.to_string(), k.clone()))
-                .or_default()
-                .push("error_rate");
+            flag(rows, AlertFlag::ErrorRate);
         }
         // Keys and quotas are per account: one alert per model (and for the classifier),
         // whatever the numbers.
-        let from = match *s {
-            "model" => format!("model {k} (provider {})", provider_of(k)),
-            "classifier" => "the classifier".to_string(),
+        let from = match scope {
+            Scope::Model => format!("model {key} (provider {})", provider_of(key)),
+            Scope::Classifier => "the classifier".to_string(),
             _ => continue,
         };
         for (kind, count) in &c.kinds {
@@ -476,31 +577,45 @@ fn alerts(
                     if *count == 1 { "" } else { "s" },
                     c.calls
                 ));
-                flagged
-                    .entry((s.to_string(), k.clone()))
-                    .or_default()
-                    .push(kind);
+                flag(rows, AlertFlag::Kind(kind));
             }
         }
     }
-    let flags = (0..table.height())
-        .map(|i| {
-            let k = (
-                scope.get(i).unwrap_or("").to_string(),
-                key.get(i).unwrap_or("").to_string(),
-            );
-            flagged.get(&k).map(|f| {
-                let mut f = f.clone();
-                f.dedup();
-                f.join(",")
-            })
-        })
-        .collect();
-    Ok((alerts, flags))
+    alerts
+}
+
+/// The fallback-rate alert of a cell or provider row and the parse-miss alert of the overall
+/// row, once the row has `min_requests`; each flags the row.
+fn rate_alerts(row: &mut Row, th: &Thresholds) -> Vec<String> {
+    let n = row.requests as usize;
+    let mut out = Vec::new();
+    if n < th.min_requests {
+        return out;
+    }
+    let (s, k) = (row.scope.as_str(), &row.key);
+    let f = row.fallback_rate.unwrap_or(0.0);
+    if matches!(row.scope, Scope::Cell | Scope::Provider) && f > th.fallback_rate {
+        out.push(format!(
+            "fallback rate of {s} {k} is {:.1}% over {n} requests (threshold {:.1}%)",
+            f * 100.0,
+            th.fallback_rate * 100.0
+        ));
+        row.alert.push(AlertFlag::FallbackRate);
+    }
+    let p = row.parse_miss_rate.unwrap_or(0.0);
+    if row.scope == Scope::Overall && p > th.parse_miss_rate {
+        out.push(format!(
+            "classifier parse misses are {:.1}% over {n} requests (threshold {:.1}%)",
+            p * 100.0,
+            th.parse_miss_rate * 100.0
+        ));
+        row.alert.push(AlertFlag::ParseMissRate);
+    }
+    out
 }
 
 /// The report as a Markdown block (for a CI step summary or a chat message).
-pub fn markdown(r: &MonitorReport) -> anyhow::Result<String> {
+pub(crate) fn markdown(r: &MonitorReport) -> String {
     let mut o = format!(
         "### Router monitor: {} requests ({} – {})\n\n",
         r.requests,
@@ -515,58 +630,83 @@ pub fn markdown(r: &MonitorReport) -> anyhow::Result<String> {
         }
         o.push('\n');
     }
-    o.push_str("| scope | key | model | requests | cost | p50 | p95 | fallback | errors | parse misses | cache hits |\n");
-    o.push_str("|---|---|---|---|---|---|---|---|---|---|---|\n");
-    for row in rows(r)? {
+    o.push_str(&format!("| {} |\n", HEADERS.join(" | ")));
+    o.push_str(&format!("|{}\n", "---|".repeat(HEADERS.len())));
+    for row in rows(r) {
         o.push_str(&format!("| {} |\n", row.join(" | ")));
     }
-    Ok(o)
+    o
+}
+
+/// Column headings of the text and Markdown tables.
+pub(crate) const HEADERS: &[&str] = &[
+    "scope",
+    "key",
+    "model",
+    "requests",
+    "cost",
+    "p50",
+    "p95",
+    "p50/p95 error",
+    "fallback",
+    "errors",
+    "parse misses",
+    "cache hits",
+];
+
+/// A percentile's error bound for people: `exact`, or `±0.05%` (and the 1 µs of rounding).
+fn error_bound_text(bound: Option<f64>) -> String {
+    match bound {
+        None => "–".into(),
+        Some(0.0) => "exact".into(),
+        Some(b) => format!("±{}%", b * 100.0),
+    }
 }
 
 /// Rows formatted for people.
-pub fn rows(r: &MonitorReport) -> anyhow::Result<Vec<Vec<String>>> {
+pub(crate) fn rows(r: &MonitorReport) -> Vec<Vec<String>> {
     use crate::base::fmt::{ms, percent_1dp, usd};
     let rate = |x: Option<f64>| x.map(percent_1dp).unwrap_or_else(|| "–".into());
-    let t = &r.table;
-    let s = |c: &str| -> anyhow::Result<&StringChunked> { Ok(t.column(c)?.str()?) };
-    let f = |c: &str| -> anyhow::Result<&Float64Chunked> { Ok(t.column(c)?.f64()?) };
-    let (scope, key, model) = (s("scope")?, s("key")?, s("model")?);
-    let n = t.column("requests")?.u32()?;
-    let (cost, p50, p95, fb, err, pm, ch) = (
-        f("cost_usd")?,
-        f("p50_latency_ms")?,
-        f("p95_latency_ms")?,
-        f("fallback_rate")?,
-        f("error_rate")?,
-        f("parse_miss_rate")?,
-        f("cache_hit_rate")?,
-    );
-    Ok((0..t.height())
-        .map(|i| {
+    r.rows
+        .iter()
+        .map(|row| {
             vec![
-                scope.get(i).unwrap_or("").to_string(),
-                key.get(i).unwrap_or("").to_string(),
-                model.get(i).unwrap_or("").to_string(),
-                n.get(i).unwrap_or(0).to_string(),
-                if matches!(scope.get(i), Some("model" | "classifier")) {
+                row.scope.as_str().to_string(),
+                row.key.clone(),
+                row.model.clone().unwrap_or_default(),
+                row.requests.to_string(),
+                if row.scope.counts_calls() {
                     "–".into()
                 } else {
-                    usd(cost.get(i))
+                    usd(row.cost_usd)
                 },
-                ms(p50.get(i)),
-                ms(p95.get(i)),
-                rate(fb.get(i)),
-                rate(err.get(i)),
-                rate(pm.get(i)),
-                rate(ch.get(i)),
+                ms(row.p50),
+                ms(row.p95),
+                error_bound_text(row.latency_rel_error),
+                rate(row.fallback_rate),
+                rate(row.error_rate),
+                rate(row.parse_miss_rate),
+                rate(row.cache_hit_rate),
             ]
         })
-        .collect())
+        .collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_frame_has_the_documented_columns() {
+        let r = monitor(&[], None, &Thresholds::default()).unwrap();
+        let names: Vec<&str> = r
+            .table
+            .get_column_names()
+            .iter()
+            .map(|c| c.as_str())
+            .collect();
+        assert_eq!(names, COLUMNS);
+    }
 
     fn rec(
         ts: &str,
@@ -594,6 +734,7 @@ mod tests {
             classifier_parse_miss: false,
             classifier_error_kind: None,
             prompt: None,
+            messages: None,
         }
     }
 
@@ -619,7 +760,7 @@ mod tests {
                 50.0,
             ));
         }
-        let r = monitor(&rs, None, &Thresholds::default(), 0).unwrap();
+        let r = monitor(&rs, None, &Thresholds::default()).unwrap();
         assert_eq!(r.requests, 80);
         let fallback: Vec<&String> = r
             .alerts
@@ -644,7 +785,7 @@ mod tests {
         let n = r.table.column("requests").unwrap().u32().unwrap();
         assert_eq!(n.get(0), Some(80));
         // p50 of 100..139 (linear) is 119.5.
-        let rows = rows(&r).unwrap();
+        let rows = rows(&r);
         let cq = rows
             .iter()
             .find(|x| x[0] == "cell" && x[1] == "code.quality")
@@ -699,7 +840,7 @@ mod tests {
             "quality",
             ErrorKind::QuotaExhausted,
         ));
-        let r = monitor(&rs, None, &Thresholds::default(), 0).unwrap();
+        let r = monitor(&rs, None, &Thresholds::default()).unwrap();
         assert!(
             r.alerts
                 .iter()
@@ -743,7 +884,7 @@ mod tests {
         for _ in 0..4 {
             rs.push(failed("code.quality", "code", "quality", ErrorKind::Server));
         }
-        let r = monitor(&rs, None, &Thresholds::default(), 0).unwrap();
+        let r = monitor(&rs, None, &Thresholds::default()).unwrap();
         for scope in ["cell code.quality", "model openai/gpt", "provider openai"] {
             assert!(
                 r.alerts.iter().any(|a| a
@@ -753,7 +894,7 @@ mod tests {
                 r.alerts
             );
         }
-        let quiet = monitor(&rs[..19], None, &Thresholds::default(), 0).unwrap();
+        let quiet = monitor(&rs[..19], None, &Thresholds::default()).unwrap();
         assert!(
             quiet.alerts.is_empty(),
             "under min_requests: {:?}",
@@ -782,7 +923,7 @@ mod tests {
                 ..rec("2026-11-20T10:00:00Z", "default", "b/y", "b/y", false, 5.0)
             });
         }
-        let r = monitor(&rs, None, &Thresholds::default(), 0).unwrap();
+        let r = monitor(&rs, None, &Thresholds::default()).unwrap();
         assert_eq!(
             column(&r, "cell"),
             vec![
@@ -791,7 +932,7 @@ mod tests {
                 "math.latency (→ default)"
             ]
         );
-        let rows = rows(&r).unwrap();
+        let rows = rows(&r);
         let ml = rows
             .iter()
             .find(|x| x[0] == "cell" && x[1] == "math.latency (→ default)")
@@ -816,7 +957,7 @@ mod tests {
                 )
             })
             .collect();
-        let r = monitor(&rs, None, &Thresholds::default(), 0).unwrap();
+        let r = monitor(&rs, None, &Thresholds::default()).unwrap();
         assert!(
             r.alerts
                 .iter()
@@ -825,13 +966,9 @@ mod tests {
             r.alerts
         );
         assert_eq!(column(&r, "classifier"), vec!["classifier"]);
-        let row = rows(&r)
-            .unwrap()
-            .into_iter()
-            .find(|x| x[0] == "classifier")
-            .unwrap();
+        let row = rows(&r).into_iter().find(|x| x[0] == "classifier").unwrap();
         assert_eq!(
-            (row[3].as_str(), row[4].as_str(), row[8].as_str()),
+            (row[3].as_str(), row[4].as_str(), row[9].as_str()),
             ("3", "–", "100.0%")
         );
     }
@@ -850,7 +987,6 @@ mod tests {
                 min_requests: 1,
                 ..Thresholds::default()
             },
-            0,
         )
         .unwrap();
         assert_eq!(r.requests, 1);

@@ -404,13 +404,96 @@ fn a_large_log_is_read_in_bounded_memory_with_exact_counts_and_percentiles_withi
     let cells = rows.iter().filter(|r| r["scope"] == "cell").count();
     assert_eq!(cells, 18);
     lat.sort_by(f64::total_cmp);
+    // The bound printed beside the percentiles is the one they keep.
+    let bound: f64 = overall["latency_rel_error"].parse().unwrap();
+    assert_eq!(bound, routecal::router::monitor::latency::RELATIVE_ERROR);
     for (col, q) in [("p50_latency_ms", 0.5), ("p95_latency_ms", 0.95)] {
         let got: f64 = overall[col].parse().unwrap();
         let want = exact_quantile(&lat, q);
         assert!(
-            (got - want).abs() <= want * routecal::router::monitor::latency::RELATIVE_ERROR + 0.001,
+            (got - want).abs() <= want * bound + 0.001,
             "{col}: {got} vs exact {want}"
         );
+    }
+}
+
+#[test]
+fn the_percentiles_error_bound_is_printed_beside_them_in_every_format() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    // 2,000 requests overall (past the exact buffer), 40 in one cell (exact).
+    let mut log = String::new();
+    for i in 0..2000 {
+        let cell = if i < 40 {
+            "math.quality"
+        } else {
+            "code.quality"
+        };
+        let (task, prio) = cell.split_once('.').unwrap();
+        log.push_str(&line(cell, task, prio, true, None));
+    }
+    std::fs::write(d.join("r.jsonl"), log).unwrap();
+    let csv = stdout(&run_in(d, &["monitor", "r.jsonl", "--format", "csv"]));
+    let header = csv.lines().next().unwrap();
+    assert!(
+        header.contains("p50_latency_ms,p95_latency_ms,latency_rel_error,"),
+        "{header}"
+    );
+    let rows = csv_rows_of(&csv);
+    let get = |scope: &str, key: &str| {
+        rows.iter()
+            .find(|r| r["scope"] == scope && r["key"] == key)
+            .unwrap()["latency_rel_error"]
+            .clone()
+    };
+    assert_eq!(get("overall", "all"), "0.0005");
+    assert_eq!(get("cell", "math.quality"), "0");
+    let text = stdout(&run_in(d, &["monitor", "r.jsonl"]));
+    assert!(text.contains("p50/p95 error"), "{text}");
+    assert!(text.contains("±0.05%") && text.contains("exact"), "{text}");
+    let md = stdout(&run_in(d, &["monitor", "r.jsonl", "--format", "markdown"]));
+    assert!(
+        md.contains("| p50/p95 error |") && md.contains("| ±0.05% |"),
+        "{md}"
+    );
+}
+
+fn csv_rows_of(csv: &str) -> Vec<HashMap<String, String>> {
+    let mut r = ::csv::Reader::from_reader(csv.as_bytes());
+    let h = r.headers().unwrap().clone();
+    r.records()
+        .map(|rec| {
+            h.iter()
+                .zip(rec.unwrap().iter())
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        })
+        .collect()
+}
+
+#[test]
+fn a_log_with_no_request_is_not_reported_healthy() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    std::fs::write(d.join("empty.jsonl"), "").unwrap();
+    std::fs::write(d.join("junk.jsonl"), "not json\n{\"ts\": 1}\n").unwrap();
+    // Logged 2026-11-24: older than a day.
+    let old =
+        line("code.quality", "code", "quality", true, None).replace("2026-11-24", "2020-01-01");
+    std::fs::write(d.join("old.jsonl"), old).unwrap();
+    for (args, why) in [
+        (vec!["empty.jsonl"], "the logs are empty"),
+        (vec!["junk.jsonl", "empty.jsonl"], "2 lines parsed"),
+        (vec!["old.jsonl", "--since", "1d"], "--since window"),
+        (vec!["empty.jsonl", "--format", "csv"], "empty"),
+    ] {
+        let o = run_in(d, &[&["monitor"], &args[..]].concat());
+        assert_eq!(o.status.code(), Some(4), "{args:?}: {}", stderr(&o));
+        let err = stderr(&o);
+        assert!(err.contains("no request to monitor in"), "{args:?}: {err}");
+        assert!(err.contains(args[0]), "{args:?}: {err}");
+        assert!(err.contains(why), "{args:?}: {err}");
+        assert!(o.stdout.is_empty(), "{args:?}: {}", stdout(&o));
     }
 }
 

@@ -26,12 +26,7 @@ fn recorded_means(suite: &str) -> HashMap<(String, String), f64> {
     let items = read_jsonl(&dir.join("dataset.jsonl"));
     let task_of: HashMap<String, String> = items
         .iter()
-        .map(|i| {
-            (
-                sha256(i["prompt"].as_str().unwrap()),
-                i["task_type"].as_str().unwrap().to_string(),
-            )
-        })
+        .map(|i| (item_sha256(i), i["task_type"].as_str().unwrap().to_string()))
         .collect();
     let mut acc: HashMap<(String, String), (f64, usize)> = HashMap::new();
     for r in read_jsonl(&dir.join("recording.jsonl")) {
@@ -45,6 +40,15 @@ fn recorded_means(suite: &str) -> HashMap<(String, String), f64> {
     acc.into_iter()
         .map(|(k, (s, n))| (k, s / n as f64))
         .collect()
+}
+
+/// The hash a recording keys an item on: its prompt's, or its canonical conversation's
+/// (compact JSON, keys sorted: `serde_json`'s own order).
+fn item_sha256(item: &serde_json::Value) -> String {
+    match item.get("messages") {
+        Some(m) => sha256(&m.to_string()),
+        None => sha256(item["prompt"].as_str().unwrap()),
+    }
 }
 
 fn quality(summary: &[HashMap<String, String>], model: &str, task: &str) -> f64 {
@@ -208,5 +212,72 @@ fn validate_accepts_the_shipped_files() {
         );
         ok(&o);
         assert!(stdout(&o).contains("dataset.jsonl: ok"));
+    }
+}
+
+/// Mean judge score / 10 per model and turn in the source data (RouteLLM's MT-bench judgements,
+/// 80 questions), as `scripts/build_datasets.py` prints them and datasets/mt-bench/README.md
+/// lists them: (model, turn 1, turn 2, both).
+const MT_BENCH_SOURCE: [(&str, f64, f64, f64); 2] = [
+    ("openai/gpt-4-1106-preview", 0.9406, 0.9050, 0.9228),
+    (
+        "together/mistralai/Mixtral-8x7B-Instruct-v0.1",
+        0.8694,
+        0.7987,
+        0.8341,
+    ),
+];
+
+#[test]
+fn mt_bench_turn_two_is_a_real_conversation_and_its_figures_match_the_source() {
+    let items = read_jsonl(&repo().join("datasets/mt-bench/dataset.jsonl"));
+    let readme = read(&repo().join("datasets/mt-bench/README.md"));
+    let mut turn_of = HashMap::new();
+    for i in &items {
+        let turn = i["meta"]["turn"].as_u64().unwrap();
+        turn_of.insert(i["id"].as_str().unwrap().to_string(), turn);
+        if turn == 2 {
+            // user turn 1, the assistant's turn-1 answer, user turn 2: no flattened text.
+            let m = i["messages"].as_array().unwrap();
+            let roles: Vec<&str> = m.iter().map(|t| t["role"].as_str().unwrap()).collect();
+            assert_eq!(roles, ["user", "assistant", "user"], "{}", i["id"]);
+            assert!(i.get("prompt").is_none());
+            let first = items
+                .iter()
+                .find(|x| x["meta"]["question_id"] == i["meta"]["question_id"])
+                .unwrap();
+            assert_eq!(m[0]["content"], first["prompt"]);
+        }
+    }
+    let (_tmp, dir) = run_suite("mt-bench");
+    let results = read_csv(&dir.join("results.csv"));
+    assert_eq!(results.len(), 320);
+    assert!(
+        results.iter().all(|r| r["ok"] == "true"),
+        "every conversation found its recorded answer"
+    );
+    for (model, t1, t2, both) in MT_BENCH_SOURCE {
+        let mut sums = [(0.0, 0usize); 2];
+        for r in results.iter().filter(|r| r["model"] == model) {
+            let t = turn_of[&r["item_id"]] as usize - 1;
+            sums[t].0 += r["score"].parse::<f64>().unwrap();
+            sums[t].1 += 1;
+        }
+        let mean = |(s, n): (f64, usize)| s / n as f64;
+        let all = (sums[0].0 + sums[1].0) / (sums[0].1 + sums[1].1) as f64;
+        for (what, got, want) in [
+            ("turn 1", mean(sums[0]), t1),
+            ("turn 2", mean(sums[1]), t2),
+            ("both", all, both),
+        ] {
+            assert!(
+                (got - want).abs() < 5e-5,
+                "{model} {what}: run {got} vs source {want}"
+            );
+        }
+        assert!(
+            readme.contains(&format!("| `{model}` | {t1:.4} | {t2:.4} | {both:.4} |")),
+            "datasets/mt-bench/README.md lists the source figures of {model}"
+        );
     }
 }

@@ -60,12 +60,19 @@ fn quiet_exit(o: &Output, code: i32, what: &str) {
     assert_eq!(o.status.code(), Some(code), "{what}: {err}");
 }
 
-/// Prompts of the mt-bench suite as `{"id","prompt"}` lines.
+/// Items of the mt-bench suite as `route --jsonl` lines: `{"id","prompt"}` for turn 1,
+/// `{"id","messages"}` for turn 2.
 fn mt_bench_jsonl(n: usize) -> String {
     read_jsonl(&repo().join("datasets/mt-bench/dataset.jsonl"))
         .into_iter()
         .take(n)
-        .map(|v| serde_json::json!({"id": v["id"], "prompt": v["prompt"]}).to_string() + "\n")
+        .map(|v| {
+            let line = match v.get("messages") {
+                Some(m) => serde_json::json!({"id": v["id"], "messages": m}),
+                None => serde_json::json!({"id": v["id"], "prompt": v["prompt"]}),
+            };
+            line.to_string() + "\n"
+        })
         .collect()
 }
 

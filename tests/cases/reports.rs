@@ -227,11 +227,17 @@ fn hostile_suite(dir: &Path) -> PathBuf {
     let items: Vec<String> = read_jsonl(&suite.join("dataset.jsonl"))
         .into_iter()
         .map(|mut it| {
-            let old = it["prompt"].as_str().unwrap().to_string();
-            // In front, so that a long prompt shortened on the page still shows it.
-            let new = format!("{PAYLOAD}\n{old}");
-            rekey.insert(sha256(&old), sha256(&new));
-            it["prompt"] = new.into();
+            let old = item_sha256(&it);
+            // In front, so that a long prompt shortened on the page still shows it (for a
+            // conversation, in front of its last user turn: the prompt the page shows).
+            let hostile = |s: &serde_json::Value| format!("{PAYLOAD}\n{}", s.as_str().unwrap());
+            if let Some(m) = it.get_mut("messages") {
+                let last = m.as_array_mut().unwrap().last_mut().unwrap();
+                last["content"] = hostile(&last["content"]).into();
+            } else {
+                it["prompt"] = hostile(&it["prompt"]).into();
+            }
+            rekey.insert(old, item_sha256(&it));
             it.to_string()
         })
         .collect();
@@ -385,13 +391,21 @@ fn charts_mark_every_model_once_per_task_with_the_pareto_front_filled() {
     assert_eq!(shown, confusion);
 }
 
+/// The hash a recording keys an item on: its prompt's, or its canonical conversation's.
+fn item_sha256(item: &serde_json::Value) -> String {
+    match item.get("messages") {
+        Some(m) => sha256(&m.to_string()),
+        None => sha256(item["prompt"].as_str().unwrap()),
+    }
+}
+
 /// Set every recorded grade of `model` on `task` items to 1.
 fn perfect_grades(suite: &Path, model: &str, task: &str) {
     let task_of: HashMap<String, String> = read_jsonl(&suite.join("dataset.jsonl"))
         .into_iter()
         .map(|i| {
             (
-                sha256(i["prompt"].as_str().unwrap()),
+                item_sha256(&i),
                 i["task_type"].as_str().unwrap().to_string(),
             )
         })

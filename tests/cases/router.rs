@@ -6,9 +6,11 @@ use std::process::Stdio;
 
 use crate::common::*;
 
+/// The first `n` single-prompt items (turn 1) of the MT-bench suite: (id, prompt).
 fn mt_prompts(n: usize) -> Vec<(String, String)> {
     read_jsonl(&repo().join("datasets/mt-bench/dataset.jsonl"))
         .into_iter()
+        .filter(|v| v["prompt"].is_string())
         .take(n)
         .map(|v| {
             (
@@ -65,15 +67,61 @@ fn routes_a_prompt_to_the_recorded_answer_of_the_cell_model() {
     assert!(v["cost_usd"].as_f64().unwrap() > 0.0);
 }
 
+/// The first `n` items of the MT-bench suite as `route --jsonl` requests: (id, the line's
+/// object, with `prompt` for turn 1 and `messages` for turn 2).
+fn mt_requests(n: usize) -> Vec<(String, serde_json::Value)> {
+    read_jsonl(&repo().join("datasets/mt-bench/dataset.jsonl"))
+        .into_iter()
+        .take(n)
+        .map(|v| {
+            let id = v["id"].as_str().unwrap().to_string();
+            let line = match v.get("messages") {
+                Some(m) => serde_json::json!({"id": id, "messages": m}),
+                None => serde_json::json!({"id": id, "prompt": v["prompt"]}),
+            };
+            (id, line)
+        })
+        .collect()
+}
+
+#[test]
+fn routes_a_conversation_to_the_recorded_answer_of_its_turns() {
+    let tmp = tempfile::tempdir().unwrap();
+    let routes = repo().join("datasets/mt-bench/routes.toml");
+    let (_, line) = mt_requests(2).remove(1);
+    let o = route_stdin(
+        tmp.path(),
+        &[
+            "route",
+            "--routes",
+            routes.to_str().unwrap(),
+            "--jsonl",
+            "--json",
+            "--no-cache",
+        ],
+        &format!("{line}\n"),
+    );
+    ok(&o);
+    let v: serde_json::Value = serde_json::from_str(stdout(&o).trim()).unwrap();
+    let model = v["routed_to"].as_str().unwrap();
+    let key = sha256(&line["messages"].to_string());
+    let recorded = read_jsonl(&repo().join("datasets/mt-bench/recording.jsonl"))
+        .into_iter()
+        .find(|r| r["model"] == model && r["prompt_sha256"] == key.as_str())
+        .expect("the conversation's recorded answer");
+    assert_eq!(v["answer"], recorded["response"]);
+}
+
 #[test]
 fn log_monitor_and_dataset_from_log() {
     let tmp = tempfile::tempdir().unwrap();
     let routes = repo().join("datasets/mt-bench/routes.toml");
     let log = tmp.path().join("routes.log");
-    let prompts = mt_prompts(40);
+    // Both turns of 20 questions: prompts and conversations.
+    let prompts = mt_requests(40);
     let input: String = prompts
         .iter()
-        .map(|(id, p)| serde_json::json!({"id": id, "prompt": p}).to_string() + "\n")
+        .map(|(_, line)| line.to_string() + "\n")
         .collect();
     let o = route_stdin(
         tmp.path(),
@@ -106,7 +154,7 @@ fn log_monitor_and_dataset_from_log() {
     assert!(
         logged
             .iter()
-            .all(|r| r["prompt"].is_string() && r["ok"] == true)
+            .all(|r| (r["prompt"].is_string() || r["messages"].is_array()) && r["ok"] == true)
     );
 
     // The same prompts again: every classification comes from the cache.
@@ -170,13 +218,16 @@ fn log_monitor_and_dataset_from_log() {
     ok(&o);
     let items = read_jsonl(&out);
     assert_eq!(items.len(), 12);
-    let logged_prompts: Vec<&str> = prompts.iter().map(|(_, p)| p.as_str()).collect();
-    assert!(
-        items
-            .iter()
-            .all(|i| logged_prompts.contains(&i["prompt"].as_str().unwrap())
-                && i["grader"]["kind"] == "judge")
-    );
+    // Each sampled item is a prompt or a conversation that was routed, as it was sent.
+    let sent: Vec<&serde_json::Value> = prompts.iter().map(|(_, l)| l).collect();
+    assert!(items.iter().all(|i| {
+        let same = |l: &&serde_json::Value| match i.get("messages") {
+            Some(m) => l["messages"] == *m,
+            None => l["prompt"] == i["prompt"],
+        };
+        sent.iter().any(same) && i["grader"]["kind"] == "judge"
+    }));
+    assert!(items.iter().any(|i| i["messages"].is_array()), "{items:?}");
 }
 
 #[test]

@@ -14,7 +14,7 @@
 use hdrhistogram::Histogram;
 
 /// Latencies a group holds one by one before it switches to the histogram.
-pub const EXACT_UP_TO: usize = 1024;
+pub(crate) const EXACT_UP_TO: usize = 1024;
 
 /// Significant decimal digits the histogram keeps.
 const SIGNIFICANT_DIGITS: u8 = 3;
@@ -29,7 +29,7 @@ const MAX_US: u64 = 1 << 50;
 
 /// Latencies of one group, in milliseconds.
 #[derive(Debug, Clone)]
-pub enum Latencies {
+pub(crate) enum Latencies {
     /// Up to [`EXACT_UP_TO`] values, in the order recorded.
     Exact(Vec<f64>),
     /// Every value, in microseconds (a bucket counts up to 2^32 − 1 values, then saturates).
@@ -80,8 +80,20 @@ impl Latencies {
     }
 
     /// True once the group answers from the histogram (within [`RELATIVE_ERROR`]).
+    #[cfg(test)]
     pub fn is_estimate(&self) -> bool {
         matches!(self, Latencies::Sketch(_))
+    }
+
+    /// The bound on the relative error of [`Latencies::quantile`]: 0 while exact,
+    /// [`RELATIVE_ERROR`] from the histogram (plus 1 µs of rounding); `None` with no value.
+    pub fn rel_error_bound(&self) -> Option<f64> {
+        match self {
+            Latencies::Exact(v) if v.is_empty() => None,
+            Latencies::Exact(_) => Some(0.0),
+            Latencies::Sketch(h) if h.is_empty() => None,
+            Latencies::Sketch(_) => Some(RELATIVE_ERROR),
+        }
     }
 
     /// The `q` quantile (0 ≤ q ≤ 1) in milliseconds, `None` when nothing was recorded.

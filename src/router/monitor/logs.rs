@@ -6,7 +6,6 @@ use std::io::BufReader;
 use std::path::{Path, PathBuf};
 
 use crate::base::jsonl::{Line, Lines};
-use crate::router::RouteRecord;
 use crate::router::log::MAX_LOG_LINE_BYTES;
 
 use super::Aggregate;
@@ -79,8 +78,8 @@ pub fn read_into(path: &Path, agg: &mut Aggregate) -> Result<usize, LogsError> {
     while let Some((_, line)) = lines.next_line().map_err(err)? {
         match line {
             Line::Text(raw) if raw.iter().all(u8::is_ascii_whitespace) => {}
-            Line::Text(raw) => match serde_json::from_slice::<RouteRecord>(raw) {
-                Ok(r) => agg.add(&r),
+            Line::Text(raw) => match serde_json::from_slice::<super::line::LogLine>(raw) {
+                Ok(r) => agg.add_line(&r),
                 Err(_) => skipped += 1,
             },
             Line::TooLong(_) => skipped += 1,
