@@ -3,6 +3,7 @@
 
 pub mod analyze;
 pub mod crossfit;
+pub mod history;
 pub mod paired;
 pub mod policy;
 pub mod simulate;
@@ -44,6 +45,9 @@ pub struct Derived<'a> {
     /// The unified diff of the routes file alone.
     pub toml_diff: String,
     pub journal_notes: Vec<String>,
+    /// Evidence across weeks (`--history`): which models' earlier items were pooled into the
+    /// decisions, and which were dropped because the model moved. `None` without `--history`.
+    pub history: Option<history::Pooling>,
 }
 
 /// What accepting every proposed change does, as figures (no formatting): the simulated
@@ -222,6 +226,14 @@ impl Derived<'_> {
         for (text, cells) in flagged {
             w.push(format!("{}: {text}", cells.join(", ")));
         }
+        for c in self.history.iter().flat_map(|h| h.moved()) {
+            w.push(format!(
+                "{} moved since the earlier runs ({:+.1} points, p = {:.3}): its history is dropped and it is decided on this run's items alone",
+                c.model,
+                100.0 * c.delta.unwrap_or(0.0),
+                c.p_value.unwrap_or(0.0)
+            ));
+        }
         let j = &self.analysis.judge_summary;
         if j.unparsable + j.errors > 0 {
             w.push(format!(
@@ -274,7 +286,7 @@ pub fn derive<'a>(
     journal: &JournalContents,
 ) -> anyhow::Result<Derived<'a>> {
     let analysis = analyze::analyze(cfg, ds, &journal.rows)?;
-    from_analysis(manifest, cfg, ds, analysis, journal_notes(journal))
+    from_analysis(manifest, cfg, ds, analysis, journal_notes(journal), None)
 }
 
 /// [`derive`], freeing the journal's rows as soon as the analysis holds what it needs of them
@@ -285,10 +297,22 @@ pub fn derive_owned<'a>(
     ds: &'a Dataset,
     journal: JournalContents,
 ) -> anyhow::Result<Derived<'a>> {
+    derive_with_history(manifest, cfg, ds, journal, None)
+}
+
+/// [`derive_owned`], the decisions made on this run's items pooled with the earlier runs'
+/// items of the models that show no change ([`history`]; `None`: this run's items alone).
+pub fn derive_with_history<'a>(
+    manifest: &'a Manifest,
+    cfg: &'a Config,
+    ds: &'a Dataset,
+    journal: JournalContents,
+    earlier: Option<&history::Earlier>,
+) -> anyhow::Result<Derived<'a>> {
     let analysis = analyze::analyze(cfg, ds, &journal.rows)?;
     let notes = journal_notes(&journal);
     drop(journal);
-    from_analysis(manifest, cfg, ds, analysis, notes)
+    from_analysis(manifest, cfg, ds, analysis, notes, earlier)
 }
 
 fn journal_notes(journal: &JournalContents) -> Vec<String> {
@@ -315,9 +339,23 @@ fn from_analysis<'a>(
     ds: &'a Dataset,
     analysis: analyze::Analysis,
     journal_notes: Vec<String>,
+    earlier: Option<&history::Earlier>,
 ) -> anyhow::Result<Derived<'a>> {
+    let alpha = 1.0 - cfg.policy.confidence;
+    let (pooled, history) = match earlier.map(|e| e.apply(&analysis, ds, alpha)) {
+        Some((p, record)) => {
+            let a = Analysis::from_outcomes(p.outcomes, analysis.models.clone());
+            (Some((a, p.items)), Some(record))
+        }
+        None => (None, None),
+    };
     let (rec, comparisons, stability) = {
-        let obs = policy::Observations::new(&analysis, ds);
+        let obs = match &pooled {
+            Some((a, items)) => {
+                policy::Observations::over(a, items.iter().map(|(id, t)| (id.as_str(), *t)))
+            }
+            None => policy::Observations::new(&analysis, ds),
+        };
         let p = &cfg.policy;
         // Independent and each seeded by its own labels: computed side by side.
         let (rec, (comparisons, stability)) = rayon::join(
@@ -379,5 +417,6 @@ fn from_analysis<'a>(
         diff,
         toml_diff,
         journal_notes,
+        history,
     })
 }

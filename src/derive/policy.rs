@@ -54,16 +54,26 @@ pub struct Observations<'a> {
 impl<'a> Observations<'a> {
     /// Every dataset item that some candidate answered, in dataset order.
     pub fn new(a: &'a Analysis, ds: &Dataset) -> Observations<'a> {
+        Observations::over(a, ds.items.iter().map(|i| (i.id.as_str(), i.task)))
+    }
+
+    /// Every item of `items` (id, task type) that some candidate answered, in that order: the
+    /// dataset's items, or this week's and earlier weeks' items pooled
+    /// ([`crate::derive::history`]).
+    pub fn over<'i>(
+        a: &'a Analysis,
+        items: impl IntoIterator<Item = (&'i str, TaskType)>,
+    ) -> Observations<'a> {
         let models: Vec<&ModelId> = a.models.iter().collect();
         let mut tasks = Vec::new();
         let mut cells = Vec::new();
-        for item in &ds.items {
+        for (id, task) in items {
             let row: Vec<Option<&ItemOutcome>> = models
                 .iter()
-                .map(|m| a.outcomes.get(&(item.id.clone(), (*m).clone())))
+                .map(|m| a.outcomes.get(&(id.to_string(), (*m).clone())))
                 .collect();
             if row.iter().any(Option::is_some) {
-                tasks.push(item.task);
+                tasks.push(task);
                 cells.push(row);
             }
         }

@@ -18,7 +18,7 @@ pub fn summary(d: &Derived) -> serde_json::Value {
     let m = d.manifest;
     let changes: Vec<serde_json::Value> = d.rec.changes().map(decision).collect();
     let undecided: Vec<serde_json::Value> = d.rec.undecided().map(decision).collect();
-    serde_json::json!({
+    let mut v = serde_json::json!({
         "run_id": m.run_id,
         "status": m.status,
         "simulated": m.simulated,
@@ -34,7 +34,11 @@ pub fn summary(d: &Derived) -> serde_json::Value {
         "changes": changes,
         "undecided": undecided,
         "warnings": d.warnings(),
-    })
+    });
+    if let Some(h) = &d.history {
+        v["history"] = super::history::json(h);
+    }
+    v
 }
 
 impl Exporter for ReportJson {

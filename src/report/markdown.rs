@@ -135,6 +135,9 @@ impl Exporter for Markdown {
         }
         let _ = writeln!(o, "# routecal run `{}`\n", m.run_id);
         verdict_and_cells(&mut o, d);
+        if let Some(h) = &d.history {
+            o.push_str(&super::history::markdown(h));
+        }
         o.push_str("## Run\n\n");
         let _ = writeln!(
             o,

@@ -4,6 +4,7 @@
 mod charts;
 pub mod compare;
 mod csv;
+mod history;
 pub mod html;
 pub mod json;
 mod markdown;
