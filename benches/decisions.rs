@@ -219,4 +219,3 @@ fn real_case(dir: &Path, resamples: usize) {
     }
     println!();
 }
-

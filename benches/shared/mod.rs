@@ -31,7 +31,6 @@ pub const ROSTER: [(&str, f64, f64, &str); 9] = [
     ("perplexity/sonar", 0.68, 0.0010, "frontier"),
 ];
 
-
 // ---------------------------------------------------------------------------------------------
 // Scoring
 
@@ -137,7 +136,6 @@ impl Tally {
     }
 }
 
-
 // ---------------------------------------------------------------------------------------------
 // Simulated roster with shared item difficulty
 
@@ -225,7 +223,6 @@ pub fn task_code(t: TaskType) -> u64 {
     (TaskType::ALL.iter().position(|x| *x == t).unwrap_or(0) as u64 + 1) << 40
 }
 
-
 pub fn merge(runs: Vec<(Tally, policy::Recommendation)>) -> Tally {
     let mut all = Tally::default();
     for w in runs.windows(2).step_by(2) {
@@ -246,7 +243,6 @@ pub fn merge(runs: Vec<(Tally, policy::Recommendation)>) -> Tally {
     all
 }
 
-
 /// Mean score and cost per call of each model over `ds`.
 pub fn pool_means(a: &Analysis, ds: &Dataset) -> HashMap<ModelId, (f64, f64)> {
     let mut sums: HashMap<ModelId, (f64, f64, usize)> = HashMap::new();
@@ -263,7 +259,6 @@ pub fn pool_means(a: &Analysis, ds: &Dataset) -> HashMap<ModelId, (f64, f64)> {
         .map(|(m, (q, c, n))| (m, (q / n as f64, c / n as f64)))
         .collect()
 }
-
 
 /// The recorded `llmdrift-happy-500` pool run offline once: its routes file, its 500 items
 /// and every model's graded outcome on each.
@@ -295,4 +290,3 @@ pub fn real_pool(dir: &Path) -> (Config, Dataset, Analysis) {
     let a = routecal::derive::analyze::analyze(&cfg, &pool, &journal.rows).unwrap();
     (cfg, pool, a)
 }
-
