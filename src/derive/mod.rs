@@ -373,7 +373,10 @@ fn from_analysis<'a>(
         (rec, comparisons, stability)
     };
     let classifiers = cfg.classifiers();
-    let fit = CrossFit::fit(cfg, &analysis, ds);
+    let fit = match &pooled {
+        Some((a, items)) => CrossFit::fit_pooled(cfg, a, items, ds),
+        None => CrossFit::fit(cfg, &analysis, ds),
+    };
     let sim = simulate::standard(
         &analysis,
         ds,

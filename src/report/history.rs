@@ -10,7 +10,7 @@ pub(crate) fn markdown(p: &Pooling) -> String {
     let mut o = String::new();
     let _ = writeln!(
         o,
-        "## Evidence across weeks\n\nEarlier runs in `{}` finished within {} before this run: {}. Each model's items this run are tested against its earlier items (paired where an item repeats, a two-sample test per task type otherwise; two-sided at {}, one test per model, unadjusted). A model that shows no change has its earlier items pooled into the decisions' evidence; one that moved, is new or is configured differently is decided on this run's items alone. Simulation figures use this run's items only.\n",
+        "## Evidence across weeks\n\nEarlier runs in `{}` finished within {} before this run: {}. Each model's items this run are tested against its earlier items (paired where an item repeats, a two-sample test per task type otherwise; two-sided at {}, one test per model, unadjusted). A model that shows no change has its earlier items pooled into the decisions' evidence; one that moved, is new or is configured differently is decided on this run's items alone. Simulated tables are scored on this run's items; the out-of-sample refits pool the history as the decisions do, without the held-out fold's items.\n",
         p.dir.replace('`', "'"),
         p.window,
         if p.runs.is_empty() {
