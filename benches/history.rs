@@ -54,7 +54,7 @@ fn main() {
     let work = tempfile::tempdir().expect("a temp folder");
     println!("# History benchmark ({resamples} resamples per case, {WEEKS} weeks)\n");
     savings_sim(work.path(), resamples);
-    drift_sim(resamples);
+    drift_sim(work.path(), resamples);
     real(work.path(), resamples);
 }
 
@@ -274,8 +274,10 @@ fn savings_sim(dir: &Path, resamples: usize) {
 }
 
 /// Detection of one model's drop in week 3, and what week 4 then pools for it.
-#[derive(Default, Clone, Copy)]
+#[derive(Default)]
 struct Detection {
+    /// Week 3's decisions on pooled evidence (sim only).
+    week3: Tally,
     runs: usize,
     detected_week3: usize,
     /// Week 4 pooled the drifter's history from week 3 only (the change found in week 3).
@@ -291,6 +293,7 @@ impl Detection {
         self.week4_from_change += o.week4_from_change;
         self.alarms += o.alarms;
         self.tests += o.tests;
+        add(&mut self.week3, o.week3);
         self
     }
 
@@ -312,8 +315,13 @@ impl Detection {
 
     fn row(&self, label: &str, size: &str) -> String {
         let r = |k: usize, of: usize| format!("{:.1}%", 100.0 * k as f64 / of.max(1) as f64);
+        let harmful = if self.week3.cells == 0 {
+            "–".to_string()
+        } else {
+            r(self.week3.harmful, self.week3.cells)
+        };
         format!(
-            "| {label} | {size} | {} | {} | {} |",
+            "| {label} | {size} | {} | {} | {} | {harmful} |",
             r(self.detected_week3, self.runs),
             r(self.week4_from_change, self.detected_week3),
             r(self.alarms, self.tests)
@@ -321,9 +329,9 @@ impl Detection {
     }
 }
 
-const DETECTION_HEADER: &str = "| data | items a week | drop detected in week 3 | of those, week 4 pools from week 3 on | unchanged models flagged in week 3 |\n|---|---|---|---|---|";
+const DETECTION_HEADER: &str = "| data | items a week | drop detected in week 3 | of those, week 4 pools from week 3 on | unchanged models flagged in week 3 | harmful changes in week 3 (pooled) |\n|---|---|---|---|---|---|";
 
-fn drift_sim(resamples: usize) {
+fn drift_sim(dir: &Path, resamples: usize) {
     println!(
         "## (b) sim: {DRIFTER} drops by {:.0} points from week 3 on (fresh items every week)\n\n{DETECTION_HEADER}",
         DRIFT * 100.0
@@ -331,8 +339,16 @@ fn drift_sim(resamples: usize) {
     let base = base_rates();
     let mut dropped = base.clone();
     dropped.get_mut(&id(DRIFTER)).unwrap().0 -= DRIFT;
-    let weeks = [base.clone(), base, dropped.clone(), dropped];
+    let weeks = [base.clone(), base, dropped.clone(), dropped.clone()];
     let models: Vec<ModelId> = weeks[0].keys().cloned().collect();
+    let cfg = Config::load(
+        &roster_toml(dir, ROSTER[0].0),
+        routecal::config::prices::PriceTable::shipped(),
+        jiff::Timestamp::now(),
+    )
+    .expect("the bench's routes file loads");
+    let q = |m: &ModelId| dropped.get(m).map(|x| x.0).unwrap_or(0.0);
+    let c = |m: &ModelId| dropped.get(m).map(|x| x.1).unwrap_or(f64::MAX);
     for size in WEEKLY {
         let n = (size as f64 / TaskType::ALL.len() as f64).round() as usize;
         let d = (0..resamples)
@@ -340,7 +356,16 @@ fn drift_sim(resamples: usize) {
             .map(|r| {
                 let samples = sim_weeks(n, &weeks, (size * 7_001 + r) as u64);
                 let (checks, _) = weekly(&samples, &models);
-                Detection::of(&checks, &id(DRIFTER))
+                let mut d = Detection::of(&checks, &id(DRIFTER));
+                // Week 3's decisions on its pooled evidence, scored against week 3's truth.
+                let (_, p3) = weekly(&samples[..3], &models);
+                let rec = decide(&cfg, &models, p3.outcomes, &p3.items);
+                let truth = Truth {
+                    quality: &q,
+                    cost: &c,
+                };
+                d.week3.score(&cfg, &rec, &truth);
+                d
             })
             .reduce(Detection::default, Detection::add);
         let total = n * TaskType::ALL.len();
