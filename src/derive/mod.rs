@@ -14,7 +14,7 @@ use std::path::Path;
 
 use self::analyze::Analysis;
 use self::policy::{QualityComparison, Recommendation};
-use self::simulate::{ClassifierValue, SimRow, StrongWeak};
+use self::simulate::{ClassifierValue, Scenario, SimRow, StrongWeak};
 use self::stability::Stability;
 use crate::config::Config;
 use crate::config::routes_file;
@@ -110,14 +110,14 @@ impl Derived<'_> {
     pub fn table_headline(&self) -> Option<String> {
         use crate::report::text::usd;
         let cls = self.cfg.classifier.model.as_str();
-        let row = |scenario: &str| {
+        let row = |scenario: Scenario| {
             self.sim
                 .iter()
                 .find(|r| r.scenario == scenario && r.classifier == cls)
         };
         let q = |r: &simulate::SimRow| r.quality.map(|q| format!("{q:.3}")).unwrap_or("–".into());
-        let (cur, rec) = (row("current")?, row("recommended")?);
-        let recommended = match row(simulate::RECOMMENDED_OUT_OF_SAMPLE) {
+        let (cur, rec) = (row(Scenario::Current)?, row(Scenario::Recommended)?);
+        let recommended = match row(Scenario::RecommendedOutOfSample) {
             Some(oos) => format!(
                 "recommended {} out of sample ({} in-sample, fitted on these items) at {}/1k requests",
                 q(oos),
@@ -140,15 +140,15 @@ impl Derived<'_> {
     /// What accepting everything does; `None` without the current and recommended simulations.
     pub fn verdict(&self) -> Option<Verdict> {
         let cls = self.cfg.classifier.model.as_str();
-        let row = |scenario: &str| {
+        let row = |scenario: Scenario| {
             self.sim
                 .iter()
                 .find(|r| r.scenario == scenario && r.classifier == cls)
         };
-        let current = row("current")?;
-        let (recommended, out_of_sample) = match row(simulate::RECOMMENDED_OUT_OF_SAMPLE) {
+        let current = row(Scenario::Current)?;
+        let (recommended, out_of_sample) = match row(Scenario::RecommendedOutOfSample) {
             Some(r) => (r, true),
-            None => (row("recommended")?, false),
+            None => (row(Scenario::Recommended)?, false),
         };
         let rerouted_items = self
             .ds
@@ -267,7 +267,7 @@ impl Derived<'_> {
             }
         }
         for row in &self.sim {
-            if row.scenario == "recommended" && row.fallback_rate > 0.05 {
+            if row.scenario == Scenario::Recommended && row.fallback_rate > 0.05 {
                 w.push(format!(
                     "the recommended table falls back on {} of requests ({})",
                     crate::report::text::pct(row.fallback_rate),

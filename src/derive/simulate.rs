@@ -34,12 +34,40 @@ pub enum Routing<'a> {
     },
 }
 
-/// The scenario of the recommended table routed out of sample.
-pub const RECOMMENDED_OUT_OF_SAMPLE: &str = "recommended (out of sample)";
+/// Which table or baseline a simulated row is; its text (`Display`) is the `scenario` column of
+/// `simulation.csv` and the reports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Scenario {
+    /// The routes file's table: `current`.
+    Current,
+    /// The recommended table, fitted on these items (in-sample): `recommended`.
+    Recommended,
+    /// The recommended table routed out of sample (cross-fitted): `recommended (out of sample)`.
+    RecommendedOutOfSample,
+    /// Every item to the strongest candidate: `always-strongest (MODEL)`.
+    AlwaysStrongest(ModelId),
+    /// Every item to the cheapest candidate: `always-cheapest (MODEL)`.
+    AlwaysCheapest(ModelId),
+    /// Every item to the candidate that scored best on it: `oracle`.
+    Oracle,
+}
+
+impl std::fmt::Display for Scenario {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Scenario::Current => f.write_str("current"),
+            Scenario::Recommended => f.write_str("recommended"),
+            Scenario::RecommendedOutOfSample => f.write_str("recommended (out of sample)"),
+            Scenario::AlwaysStrongest(m) => write!(f, "always-strongest ({m})"),
+            Scenario::AlwaysCheapest(m) => write!(f, "always-cheapest ({m})"),
+            Scenario::Oracle => f.write_str("oracle"),
+        }
+    }
+}
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct SimRow {
-    pub scenario: String,
+    pub scenario: Scenario,
     pub classifier: String,
     /// Items with a graded outcome.
     pub n: usize,
@@ -83,7 +111,7 @@ fn predicted(a: &Analysis, classifier: &ModelId, item: &str) -> (TaskType, Prior
         .unwrap_or((TaskType::General, Priority::Default))
 }
 
-pub fn simulate(a: &Analysis, ds: &Dataset, name: &str, routing: Routing) -> SimRow {
+pub fn simulate(a: &Analysis, ds: &Dataset, name: Scenario, routing: Routing) -> SimRow {
     let mut scores = Vec::new();
     let mut costs = Vec::new();
     let mut unpriced = false;
@@ -185,7 +213,7 @@ pub fn simulate(a: &Analysis, ds: &Dataset, name: &str, routing: Routing) -> Sim
         _ => "none".into(),
     };
     SimRow {
-        scenario: name.to_string(),
+        scenario: name,
         classifier,
         n: scores.len(),
         quality: stats::mean(&scores),
@@ -317,7 +345,7 @@ pub fn standard(
             rows.push(simulate(
                 a,
                 ds,
-                RECOMMENDED_OUT_OF_SAMPLE,
+                Scenario::RecommendedOutOfSample,
                 Routing::CrossFitted { fit, classifier: c },
             ));
         }
@@ -335,11 +363,14 @@ fn table_rows(
     classifiers: &[ModelId],
 ) -> Vec<SimRow> {
     let mut rows = Vec::new();
-    for (name, table) in [("current", current), ("recommended", recommended)] {
+    for (name, table) in [
+        (Scenario::Current, current),
+        (Scenario::Recommended, recommended),
+    ] {
         let truth = simulate(
             a,
             ds,
-            name,
+            name.clone(),
             Routing::Table {
                 table,
                 classifier: None,
@@ -349,7 +380,7 @@ fn table_rows(
             let mut row = simulate(
                 a,
                 ds,
-                name,
+                name.clone(),
                 Routing::Table {
                     table,
                     classifier: Some(c),
@@ -373,7 +404,7 @@ fn standard_tail(a: &Analysis, ds: &Dataset, rows: &mut Vec<SimRow>) {
         rows.push(simulate(
             a,
             ds,
-            &format!("always-strongest ({m})"),
+            Scenario::AlwaysStrongest(m.clone()),
             Routing::Always(m),
         ));
     }
@@ -381,17 +412,21 @@ fn standard_tail(a: &Analysis, ds: &Dataset, rows: &mut Vec<SimRow>) {
         rows.push(simulate(
             a,
             ds,
-            &format!("always-cheapest ({m})"),
+            Scenario::AlwaysCheapest(m.clone()),
             Routing::Always(m),
         ));
     }
-    rows.push(simulate(a, ds, "oracle", Routing::Oracle));
+    rows.push(simulate(a, ds, Scenario::Oracle, Routing::Oracle));
 }
 
 /// Share of the true-label quality lost to misclassification: `(q_true − q_pred) / q_true`.
-pub fn misclassification_loss(rows: &[SimRow], scenario: &str, classifier: &str) -> Option<f64> {
+pub fn misclassification_loss(
+    rows: &[SimRow],
+    scenario: &Scenario,
+    classifier: &str,
+) -> Option<f64> {
     rows.iter()
-        .find(|r| r.scenario == scenario && r.classifier == classifier)?
+        .find(|r| &r.scenario == scenario && r.classifier == classifier)?
         .misclassification_loss
 }
 
@@ -440,7 +475,7 @@ pub struct StrongWeak {
     /// Items sent to the strong model in order of their own gain: the upper bound.
     pub oracle: ThresholdCurve,
     /// Where the simulated tables sit: (scenario, strong share, PGR), through the classifier.
-    pub tables: Vec<(String, f64, f64)>,
+    pub tables: Vec<(Scenario, f64, f64)>,
 }
 
 /// Build a curve from groups of items, each group `(items, summed strong − weak gain)`,
@@ -644,7 +679,7 @@ pub fn classifier_value(
             let s = summaries.iter().find(|s| &s.model == c)?;
             let r = rows
                 .iter()
-                .find(|r| r.scenario == "recommended" && r.classifier == c.as_str())?;
+                .find(|r| r.scenario == Scenario::Recommended && r.classifier == c.as_str())?;
             Some(ClassifierValue {
                 classifier: c.clone(),
                 accuracy: s.both_accuracy,
@@ -772,7 +807,7 @@ mod tests {
         let rows = standard(&a, &ds, &t, &t, &[m("c/cls")], None);
         let via = rows
             .iter()
-            .find(|r| r.scenario == "recommended" && r.classifier == "c/cls")
+            .find(|r| r.scenario == Scenario::Recommended && r.classifier == "c/cls")
             .unwrap();
         // m4 goes to the weak model and fails: 5 of 6 pass.
         assert!((via.quality.unwrap() - 5.0 / 6.0).abs() < 1e-12);
@@ -782,7 +817,10 @@ mod tests {
         // With the true labels every math item goes strong: all pass; the loss is 1/6.
         assert!((via.misclassification_loss.unwrap() - 1.0 / 6.0).abs() < 1e-12);
         assert!((via.share_of(&m("s/big")) - 0.5).abs() < 1e-12);
-        let oracle = rows.iter().find(|r| r.scenario == "oracle").unwrap();
+        let oracle = rows
+            .iter()
+            .find(|r| r.scenario == Scenario::Oracle)
+            .unwrap();
         // The oracle takes the cheaper model whenever both pass: only m3 and m4 go strong.
         assert_eq!(oracle.quality, Some(1.0));
         assert!(
@@ -818,7 +856,7 @@ mod tests {
         let (_, share, pgr) = sw
             .tables
             .iter()
-            .find(|(s, _, _)| s == "recommended")
+            .find(|(s, _, _)| *s == Scenario::Recommended)
             .unwrap();
         assert!((share - 0.5).abs() < 1e-12 && (pgr - 0.5).abs() < 1e-12);
     }

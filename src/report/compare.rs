@@ -14,6 +14,7 @@ use super::text::{in_seconds, ms_in, pct, route};
 use crate::base::types::{ModelId, TaskType};
 use crate::derive::Derived;
 use crate::derive::analyze::ModelTask;
+use crate::derive::simulate::Scenario;
 use crate::derive::stats::{self, Estimate};
 
 /// A cost per call that changed by at least this share is notable.
@@ -170,14 +171,14 @@ pub fn compare(a: &Derived, b: &Derived) -> Comparison {
     let simulation = b
         .sim
         .iter()
-        .filter(|r| r.scenario == "current" || r.scenario == "recommended")
+        .filter(|r| matches!(r.scenario, Scenario::Current | Scenario::Recommended))
         .map(|rb| {
             let ra = a
                 .sim
                 .iter()
                 .find(|r| r.scenario == rb.scenario && r.classifier == rb.classifier);
             SimPair {
-                scenario: rb.scenario.clone(),
+                scenario: rb.scenario.to_string(),
                 classifier: rb.classifier.clone(),
                 quality_a: ra.and_then(|r| r.quality),
                 quality_b: rb.quality,

@@ -313,7 +313,7 @@ fn simulation_frame(d: &Derived) -> anyhow::Result<DataFrame> {
         Some((r.quality? - sw.quality_weak) / (sw.quality_strong - sw.quality_weak))
     };
     let columns = vec![
-        col("scenario", rows, |r| r.scenario.clone()),
+        col("scenario", rows, |r| r.scenario.to_string()),
         col("classifier", rows, |r| r.classifier.clone()),
         col("n", rows, |r| r.n as u32),
         col("quality", rows, |r| r.quality),

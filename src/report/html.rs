@@ -758,9 +758,9 @@ fn simulation(o: &mut String, d: &Derived) {
             .iter()
             .map(|r| {
                 (
-                    r.scenario == crate::derive::simulate::RECOMMENDED_OUT_OF_SAMPLE,
+                    r.scenario == crate::derive::simulate::Scenario::RecommendedOutOfSample,
                     vec![
-                        escape(&r.scenario),
+                        escape(&r.scenario.to_string()),
                         escape(&r.classifier),
                         r.n.to_string(),
                         r.quality.map(|q| format!("{q:.3}")).unwrap_or("–".into()),
@@ -775,9 +775,11 @@ fn simulation(o: &mut String, d: &Derived) {
     );
     let mut notes = Vec::new();
     for c in d.cfg.classifiers() {
-        if let Some(loss) =
-            crate::derive::simulate::misclassification_loss(&d.sim, "recommended", c.as_str())
-        {
+        if let Some(loss) = crate::derive::simulate::misclassification_loss(
+            &d.sim,
+            &crate::derive::simulate::Scenario::Recommended,
+            c.as_str(),
+        ) {
             notes.push(format!(
                 "<li>Misclassification by <code>{}</code> {}.</li>",
                 escape(c.as_str()),

@@ -426,7 +426,7 @@ impl Exporter for Markdown {
                 .iter()
                 .map(|r| {
                     vec![
-                        cell(&r.scenario),
+                        cell(&r.scenario.to_string()),
                         cell(&r.classifier),
                         r.n.to_string(),
                         r.quality.map(|q| format!("{q:.3}")).unwrap_or("–".into()),
@@ -440,9 +440,11 @@ impl Exporter for Markdown {
                 .collect::<Vec<_>>(),
         );
         for c in d.cfg.classifiers() {
-            if let Some(loss) =
-                crate::derive::simulate::misclassification_loss(&d.sim, "recommended", c.as_str())
-            {
+            if let Some(loss) = crate::derive::simulate::misclassification_loss(
+                &d.sim,
+                &crate::derive::simulate::Scenario::Recommended,
+                c.as_str(),
+            ) {
                 let _ = writeln!(
                     o,
                     "- Misclassification by `{c}` {}.",
