@@ -3,7 +3,7 @@
 //!
 //! A pure function of the journal, the dataset and the routes file: `report` re-derives it all.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 
 use polars::prelude::*;
 use rayon::prelude::*;
@@ -14,7 +14,7 @@ use crate::config::Config;
 use crate::dataset::Dataset;
 use crate::derive::stats::{self, Estimate};
 use crate::grade::GradeInput;
-use crate::provider::{CostSource, ErrorKind};
+use crate::provider::{CostSource, ErrorKind, LatencySource};
 use crate::store::journal::{CallKind, JournalRow};
 
 /// One candidate call, graded and priced.
@@ -119,6 +119,47 @@ pub struct ClassifierSummary {
     pub mean_latency_ms: Option<f64>,
 }
 
+/// Where a model's latencies came from: every source among its successful calls, in the
+/// order of their names; printed joined by `+` (`measured+modelled`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LatencyProvenance {
+    sources: Vec<LatencySource>,
+}
+
+impl LatencyProvenance {
+    /// Add a source (once).
+    pub fn insert(&mut self, s: LatencySource) {
+        if let Err(at) = self
+            .sources
+            .binary_search_by(|x| x.as_str().cmp(s.as_str()))
+        {
+            self.sources.insert(at, s);
+        }
+    }
+
+    /// Some of the latencies come from the model's `latency_model`, not from measurement.
+    pub fn is_modelled(&self) -> bool {
+        self.sources.contains(&LatencySource::Modelled)
+    }
+
+    /// The sources, in the order of their names.
+    pub fn sources(&self) -> &[LatencySource] {
+        &self.sources
+    }
+}
+
+impl std::fmt::Display for LatencyProvenance {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (k, s) in self.sources.iter().enumerate() {
+            if k > 0 {
+                f.write_str("+")?;
+            }
+            f.write_str(s.as_str())?;
+        }
+        Ok(())
+    }
+}
+
 pub struct Analysis {
     pub results: DataFrame,
     /// One row per judge call.
@@ -136,7 +177,7 @@ pub struct Analysis {
     /// Candidate models that answered, in order.
     pub models: Vec<ModelId>,
     /// Latency provenance per model (`measured`, `recorded`, `modelled`, …).
-    pub latency_sources: BTreeMap<ModelId, String>,
+    pub latency_sources: BTreeMap<ModelId, LatencyProvenance>,
     pub notes: Vec<String>,
 }
 
@@ -224,7 +265,7 @@ pub fn analyze(cfg: &Config, ds: &Dataset, rows: &[JournalRow]) -> PolarsResult<
     // ---- results: one row per candidate call ----
     let mut res: Vec<ResultRow> = Vec::new();
     let mut calls: Vec<CallResult> = Vec::new();
-    let mut latency_sources: BTreeMap<ModelId, BTreeSet<&'static str>> = BTreeMap::new();
+    let mut latency_sources: BTreeMap<ModelId, LatencyProvenance> = BTreeMap::new();
     // The last row per key wins (a resumed call supersedes nothing, but be safe on duplicates).
     let mut seen: HashMap<&str, usize> = HashMap::new();
     let mut candidate_rows: Vec<&JournalRow> = Vec::new();
@@ -288,7 +329,7 @@ pub fn analyze(cfg: &Config, ds: &Dataset, rows: &[JournalRow]) -> PolarsResult<
             latency_sources
                 .entry(row.model.clone())
                 .or_default()
-                .insert(s.as_str());
+                .insert(s);
         }
         let (score, mut reason) = match &grade {
             Some(g) => (g.score, Some(g.reason.clone())),
@@ -561,10 +602,7 @@ pub fn analyze(cfg: &Config, ds: &Dataset, rows: &[JournalRow]) -> PolarsResult<
         predictions,
         classifier_summary,
         models,
-        latency_sources: latency_sources
-            .into_iter()
-            .map(|(m, s)| (m, s.into_iter().collect::<Vec<_>>().join("+")))
-            .collect(),
+        latency_sources,
         notes,
     })
 }
@@ -1086,5 +1124,26 @@ impl ClassifierCols<'_> {
                 Column::new("latency_ms".into(), self.latency),
             ],
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn latency_provenance_prints_its_sources_once_in_name_order_and_knows_modelled() {
+        let mut p = LatencyProvenance::default();
+        assert_eq!(p.to_string(), "");
+        p.insert(LatencySource::Modelled);
+        p.insert(LatencySource::Measured);
+        p.insert(LatencySource::Modelled);
+        assert_eq!(p.to_string(), "measured+modelled");
+        assert!(p.is_modelled());
+        let mut q = LatencyProvenance::default();
+        q.insert(LatencySource::Simulated);
+        q.insert(LatencySource::Recorded);
+        assert_eq!(q.to_string(), "recorded+simulated");
+        assert!(!q.is_modelled());
     }
 }

@@ -255,7 +255,7 @@ impl Derived<'_> {
             }
         }
         for (m, src) in &self.analysis.latency_sources {
-            if src.contains("modelled") {
+            if src.is_modelled() {
                 let how = self
                     .cfg
                     .models
