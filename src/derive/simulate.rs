@@ -341,14 +341,21 @@ pub fn standard(
 ) -> Vec<SimRow> {
     let mut rows = table_rows(a, ds, current, recommended, classifiers);
     if let Some(fit) = fit {
-        for c in classifiers.iter().map(Some).chain([None]) {
-            rows.push(simulate(
+        let oos = |classifier| {
+            simulate(
                 a,
                 ds,
                 Scenario::RecommendedOutOfSample,
-                Routing::CrossFitted { fit, classifier: c },
-            ));
+                Routing::CrossFitted { fit, classifier },
+            )
+        };
+        let truth = oos(None);
+        for c in classifiers {
+            let mut row = oos(Some(c));
+            row.misclassification_loss = loss_to_misroutes(truth.quality, row.quality);
+            rows.push(row);
         }
+        rows.push(truth);
     }
     standard_tail(a, ds, &mut rows);
     rows
@@ -386,10 +393,7 @@ fn table_rows(
                     classifier: Some(c),
                 },
             );
-            row.misclassification_loss = match (truth.quality, row.quality) {
-                (Some(t), Some(q)) if t > 0.0 => Some((t - q) / t),
-                _ => None,
-            };
+            row.misclassification_loss = loss_to_misroutes(truth.quality, row.quality);
             rows.push(row);
         }
         rows.push(truth);
@@ -417,6 +421,28 @@ fn standard_tail(a: &Analysis, ds: &Dataset, rows: &mut Vec<SimRow>) {
         ));
     }
     rows.push(simulate(a, ds, Scenario::Oracle, Routing::Oracle));
+}
+
+/// `(q_true − q_pred) / q_true`; `None` without both qualities or with `q_true` 0.
+fn loss_to_misroutes(truth: Option<f64>, predicted: Option<f64>) -> Option<f64> {
+    match (truth, predicted) {
+        (Some(t), Some(q)) if t > 0.0 => Some((t - q) / t),
+        _ => None,
+    }
+}
+
+/// The recommended table's rows the report's misclassification sentence reads: the
+/// out-of-sample (cross-fitted) rows when there are any, else the in-sample ones, with the
+/// label that says which.
+pub fn misclassification_basis(rows: &[SimRow]) -> (Scenario, &'static str) {
+    if rows
+        .iter()
+        .any(|r| r.scenario == Scenario::RecommendedOutOfSample)
+    {
+        (Scenario::RecommendedOutOfSample, "out of sample")
+    } else {
+        (Scenario::Recommended, "in-sample")
+    }
 }
 
 /// Share of the true-label quality lost to misclassification: `(q_true − q_pred) / q_true`.

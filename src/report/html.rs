@@ -777,14 +777,13 @@ fn simulation(o: &mut String, d: &Derived) {
             .collect::<Vec<_>>(),
     );
     let mut notes = Vec::new();
+    let (basis, label) = crate::derive::simulate::misclassification_basis(&d.sim);
     for c in d.cfg.classifiers() {
-        if let Some(loss) = crate::derive::simulate::misclassification_loss(
-            &d.sim,
-            &crate::derive::simulate::Scenario::Recommended,
-            c.as_str(),
-        ) {
+        if let Some(loss) =
+            crate::derive::simulate::misclassification_loss(&d.sim, &basis, c.as_str())
+        {
             notes.push(format!(
-                "<li>Misclassification by <code>{}</code> {}.</li>",
+                "<li>Misclassification by <code>{}</code> {} ({label}).</li>",
                 escape(c.as_str()),
                 escape(&super::text::misroute_effect(loss))
             ));

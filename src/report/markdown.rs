@@ -439,15 +439,14 @@ impl Exporter for Markdown {
                 })
                 .collect::<Vec<_>>(),
         );
+        let (basis, label) = crate::derive::simulate::misclassification_basis(&d.sim);
         for c in d.cfg.classifiers() {
-            if let Some(loss) = crate::derive::simulate::misclassification_loss(
-                &d.sim,
-                &crate::derive::simulate::Scenario::Recommended,
-                c.as_str(),
-            ) {
+            if let Some(loss) =
+                crate::derive::simulate::misclassification_loss(&d.sim, &basis, c.as_str())
+            {
                 let _ = writeln!(
                     o,
-                    "- Misclassification by `{c}` {}.",
+                    "- Misclassification by `{c}` {} ({label}).",
                     super::text::misroute_effect(loss)
                 );
             }
