@@ -214,17 +214,17 @@ impl Derived<'_> {
         w.extend(self.analysis.notes.iter().cloned());
         // A flag shared by several cells (the same tier without another provider, say) is one
         // warning listing the cells, not one line per cell.
-        let mut flagged: Vec<(&str, Vec<String>)> = Vec::new();
+        let mut flagged: Vec<(&policy::Flag, Vec<String>)> = Vec::new();
         for d in &self.rec.decisions {
             for f in &d.flags {
-                match flagged.iter_mut().find(|(text, _)| text == f) {
+                match flagged.iter_mut().find(|(flag, _)| *flag == f) {
                     Some((_, cells)) => cells.push(d.label()),
                     None => flagged.push((f, vec![d.label()])),
                 }
             }
         }
-        for (text, cells) in flagged {
-            w.push(format!("{}: {text}", cells.join(", ")));
+        for (flag, cells) in flagged {
+            w.push(format!("{}: {flag}", cells.join(", ")));
         }
         for c in self.history.iter().flat_map(|h| h.moved()) {
             w.push(format!(

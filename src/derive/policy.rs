@@ -115,6 +115,47 @@ impl<'a> Observations<'a> {
 // ---------------------------------------------------------------------------------------------
 // Outputs
 
+/// A warning about one cell's decision; its text (`Display`) is what `changes.csv`'s `flags`
+/// column, the reasons and the run's warnings print. Cells with an equal flag are warned about
+/// together.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Flag {
+    /// The dataset has no item of the cell's task type.
+    NoItems,
+    /// No candidate has a graded answer on the cell's items.
+    NoGradedAnswers,
+    /// The current primary has no graded answer in this run.
+    NotMeasured(ModelId),
+    /// More graded items the cell needs before the policy may decide it.
+    NeedsItems(usize),
+    /// Every candidate's error rate is above `max_error_rate`.
+    EveryCandidateErrs,
+    /// No other measured candidate shares a tier (`tiers`, joined by `/`) with the primary.
+    NoSameTierCandidate { tiers: String, primary: ModelId },
+    /// The primary's tier has no candidate from another provider.
+    FallbackSharesProvider { tiers: String, provider: String },
+}
+
+impl std::fmt::Display for Flag {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Flag::NoItems => f.write_str("no items of this task type in the dataset"),
+            Flag::NoGradedAnswers => f.write_str("no graded answers"),
+            Flag::NotMeasured(m) => write!(f, "{m} was not measured"),
+            Flag::NeedsItems(n) => write!(f, "needs {n} more graded items"),
+            Flag::EveryCandidateErrs => f.write_str("every candidate errs too often"),
+            Flag::NoSameTierCandidate { tiers, primary } => write!(
+                f,
+                "no other measured candidate shares a tier ({tiers}) with {primary}: the fallback is not re-chosen"
+            ),
+            Flag::FallbackSharesProvider { tiers, provider } => write!(
+                f,
+                "the {tiers} tier has no candidate from another provider than {provider}: the fallback shares the primary's provider"
+            ),
+        }
+    }
+}
+
 /// Quality of `a` against `b` on the items both were graded on.
 #[derive(Debug, Clone, PartialEq)]
 pub struct QualityComparison {
@@ -323,7 +364,7 @@ pub struct Decision {
     pub fallback_reason: String,
     pub evidence: Option<Evidence>,
     /// Warnings about this cell (too few samples, no same-tier fallback, …).
-    pub flags: Vec<String>,
+    pub flags: Vec<Flag>,
     /// Graded items behind the decision (of the chosen primary).
     pub n: usize,
     /// More graded items the cell needs before the policy may decide it.
@@ -449,7 +490,7 @@ pub fn recommend(cfg: &Config, obs: &Observations) -> Recommendation {
                 outcome: Outcome::KeptNoCandidate,
                 fallback_reason: "kept: no data".into(),
                 evidence: None,
-                flags: vec!["no items of this task type in the dataset".into()],
+                flags: vec![Flag::NoItems],
                 n: 0,
                 samples_needed: Some(cfg.policy.min_samples),
                 mde: None,
@@ -836,7 +877,7 @@ fn choose_fallback(
     primary: usize,
     eligible: &[usize],
     current: &Route,
-    flags: &mut Vec<String>,
+    flags: &mut Vec<Flag>,
 ) -> (Option<ModelId>, String) {
     let pm = s.profiles[primary].model;
     let keep_current = current.fallback.clone().filter(|f| f != pm);
@@ -861,9 +902,10 @@ fn choose_fallback(
         .collect::<Vec<_>>()
         .join("/");
     if same_tier.is_empty() {
-        flags.push(format!(
-            "no other measured candidate shares a tier ({tiers}) with {pm}: the fallback is not re-chosen"
-        ));
+        flags.push(Flag::NoSameTierCandidate {
+            tiers: tiers.clone(),
+            primary: pm.clone(),
+        });
         return (
             keep_current,
             "kept: no other candidate in the primary's tier".into(),
@@ -875,10 +917,10 @@ fn choose_fallback(
         .filter(|&i| s.profiles[i].model.provider() != pm.provider())
         .collect();
     let pool = if other_provider.is_empty() {
-        flags.push(format!(
-            "the {tiers} tier has no candidate from another provider than {}: the fallback shares the primary's provider",
-            pm.provider()
-        ));
+        flags.push(Flag::FallbackSharesProvider {
+            tiers,
+            provider: pm.provider().to_string(),
+        });
         same_tier
     } else {
         other_provider

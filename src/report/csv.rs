@@ -299,7 +299,10 @@ fn changes_frame(d: &Derived) -> anyhow::Result<DataFrame> {
             Some(c.agree as f64 / st.resamples as f64)
         }),
         col("flags", ds, |x| {
-            (!x.flags.is_empty()).then(|| x.flags.join("; "))
+            (!x.flags.is_empty()).then(|| {
+                let texts: Vec<String> = x.flags.iter().map(ToString::to_string).collect();
+                texts.join("; ")
+            })
         }),
     ];
     Ok(DataFrame::new(ds.len(), columns)?)

@@ -17,7 +17,7 @@
 //! win, `undecided` otherwise.
 
 use super::{
-    ChallengerTest, Decision, Evidence, Measure, Outcome, Question, Scope, fmt_change, pct,
+    ChallengerTest, Decision, Evidence, Flag, Measure, Outcome, Question, Scope, fmt_change, pct,
 };
 use crate::base::types::{Cell, Priority};
 use crate::config::{Config, Route};
@@ -144,7 +144,7 @@ pub(super) fn decide(
             Outcome::KeptNoCandidate,
             "kept: no candidate has a graded answer on these items".into(),
         );
-        d.flags.push("no graded answers".into());
+        d.flags.push(Flag::NoGradedAnswers);
         return d;
     }
     let measured = s.find(&current.primary);
@@ -163,8 +163,7 @@ pub(super) fn decide(
                 current.primary
             ),
         );
-        d.flags
-            .push(format!("{} was not measured", current.primary));
+        d.flags.push(Flag::NotMeasured(current.primary.clone()));
         return d;
     };
     let eligible: Vec<usize> = graded
@@ -224,7 +223,7 @@ fn too_few_samples(
             p.min_samples
         ),
     );
-    d.flags.push(format!("needs {needed} more graded items"));
+    d.flags.push(Flag::NeedsItems(needed));
     d.n = n_behind;
     d.samples_needed = Some(needed);
     if let Some(c) = cur {
@@ -552,7 +551,7 @@ fn replace_erring(
             Outcome::KeptNoCandidate,
             format!("kept: {erring}, and no other candidate is eligible"),
         );
-        d.flags.push("every candidate errs too often".into());
+        d.flags.push(Flag::EveryCandidateErrs);
         return d;
     };
     let objective = objective_name(cfg, s, rules, &[ch]);
