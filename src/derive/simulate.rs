@@ -121,81 +121,153 @@ pub fn simulate(a: &Analysis, ds: &Dataset, name: Scenario, routing: Routing) ->
     let mut requests = 0usize;
     let mut primary_counts: BTreeMap<ModelId, usize> = BTreeMap::new();
     for item in &ds.items {
-        let (model_route, cls_cost, cls_latency, truth_primary): (
-            Vec<&ModelId>,
-            Option<f64>,
-            f64,
-            Option<&ModelId>,
-        ) = match &routing {
-            Routing::Always(m) => (vec![*m], Some(0.0), 0.0, None),
-            Routing::Oracle => {
-                let best = a
-                    .models
-                    .iter()
-                    .filter_map(|m| Some((m, outcome(a, &item.id, m)?)))
-                    .filter(|(_, o)| o.score.is_some())
-                    .max_by(|(mx, x), (my, y)| {
-                        x.score
-                            .unwrap_or(0.0)
-                            .total_cmp(&y.score.unwrap_or(0.0))
-                            .then_with(|| {
-                                y.cost_usd
-                                    .unwrap_or(f64::INFINITY)
-                                    .total_cmp(&x.cost_usd.unwrap_or(f64::INFINITY))
-                            })
-                            .then_with(|| my.cmp(mx))
-                    });
-                match best {
-                    Some((m, _)) => (vec![m], Some(0.0), 0.0, None),
-                    None => continue,
-                }
-            }
-            Routing::Table { table, classifier } => table_route(a, item, table, *classifier),
-            Routing::CrossFitted { fit, classifier } => match fit.table_for(&item.id) {
-                Some(table) => table_route(a, item, table, *classifier),
-                None => continue,
-            },
+        let Some((model_route, cls_cost, cls_latency, truth_primary)) =
+            route_item(a, item, &routing)
+        else {
+            continue;
         };
         requests += 1;
         *primary_counts.entry(model_route[0].clone()).or_default() += 1;
         if truth_primary.is_some_and(|t| t != model_route[0]) {
             misrouted += 1;
         }
-        // The primary, then the fallback when the primary failed with a retryable error.
-        let mut latency = cls_latency;
-        let mut cost = cls_cost;
-        let mut final_score = Some(0.0);
-        for (i, m) in model_route.iter().enumerate() {
-            let Some(o) = outcome(a, &item.id, m) else {
-                final_score = None;
-                break;
-            };
-            latency += o.latency_ms.unwrap_or(0.0);
-            if o.ok {
-                cost = match (cost, o.cost_usd) {
-                    (Some(x), Some(y)) => Some(x + y),
-                    _ => None,
-                };
-                final_score = o.score;
-                if i > 0 {
-                    fallbacks += 1;
-                }
-                break;
-            }
-            if !o.retryable_error {
-                break;
-            }
-        }
-        match cost {
+        let answer = answer_item(a, &item.id, &model_route, cls_cost, cls_latency);
+        fallbacks += usize::from(answer.fell_back);
+        match answer.cost {
             Some(c) => costs.push(c),
             None => unpriced = true,
         }
-        lats.push(latency);
-        if let Some(s) = final_score {
+        lats.push(answer.latency);
+        if let Some(s) = answer.score {
             scores.push(s);
         }
     }
-    let classifier = match &routing {
+    let share = |k: usize| {
+        if requests == 0 {
+            0.0
+        } else {
+            k as f64 / requests as f64
+        }
+    };
+    SimRow {
+        scenario: name,
+        classifier: classifier_column(&routing),
+        n: scores.len(),
+        quality: stats::mean(&scores),
+        cost_per_1k: if unpriced {
+            None
+        } else {
+            stats::mean(&costs).map(|c| c * 1000.0)
+        },
+        p95_latency_ms: stats::quantile(&lats, 0.95),
+        fallback_rate: share(fallbacks),
+        misrouted_rate: matches!(
+            routing,
+            Routing::Table {
+                classifier: Some(_),
+                ..
+            } | Routing::CrossFitted {
+                classifier: Some(_),
+                ..
+            }
+        )
+        .then(|| share(misrouted)),
+        misclassification_loss: None,
+        primary_counts,
+        requests,
+    }
+}
+
+/// Where one item goes: the models (primary, then fallback), the classifier's cost and latency
+/// for it, and the primary its true labels would pick; `None` when the routing skips it.
+type ItemRoute<'r> = (Vec<&'r ModelId>, Option<f64>, f64, Option<&'r ModelId>);
+
+fn route_item<'r>(
+    a: &'r Analysis,
+    item: &crate::dataset::Item,
+    routing: &Routing<'r>,
+) -> Option<ItemRoute<'r>> {
+    Some(match routing {
+        Routing::Always(m) => (vec![*m], Some(0.0), 0.0, None),
+        Routing::Oracle => (vec![oracle_choice(a, &item.id)?], Some(0.0), 0.0, None),
+        Routing::Table { table, classifier } => table_route(a, item, table, *classifier),
+        Routing::CrossFitted { fit, classifier } => {
+            table_route(a, item, fit.table_for(&item.id)?, *classifier)
+        }
+    })
+}
+
+/// The candidate that scored best on the item (the cheapest among ties, then by id).
+fn oracle_choice<'a>(a: &'a Analysis, item: &str) -> Option<&'a ModelId> {
+    a.models
+        .iter()
+        .filter_map(|m| Some((m, outcome(a, item, m)?)))
+        .filter(|(_, o)| o.score.is_some())
+        .max_by(|(mx, x), (my, y)| {
+            x.score
+                .unwrap_or(0.0)
+                .total_cmp(&y.score.unwrap_or(0.0))
+                .then_with(|| {
+                    y.cost_usd
+                        .unwrap_or(f64::INFINITY)
+                        .total_cmp(&x.cost_usd.unwrap_or(f64::INFINITY))
+                })
+                .then_with(|| my.cmp(mx))
+        })
+        .map(|(m, _)| m)
+}
+
+/// What one routed request got.
+struct Answered {
+    /// Classifier plus every model tried, in ms.
+    latency: f64,
+    /// Classifier plus the answering model, USD; `None` when one of them is unpriced.
+    cost: Option<f64>,
+    /// The answer's score; `None` when a routed model has no recorded outcome.
+    score: Option<f64>,
+    /// The fallback answered.
+    fell_back: bool,
+}
+
+/// The primary, then the fallback when the primary failed with a retryable error.
+fn answer_item(
+    a: &Analysis,
+    item: &str,
+    route: &[&ModelId],
+    cls_cost: Option<f64>,
+    cls_latency: f64,
+) -> Answered {
+    let mut out = Answered {
+        latency: cls_latency,
+        cost: cls_cost,
+        score: Some(0.0),
+        fell_back: false,
+    };
+    for (i, m) in route.iter().enumerate() {
+        let Some(o) = outcome(a, item, m) else {
+            out.score = None;
+            break;
+        };
+        out.latency += o.latency_ms.unwrap_or(0.0);
+        if o.ok {
+            out.cost = match (out.cost, o.cost_usd) {
+                (Some(x), Some(y)) => Some(x + y),
+                _ => None,
+            };
+            out.score = o.score;
+            out.fell_back = i > 0;
+            break;
+        }
+        if !o.retryable_error {
+            break;
+        }
+    }
+    out
+}
+
+/// The `classifier` column of a routing: the classifier's id, the true labels, or `none`.
+fn classifier_column(routing: &Routing) -> String {
+    match routing {
         Routing::Table {
             classifier: Some(c),
             ..
@@ -211,43 +283,6 @@ pub fn simulate(a: &Analysis, ds: &Dataset, name: Scenario, routing: Routing) ->
             classifier: None, ..
         } => TRUE_LABELS.into(),
         _ => "none".into(),
-    };
-    SimRow {
-        scenario: name,
-        classifier,
-        n: scores.len(),
-        quality: stats::mean(&scores),
-        cost_per_1k: if unpriced {
-            None
-        } else {
-            stats::mean(&costs).map(|c| c * 1000.0)
-        },
-        p95_latency_ms: stats::quantile(&lats, 0.95),
-        fallback_rate: if requests == 0 {
-            0.0
-        } else {
-            fallbacks as f64 / requests as f64
-        },
-        misrouted_rate: matches!(
-            routing,
-            Routing::Table {
-                classifier: Some(_),
-                ..
-            } | Routing::CrossFitted {
-                classifier: Some(_),
-                ..
-            }
-        )
-        .then(|| {
-            if requests == 0 {
-                0.0
-            } else {
-                misrouted as f64 / requests as f64
-            }
-        }),
-        misclassification_loss: None,
-        primary_counts,
-        requests,
     }
 }
 
