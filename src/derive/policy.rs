@@ -926,47 +926,8 @@ fn choose_fallback(
         other_provider
     };
 
-    // The items where the primary failed, or scored in its lowest quarter (below its best
-    // score, so that a primary that passes 90% of pass/fail items is judged on its failures).
-    let scores: Vec<f64> = s
-        .rows
-        .iter()
-        .filter_map(|&r| s.outcome(r, primary)?.score)
-        .collect();
-    let top = scores.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-    let cut = stats::quantile(&scores, 0.25).unwrap_or(f64::NEG_INFINITY);
-    let weak: Vec<usize> = s
-        .rows
-        .iter()
-        .copied()
-        .filter(|&r| match s.outcome(r, primary) {
-            None => false,
-            Some(o) if !o.ok => true,
-            Some(o) => o
-                .score
-                .is_some_and(|x| if cut < top { x <= cut } else { x < top }),
-        })
-        .collect();
-    let rescue = |i: usize| -> f64 {
-        if weak.is_empty() {
-            return 0.0;
-        }
-        let rescued = weak
-            .iter()
-            .filter(|&&r| {
-                let ours = s.outcome(r, primary);
-                match s.outcome(r, i) {
-                    Some(t) if t.ok => match (t.score, ours.and_then(|o| o.score)) {
-                        (Some(x), Some(y)) => x > y,
-                        (Some(_), None) => true,
-                        (None, _) => ours.is_some_and(|o| !o.ok),
-                    },
-                    _ => false,
-                }
-            })
-            .count();
-        rescued as f64 / weak.len() as f64
-    };
+    let weak = weak_items(s, primary);
+    let rescue = |i: usize| rescue_share(s, primary, &weak, i);
     let best = pool
         .iter()
         .copied()
@@ -998,6 +959,51 @@ fn choose_fallback(
         return (Some(f.clone()), format!("kept: {}", describe(cf)));
     }
     (Some(s.profiles[best].model.clone()), describe(best))
+}
+
+/// The items where the primary failed, or scored in its lowest quarter (below its best score,
+/// so that a primary that passes 90% of pass/fail items is judged on its failures).
+fn weak_items(s: &Scope, primary: usize) -> Vec<usize> {
+    let scores: Vec<f64> = s
+        .rows
+        .iter()
+        .filter_map(|&r| s.outcome(r, primary)?.score)
+        .collect();
+    let top = scores.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let cut = stats::quantile(&scores, 0.25).unwrap_or(f64::NEG_INFINITY);
+    s.rows
+        .iter()
+        .copied()
+        .filter(|&r| match s.outcome(r, primary) {
+            None => false,
+            Some(o) if !o.ok => true,
+            Some(o) => o
+                .score
+                .is_some_and(|x| if cut < top { x <= cut } else { x < top }),
+        })
+        .collect()
+}
+
+/// Share of the `weak` items on which candidate `i` does better than the primary (0–1).
+fn rescue_share(s: &Scope, primary: usize, weak: &[usize], i: usize) -> f64 {
+    if weak.is_empty() {
+        return 0.0;
+    }
+    let rescued = weak
+        .iter()
+        .filter(|&&r| {
+            let ours = s.outcome(r, primary);
+            match s.outcome(r, i) {
+                Some(t) if t.ok => match (t.score, ours.and_then(|o| o.score)) {
+                    (Some(x), Some(y)) => x > y,
+                    (Some(_), None) => true,
+                    (None, _) => ours.is_some_and(|o| !o.ok),
+                },
+                _ => false,
+            }
+        })
+        .count();
+    rescued as f64 / weak.len() as f64
 }
 
 // ---------------------------------------------------------------------------------------------
