@@ -15,7 +15,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
-pub use self::load::{Earlier, Spec, Window, earlier, load};
+pub(crate) use self::load::{Earlier, Spec, earlier};
 use crate::base::types::{ModelId, TaskType};
 use crate::derive::analyze::ItemOutcome;
 use crate::derive::stats;
@@ -235,7 +235,7 @@ fn merge_week(
 
 /// Two sets of repeats of one item as one: scores, costs and latencies averaged over the
 /// successful calls of both, calls and errors added.
-pub fn merged(a: &ItemOutcome, b: &ItemOutcome) -> ItemOutcome {
+pub(crate) fn merged(a: &ItemOutcome, b: &ItemOutcome) -> ItemOutcome {
     let wa = a.n_calls.saturating_sub(a.n_errors).max(1) as f64;
     let wb = b.n_calls.saturating_sub(b.n_errors).max(1) as f64;
     let mean = |x: Option<f64>, y: Option<f64>| match (x, y) {
@@ -272,7 +272,7 @@ pub fn merged(a: &ItemOutcome, b: &ItemOutcome) -> ItemOutcome {
 /// change of task mix is not taken for a change of model. The strata's estimates are combined
 /// with weights equal to this week's items in each, and the combined estimate is referred to
 /// the normal distribution. `None` when nothing can be compared.
-pub fn change_test(
+pub(crate) fn change_test(
     now: &BTreeMap<String, (TaskType, f64)>,
     hist: &BTreeMap<String, (TaskType, f64)>,
 ) -> Option<(f64, f64)> {

@@ -302,7 +302,7 @@ pub fn derive_owned<'a>(
 
 /// [`derive_owned`], the decisions made on this run's items pooled with the earlier runs'
 /// items of the models that show no change ([`history`]; `None`: this run's items alone).
-pub fn derive_with_history<'a>(
+pub(crate) fn derive_with_history<'a>(
     manifest: &'a Manifest,
     cfg: &'a Config,
     ds: &'a Dataset,

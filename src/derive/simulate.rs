@@ -469,7 +469,7 @@ fn loss_to_misroutes(truth: Option<f64>, predicted: Option<f64>) -> Option<f64> 
 /// The recommended table's rows the report's misclassification sentence reads: the
 /// out-of-sample (cross-fitted) rows when there are any, else the in-sample ones, with the
 /// label that says which.
-pub fn misclassification_basis(rows: &[SimRow]) -> (Scenario, &'static str) {
+pub(crate) fn misclassification_basis(rows: &[SimRow]) -> (Scenario, &'static str) {
     if rows
         .iter()
         .any(|r| r.scenario == Scenario::RecommendedOutOfSample)

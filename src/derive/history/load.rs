@@ -16,14 +16,14 @@ use crate::store::run_dir::{self, Manifest};
 /// How far back earlier runs count: a whole number of hours, days or weeks (`72h`, `28d`,
 /// `4w`), measured from this run's start to an earlier run's finish.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Window {
+pub(crate) struct Window {
     text: String,
     seconds: i64,
 }
 
 impl Window {
     /// Parse `4w`, `28d` or `72h`; a usage error (exit 2) names the flag otherwise.
-    pub fn parse(s: &str) -> Result<Window, UsageError> {
+    pub(crate) fn parse(s: &str) -> Result<Window, UsageError> {
         let bad = || {
             UsageError(format!(
                 "--window {s:?}: expected a whole number of hours, days or weeks, such as 72h, 28d or 4w"
@@ -48,7 +48,7 @@ impl Window {
     }
 
     /// The window in seconds.
-    pub fn seconds(&self) -> i64 {
+    pub(crate) fn seconds(&self) -> i64 {
         self.seconds
     }
 }
@@ -61,15 +61,18 @@ impl std::fmt::Display for Window {
 
 /// `--history DIR --window W`, checked before any call is made.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Spec {
-    pub dir: PathBuf,
-    pub window: Window,
+pub(crate) struct Spec {
+    pub(crate) dir: PathBuf,
+    pub(crate) window: Window,
 }
 
 impl Spec {
     /// The flags as given: `None` without `--history`; a usage error (exit 2) for a folder
     /// that does not exist or a window that does not parse (`--window` defaults to `4w`).
-    pub fn from_args(dir: Option<&Path>, window: Option<&str>) -> anyhow::Result<Option<Spec>> {
+    pub(crate) fn from_args(
+        dir: Option<&Path>,
+        window: Option<&str>,
+    ) -> anyhow::Result<Option<Spec>> {
         let Some(dir) = dir else {
             if window.is_some() {
                 return Err(UsageError("--window needs --history DIR".into()).into());
@@ -92,12 +95,12 @@ impl Spec {
 
 /// The earlier runs read for one derivation.
 #[derive(Debug, Clone)]
-pub struct Earlier {
-    pub spec: Spec,
+pub(crate) struct Earlier {
+    pub(crate) spec: Spec,
     /// Newest first.
-    pub weeks: Vec<Week>,
+    pub(crate) weeks: Vec<Week>,
     /// Runs in the folder passed over, with the reason.
-    pub skipped: Vec<String>,
+    pub(crate) skipped: Vec<String>,
 }
 
 /// The earlier runs of `spec.dir` that count for this run, newest first, and the runs that
@@ -105,7 +108,7 @@ pub struct Earlier {
 /// (`run_id`), and finished within the window before `started`. Its items count when graded
 /// as this week's dataset grades them (same grader for an item this week also has; the same
 /// `[judge]` for judge-graded items), its models when configured as this week.
-pub fn load(
+pub(crate) fn load(
     spec: &Spec,
     run_id: &str,
     started: jiff::Timestamp,
@@ -151,7 +154,7 @@ pub fn load(
 
 /// `--history DIR --window W` for the run of `manifest`: the earlier runs read, or `None`
 /// without `--history`. What `run` and `report` call.
-pub fn earlier(
+pub(crate) fn earlier(
     dir: Option<&Path>,
     window: Option<&str>,
     manifest: &Manifest,
