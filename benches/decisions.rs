@@ -74,7 +74,7 @@ fn claims(
         table: &rec.table,
         classifier: None,
     };
-    if let Some(q) = simulate::simulate(a, ds, "in", table).quality {
+    if let Some(q) = simulate::simulate(a, ds, simulate::Scenario::Recommended, table).quality {
         tally.claimed_in.push(q - true_q);
     }
     if let Some(fit) = CrossFit::fit(cfg, a, ds) {
@@ -99,7 +99,9 @@ fn claims(
             fit: &fit,
             classifier: None,
         };
-        if let Some(q) = simulate::simulate(a, ds, "oos", routing).quality {
+        if let Some(q) =
+            simulate::simulate(a, ds, simulate::Scenario::RecommendedOutOfSample, routing).quality
+        {
             tally.claimed_oos.push(q - true_oos);
         }
     }

@@ -199,6 +199,15 @@ pub struct FromLogArgs {
 pub struct RunArgs {
     #[command(flatten)]
     pub inputs: Inputs,
+    /// Pool the graded items of earlier runs in DIR into each model's evidence (same model
+    /// configuration, same grader, runs finished within --window), for the models whose
+    /// items this run show no change; see docs/decisions.md, "Evidence across weeks".
+    #[arg(long, value_name = "DIR")]
+    pub history: Option<PathBuf>,
+    /// With --history: how far back earlier runs count, from this run's start (72h, 28d, 4w)
+    /// [default: 4w].
+    #[arg(long, value_name = "WINDOW", requires = "history")]
+    pub window: Option<String>,
     /// Where run directories are created.
     #[arg(long, value_name = "DIR", default_value = "reports")]
     pub out: PathBuf,
@@ -307,6 +316,15 @@ pub struct ReportArgs {
     /// [default: the file's stem and a hash of the inputs]. The run's own reports stay.
     #[arg(long, value_name = "NAME", conflicts_with = "later")]
     pub name: Option<String>,
+    /// Pool the graded items of earlier runs in DIR into each model's evidence (same model
+    /// configuration, same grader, runs finished within --window), for the models whose
+    /// items this run show no change; see docs/decisions.md, "Evidence across weeks".
+    #[arg(long, value_name = "DIR", conflicts_with = "later")]
+    pub history: Option<PathBuf>,
+    /// With --history: how far back earlier runs count, from this run's start (72h, 28d, 4w)
+    /// [default: 4w].
+    #[arg(long, value_name = "WINDOW", requires = "history")]
+    pub window: Option<String>,
     /// Print nothing but errors.
     #[arg(long, short)]
     pub quiet: bool,

@@ -1,5 +1,5 @@
-//! Scenarios shared by the decision benchmark (`benches/decisions.rs`) and the adaptive
-//! sampling benchmark (`benches/adaptive.rs`): the simulated roster with shared item difficulty,
+//! Scenarios shared by the decision benchmark (`benches/decisions.rs`), the adaptive sampling
+//! benchmark (`benches/adaptive.rs`) and the history benchmark (`benches/history.rs`): the simulated roster with shared item difficulty,
 //! the recorded `llmdrift-happy-500` pool, and the scoring of cell decisions against the truth.
 #![allow(dead_code)]
 

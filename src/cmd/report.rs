@@ -41,8 +41,13 @@ impl Loaded {
     }
 
     /// [`Loaded::derive`] from a journal moved out of the run, freed as soon as it is analysed.
-    fn derive_owned(&self, journal: JournalContents) -> anyhow::Result<derive::Derived<'_>> {
-        let mut d = derive::derive_owned(&self.manifest, &self.cfg, &self.ds, journal)?;
+    fn derive_owned(
+        &self,
+        journal: JournalContents,
+        earlier: Option<&derive::history::Earlier>,
+    ) -> anyhow::Result<derive::Derived<'_>> {
+        let mut d =
+            derive::derive_with_history(&self.manifest, &self.cfg, &self.ds, journal, earlier)?;
         d.journal_notes.extend(self.notes.iter().cloned());
         Ok(d)
     }
@@ -163,7 +168,9 @@ fn one(a: &ReportArgs) -> anyhow::Result<u8> {
         };
     }
     let journal = std::mem::take(&mut run.journal);
-    let derived = run.derive_owned(journal)?;
+    let (dir, window) = (a.history.as_deref(), a.window.as_deref());
+    let earlier = derive::history::earlier(dir, window, &run.manifest, &run.cfg, &run.ds)?;
+    let derived = run.derive_owned(journal, earlier.as_ref())?;
     // Created only once the derivation succeeded: a failure leaves no empty folder.
     std::fs::create_dir_all(&out_dir)
         .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", out_dir.display()))?;

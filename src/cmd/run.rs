@@ -157,6 +157,8 @@ impl RunInputs {
         });
         let prices = prices::Prices::load(prices_path.as_deref())?;
         let (cfg, ds) = super::load_inputs_priced(&routes_path, &dataset_path, at, prices.table())?;
+        // --history and --window are checked before any call; the runs are read at the end.
+        crate::derive::history::Spec::from_args(a.history.as_deref(), a.window.as_deref())?;
         let repeats = a
             .repeats
             .or(resumed.as_ref().map(|(_, m)| m.settings.repeats))

@@ -3,7 +3,7 @@
 //!
 //! A pure function of the journal, the dataset and the routes file: `report` re-derives it all.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 
 use polars::prelude::*;
 use rayon::prelude::*;
@@ -14,7 +14,7 @@ use crate::config::Config;
 use crate::dataset::Dataset;
 use crate::derive::stats::{self, Estimate};
 use crate::grade::GradeInput;
-use crate::provider::{CostSource, ErrorKind};
+use crate::provider::{CostSource, ErrorKind, LatencySource};
 use crate::store::journal::{CallKind, JournalRow};
 
 /// One candidate call, graded and priced.
@@ -119,6 +119,47 @@ pub struct ClassifierSummary {
     pub mean_latency_ms: Option<f64>,
 }
 
+/// Where a model's latencies came from: every source among its successful calls, in the
+/// order of their names; printed joined by `+` (`measured+modelled`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LatencyProvenance {
+    sources: Vec<LatencySource>,
+}
+
+impl LatencyProvenance {
+    /// Add a source (once).
+    pub fn insert(&mut self, s: LatencySource) {
+        if let Err(at) = self
+            .sources
+            .binary_search_by(|x| x.as_str().cmp(s.as_str()))
+        {
+            self.sources.insert(at, s);
+        }
+    }
+
+    /// Some of the latencies come from the model's `latency_model`, not from measurement.
+    pub fn is_modelled(&self) -> bool {
+        self.sources.contains(&LatencySource::Modelled)
+    }
+
+    /// The sources, in the order of their names.
+    pub fn sources(&self) -> &[LatencySource] {
+        &self.sources
+    }
+}
+
+impl std::fmt::Display for LatencyProvenance {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (k, s) in self.sources.iter().enumerate() {
+            if k > 0 {
+                f.write_str("+")?;
+            }
+            f.write_str(s.as_str())?;
+        }
+        Ok(())
+    }
+}
+
 pub struct Analysis {
     pub results: DataFrame,
     /// One row per judge call.
@@ -136,7 +177,7 @@ pub struct Analysis {
     /// Candidate models that answered, in order.
     pub models: Vec<ModelId>,
     /// Latency provenance per model (`measured`, `recorded`, `modelled`, …).
-    pub latency_sources: BTreeMap<ModelId, String>,
+    pub latency_sources: BTreeMap<ModelId, LatencyProvenance>,
     pub notes: Vec<String>,
 }
 
@@ -224,51 +265,9 @@ pub fn analyze(cfg: &Config, ds: &Dataset, rows: &[JournalRow]) -> PolarsResult<
     // ---- results: one row per candidate call ----
     let mut res: Vec<ResultRow> = Vec::new();
     let mut calls: Vec<CallResult> = Vec::new();
-    let mut latency_sources: BTreeMap<ModelId, BTreeSet<&'static str>> = BTreeMap::new();
-    // The last row per key wins (a resumed call supersedes nothing, but be safe on duplicates).
-    let mut seen: HashMap<&str, usize> = HashMap::new();
-    let mut candidate_rows: Vec<&JournalRow> = Vec::new();
-    let mut classifier_rows: Vec<&JournalRow> = Vec::new();
-    for row in rows {
-        let list = match row.kind {
-            CallKind::Candidate => &mut candidate_rows,
-            CallKind::Classifier => &mut classifier_rows,
-            CallKind::Judge => continue,
-        };
-        if let Some(&i) = seen.get(row.key.as_str()) {
-            list[i] = row;
-        } else {
-            seen.insert(&row.key, list.len());
-            list.push(row);
-        }
-    }
-    drop(seen);
-    // The verdicts of the configured judge only: a journal judged by another model than the
-    // routes file now names would otherwise mix two judges' scales.
-    let judge_model = cfg.judge.as_ref().map(|j| &j.model);
-    let judge_rows: Vec<&JournalRow> = rows
-        .iter()
-        .filter(|r| r.kind == CallKind::Judge)
-        .filter(|r| judge_model.is_none_or(|m| &r.model == m))
-        .collect();
-    let mut judge_replies: HashMap<&str, &str> = HashMap::new();
-    let mut judge_errors: HashMap<&str, &str> = HashMap::new();
-    for r in &judge_rows {
-        let Some(target) = r.target.as_deref() else {
-            continue;
-        };
-        // A later row for the same answer (a resumed run) supersedes an earlier one.
-        judge_replies.remove(target);
-        judge_errors.remove(target);
-        match (r.ok, r.response.as_deref(), r.error.as_deref()) {
-            (true, Some(reply), _) => {
-                judge_replies.insert(target, reply);
-            }
-            (_, _, err) => {
-                judge_errors.insert(target, err.unwrap_or("no reply"));
-            }
-        }
-    }
+    let mut latency_sources: BTreeMap<ModelId, LatencyProvenance> = BTreeMap::new();
+    let (candidate_rows, classifier_rows) = latest_rows(rows);
+    let (judge_rows, judge_replies, judge_errors) = judge_verdicts(cfg, rows);
 
     for row in &candidate_rows {
         let Some(item) = ds.get(&row.item) else {
@@ -288,7 +287,7 @@ pub fn analyze(cfg: &Config, ds: &Dataset, rows: &[JournalRow]) -> PolarsResult<
             latency_sources
                 .entry(row.model.clone())
                 .or_default()
-                .insert(s.as_str());
+                .insert(s);
         }
         let (score, mut reason) = match &grade {
             Some(g) => (g.score, Some(g.reason.clone())),
@@ -329,8 +328,115 @@ pub fn analyze(cfg: &Config, ds: &Dataset, rows: &[JournalRow]) -> PolarsResult<
     let summary_cell = summarize(&results, &["model", "task_type", "priority"])?;
 
     // ---- item outcomes and per (model, task) score vectors ----
+    let outcomes = item_outcomes(&calls, ds);
+
+    let models: Vec<ModelId> = cfg
+        .candidates()
+        .map(|m| m.id.clone())
+        .filter(|m| calls.iter().any(|c| c.model == m))
+        .collect();
+    // The outcomes hold what the rest needs of the calls.
+    drop(calls);
+
+    let (model_task, summary_task, summary_cell) =
+        model_task_summaries(cfg, ds, &outcomes, summary_task, summary_cell)?;
+
+    // ---- classifier ----
+    let (classifier, predictions) =
+        classifier_frame(cfg, ds, &classifier_rows, &mut unknown_items)?;
+    let classifier_accuracy = classifier_accuracy(&classifier)?;
+    let confusion = confusion(&classifier)?;
+    let classifier_summary = classifier_summaries(ds, &predictions);
+
+    notes.extend(truncation_notes(&candidate_rows));
+    if unknown_items > 0 {
+        notes.push(format!(
+            "{unknown_items} journal rows name items that are not in the dataset (it changed since the run); they were left out"
+        ));
+    }
+    Ok(Analysis {
+        results,
+        judge,
+        judge_summary,
+        summary_task,
+        summary_cell,
+        classifier,
+        classifier_accuracy,
+        confusion,
+        model_task,
+        outcomes,
+        predictions,
+        classifier_summary,
+        models,
+        latency_sources,
+        notes,
+    })
+}
+
+/// Candidate and classifier rows, the last row per key (a resumed call supersedes nothing, but
+/// be safe on duplicates).
+fn latest_rows(rows: &[JournalRow]) -> (Vec<&JournalRow>, Vec<&JournalRow>) {
+    let mut seen: HashMap<&str, usize> = HashMap::new();
+    let mut candidate_rows: Vec<&JournalRow> = Vec::new();
+    let mut classifier_rows: Vec<&JournalRow> = Vec::new();
+    for row in rows {
+        let list = match row.kind {
+            CallKind::Candidate => &mut candidate_rows,
+            CallKind::Classifier => &mut classifier_rows,
+            CallKind::Judge => continue,
+        };
+        if let Some(&i) = seen.get(row.key.as_str()) {
+            list[i] = row;
+        } else {
+            seen.insert(&row.key, list.len());
+            list.push(row);
+        }
+    }
+    (candidate_rows, classifier_rows)
+}
+
+/// The judge's rows, and its reply or error per judged answer (by the answer's key).
+type Verdicts<'r> = (
+    Vec<&'r JournalRow>,
+    HashMap<&'r str, &'r str>,
+    HashMap<&'r str, &'r str>,
+);
+
+/// The verdicts of the configured judge: its rows, replies and errors per judged answer.
+fn judge_verdicts<'r>(cfg: &Config, rows: &'r [JournalRow]) -> Verdicts<'r> {
+    // The verdicts of the configured judge only: a journal judged by another model than the
+    // routes file now names would otherwise mix two judges' scales.
+    let judge_model = cfg.judge.as_ref().map(|j| &j.model);
+    let judge_rows: Vec<&JournalRow> = rows
+        .iter()
+        .filter(|r| r.kind == CallKind::Judge)
+        .filter(|r| judge_model.is_none_or(|m| &r.model == m))
+        .collect();
+    let mut judge_replies: HashMap<&str, &str> = HashMap::new();
+    let mut judge_errors: HashMap<&str, &str> = HashMap::new();
+    for r in &judge_rows {
+        let Some(target) = r.target.as_deref() else {
+            continue;
+        };
+        // A later row for the same answer (a resumed run) supersedes an earlier one.
+        judge_replies.remove(target);
+        judge_errors.remove(target);
+        match (r.ok, r.response.as_deref(), r.error.as_deref()) {
+            (true, Some(reply), _) => {
+                judge_replies.insert(target, reply);
+            }
+            (_, _, err) => {
+                judge_errors.insert(target, err.unwrap_or("no reply"));
+            }
+        }
+    }
+    (judge_rows, judge_replies, judge_errors)
+}
+
+/// Each (item, model)'s repeats as one [`ItemOutcome`].
+fn item_outcomes(calls: &[CallResult], ds: &Dataset) -> BTreeMap<(String, ModelId), ItemOutcome> {
     let mut per_item: HashMap<(&str, &ModelId), Vec<&CallResult>> = HashMap::new();
-    for c in &calls {
+    for c in calls {
         per_item.entry((c.item, c.model)).or_default().push(c);
     }
     let mut outcomes = BTreeMap::new();
@@ -364,21 +470,25 @@ pub fn analyze(cfg: &Config, ds: &Dataset, rows: &[JournalRow]) -> PolarsResult<
             },
         );
     }
+    outcomes
+}
 
-    let models: Vec<ModelId> = cfg
-        .candidates()
-        .map(|m| m.id.clone())
-        .filter(|m| calls.iter().any(|c| c.model == m))
-        .collect();
-    // The outcomes hold what the rest needs of the calls.
-    drop(per_item);
-    drop(calls);
+/// Item outcomes grouped per (model, task) and per (model, task, priority), in item order.
+type Group<'o> = Vec<(&'o str, &'o ItemOutcome)>;
 
+/// Per (model, task type) figures over items, and the item-level intervals attached to the
+/// task and cell summary frames.
+fn model_task_summaries(
+    cfg: &Config,
+    ds: &Dataset,
+    outcomes: &BTreeMap<(String, ModelId), ItemOutcome>,
+    summary_task: DataFrame,
+    summary_cell: DataFrame,
+) -> PolarsResult<(Vec<ModelTask>, DataFrame, DataFrame)> {
     // Item outcomes grouped per (model, task) and per (model, task, priority), in item order.
-    type Group<'o> = Vec<(&'o str, &'o ItemOutcome)>;
     let mut by_task: HashMap<(ModelId, TaskType), Group> = HashMap::new();
     let mut by_cell: HashMap<(ModelId, TaskType, Priority), Group> = HashMap::new();
-    for ((item, m), o) in &outcomes {
+    for ((item, m), o) in outcomes {
         if let Some(it) = ds.get(item) {
             by_task
                 .entry((m.clone(), it.task))
@@ -449,13 +559,24 @@ pub fn analyze(cfg: &Config, ds: &Dataset, rows: &[JournalRow]) -> PolarsResult<
         ci_cols.push(st);
     }
     let summary_cell = ci_cols.attach(summary_cell)?;
+    Ok((model_task, summary_task, summary_cell))
+}
 
-    // ---- classifier ----
+/// Each classifier's first prediction per item.
+type Predictions = BTreeMap<ModelId, BTreeMap<String, Prediction>>;
+
+/// One row per classifier call, and each classifier's first prediction per item.
+fn classifier_frame(
+    cfg: &Config,
+    ds: &Dataset,
+    classifier_rows: &[&JournalRow],
+    unknown_items: &mut usize,
+) -> PolarsResult<(DataFrame, Predictions)> {
     let mut k = ClassifierCols::default();
     let mut predictions: BTreeMap<ModelId, BTreeMap<String, Prediction>> = BTreeMap::new();
-    for row in &classifier_rows {
+    for row in classifier_rows {
         let Some(item) = ds.get(&row.item) else {
-            unknown_items += 1;
+            *unknown_items += 1;
             continue;
         };
         let reply = row.response.as_deref().unwrap_or("");
@@ -491,9 +612,12 @@ pub fn analyze(cfg: &Config, ds: &Dataset, rows: &[JournalRow]) -> PolarsResult<
             );
         }
     }
-    let classifier = k.into_frame()?;
-    let classifier_accuracy = classifier_accuracy(&classifier)?;
-    let confusion = classifier
+    Ok((k.into_frame()?, predictions))
+}
+
+/// Predicted against true task type, counted per classifier.
+fn confusion(classifier: &DataFrame) -> PolarsResult<DataFrame> {
+    classifier
         .clone()
         .lazy()
         .group_by([
@@ -506,8 +630,12 @@ pub fn analyze(cfg: &Config, ds: &Dataset, rows: &[JournalRow]) -> PolarsResult<
             ["classifier", "task_type", "predicted_task_type"],
             SortMultipleOptions::default(),
         )
-        .collect()?;
-    let classifier_summary = predictions
+        .collect()
+}
+
+/// Each classifier's accuracy, parse misses, cost and latency over its predictions.
+fn classifier_summaries(ds: &Dataset, predictions: &Predictions) -> Vec<ClassifierSummary> {
+    predictions
         .iter()
         .map(|(m, preds)| {
             let n = preds.len();
@@ -539,34 +667,7 @@ pub fn analyze(cfg: &Config, ds: &Dataset, rows: &[JournalRow]) -> PolarsResult<
                 mean_latency_ms: stats::mean(&lats),
             }
         })
-        .collect();
-
-    notes.extend(truncation_notes(&candidate_rows));
-    if unknown_items > 0 {
-        notes.push(format!(
-            "{unknown_items} journal rows name items that are not in the dataset (it changed since the run); they were left out"
-        ));
-    }
-    Ok(Analysis {
-        results,
-        judge,
-        judge_summary,
-        summary_task,
-        summary_cell,
-        classifier,
-        classifier_accuracy,
-        confusion,
-        model_task,
-        outcomes,
-        predictions,
-        classifier_summary,
-        models,
-        latency_sources: latency_sources
-            .into_iter()
-            .map(|(m, s)| (m, s.into_iter().collect::<Vec<_>>().join("+")))
-            .collect(),
-        notes,
-    })
+        .collect()
 }
 
 /// A model's share of answers cut at the token limit from which a warning is given.
@@ -1095,5 +1196,26 @@ impl ClassifierCols<'_> {
                 Column::new("latency_ms".into(), self.latency),
             ],
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn latency_provenance_prints_its_sources_once_in_name_order_and_knows_modelled() {
+        let mut p = LatencyProvenance::default();
+        assert_eq!(p.to_string(), "");
+        p.insert(LatencySource::Modelled);
+        p.insert(LatencySource::Measured);
+        p.insert(LatencySource::Modelled);
+        assert_eq!(p.to_string(), "measured+modelled");
+        assert!(p.is_modelled());
+        let mut q = LatencyProvenance::default();
+        q.insert(LatencySource::Simulated);
+        q.insert(LatencySource::Recorded);
+        assert_eq!(q.to_string(), "recorded+simulated");
+        assert!(!q.is_modelled());
     }
 }

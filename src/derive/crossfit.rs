@@ -61,6 +61,21 @@ impl CrossFit {
     /// Fit the policy `k` times (`[policy] crossfit_folds`); `None` when cross-fitting is off
     /// or the dataset has fewer items than folds.
     pub fn fit(cfg: &Config, a: &Analysis, ds: &Dataset) -> Option<CrossFit> {
+        let items: Vec<(String, TaskType)> =
+            ds.items.iter().map(|i| (i.id.clone(), i.task)).collect();
+        CrossFit::fit_pooled(cfg, a, &items, ds)
+    }
+
+    /// [`CrossFit::fit`] of decisions made on pooled evidence ([`crate::derive::history`]):
+    /// the folds are this run's items (`ds`), and each refit sees the pooled `items` outside
+    /// the fold — the earlier runs' items always, an item of the fold not even through its
+    /// earlier repeats (they are merged into it).
+    pub fn fit_pooled(
+        cfg: &Config,
+        pooled: &Analysis,
+        items: &[(String, TaskType)],
+        ds: &Dataset,
+    ) -> Option<CrossFit> {
         let k = cfg.policy.crossfit_folds;
         if k < 2 || ds.items.len() < k {
             return None;
@@ -69,8 +84,11 @@ impl CrossFit {
         let refit = refit_config(cfg, k);
         let tables = (0..k)
             .map(|f| {
-                let train = ds.subset(|i| fold_of.get(&i.id) != Some(&f));
-                policy::recommend(&refit, &Observations::new(a, &train)).table
+                let train = items
+                    .iter()
+                    .filter(|(id, _)| fold_of.get(id) != Some(&f))
+                    .map(|(id, t)| (id.as_str(), *t));
+                policy::recommend(&refit, &Observations::over(pooled, train)).table
             })
             .collect();
         Some(CrossFit { k, fold_of, tables })

@@ -3,6 +3,7 @@
 
 pub mod analyze;
 pub mod crossfit;
+pub mod history;
 pub mod paired;
 pub mod policy;
 pub mod sequential;
@@ -14,7 +15,7 @@ use std::path::Path;
 
 use self::analyze::Analysis;
 use self::policy::{QualityComparison, Recommendation};
-use self::simulate::{ClassifierValue, SimRow, StrongWeak};
+use self::simulate::{ClassifierValue, Scenario, SimRow, StrongWeak};
 use self::stability::Stability;
 use crate::config::Config;
 use crate::config::routes_file;
@@ -48,6 +49,9 @@ pub struct Derived<'a> {
     /// The sequential design's replay, for a run made with `--adaptive`: `rec` is then its
     /// recommendation (cells frozen at the look that settled them).
     pub adaptive: Option<sequential::Summary>,
+    /// Evidence across weeks (`--history`): which models' earlier items were pooled into the
+    /// decisions, and which were dropped because the model moved. `None` without `--history`.
+    pub history: Option<history::Pooling>,
 }
 
 /// What accepting every proposed change does, as figures (no formatting): the simulated
@@ -110,14 +114,14 @@ impl Derived<'_> {
     pub fn table_headline(&self) -> Option<String> {
         use crate::base::fmt::usd;
         let cls = self.cfg.classifier.model.as_str();
-        let row = |scenario: &str| {
+        let row = |scenario: Scenario| {
             self.sim
                 .iter()
                 .find(|r| r.scenario == scenario && r.classifier == cls)
         };
         let q = |r: &simulate::SimRow| r.quality.map(|q| format!("{q:.3}")).unwrap_or("–".into());
-        let (cur, rec) = (row("current")?, row("recommended")?);
-        let recommended = match row(simulate::RECOMMENDED_OUT_OF_SAMPLE) {
+        let (cur, rec) = (row(Scenario::Current)?, row(Scenario::Recommended)?);
+        let recommended = match row(Scenario::RecommendedOutOfSample) {
             Some(oos) => format!(
                 "recommended {} out of sample ({} in-sample, fitted on these items) at {}/1k requests",
                 q(oos),
@@ -140,15 +144,15 @@ impl Derived<'_> {
     /// What accepting everything does; `None` without the current and recommended simulations.
     pub fn verdict(&self) -> Option<Verdict> {
         let cls = self.cfg.classifier.model.as_str();
-        let row = |scenario: &str| {
+        let row = |scenario: Scenario| {
             self.sim
                 .iter()
                 .find(|r| r.scenario == scenario && r.classifier == cls)
         };
-        let current = row("current")?;
-        let (recommended, out_of_sample) = match row(simulate::RECOMMENDED_OUT_OF_SAMPLE) {
+        let current = row(Scenario::Current)?;
+        let (recommended, out_of_sample) = match row(Scenario::RecommendedOutOfSample) {
             Some(r) => (r, true),
-            None => (row("recommended")?, false),
+            None => (row(Scenario::Recommended)?, false),
         };
         let rerouted_items = self
             .ds
@@ -214,17 +218,25 @@ impl Derived<'_> {
         w.extend(self.analysis.notes.iter().cloned());
         // A flag shared by several cells (the same tier without another provider, say) is one
         // warning listing the cells, not one line per cell.
-        let mut flagged: Vec<(&str, Vec<String>)> = Vec::new();
+        let mut flagged: Vec<(&policy::Flag, Vec<String>)> = Vec::new();
         for d in &self.rec.decisions {
             for f in &d.flags {
-                match flagged.iter_mut().find(|(text, _)| text == f) {
+                match flagged.iter_mut().find(|(flag, _)| *flag == f) {
                     Some((_, cells)) => cells.push(d.label()),
                     None => flagged.push((f, vec![d.label()])),
                 }
             }
         }
-        for (text, cells) in flagged {
-            w.push(format!("{}: {text}", cells.join(", ")));
+        for (flag, cells) in flagged {
+            w.push(format!("{}: {flag}", cells.join(", ")));
+        }
+        for c in self.history.iter().flat_map(|h| h.moved()) {
+            w.push(format!(
+                "{} moved since the earlier runs ({:+.1} points, p = {:.3}): its history is dropped and it is decided on this run's items alone",
+                c.model,
+                100.0 * c.delta.unwrap_or(0.0),
+                c.p_value.unwrap_or(0.0)
+            ));
         }
         let j = &self.analysis.judge_summary;
         if j.unparsable + j.errors > 0 {
@@ -247,7 +259,7 @@ impl Derived<'_> {
             }
         }
         for (m, src) in &self.analysis.latency_sources {
-            if src.contains("modelled") {
+            if src.is_modelled() {
                 let how = self
                     .cfg
                     .models
@@ -259,7 +271,7 @@ impl Derived<'_> {
             }
         }
         for row in &self.sim {
-            if row.scenario == "recommended" && row.fallback_rate > 0.05 {
+            if row.scenario == Scenario::Recommended && row.fallback_rate > 0.05 {
                 w.push(format!(
                     "the recommended table falls back on {} of requests ({})",
                     crate::base::fmt::percent_1dp(row.fallback_rate),
@@ -278,7 +290,7 @@ pub fn derive<'a>(
     journal: &JournalContents,
 ) -> anyhow::Result<Derived<'a>> {
     let analysis = analyze::analyze(cfg, ds, &journal.rows)?;
-    from_analysis(manifest, cfg, ds, analysis, journal_notes(journal))
+    from_analysis(manifest, cfg, ds, analysis, journal_notes(journal), None)
 }
 
 /// [`derive`], freeing the journal's rows as soon as the analysis holds what it needs of them
@@ -289,10 +301,22 @@ pub fn derive_owned<'a>(
     ds: &'a Dataset,
     journal: JournalContents,
 ) -> anyhow::Result<Derived<'a>> {
+    derive_with_history(manifest, cfg, ds, journal, None)
+}
+
+/// [`derive_owned`], the decisions made on this run's items pooled with the earlier runs'
+/// items of the models that show no change ([`history`]; `None`: this run's items alone).
+pub(crate) fn derive_with_history<'a>(
+    manifest: &'a Manifest,
+    cfg: &'a Config,
+    ds: &'a Dataset,
+    journal: JournalContents,
+    earlier: Option<&history::Earlier>,
+) -> anyhow::Result<Derived<'a>> {
     let analysis = analyze::analyze(cfg, ds, &journal.rows)?;
     let notes = journal_notes(&journal);
     drop(journal);
-    from_analysis(manifest, cfg, ds, analysis, notes)
+    from_analysis(manifest, cfg, ds, analysis, notes, earlier)
 }
 
 fn journal_notes(journal: &JournalContents) -> Vec<String> {
@@ -319,9 +343,23 @@ fn from_analysis<'a>(
     ds: &'a Dataset,
     analysis: analyze::Analysis,
     journal_notes: Vec<String>,
+    earlier: Option<&history::Earlier>,
 ) -> anyhow::Result<Derived<'a>> {
+    let alpha = 1.0 - cfg.policy.confidence;
+    let (pooled, history) = match earlier.map(|e| e.apply(&analysis, ds, alpha)) {
+        Some((p, record)) => {
+            let a = Analysis::from_outcomes(p.outcomes, analysis.models.clone());
+            (Some((a, p.items)), Some(record))
+        }
+        None => (None, None),
+    };
     let (rec, comparisons, stability) = {
-        let obs = policy::Observations::new(&analysis, ds);
+        let obs = match &pooled {
+            Some((a, items)) => {
+                policy::Observations::over(a, items.iter().map(|(id, t)| (id.as_str(), *t)))
+            }
+            None => policy::Observations::new(&analysis, ds),
+        };
         let p = &cfg.policy;
         // Independent and each seeded by its own labels: computed side by side.
         let (rec, (comparisons, stability)) = rayon::join(
@@ -340,7 +378,10 @@ fn from_analysis<'a>(
     };
     let (rec, adaptive) = rec;
     let classifiers = cfg.classifiers();
-    let fit = CrossFit::fit(cfg, &analysis, ds);
+    let fit = match &pooled {
+        Some((a, items)) => CrossFit::fit_pooled(cfg, a, items, ds),
+        None => CrossFit::fit(cfg, &analysis, ds),
+    };
     let sim = simulate::standard(
         &analysis,
         ds,
@@ -385,6 +426,7 @@ fn from_analysis<'a>(
         toml_diff,
         journal_notes,
         adaptive,
+        history,
     })
 }
 

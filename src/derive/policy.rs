@@ -55,16 +55,26 @@ pub struct Observations<'a> {
 impl<'a> Observations<'a> {
     /// Every dataset item that some candidate answered, in dataset order.
     pub fn new(a: &'a Analysis, ds: &Dataset) -> Observations<'a> {
+        Observations::over(a, ds.items.iter().map(|i| (i.id.as_str(), i.task)))
+    }
+
+    /// Every item of `items` (id, task type) that some candidate answered, in that order: the
+    /// dataset's items, or this week's and earlier weeks' items pooled
+    /// ([`crate::derive::history`]).
+    pub fn over<'i>(
+        a: &'a Analysis,
+        items: impl IntoIterator<Item = (&'i str, TaskType)>,
+    ) -> Observations<'a> {
         let models: Vec<&ModelId> = a.models.iter().collect();
         let mut tasks = Vec::new();
         let mut cells = Vec::new();
-        for item in &ds.items {
+        for (id, task) in items {
             let row: Vec<Option<&ItemOutcome>> = models
                 .iter()
-                .map(|m| a.outcomes.get(&(item.id.clone(), (*m).clone())))
+                .map(|m| a.outcomes.get(&(id.to_string(), (*m).clone())))
                 .collect();
             if row.iter().any(Option::is_some) {
-                tasks.push(item.task);
+                tasks.push(task);
                 cells.push(row);
             }
         }
@@ -105,6 +115,47 @@ impl<'a> Observations<'a> {
 
 // ---------------------------------------------------------------------------------------------
 // Outputs
+
+/// A warning about one cell's decision; its text (`Display`) is what `changes.csv`'s `flags`
+/// column, the reasons and the run's warnings print. Cells with an equal flag are warned about
+/// together.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Flag {
+    /// The dataset has no item of the cell's task type.
+    NoItems,
+    /// No candidate has a graded answer on the cell's items.
+    NoGradedAnswers,
+    /// The current primary has no graded answer in this run.
+    NotMeasured(ModelId),
+    /// More graded items the cell needs before the policy may decide it.
+    NeedsItems(usize),
+    /// Every candidate's error rate is above `max_error_rate`.
+    EveryCandidateErrs,
+    /// No other measured candidate shares a tier (`tiers`, joined by `/`) with the primary.
+    NoSameTierCandidate { tiers: String, primary: ModelId },
+    /// The primary's tier has no candidate from another provider.
+    FallbackSharesProvider { tiers: String, provider: String },
+}
+
+impl std::fmt::Display for Flag {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Flag::NoItems => f.write_str("no items of this task type in the dataset"),
+            Flag::NoGradedAnswers => f.write_str("no graded answers"),
+            Flag::NotMeasured(m) => write!(f, "{m} was not measured"),
+            Flag::NeedsItems(n) => write!(f, "needs {n} more graded items"),
+            Flag::EveryCandidateErrs => f.write_str("every candidate errs too often"),
+            Flag::NoSameTierCandidate { tiers, primary } => write!(
+                f,
+                "no other measured candidate shares a tier ({tiers}) with {primary}: the fallback is not re-chosen"
+            ),
+            Flag::FallbackSharesProvider { tiers, provider } => write!(
+                f,
+                "the {tiers} tier has no candidate from another provider than {provider}: the fallback shares the primary's provider"
+            ),
+        }
+    }
+}
 
 /// Quality of `a` against `b` on the items both were graded on.
 #[derive(Debug, Clone, PartialEq)]
@@ -314,7 +365,7 @@ pub struct Decision {
     pub fallback_reason: String,
     pub evidence: Option<Evidence>,
     /// Warnings about this cell (too few samples, no same-tier fallback, …).
-    pub flags: Vec<String>,
+    pub flags: Vec<Flag>,
     /// Graded items behind the decision (of the chosen primary).
     pub n: usize,
     /// More graded items the cell needs before the policy may decide it.
@@ -418,7 +469,7 @@ pub fn recommend(cfg: &Config, obs: &Observations) -> Recommendation {
                 outcome: Outcome::KeptNoCandidate,
                 fallback_reason: "kept: no data".into(),
                 evidence: None,
-                flags: vec!["no items of this task type in the dataset".into()],
+                flags: vec![Flag::NoItems],
                 n: 0,
                 samples_needed: Some(cfg.policy.min_samples),
                 mde: None,
@@ -802,7 +853,7 @@ fn choose_fallback(
     primary: usize,
     eligible: &[usize],
     current: &Route,
-    flags: &mut Vec<String>,
+    flags: &mut Vec<Flag>,
 ) -> (Option<ModelId>, String) {
     let pm = s.profiles[primary].model;
     let keep_current = current.fallback.clone().filter(|f| f != pm);
@@ -827,9 +878,10 @@ fn choose_fallback(
         .collect::<Vec<_>>()
         .join("/");
     if same_tier.is_empty() {
-        flags.push(format!(
-            "no other measured candidate shares a tier ({tiers}) with {pm}: the fallback is not re-chosen"
-        ));
+        flags.push(Flag::NoSameTierCandidate {
+            tiers: tiers.clone(),
+            primary: pm.clone(),
+        });
         return (
             keep_current,
             "kept: no other candidate in the primary's tier".into(),
@@ -841,56 +893,17 @@ fn choose_fallback(
         .filter(|&i| s.profiles[i].model.provider() != pm.provider())
         .collect();
     let pool = if other_provider.is_empty() {
-        flags.push(format!(
-            "the {tiers} tier has no candidate from another provider than {}: the fallback shares the primary's provider",
-            pm.provider()
-        ));
+        flags.push(Flag::FallbackSharesProvider {
+            tiers,
+            provider: pm.provider().to_string(),
+        });
         same_tier
     } else {
         other_provider
     };
 
-    // The items where the primary failed, or scored in its lowest quarter (below its best
-    // score, so that a primary that passes 90% of pass/fail items is judged on its failures).
-    let scores: Vec<f64> = s
-        .rows
-        .iter()
-        .filter_map(|&r| s.outcome(r, primary)?.score)
-        .collect();
-    let top = scores.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-    let cut = stats::quantile(&scores, 0.25).unwrap_or(f64::NEG_INFINITY);
-    let weak: Vec<usize> = s
-        .rows
-        .iter()
-        .copied()
-        .filter(|&r| match s.outcome(r, primary) {
-            None => false,
-            Some(o) if !o.ok => true,
-            Some(o) => o
-                .score
-                .is_some_and(|x| if cut < top { x <= cut } else { x < top }),
-        })
-        .collect();
-    let rescue = |i: usize| -> f64 {
-        if weak.is_empty() {
-            return 0.0;
-        }
-        let rescued = weak
-            .iter()
-            .filter(|&&r| {
-                let ours = s.outcome(r, primary);
-                match s.outcome(r, i) {
-                    Some(t) if t.ok => match (t.score, ours.and_then(|o| o.score)) {
-                        (Some(x), Some(y)) => x > y,
-                        (Some(_), None) => true,
-                        (None, _) => ours.is_some_and(|o| !o.ok),
-                    },
-                    _ => false,
-                }
-            })
-            .count();
-        rescued as f64 / weak.len() as f64
-    };
+    let weak = weak_items(s, primary);
+    let rescue = |i: usize| rescue_share(s, primary, &weak, i);
     let best = pool
         .iter()
         .copied()
@@ -922,6 +935,51 @@ fn choose_fallback(
         return (Some(f.clone()), format!("kept: {}", describe(cf)));
     }
     (Some(s.profiles[best].model.clone()), describe(best))
+}
+
+/// The items where the primary failed, or scored in its lowest quarter (below its best score,
+/// so that a primary that passes 90% of pass/fail items is judged on its failures).
+fn weak_items(s: &Scope, primary: usize) -> Vec<usize> {
+    let scores: Vec<f64> = s
+        .rows
+        .iter()
+        .filter_map(|&r| s.outcome(r, primary)?.score)
+        .collect();
+    let top = scores.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let cut = stats::quantile(&scores, 0.25).unwrap_or(f64::NEG_INFINITY);
+    s.rows
+        .iter()
+        .copied()
+        .filter(|&r| match s.outcome(r, primary) {
+            None => false,
+            Some(o) if !o.ok => true,
+            Some(o) => o
+                .score
+                .is_some_and(|x| if cut < top { x <= cut } else { x < top }),
+        })
+        .collect()
+}
+
+/// Share of the `weak` items on which candidate `i` does better than the primary (0–1).
+fn rescue_share(s: &Scope, primary: usize, weak: &[usize], i: usize) -> f64 {
+    if weak.is_empty() {
+        return 0.0;
+    }
+    let rescued = weak
+        .iter()
+        .filter(|&&r| {
+            let ours = s.outcome(r, primary);
+            match s.outcome(r, i) {
+                Some(t) if t.ok => match (t.score, ours.and_then(|o| o.score)) {
+                    (Some(x), Some(y)) => x > y,
+                    (Some(_), None) => true,
+                    (None, _) => ours.is_some_and(|o| !o.ok),
+                },
+                _ => false,
+            }
+        })
+        .count();
+    rescued as f64 / weak.len() as f64
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -34,12 +34,40 @@ pub enum Routing<'a> {
     },
 }
 
-/// The scenario of the recommended table routed out of sample.
-pub const RECOMMENDED_OUT_OF_SAMPLE: &str = "recommended (out of sample)";
+/// Which table or baseline a simulated row is; its text (`Display`) is the `scenario` column of
+/// `simulation.csv` and the reports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Scenario {
+    /// The routes file's table: `current`.
+    Current,
+    /// The recommended table, fitted on these items (in-sample): `recommended`.
+    Recommended,
+    /// The recommended table routed out of sample (cross-fitted): `recommended (out of sample)`.
+    RecommendedOutOfSample,
+    /// Every item to the strongest candidate: `always-strongest (MODEL)`.
+    AlwaysStrongest(ModelId),
+    /// Every item to the cheapest candidate: `always-cheapest (MODEL)`.
+    AlwaysCheapest(ModelId),
+    /// Every item to the candidate that scored best on it: `oracle`.
+    Oracle,
+}
+
+impl std::fmt::Display for Scenario {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Scenario::Current => f.write_str("current"),
+            Scenario::Recommended => f.write_str("recommended"),
+            Scenario::RecommendedOutOfSample => f.write_str("recommended (out of sample)"),
+            Scenario::AlwaysStrongest(m) => write!(f, "always-strongest ({m})"),
+            Scenario::AlwaysCheapest(m) => write!(f, "always-cheapest ({m})"),
+            Scenario::Oracle => f.write_str("oracle"),
+        }
+    }
+}
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct SimRow {
-    pub scenario: String,
+    pub scenario: Scenario,
     pub classifier: String,
     /// Items with a graded outcome.
     pub n: usize,
@@ -83,7 +111,7 @@ fn predicted(a: &Analysis, classifier: &ModelId, item: &str) -> (TaskType, Prior
         .unwrap_or((TaskType::General, Priority::Default))
 }
 
-pub fn simulate(a: &Analysis, ds: &Dataset, name: &str, routing: Routing) -> SimRow {
+pub fn simulate(a: &Analysis, ds: &Dataset, name: Scenario, routing: Routing) -> SimRow {
     let mut scores = Vec::new();
     let mut costs = Vec::new();
     let mut unpriced = false;
@@ -93,81 +121,153 @@ pub fn simulate(a: &Analysis, ds: &Dataset, name: &str, routing: Routing) -> Sim
     let mut requests = 0usize;
     let mut primary_counts: BTreeMap<ModelId, usize> = BTreeMap::new();
     for item in &ds.items {
-        let (model_route, cls_cost, cls_latency, truth_primary): (
-            Vec<&ModelId>,
-            Option<f64>,
-            f64,
-            Option<&ModelId>,
-        ) = match &routing {
-            Routing::Always(m) => (vec![*m], Some(0.0), 0.0, None),
-            Routing::Oracle => {
-                let best = a
-                    .models
-                    .iter()
-                    .filter_map(|m| Some((m, outcome(a, &item.id, m)?)))
-                    .filter(|(_, o)| o.score.is_some())
-                    .max_by(|(mx, x), (my, y)| {
-                        x.score
-                            .unwrap_or(0.0)
-                            .total_cmp(&y.score.unwrap_or(0.0))
-                            .then_with(|| {
-                                y.cost_usd
-                                    .unwrap_or(f64::INFINITY)
-                                    .total_cmp(&x.cost_usd.unwrap_or(f64::INFINITY))
-                            })
-                            .then_with(|| my.cmp(mx))
-                    });
-                match best {
-                    Some((m, _)) => (vec![m], Some(0.0), 0.0, None),
-                    None => continue,
-                }
-            }
-            Routing::Table { table, classifier } => table_route(a, item, table, *classifier),
-            Routing::CrossFitted { fit, classifier } => match fit.table_for(&item.id) {
-                Some(table) => table_route(a, item, table, *classifier),
-                None => continue,
-            },
+        let Some((model_route, cls_cost, cls_latency, truth_primary)) =
+            route_item(a, item, &routing)
+        else {
+            continue;
         };
         requests += 1;
         *primary_counts.entry(model_route[0].clone()).or_default() += 1;
         if truth_primary.is_some_and(|t| t != model_route[0]) {
             misrouted += 1;
         }
-        // The primary, then the fallback when the primary failed with a retryable error.
-        let mut latency = cls_latency;
-        let mut cost = cls_cost;
-        let mut final_score = Some(0.0);
-        for (i, m) in model_route.iter().enumerate() {
-            let Some(o) = outcome(a, &item.id, m) else {
-                final_score = None;
-                break;
-            };
-            latency += o.latency_ms.unwrap_or(0.0);
-            if o.ok {
-                cost = match (cost, o.cost_usd) {
-                    (Some(x), Some(y)) => Some(x + y),
-                    _ => None,
-                };
-                final_score = o.score;
-                if i > 0 {
-                    fallbacks += 1;
-                }
-                break;
-            }
-            if !o.retryable_error {
-                break;
-            }
-        }
-        match cost {
+        let answer = answer_item(a, &item.id, &model_route, cls_cost, cls_latency);
+        fallbacks += usize::from(answer.fell_back);
+        match answer.cost {
             Some(c) => costs.push(c),
             None => unpriced = true,
         }
-        lats.push(latency);
-        if let Some(s) = final_score {
+        lats.push(answer.latency);
+        if let Some(s) = answer.score {
             scores.push(s);
         }
     }
-    let classifier = match &routing {
+    let share = |k: usize| {
+        if requests == 0 {
+            0.0
+        } else {
+            k as f64 / requests as f64
+        }
+    };
+    SimRow {
+        scenario: name,
+        classifier: classifier_column(&routing),
+        n: scores.len(),
+        quality: stats::mean(&scores),
+        cost_per_1k: if unpriced {
+            None
+        } else {
+            stats::mean(&costs).map(|c| c * 1000.0)
+        },
+        p95_latency_ms: stats::quantile(&lats, 0.95),
+        fallback_rate: share(fallbacks),
+        misrouted_rate: matches!(
+            routing,
+            Routing::Table {
+                classifier: Some(_),
+                ..
+            } | Routing::CrossFitted {
+                classifier: Some(_),
+                ..
+            }
+        )
+        .then(|| share(misrouted)),
+        misclassification_loss: None,
+        primary_counts,
+        requests,
+    }
+}
+
+/// Where one item goes: the models (primary, then fallback), the classifier's cost and latency
+/// for it, and the primary its true labels would pick; `None` when the routing skips it.
+type ItemRoute<'r> = (Vec<&'r ModelId>, Option<f64>, f64, Option<&'r ModelId>);
+
+fn route_item<'r>(
+    a: &'r Analysis,
+    item: &crate::dataset::Item,
+    routing: &Routing<'r>,
+) -> Option<ItemRoute<'r>> {
+    Some(match routing {
+        Routing::Always(m) => (vec![*m], Some(0.0), 0.0, None),
+        Routing::Oracle => (vec![oracle_choice(a, &item.id)?], Some(0.0), 0.0, None),
+        Routing::Table { table, classifier } => table_route(a, item, table, *classifier),
+        Routing::CrossFitted { fit, classifier } => {
+            table_route(a, item, fit.table_for(&item.id)?, *classifier)
+        }
+    })
+}
+
+/// The candidate that scored best on the item (the cheapest among ties, then by id).
+fn oracle_choice<'a>(a: &'a Analysis, item: &str) -> Option<&'a ModelId> {
+    a.models
+        .iter()
+        .filter_map(|m| Some((m, outcome(a, item, m)?)))
+        .filter(|(_, o)| o.score.is_some())
+        .max_by(|(mx, x), (my, y)| {
+            x.score
+                .unwrap_or(0.0)
+                .total_cmp(&y.score.unwrap_or(0.0))
+                .then_with(|| {
+                    y.cost_usd
+                        .unwrap_or(f64::INFINITY)
+                        .total_cmp(&x.cost_usd.unwrap_or(f64::INFINITY))
+                })
+                .then_with(|| my.cmp(mx))
+        })
+        .map(|(m, _)| m)
+}
+
+/// What one routed request got.
+struct Answered {
+    /// Classifier plus every model tried, in ms.
+    latency: f64,
+    /// Classifier plus the answering model, USD; `None` when one of them is unpriced.
+    cost: Option<f64>,
+    /// The answer's score; `None` when a routed model has no recorded outcome.
+    score: Option<f64>,
+    /// The fallback answered.
+    fell_back: bool,
+}
+
+/// The primary, then the fallback when the primary failed with a retryable error.
+fn answer_item(
+    a: &Analysis,
+    item: &str,
+    route: &[&ModelId],
+    cls_cost: Option<f64>,
+    cls_latency: f64,
+) -> Answered {
+    let mut out = Answered {
+        latency: cls_latency,
+        cost: cls_cost,
+        score: Some(0.0),
+        fell_back: false,
+    };
+    for (i, m) in route.iter().enumerate() {
+        let Some(o) = outcome(a, item, m) else {
+            out.score = None;
+            break;
+        };
+        out.latency += o.latency_ms.unwrap_or(0.0);
+        if o.ok {
+            out.cost = match (out.cost, o.cost_usd) {
+                (Some(x), Some(y)) => Some(x + y),
+                _ => None,
+            };
+            out.score = o.score;
+            out.fell_back = i > 0;
+            break;
+        }
+        if !o.retryable_error {
+            break;
+        }
+    }
+    out
+}
+
+/// The `classifier` column of a routing: the classifier's id, the true labels, or `none`.
+fn classifier_column(routing: &Routing) -> String {
+    match routing {
         Routing::Table {
             classifier: Some(c),
             ..
@@ -183,43 +283,6 @@ pub fn simulate(a: &Analysis, ds: &Dataset, name: &str, routing: Routing) -> Sim
             classifier: None, ..
         } => TRUE_LABELS.into(),
         _ => "none".into(),
-    };
-    SimRow {
-        scenario: name.to_string(),
-        classifier,
-        n: scores.len(),
-        quality: stats::mean(&scores),
-        cost_per_1k: if unpriced {
-            None
-        } else {
-            stats::mean(&costs).map(|c| c * 1000.0)
-        },
-        p95_latency_ms: stats::quantile(&lats, 0.95),
-        fallback_rate: if requests == 0 {
-            0.0
-        } else {
-            fallbacks as f64 / requests as f64
-        },
-        misrouted_rate: matches!(
-            routing,
-            Routing::Table {
-                classifier: Some(_),
-                ..
-            } | Routing::CrossFitted {
-                classifier: Some(_),
-                ..
-            }
-        )
-        .then(|| {
-            if requests == 0 {
-                0.0
-            } else {
-                misrouted as f64 / requests as f64
-            }
-        }),
-        misclassification_loss: None,
-        primary_counts,
-        requests,
     }
 }
 
@@ -313,14 +376,21 @@ pub fn standard(
 ) -> Vec<SimRow> {
     let mut rows = table_rows(a, ds, current, recommended, classifiers);
     if let Some(fit) = fit {
-        for c in classifiers.iter().map(Some).chain([None]) {
-            rows.push(simulate(
+        let oos = |classifier| {
+            simulate(
                 a,
                 ds,
-                RECOMMENDED_OUT_OF_SAMPLE,
-                Routing::CrossFitted { fit, classifier: c },
-            ));
+                Scenario::RecommendedOutOfSample,
+                Routing::CrossFitted { fit, classifier },
+            )
+        };
+        let truth = oos(None);
+        for c in classifiers {
+            let mut row = oos(Some(c));
+            row.misclassification_loss = loss_to_misroutes(truth.quality, row.quality);
+            rows.push(row);
         }
+        rows.push(truth);
     }
     standard_tail(a, ds, &mut rows);
     rows
@@ -335,11 +405,14 @@ fn table_rows(
     classifiers: &[ModelId],
 ) -> Vec<SimRow> {
     let mut rows = Vec::new();
-    for (name, table) in [("current", current), ("recommended", recommended)] {
+    for (name, table) in [
+        (Scenario::Current, current),
+        (Scenario::Recommended, recommended),
+    ] {
         let truth = simulate(
             a,
             ds,
-            name,
+            name.clone(),
             Routing::Table {
                 table,
                 classifier: None,
@@ -349,16 +422,13 @@ fn table_rows(
             let mut row = simulate(
                 a,
                 ds,
-                name,
+                name.clone(),
                 Routing::Table {
                     table,
                     classifier: Some(c),
                 },
             );
-            row.misclassification_loss = match (truth.quality, row.quality) {
-                (Some(t), Some(q)) if t > 0.0 => Some((t - q) / t),
-                _ => None,
-            };
+            row.misclassification_loss = loss_to_misroutes(truth.quality, row.quality);
             rows.push(row);
         }
         rows.push(truth);
@@ -373,7 +443,7 @@ fn standard_tail(a: &Analysis, ds: &Dataset, rows: &mut Vec<SimRow>) {
         rows.push(simulate(
             a,
             ds,
-            &format!("always-strongest ({m})"),
+            Scenario::AlwaysStrongest(m.clone()),
             Routing::Always(m),
         ));
     }
@@ -381,17 +451,43 @@ fn standard_tail(a: &Analysis, ds: &Dataset, rows: &mut Vec<SimRow>) {
         rows.push(simulate(
             a,
             ds,
-            &format!("always-cheapest ({m})"),
+            Scenario::AlwaysCheapest(m.clone()),
             Routing::Always(m),
         ));
     }
-    rows.push(simulate(a, ds, "oracle", Routing::Oracle));
+    rows.push(simulate(a, ds, Scenario::Oracle, Routing::Oracle));
+}
+
+/// `(q_true − q_pred) / q_true`; `None` without both qualities or with `q_true` 0.
+fn loss_to_misroutes(truth: Option<f64>, predicted: Option<f64>) -> Option<f64> {
+    match (truth, predicted) {
+        (Some(t), Some(q)) if t > 0.0 => Some((t - q) / t),
+        _ => None,
+    }
+}
+
+/// The recommended table's rows the report's misclassification sentence reads: the
+/// out-of-sample (cross-fitted) rows when there are any, else the in-sample ones, with the
+/// label that says which.
+pub(crate) fn misclassification_basis(rows: &[SimRow]) -> (Scenario, &'static str) {
+    if rows
+        .iter()
+        .any(|r| r.scenario == Scenario::RecommendedOutOfSample)
+    {
+        (Scenario::RecommendedOutOfSample, "out of sample")
+    } else {
+        (Scenario::Recommended, "in-sample")
+    }
 }
 
 /// Share of the true-label quality lost to misclassification: `(q_true − q_pred) / q_true`.
-pub fn misclassification_loss(rows: &[SimRow], scenario: &str, classifier: &str) -> Option<f64> {
+pub fn misclassification_loss(
+    rows: &[SimRow],
+    scenario: &Scenario,
+    classifier: &str,
+) -> Option<f64> {
     rows.iter()
-        .find(|r| r.scenario == scenario && r.classifier == classifier)?
+        .find(|r| &r.scenario == scenario && r.classifier == classifier)?
         .misclassification_loss
 }
 
@@ -440,7 +536,7 @@ pub struct StrongWeak {
     /// Items sent to the strong model in order of their own gain: the upper bound.
     pub oracle: ThresholdCurve,
     /// Where the simulated tables sit: (scenario, strong share, PGR), through the classifier.
-    pub tables: Vec<(String, f64, f64)>,
+    pub tables: Vec<(Scenario, f64, f64)>,
 }
 
 /// Build a curve from groups of items, each group `(items, summed strong − weak gain)`,
@@ -644,7 +740,7 @@ pub fn classifier_value(
             let s = summaries.iter().find(|s| &s.model == c)?;
             let r = rows
                 .iter()
-                .find(|r| r.scenario == "recommended" && r.classifier == c.as_str())?;
+                .find(|r| r.scenario == Scenario::Recommended && r.classifier == c.as_str())?;
             Some(ClassifierValue {
                 classifier: c.clone(),
                 accuracy: s.both_accuracy,
@@ -772,7 +868,7 @@ mod tests {
         let rows = standard(&a, &ds, &t, &t, &[m("c/cls")], None);
         let via = rows
             .iter()
-            .find(|r| r.scenario == "recommended" && r.classifier == "c/cls")
+            .find(|r| r.scenario == Scenario::Recommended && r.classifier == "c/cls")
             .unwrap();
         // m4 goes to the weak model and fails: 5 of 6 pass.
         assert!((via.quality.unwrap() - 5.0 / 6.0).abs() < 1e-12);
@@ -782,7 +878,10 @@ mod tests {
         // With the true labels every math item goes strong: all pass; the loss is 1/6.
         assert!((via.misclassification_loss.unwrap() - 1.0 / 6.0).abs() < 1e-12);
         assert!((via.share_of(&m("s/big")) - 0.5).abs() < 1e-12);
-        let oracle = rows.iter().find(|r| r.scenario == "oracle").unwrap();
+        let oracle = rows
+            .iter()
+            .find(|r| r.scenario == Scenario::Oracle)
+            .unwrap();
         // The oracle takes the cheaper model whenever both pass: only m3 and m4 go strong.
         assert_eq!(oracle.quality, Some(1.0));
         assert!(
@@ -818,7 +917,7 @@ mod tests {
         let (_, share, pgr) = sw
             .tables
             .iter()
-            .find(|(s, _, _)| s == "recommended")
+            .find(|(s, _, _)| *s == Scenario::Recommended)
             .unwrap();
         assert!((share - 0.5).abs() < 1e-12 && (pgr - 0.5).abs() < 1e-12);
     }

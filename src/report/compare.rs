@@ -17,6 +17,7 @@ use crate::base::fmt::{
 use crate::base::types::{ModelId, TaskType};
 use crate::derive::Derived;
 use crate::derive::analyze::ModelTask;
+use crate::derive::simulate::Scenario;
 use crate::derive::stats::{self, Estimate};
 
 /// A cost per call that changed by at least this share is notable.
@@ -194,14 +195,14 @@ fn table_changes(a: &Derived, b: &Derived) -> Vec<(String, String, String)> {
 fn simulation_pairs(a: &Derived, b: &Derived) -> Vec<SimPair> {
     b.sim
         .iter()
-        .filter(|r| r.scenario == "current" || r.scenario == "recommended")
+        .filter(|r| matches!(r.scenario, Scenario::Current | Scenario::Recommended))
         .map(|rb| {
             let ra = a
                 .sim
                 .iter()
                 .find(|r| r.scenario == rb.scenario && r.classifier == rb.classifier);
             SimPair {
-                scenario: rb.scenario.clone(),
+                scenario: rb.scenario.to_string(),
                 classifier: rb.classifier.clone(),
                 quality_a: ra.and_then(|r| r.quality),
                 quality_b: rb.quality,

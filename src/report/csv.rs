@@ -328,7 +328,10 @@ fn cost_latency_columns(d: &Derived, ds: &[Decision]) -> Vec<Column> {
             Some(c.agree as f64 / st.resamples as f64)
         }),
         col("flags", ds, |x| {
-            (!x.flags.is_empty()).then(|| x.flags.join("; "))
+            (!x.flags.is_empty()).then(|| {
+                let texts: Vec<String> = x.flags.iter().map(ToString::to_string).collect();
+                texts.join("; ")
+            })
         }),
     ]
 }
@@ -341,7 +344,7 @@ fn simulation_frame(d: &Derived) -> anyhow::Result<DataFrame> {
         Some((r.quality? - sw.quality_weak) / (sw.quality_strong - sw.quality_weak))
     };
     let columns = vec![
-        col("scenario", rows, |r| r.scenario.clone()),
+        col("scenario", rows, |r| r.scenario.to_string()),
         col("classifier", rows, |r| r.classifier.clone()),
         col("n", rows, |r| r.n as u32),
         col("quality", rows, |r| r.quality),

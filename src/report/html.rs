@@ -174,7 +174,10 @@ fn headline(o: &mut String, d: &Derived) {
             d.analysis
                 .latency_sources
                 .iter()
-                .map(|(k, v)| format!("<code>{}</code> {}", escape(k.as_str()), escape(v)))
+                .map(|(k, v)| {
+                    let v = v.to_string();
+                    format!("<code>{}</code> {}", escape(k.as_str()), escape(&v))
+                })
                 .collect::<Vec<_>>()
                 .join(", "),
         );

@@ -152,6 +152,10 @@ pub struct Report {
     /// `run --adaptive`: when each cell was settled and what was saved; absent otherwise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub adaptive: Option<super::adaptive::AdaptiveJson>,
+    /// `--history`: each model's change test and whether its earlier items were pooled;
+    /// absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub history: Option<crate::derive::history::Pooling>,
 }
 
 impl Report {
@@ -182,6 +186,7 @@ impl Report {
             undecided: d.rec.undecided().map(CellDecision::from).collect(),
             warnings: d.warnings(),
             adaptive: super::adaptive::json(d),
+            history: d.history.clone(),
         }
     }
 
@@ -224,6 +229,9 @@ pub struct RunOutput {
     /// `run --adaptive`: as in [`Report::adaptive`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub adaptive: Option<super::adaptive::AdaptiveJson>,
+    /// `--history`: as in [`Report::history`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub history: Option<crate::derive::history::Pooling>,
 }
 
 impl RunOutput {
@@ -244,6 +252,7 @@ impl RunOutput {
             warnings: r.warnings,
             failures: failures.to_vec(),
             adaptive: r.adaptive,
+            history: r.history,
         }
     }
 }

@@ -187,6 +187,9 @@ impl Exporter for Markdown {
         }
         let _ = writeln!(o, "# routecal run `{}`\n", m.run_id);
         verdict_and_cells(&mut o, d);
+        if let Some(h) = &d.history {
+            o.push_str(&super::history::markdown(h));
+        }
         super::adaptive::markdown(&mut o, d);
         run_head(&mut o, d);
         if let Some(s) = sections::stability(d) {

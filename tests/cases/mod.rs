@@ -9,6 +9,7 @@ mod decisions;
 mod durability;
 mod fail_loudly;
 mod graders;
+mod history;
 mod hostile;
 mod hostile_answers;
 mod judge;

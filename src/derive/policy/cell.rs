@@ -16,7 +16,7 @@
 //! Without a rejection the route stays: `kept_best` when every challenger is shown unable to
 //! win, `undecided` otherwise.
 
-use super::{ChallengerTest, Decision, Evidence, Measure, Outcome, Question, Scope};
+use super::{ChallengerTest, Decision, Evidence, Flag, Measure, Outcome, Question, Scope};
 use crate::base::fmt::{percent_0dp, percent_change_interval};
 use crate::base::types::{Cell, Priority};
 use crate::config::{Config, Route};
@@ -144,7 +144,7 @@ pub(super) fn decide(
             Outcome::KeptNoCandidate,
             "kept: no candidate has a graded answer on these items".into(),
         );
-        d.flags.push("no graded answers".into());
+        d.flags.push(Flag::NoGradedAnswers);
         return d;
     }
     let measured = s.find(&current.primary);
@@ -163,8 +163,7 @@ pub(super) fn decide(
                 current.primary
             ),
         );
-        d.flags
-            .push(format!("{} was not measured", current.primary));
+        d.flags.push(Flag::NotMeasured(current.primary.clone()));
         return d;
     };
     let eligible: Vec<usize> = graded
@@ -224,7 +223,7 @@ fn too_few_samples(
             p.min_samples
         ),
     );
-    d.flags.push(format!("needs {needed} more graded items"));
+    d.flags.push(Flag::NeedsItems(needed));
     d.n = n_behind;
     d.samples_needed = Some(needed);
     if let Some(c) = cur {
@@ -556,7 +555,7 @@ fn replace_erring(
             Outcome::KeptNoCandidate,
             format!("kept: {erring}, and no other candidate is eligible"),
         );
-        d.flags.push("every candidate errs too often".into());
+        d.flags.push(Flag::EveryCandidateErrs);
         return d;
     };
     let objective = objective_name(cfg, s, rules, &[ch]);

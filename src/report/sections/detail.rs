@@ -288,14 +288,14 @@ pub fn classifier_value(d: &Derived) -> Option<Section> {
 
 /// Every simulated table through every classifier; the out-of-sample rows highlighted.
 pub fn simulation(d: &Derived) -> Section {
-    use crate::derive::simulate::{RECOMMENDED_OUT_OF_SAMPLE, misclassification_loss};
+    use crate::derive::simulate::{Scenario, misclassification_basis, misclassification_loss};
     let p95_s = in_seconds(d.sim.iter().map(|r| r.p95_latency_ms));
     let body = d
         .sim
         .iter()
         .map(|r| Row {
             cells: vec![
-                text(r.scenario.clone()),
+                text(r.scenario.to_string()),
                 code(r.classifier.clone()),
                 text(r.n.to_string()),
                 text(q3(r.quality)),
@@ -309,7 +309,7 @@ pub fn simulation(d: &Derived) -> Section {
                         .unwrap_or("–".into()),
                 ),
             ],
-            highlight: r.scenario == RECOMMENDED_OUT_OF_SAMPLE,
+            highlight: r.scenario == Scenario::RecommendedOutOfSample,
             note: None,
         })
         .collect();
@@ -325,14 +325,15 @@ pub fn simulation(d: &Derived) -> Section {
         "quality lost to misroutes",
     ]);
     columns[1].align = Align::Left;
+    let (basis, label) = misclassification_basis(&d.sim);
     let bullets = d
         .cfg
         .classifiers()
         .iter()
         .filter_map(|c| {
-            let loss = misclassification_loss(&d.sim, "recommended", c.as_str())?;
+            let loss = misclassification_loss(&d.sim, &basis, c.as_str())?;
             Some(format!(
-                "Misclassification by `{c}` {}.",
+                "Misclassification by `{c}` {} ({label}).",
                 crate::report::text::misroute_effect(loss)
             ))
         })

@@ -374,7 +374,8 @@ fn note(c: &Decision) -> String {
         parts.push(sentence(&format!("Fallback: {}", c.fallback_reason)));
     }
     if !c.flags.is_empty() {
-        parts.push(sentence(&format!("Flags: {}", c.flags.join("; "))));
+        let texts: Vec<String> = c.flags.iter().map(ToString::to_string).collect();
+        parts.push(sentence(&format!("Flags: {}", texts.join("; "))));
     }
     parts.join(" ")
 }

@@ -1,0 +1,313 @@
+//! Reading earlier runs from a folder of run directories into [`Week`]s.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use super::{Pooled, Pooling, Week};
+use crate::base::error::UsageError;
+use crate::base::types::ModelId;
+use crate::config::Config;
+use crate::dataset::Dataset;
+use crate::derive::analyze::Analysis;
+use crate::grade::Grader;
+use crate::store::journal::{self, CallKind};
+use crate::store::manifest::{Manifest, THROUGHPUT_KEYS};
+use crate::store::run_dir::RunDir;
+
+/// How far back earlier runs count: a whole number of hours, days or weeks (`72h`, `28d`,
+/// `4w`), measured from this run's start to an earlier run's finish.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Window {
+    text: String,
+    seconds: i64,
+}
+
+impl Window {
+    /// Parse `4w`, `28d` or `72h`; a usage error (exit 2) names the flag otherwise.
+    pub(crate) fn parse(s: &str) -> Result<Window, UsageError> {
+        let bad = || {
+            UsageError(format!(
+                "--window {s:?}: expected a whole number of hours, days or weeks, such as 72h, 28d or 4w"
+            ))
+        };
+        let s = s.trim();
+        let unit = s.chars().last().ok_or_else(bad)?;
+        let n: i64 = s[..s.len() - unit.len_utf8()].parse().map_err(|_| bad())?;
+        let per = match unit {
+            'h' => 3_600,
+            'd' => 86_400,
+            'w' => 7 * 86_400,
+            _ => return Err(bad()),
+        };
+        if n <= 0 {
+            return Err(bad());
+        }
+        Ok(Window {
+            text: s.to_string(),
+            seconds: n * per,
+        })
+    }
+
+    /// The window in seconds.
+    pub(crate) fn seconds(&self) -> i64 {
+        self.seconds
+    }
+}
+
+impl std::fmt::Display for Window {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+/// `--history DIR --window W`, checked before any call is made.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Spec {
+    pub(crate) dir: PathBuf,
+    pub(crate) window: Window,
+}
+
+impl Spec {
+    /// The flags as given: `None` without `--history`; a usage error (exit 2) for a folder
+    /// that does not exist or a window that does not parse (`--window` defaults to `4w`).
+    pub(crate) fn from_args(
+        dir: Option<&Path>,
+        window: Option<&str>,
+    ) -> anyhow::Result<Option<Spec>> {
+        let Some(dir) = dir else {
+            if window.is_some() {
+                return Err(UsageError("--window needs --history DIR".into()).into());
+            }
+            return Ok(None);
+        };
+        if !dir.is_dir() {
+            return Err(UsageError(format!(
+                "--history {}: not a folder of run directories",
+                dir.display()
+            ))
+            .into());
+        }
+        Ok(Some(Spec {
+            dir: dir.to_path_buf(),
+            window: Window::parse(window.unwrap_or("4w"))?,
+        }))
+    }
+}
+
+/// The earlier runs read for one derivation.
+#[derive(Debug, Clone)]
+pub(crate) struct Earlier {
+    pub(crate) spec: Spec,
+    /// Newest first.
+    pub(crate) weeks: Vec<Week>,
+    /// Runs in the folder passed over, with the reason.
+    pub(crate) skipped: Vec<String>,
+}
+
+/// The earlier runs of `spec.dir` that count for this run, newest first, and the runs that
+/// were passed over with the reason. A run counts when it is complete, is not this run
+/// (`run_id`), and finished within the window before `started`. Its items count when graded
+/// as this week's dataset grades them (same grader for an item this week also has; the same
+/// `[judge]` for judge-graded items), its models when configured as this week.
+pub(crate) fn load(
+    spec: &Spec,
+    run_id: &str,
+    started: jiff::Timestamp,
+    cfg: &Config,
+    ds: &Dataset,
+) -> anyhow::Result<Earlier> {
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(&spec.dir)
+        .map_err(|e| UsageError(format!("--history {}: {e}", spec.dir.display())))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| RunDir::new(p).manifest().is_file())
+        .collect();
+    entries.sort();
+    let from = started
+        .checked_sub(jiff::SignedDuration::from_secs(spec.window.seconds()))
+        .unwrap_or(started);
+    let mut weeks: Vec<(jiff::Timestamp, Week)> = Vec::new();
+    let mut skipped = Vec::new();
+    for dir in entries {
+        let Ok(m) = Manifest::load(&dir) else {
+            skipped.push(format!("{}: run.json does not parse", dir.display()));
+            continue;
+        };
+        if m.run_id == run_id {
+            continue;
+        }
+        let finished = m.finished_at.as_deref().and_then(|t| t.parse().ok());
+        match finished {
+            _ if m.status != crate::store::manifest::Status::Complete => {
+                skipped.push(format!("{}: {}", m.run_id, m.status))
+            }
+            Some(f) if f >= from && f <= started => match read_week(&dir, &m, cfg, ds) {
+                Ok(w) => weeks.push((f, w)),
+                Err(e) => skipped.push(format!("{}: {e:#}", m.run_id)),
+            },
+            _ => {}
+        }
+    }
+    weeks.sort_by_key(|w| std::cmp::Reverse(w.0));
+    Ok(Earlier {
+        spec: spec.clone(),
+        weeks: weeks.into_iter().map(|(_, w)| w).collect(),
+        skipped,
+    })
+}
+
+/// `--history DIR --window W` for the run of `manifest`: the earlier runs read, or `None`
+/// without `--history`. What `run` and `report` call.
+pub(crate) fn earlier(
+    dir: Option<&Path>,
+    window: Option<&str>,
+    manifest: &Manifest,
+    cfg: &Config,
+    ds: &Dataset,
+) -> anyhow::Result<Option<Earlier>> {
+    match Spec::from_args(dir, window)? {
+        Some(spec) => Ok(Some(load(
+            &spec,
+            &manifest.run_id,
+            manifest.started(),
+            cfg,
+            ds,
+        )?)),
+        None => Ok(None),
+    }
+}
+
+/// One earlier run read as a [`Week`], analysed at this week's prices and graders.
+fn read_week(dir: &Path, m: &Manifest, cfg: &Config, ds: &Dataset) -> anyhow::Result<Week> {
+    let theirs = routes_source(dir, m)?;
+    let data = locate(dir, &m.dataset.path);
+    let old = Dataset::load(&data)
+        .map_err(|e| anyhow::anyhow!("its dataset {} cannot be read: {e}", data.display()))?;
+    let judge_same = judge_table(&theirs) == judge_table(&cfg.source);
+    let keep = |g: &Grader, id: &str| match ds.get(id) {
+        Some(now) => same_grader(g, &now.grader),
+        None => judge_same || !matches!(g, Grader::Judge { .. }),
+    };
+    let sub = old.subset(|i| keep(&i.grader, &i.id));
+    let candidates: BTreeSet<&ModelId> = cfg.candidates().map(|m| &m.id).collect();
+    let rows: Vec<journal::JournalRow> = journal::read(&RunDir::new(dir).journal())?
+        .rows
+        .into_iter()
+        .filter(|r| r.kind == CallKind::Judge || candidates.contains(&r.model))
+        .filter(|r| r.kind != CallKind::Judge || judge_same)
+        .collect();
+    let a: Analysis = crate::derive::analyze::analyze(cfg, &sub, &rows)?;
+    let comparable = candidates
+        .iter()
+        .filter(|id| {
+            model_table(&theirs, id).is_some_and(|t| Some(t) == model_table(&cfg.source, id))
+        })
+        .map(|id| (*id).clone())
+        .collect();
+    Ok(Week {
+        run_id: m.run_id.clone(),
+        items: sub.items.iter().map(|i| (i.id.clone(), i.task)).collect(),
+        outcomes: a.outcomes,
+        comparable,
+        moved: moved_in(dir),
+    })
+}
+
+fn same_grader(a: &Grader, b: &Grader) -> bool {
+    format!("{a:?}") == format!("{b:?}")
+}
+
+/// The routes file the run measured: its copy in the run directory, else the recorded path.
+fn routes_source(dir: &Path, m: &Manifest) -> anyhow::Result<String> {
+    let path = match &m.routes_copy {
+        Some(c) => dir.join(&c.path),
+        None => locate(dir, &m.routes.path),
+    };
+    std::fs::read_to_string(&path)
+        .map_err(|e| anyhow::anyhow!("its routes file {} cannot be read: {e}", path.display()))
+}
+
+/// A path recorded in run.json: as written, else from the folder that holds `reports/`.
+fn locate(run_dir: &Path, recorded: &str) -> PathBuf {
+    let p = PathBuf::from(recorded);
+    if p.is_absolute() || p.exists() {
+        return p;
+    }
+    match run_dir.parent().and_then(Path::parent) {
+        Some(root) if root.join(&p).exists() => root.join(p),
+        _ => p,
+    }
+}
+
+/// Keys of a model's table that change what it costs or where it routes, never its answers.
+const PRICE_KEYS: &[&str] = &[
+    "input_per_mtok",
+    "output_per_mtok",
+    "cached_input_per_mtok",
+    "cache_read_per_mtok",
+    "cache_write_per_mtok",
+    "tier",
+    "tiers",
+    "latency_model",
+];
+
+/// What makes a model's answers what they are: its `[models."id"]` table without prices and
+/// tiers, its endpoint's table without throughput settings, and `[defaults]`.
+fn model_table(source: &str, id: &ModelId) -> Option<String> {
+    let t: toml::Table = toml::from_str(source).ok()?;
+    let mut model = t.get("models")?.get(id.as_str())?.as_table()?.clone();
+    for k in PRICE_KEYS {
+        model.remove(*k);
+    }
+    let endpoint = model
+        .get("endpoint")
+        .and_then(|e| e.as_str())
+        .and_then(|e| t.get("endpoints")?.get(e)?.as_table().cloned())
+        .map(|mut ep| {
+            for k in THROUGHPUT_KEYS {
+                ep.remove(*k);
+            }
+            ep
+        });
+    Some(format!("{model:?}|{endpoint:?}|{:?}", t.get("defaults")))
+}
+
+fn judge_table(source: &str) -> Option<String> {
+    let t: toml::Table = toml::from_str(source).ok()?;
+    Some(format!("{:?}", t.get("judge")))
+}
+
+/// The models an earlier run's own report found moved (`report.json`, `history.models`).
+fn moved_in(dir: &Path) -> BTreeSet<ModelId> {
+    let Ok(bytes) = std::fs::read(dir.join("report.json")) else {
+        return BTreeSet::new();
+    };
+    let Ok(v) = serde_json::from_slice::<serde_json::Value>(&bytes) else {
+        return BTreeSet::new();
+    };
+    v["history"]["models"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|c| c["status"] == "moved")
+        .filter_map(|c| ModelId::parse(c["model"].as_str()?).ok())
+        .collect()
+}
+
+/// Pool the earlier runs into this week's analysis: the evidence the policy decides on and the
+/// record of what was done (for the report).
+impl Earlier {
+    pub(crate) fn apply(&self, a: &Analysis, ds: &Dataset, alpha: f64) -> (Pooled, Pooling) {
+        let items: Vec<(String, crate::base::types::TaskType)> =
+            ds.items.iter().map(|i| (i.id.clone(), i.task)).collect();
+        let pooled = super::pool(&a.outcomes, &items, &a.models, &self.weeks, alpha);
+        let record = Pooling {
+            dir: self.spec.dir.display().to_string(),
+            window: self.spec.window.to_string(),
+            runs: self.weeks.iter().map(|w| w.run_id.clone()).collect(),
+            skipped: self.skipped.clone(),
+            alpha,
+            models: pooled.checks.clone(),
+        };
+        (pooled, record)
+    }
+}

@@ -1,0 +1,164 @@
+//! Evidence across weeks: `run --history DIR --window W` and `report --history`.
+
+use std::path::Path;
+
+use crate::common::*;
+
+/// A run's report.json, checked against the published schema.
+fn report_json(run: &Path) -> serde_json::Value {
+    let v = serde_json::from_slice(&std::fs::read(run.join("report.json")).unwrap()).unwrap();
+    let schema: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(crate::common::repo().join("schema/report.schema.json")).unwrap(),
+    )
+    .unwrap();
+    crate::common::json_schema::assert_valid(&schema, None, &v, "report.json with --history");
+    v
+}
+
+fn status_of<'a>(v: &'a serde_json::Value, model: &str) -> &'a str {
+    v["history"]["models"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["model"] == model)
+        .unwrap_or_else(|| panic!("{model} in {v}"))["status"]
+        .as_str()
+        .unwrap()
+}
+
+/// Make every answer of `model` in the run's journal wrong (an earlier week in which the model
+/// answered differently).
+fn spoil_answers(run: &Path, model: &str) {
+    let path = run.join("journal.jsonl");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let mut out = String::new();
+    for line in text.lines() {
+        let mut v: serde_json::Value = serde_json::from_str(line).unwrap();
+        if v["model"] == model && v["kind"] == "candidate" {
+            v["response"] = "I cannot say.".into();
+        }
+        out.push_str(&v.to_string());
+        out.push('\n');
+    }
+    std::fs::write(&path, out).unwrap();
+}
+
+#[test]
+fn history_pools_unchanged_models_drops_a_moved_one_and_starts_a_reconfigured_one_afresh() {
+    let tmp = tempfile::tempdir().unwrap();
+    let suite = copy_suite("llmdrift-happy-500", tmp.path());
+    let out = tmp.path().join("reports");
+    let week1 = run_ok(tmp.path(), &suite, &out);
+    spoil_answers(&week1, "openai/gpt-3.5-turbo-0613");
+    // gpt-4-0613 is configured differently this week: its earlier answers do not count.
+    let routes = suite.join("routes.toml");
+    let text = std::fs::read_to_string(&routes).unwrap().replace(
+        "[models.\"openai/gpt-4-0613\"]\nendpoint = \"recorded\"\n",
+        "[models.\"openai/gpt-4-0613\"]\nendpoint = \"recorded\"\nwire_name = \"gpt-4-0613\"\n",
+    );
+    std::fs::write(&routes, text).unwrap();
+    let o = run_suite_in(
+        tmp.path(),
+        &suite,
+        &out,
+        &[
+            "--quiet",
+            "--history",
+            out.to_str().unwrap(),
+            "--window",
+            "4w",
+        ],
+    );
+    ok(&o);
+    let week2 = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p != &week1)
+        .unwrap();
+    let v = report_json(&week2);
+    assert_eq!(
+        v["history"]["runs"][0],
+        week1.file_name().unwrap().to_str().unwrap()
+    );
+    assert_eq!(status_of(&v, "openai/gpt-4-0314"), "pooled");
+    assert_eq!(status_of(&v, "openai/gpt-3.5-turbo-0301"), "pooled");
+    assert_eq!(status_of(&v, "openai/gpt-3.5-turbo-0613"), "moved");
+    assert_eq!(status_of(&v, "openai/gpt-4-0613"), "no_history");
+    let md = std::fs::read_to_string(week2.join("report.md")).unwrap();
+    assert!(md.contains("## Evidence across weeks"), "{md}");
+    assert!(md.contains("moved: history dropped"), "{md}");
+    let warnings = v["warnings"].to_string();
+    assert!(
+        warnings.contains("openai/gpt-3.5-turbo-0613 moved since the earlier runs"),
+        "{warnings}"
+    );
+
+    // `report` re-derives the same decisions from the same earlier runs (the window ends at
+    // the run's start, so runs made later never count).
+    let before = report_json(&week2);
+    let r = run_in(
+        tmp.path(),
+        &[
+            "report",
+            week2.to_str().unwrap(),
+            "--quiet",
+            "--history",
+            out.to_str().unwrap(),
+        ],
+    );
+    ok(&r);
+    let after = report_json(&week2);
+    for field in ["history", "changes", "undecided", "warnings"] {
+        assert_eq!(after[field], before[field], "{field}");
+    }
+}
+
+#[test]
+fn a_window_that_does_not_parse_or_a_missing_folder_is_bad_input_before_any_call() {
+    let tmp = tempfile::tempdir().unwrap();
+    let suite = repo().join("datasets/llmdrift-happy-500");
+    let out = tmp.path().join("reports");
+    for extra in [
+        vec![
+            "--history",
+            tmp.path().to_str().unwrap(),
+            "--window",
+            "4 weeks",
+        ],
+        vec!["--history", "/nonexistent/reports"],
+    ] {
+        let o = run_suite_in(tmp.path(), &suite, &out, &extra);
+        assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+        assert!(stderr(&o).contains("--"), "{}", stderr(&o));
+        assert!(!out.exists(), "nothing written");
+    }
+}
+
+#[test]
+fn runs_outside_the_window_or_unfinished_are_not_pooled() {
+    let tmp = tempfile::tempdir().unwrap();
+    let suite = repo().join("datasets/llmdrift-happy-500");
+    let out = tmp.path().join("reports");
+    let week1 = run_ok(tmp.path(), &suite, &out);
+    // Five weeks ago.
+    let m = week1.join("run.json");
+    let mut v: serde_json::Value = serde_json::from_slice(&std::fs::read(&m).unwrap()).unwrap();
+    let old = jiff::Timestamp::now() - jiff::SignedDuration::from_hours(5 * 7 * 24);
+    v["finished_at"] = old.to_string().into();
+    std::fs::write(&m, v.to_string()).unwrap();
+    let o = run_suite_in(
+        tmp.path(),
+        &suite,
+        &out,
+        &["--quiet", "--json", "--history", out.to_str().unwrap()],
+    );
+    ok(&o);
+    let week2 = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p != &week1)
+        .unwrap();
+    let v = report_json(&week2);
+    assert_eq!(v["history"]["runs"].as_array().unwrap().len(), 0, "{v}");
+    assert_eq!(status_of(&v, "openai/gpt-4-0314"), "no_history");
+}
