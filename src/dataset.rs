@@ -17,43 +17,7 @@ pub const MAX_LINE_BYTES: usize = 16 << 20;
 /// Stop collecting errors after this many; the first ones are the ones to fix.
 const MAX_REPORTED_ERRORS: usize = 20;
 
-/// Who speaks a turn of a chat item (OpenAI-style roles).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Role {
-    System,
-    User,
-    Assistant,
-}
-
-impl Role {
-    /// The role's name on the wire and in the dataset.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::System => "system",
-            Role::User => "user",
-            Role::Assistant => "assistant",
-        }
-    }
-}
-
-/// One turn of a chat item: a role and its text.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Message {
-    pub role: Role,
-    pub content: Arc<str>,
-}
-
-/// The canonical form of a conversation, the text its hash is taken of: compact JSON,
-/// `[{"content":"…","role":"system"},{"content":"…","role":"user"}]` (keys sorted, no
-/// whitespace, JSON string escapes), turns in order.
-pub fn canonical_messages(messages: &[Message]) -> String {
-    let turns: Vec<Value> = messages
-        .iter()
-        .map(|m| serde_json::json!({"role": m.role.as_str(), "content": &*m.content}))
-        .collect();
-    Value::Array(turns).to_string()
-}
+pub use crate::base::chat::{Message, Role, canonical_messages};
 
 /// The conversation a model is sent once a system prompt from `routes.toml` is applied:
 /// `system` goes first unless the conversation already opens with its own system turn (the

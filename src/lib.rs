@@ -10,19 +10,20 @@
 //! online side is `router` (route, cache, log, monitor, dataset from log); `cmd` holds the thin
 //! commands over all of them.
 
-// Standard output and error go through `cmd::out`, which survives a reader that closes the pipe
+// Standard output and error go through `base::out`, which survives a reader that closes the pipe
 // early (`println!`/`eprintln!` panic there).
 #![cfg_attr(not(test), warn(clippy::print_stdout, clippy::print_stderr))]
 
+#[macro_use]
 pub mod base;
 pub mod benchmark;
-pub mod classify;
+pub(crate) mod classify;
 pub mod cli;
 pub mod cmd;
 pub mod config;
 pub mod dataset;
 pub mod derive;
-pub mod grade;
+pub(crate) mod grade;
 pub mod provider;
 pub mod report;
 pub mod router;

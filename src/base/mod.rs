@@ -1,9 +1,12 @@
 //! Foundations every stage shares: the domain vocabulary, errors and exit codes, line-oriented
 //! input, keeping API keys out of everything written, how numbers print and atomic writes.
 
+pub mod chat;
 pub mod error;
 pub(crate) mod fmt;
 pub(crate) mod fsio;
-pub mod jsonl;
+pub(crate) mod jsonl;
+#[macro_use]
+pub mod out;
 pub mod secrets;
 pub mod types;

@@ -3,7 +3,6 @@
 
 pub(crate) mod budget;
 pub(crate) mod duration;
-pub(crate) mod failures;
 pub(crate) mod judge_phase;
 pub(crate) mod plan;
 pub(crate) mod progress;
@@ -471,7 +470,7 @@ fn to_row(fin: Finished, cfg: &Config) -> JournalRow {
         Ok(a) => {
             let tokens = meter::answer_tokens(&req.input_text(), &a);
             let (cost, source) = meter::cost(cfg.model(&req.model), &tokens, a.cost);
-            meter::record_usage(&mut row, &a);
+            row.record_usage(&a);
             let (latency, lsrc) = match a.latency {
                 Latency::Measure => (Some(measured_ms), Some(LatencySource::Measured)),
                 Latency::Given(ms, s) => (Some(ms), Some(s)),

@@ -1,19 +1,15 @@
 //! One file per command, each a thin layer over the library.
 
-// First, so its `out!`/`outln!` macros are in scope in every command below.
-#[macro_use]
-pub mod out;
-
-pub mod apply;
-pub mod dataset;
-pub mod diff;
-pub mod init;
-pub mod monitor;
-pub mod report;
-pub mod route;
-pub mod run;
+pub(crate) mod apply;
+pub(crate) mod dataset;
+pub(crate) mod diff;
+pub(crate) mod init;
+pub(crate) mod monitor;
+pub(crate) mod report;
+pub(crate) mod route;
+pub(crate) mod run;
 mod run_end;
-pub mod validate;
+pub(crate) mod validate;
 
 use std::path::{Path, PathBuf};
 
@@ -36,7 +32,7 @@ pub fn dispatch(cmd: Command) -> anyhow::Result<u8> {
         Command::Dataset(crate::cli::DatasetCommand::FromLog(a)) => dataset::from_log(a),
         Command::Init(a) => init::init(a),
     }?;
-    match out::take_error() {
+    match crate::base::out::take_error() {
         Some(e) => Err(anyhow::anyhow!("cannot write to standard output: {e}")),
         None => Ok(code),
     }

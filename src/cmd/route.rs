@@ -248,7 +248,7 @@ async fn stream_stdin(
                 out.answer(&input, &result)?;
                 // Nobody reads stdout any more (`| head -1`): route no further prompt, whose
                 // answer would be paid for and thrown away.
-                if super::out::is_closed() {
+                if crate::base::out::is_closed() {
                     return Ok(());
                 }
             }

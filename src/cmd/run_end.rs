@@ -131,7 +131,7 @@ impl RunState<'_> {
     fn finish(&self, m: &mut Manifest, made: &Made, budget: Option<&Budget>) -> anyhow::Result<u8> {
         let contents = journal::read(&RunDir::new(self.dir).journal())?;
         let missing = self.missing(&contents)?;
-        let failures = benchmark::failures::failures(&contents.rows);
+        let failures = derive::failures::failures(&contents.rows);
         self.tally(m, &contents, Some(made));
         // Not `complete` before the reports exist: a failure writing them leaves `partial`.
         m.save(self.dir)?;
@@ -172,7 +172,7 @@ impl RunState<'_> {
 
     /// Why the run must exit 1 although its reports are written: endpoints that refused
     /// calls, and models failing more than `--fail-on-error`.
-    fn loud_failures(&self, failures: &[benchmark::failures::ModelFailures]) -> Vec<String> {
+    fn loud_failures(&self, failures: &[derive::failures::ModelFailures]) -> Vec<String> {
         let dir = super::display_path(self.dir);
         let mut out: Vec<String> = self
             .stop
@@ -190,7 +190,7 @@ impl RunState<'_> {
         let rate = self
             .a
             .fail_on_error
-            .unwrap_or(benchmark::failures::DEFAULT_FAIL_ON_ERROR);
+            .unwrap_or(derive::failures::DEFAULT_FAIL_ON_ERROR);
         // A model none of whose calls answered measured nothing, whatever the threshold.
         for f in failures
             .iter()

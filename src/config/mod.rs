@@ -13,8 +13,8 @@ mod models;
 mod policy;
 pub mod prices;
 mod raw;
-pub mod routes_file;
-pub mod system;
+pub(crate) mod routes_file;
+pub(crate) mod system;
 mod table;
 #[cfg(test)]
 mod tests;

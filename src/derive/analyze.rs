@@ -250,10 +250,7 @@ fn price_row(cfg: &Config, r: &JournalRow) -> (Option<f64>, CostSource) {
         return (Some(0.0), CostSource::Free);
     }
     match cfg.models.get(&r.model).and_then(|m| m.price.as_ref()) {
-        Some(p) => (
-            Some(p.cost_of(&crate::provider::meter::row_tokens(r)).0),
-            CostSource::PriceTable,
-        ),
+        Some(p) => (Some(p.cost_of(&r.tokens()).0), CostSource::PriceTable),
         None => (None, CostSource::Unpriced),
     }
 }

@@ -3,8 +3,9 @@
 
 pub mod analyze;
 pub mod crossfit;
+pub(crate) mod failures;
 pub mod history;
-pub mod paired;
+pub(crate) mod paired;
 pub mod policy;
 pub mod sequential;
 pub mod simulate;
@@ -333,7 +334,7 @@ fn journal_notes(journal: &JournalContents) -> Vec<String> {
             journal.bad_lines.len()
         ));
     }
-    journal_notes.extend(crate::benchmark::failures::notes(&journal.rows));
+    journal_notes.extend(crate::derive::failures::notes(&journal.rows));
     journal_notes
 }
 

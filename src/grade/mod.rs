@@ -4,14 +4,13 @@
 //! grader re-applies to an old run for free.
 
 mod json;
-pub mod judge;
+pub(crate) mod judge;
 mod numeric;
 mod text;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-pub use json::first_json_object;
 pub use numeric::extract_final_number;
 pub use text::extract_choice;
 

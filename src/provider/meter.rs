@@ -4,7 +4,6 @@ use crate::config::Model;
 use crate::config::prices::TokenUse;
 use crate::provider::tokens::{self, TokenSource};
 use crate::provider::{Answer, CostSource};
-use crate::store::journal::JournalRow;
 
 /// Token counts of a call and where they came from.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -35,23 +34,6 @@ pub fn answer_tokens(prompt: &str, a: &Answer) -> Tokens {
         cache_read: a.usage.cache_read_tokens.unwrap_or(0),
         cache_write: a.usage.cache_write_tokens.unwrap_or(0),
         ..tokens(prompt, &a.text, a.input_tokens, a.output_tokens)
-    }
-}
-
-/// Put an answer's cache and reasoning counts and its finish reason into its journal row.
-pub fn record_usage(row: &mut JournalRow, a: &Answer) {
-    row.usage = a.usage;
-    row.finish_reason = a.finish_reason.clone();
-    row.truncated = a.truncated();
-}
-
-/// The billed tokens of a journal row (cache counts as journaled, 0 when absent).
-pub fn row_tokens(row: &JournalRow) -> TokenUse {
-    TokenUse {
-        input: row.input_tokens.unwrap_or(0),
-        output: row.output_tokens.unwrap_or(0),
-        cache_read: row.usage.cache_read_tokens.unwrap_or(0),
-        cache_write: row.usage.cache_write_tokens.unwrap_or(0),
     }
 }
 

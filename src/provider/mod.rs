@@ -1,15 +1,15 @@
 //! Providers: one trait, one file per wire format. The runner only sees [`Provider`].
 
 mod anthropic;
-pub mod http;
+pub(crate) mod http;
 mod keywords;
-pub mod meter;
+pub(crate) mod meter;
 mod openai;
 mod promptster;
 mod replay;
 pub mod sim;
-pub mod sse;
-pub mod tokens;
+pub(crate) mod sse;
+pub(crate) mod tokens;
 
 use std::collections::HashMap;
 use std::sync::Arc;

@@ -17,7 +17,7 @@ pub(crate) mod html;
 pub mod json;
 mod markdown;
 pub(crate) mod sections;
-pub mod text;
+pub(crate) mod text;
 
 use std::path::Path;
 

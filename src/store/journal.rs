@@ -125,6 +125,25 @@ pub struct JournalRow {
 }
 
 impl JournalRow {
+    /// Put an answer's cache and reasoning counts and its finish reason into its row.
+    pub fn record_usage(&mut self, a: &crate::provider::Answer) {
+        self.usage = a.usage;
+        self.finish_reason = a.finish_reason.clone();
+        self.truncated = a.truncated();
+    }
+
+    /// The billed tokens of the row (cache counts as journaled, 0 when absent).
+    pub fn tokens(&self) -> crate::config::prices::TokenUse {
+        crate::config::prices::TokenUse {
+            input: self.input_tokens.unwrap_or(0),
+            output: self.output_tokens.unwrap_or(0),
+            cache_read: self.usage.cache_read_tokens.unwrap_or(0),
+            cache_write: self.usage.cache_write_tokens.unwrap_or(0),
+        }
+    }
+}
+
+impl JournalRow {
     /// A row for the call `key` with nothing known yet: not ok, no attempt, no answer, no
     /// measurement, cost unknown. Callers fill in what they know.
     pub fn new(

@@ -1,5 +1,6 @@
 mod adaptive;
 mod apply;
+mod architecture;
 mod bad_input;
 mod charts;
 mod chat_items;

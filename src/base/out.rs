@@ -48,7 +48,7 @@ pub fn write_err(args: std::fmt::Arguments<'_>) {
 #[macro_export]
 macro_rules! eout {
     ($($arg:tt)*) => {
-        $crate::cmd::out::write_err(format_args!($($arg)*))
+        $crate::base::out::write_err(format_args!($($arg)*))
     };
 }
 
@@ -56,26 +56,26 @@ macro_rules! eout {
 #[macro_export]
 macro_rules! eoutln {
     () => {
-        $crate::cmd::out::write_err(format_args!("\n"))
+        $crate::base::out::write_err(format_args!("\n"))
     };
     ($($arg:tt)*) => {
-        $crate::cmd::out::write_err(format_args!("{}\n", format_args!($($arg)*)))
+        $crate::base::out::write_err(format_args!("{}\n", format_args!($($arg)*)))
     };
 }
 
 /// `print!` that survives a closed pipe (see the module documentation).
 macro_rules! out {
     ($($arg:tt)*) => {
-        $crate::cmd::out::write(format_args!($($arg)*))
+        $crate::base::out::write(format_args!($($arg)*))
     };
 }
 
 /// `outln!` that survives a closed pipe (see the module documentation).
 macro_rules! outln {
     () => {
-        $crate::cmd::out::write(format_args!("\n"))
+        $crate::base::out::write(format_args!("\n"))
     };
     ($($arg:tt)*) => {
-        $crate::cmd::out::write(format_args!("{}\n", format_args!($($arg)*)))
+        $crate::base::out::write(format_args!("{}\n", format_args!($($arg)*)))
     };
 }
