@@ -86,12 +86,7 @@ fn an_adaptive_run_stops_the_pairs_it_no_longer_needs_and_report_replays_it() {
         &crate::common::repo().join("schema/report.schema.json"),
     ))
     .unwrap();
-    crate::common::json_schema::assert_valid(
-        &schema,
-        Some("run_output"),
-        &v,
-        "run --adaptive --json",
-    );
+    crate::common::schema::assert_valid(&schema, Some("run_output"), &v, "run --adaptive --json");
     let a = &v["adaptive"];
     let (made, full) = (
         a["candidate_calls"].as_u64().unwrap(),
@@ -101,7 +96,7 @@ fn an_adaptive_run_stops_the_pairs_it_no_longer_needs_and_report_replays_it() {
     assert!(made < full, "{made} of {full}: nothing was saved");
     let dir = only_run_dir(&out);
     let report: serde_json::Value = serde_json::from_str(&read(&dir.join("report.json"))).unwrap();
-    crate::common::json_schema::assert_valid(&schema, None, &report, "report.json");
+    crate::common::schema::assert_valid(&schema, None, &report, "report.json");
     assert_eq!(report["adaptive"], v["adaptive"]);
     // The journal holds exactly the calls the design made, no more.
     assert_eq!(candidate_keys(&dir).len() as u64, made);

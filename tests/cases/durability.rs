@@ -550,7 +550,7 @@ fn a_run_stopped_by_a_failed_write_prints_json_that_follows_the_schema() {
     let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
     let schema: serde_json::Value =
         serde_json::from_str(&read(&repo().join("schema/report.schema.json"))).unwrap();
-    crate::common::json_schema::assert_valid(&schema, Some("run_stopped"), &v, "run --json");
+    crate::common::schema::assert_valid(&schema, Some("run_stopped"), &v, "run --json");
     assert_eq!(v["status"], "partial");
     assert!(v["planned_calls_not_made"].as_u64().unwrap() > 0, "{v}");
 }

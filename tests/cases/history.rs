@@ -11,7 +11,7 @@ fn report_json(run: &Path) -> serde_json::Value {
         &std::fs::read(crate::common::repo().join("schema/report.schema.json")).unwrap(),
     )
     .unwrap();
-    crate::common::json_schema::assert_valid(&schema, None, &v, "report.json with --history");
+    crate::common::schema::assert_valid(&schema, None, &v, "report.json with --history");
     v
 }
 

@@ -7,7 +7,7 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use crate::common::json_schema::assert_valid;
+use crate::common::schema::assert_valid;
 use crate::common::*;
 
 fn schema() -> Value {
@@ -115,7 +115,7 @@ fn the_schema_rejects_what_it_should() {
     let schema = schema();
     let route = serde_json::json!({"primary": "a/x", "fallback": null});
     let errors = |def: &str, v: &Value| {
-        crate::common::json_schema::violations(&schema, &schema["$defs"][def], v, "$")
+        crate::common::schema::violations(&schema, &schema["$defs"][def], v, "$")
     };
     assert!(errors("route", &route).is_empty());
     assert!(!errors("route", &serde_json::json!({"primary": "a/x"})).is_empty());

@@ -1,7 +1,6 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
-pub mod json_schema;
 pub mod schema;
 pub mod server;
 

@@ -1,6 +1,8 @@
 //! A JSON Schema (draft 2020-12) checker for the keywords routecal's published schemas use:
 //! `type` (a name or a list), `enum`, `pattern`, `minimum`, `minLength`, `minItems`, `items`,
-//! `properties`, `required`, `additionalProperties: false`, `not`, and `$ref` to `#/$defs/…`.
+//! `properties`, `required`, `additionalProperties: false`, `not`, `anyOf`, and `$ref` to
+//! `#/$defs/…`. It checks every published schema (`schema/report.schema.json`,
+//! `schema/route-log.schema.json`).
 //! Any other keyword in a schema is refused, so a schema cannot silently ask for more than is
 //! checked. (The `jsonschema` crate turns on serde_json's `float_roundtrip` feature, which would
 //! change how the binary under test parses numbers: test builds would no longer run the
@@ -26,6 +28,7 @@ const KNOWN: &[&str] = &[
     "required",
     "additionalProperties",
     "not",
+    "anyOf",
 ];
 
 /// The errors of `v` against `schema` (empty when valid), each with its JSON path.
@@ -33,6 +36,24 @@ pub fn errors(schema: &Value, v: &Value) -> Vec<String> {
     let mut out = Vec::new();
     check(schema, schema, v, "$", &mut out);
     out
+}
+
+/// The errors of `v` against `sub`, a sub-schema of `root` (its `$ref`s resolve in `root`).
+pub fn violations(root: &Value, sub: &Value, v: &Value, path: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    check(root, sub, v, path, &mut out);
+    out
+}
+
+/// Assert that `v` is valid against `#/$defs/<def>` of `schema` (the root for `None`).
+pub fn assert_valid(schema: &Value, def: Option<&str>, v: &Value, what: &str) {
+    let sub = match def {
+        Some(d) => &schema["$defs"][d],
+        None => schema,
+    };
+    assert!(!sub.is_null(), "no schema for {def:?}");
+    let errors = violations(schema, sub, v, "$");
+    assert!(errors.is_empty(), "{what}:\n{}", errors.join("\n"));
 }
 
 fn check(root: &Value, s: &Value, v: &Value, at: &str, out: &mut Vec<String>) {
@@ -91,6 +112,11 @@ fn check(root: &Value, s: &Value, v: &Value, at: &str, out: &mut Vec<String>) {
     }
     if let Some(o) = v.as_object() {
         check_object(root, s, o, at, out);
+    }
+    if let Some(alts) = s.get("anyOf").and_then(Value::as_array)
+        && alts.iter().all(|a| !errors_in(root, a, v).is_empty())
+    {
+        out.push(format!("{at}: matches none of anyOf"));
     }
     if let Some(n) = s.get("not")
         && errors_in(root, n, v).is_empty()
@@ -155,6 +181,7 @@ fn the_checker_applies_each_keyword() {
         "properties": {"a": {"$ref": "#/$defs/small"}, "b": {"type": ["string", "null"], "pattern": "^x", "minLength": 2},
                        "c": {"type": "array", "minItems": 1, "items": {"enum": [1, 2]}}},
         "not": {"required": ["b", "c"]},
+        "anyOf": [{"required": ["a"]}, {"required": ["c"]}],
         "$defs": {"small": {"type": "number", "minimum": 0}}
     });
     assert!(errors(&s, &serde_json::json!({"a": 1, "b": "xy"})).is_empty());
