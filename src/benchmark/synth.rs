@@ -185,6 +185,7 @@ pub fn write(
             max_spend_usd: None,
             routes_answers_sha256: None,
             adaptive: None,
+            history: None,
         },
         models: models.iter().map(|m| m.to_string()).collect(),
         classifiers: vec![classifier.to_string()],

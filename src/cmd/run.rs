@@ -16,7 +16,7 @@ use crate::derive;
 use crate::provider;
 use crate::report::text;
 use crate::store::lock::Lock;
-use crate::store::manifest::{self, FileRef, Manifest, Settings, Status, Totals};
+use crate::store::manifest::{self, FileRef, HistorySettings, Manifest, Settings, Status, Totals};
 use crate::store::run_dir::{self, RunDir};
 
 mod resume;

@@ -277,9 +277,12 @@ pub(crate) fn change_test(
     hist: &BTreeMap<String, (TaskType, f64)>,
 ) -> Option<(f64, f64)> {
     let mut parts: Vec<(f64, f64, f64)> = Vec::new(); // (weight, estimate, variance)
+    // Scores averaged over repeats or weeks carry rounding noise (three equal fractional scores
+    // do not average to exactly the same number); snapped to 1e-9, equal answers test as equal.
+    let snap = |x: f64| (x * 1e9).round() / 1e9;
     let diffs: Vec<f64> = now
         .iter()
-        .filter_map(|(id, (_, s))| hist.get(id).map(|(_, h)| s - h))
+        .filter_map(|(id, (_, s))| hist.get(id).map(|(_, h)| snap(s - h)))
         .collect();
     let paired = diffs.len() >= 2;
     if paired {
@@ -291,7 +294,7 @@ pub(crate) fn change_test(
         let unpaired = |side: &BTreeMap<String, (TaskType, f64)>, other| {
             side.iter()
                 .filter(|(id, (tt, _))| tt == t && !(paired && contains(other, id)))
-                .map(|(_, (_, s))| *s)
+                .map(|(_, (_, s))| snap(*s))
                 .collect::<Vec<f64>>()
         };
         let (u, h) = (unpaired(now, hist), unpaired(hist, now));
@@ -314,10 +317,10 @@ pub(crate) fn change_test(
     }
     let delta = parts.iter().map(|p| p.0 * p.1).sum::<f64>() / w;
     let var = parts.iter().map(|p| p.0 * p.0 * p.2).sum::<f64>() / (w * w);
-    let p = if var > 0.0 {
-        stats::erfc(delta.abs() / var.sqrt() / std::f64::consts::SQRT_2)
-    } else if delta.abs() < 1e-12 {
+    let p = if delta.abs() < 1e-9 {
         1.0
+    } else if var > 0.0 {
+        stats::erfc(delta.abs() / var.sqrt() / std::f64::consts::SQRT_2)
     } else {
         0.0
     };

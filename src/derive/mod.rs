@@ -346,7 +346,8 @@ fn from_analysis<'a>(
     journal_notes: Vec<String>,
     earlier: Option<&history::Earlier>,
 ) -> anyhow::Result<Derived<'a>> {
-    let alpha = 1.0 - cfg.policy.confidence;
+    // 1 − 0.95 prints as 0.050000000000000044: rounded, as the level is written in the reports.
+    let alpha = ((1.0 - cfg.policy.confidence) * 1e12).round() / 1e12;
     let (pooled, history) = match earlier.map(|e| e.apply(&analysis, ds, alpha)) {
         Some((p, record)) => {
             let a = Analysis::from_outcomes(p.outcomes, analysis.models.clone());

@@ -2,8 +2,7 @@
 //! each cell and on how many items, the calls and dollars saved against the full fixed design,
 //! and what the cells left undecided would need. Nothing is written for a full-design run.
 
-use std::fmt::Write;
-
+use super::sections::{Align, Column, Row, Section, Span, Table};
 use crate::derive::Derived;
 use crate::derive::policy::{Decision, Outcome};
 use crate::derive::sequential::{CellLook, Summary};
@@ -116,38 +115,61 @@ pub fn json(d: &Derived) -> Option<AdaptiveJson> {
     })
 }
 
-/// The "Adaptive sampling" section of report.md; nothing for a full-design run.
-pub fn markdown(o: &mut String, d: &Derived) {
-    let Some(s) = d.adaptive.as_ref() else {
-        return;
-    };
+/// The "Adaptive sampling" section of report.md and report.html; `None` for a full-design run.
+pub fn section(d: &Derived) -> Option<Section> {
+    let s = d.adaptive.as_ref()?;
     let (made, full) = calls(d, s);
     let levels: Vec<String> = s.levels.iter().map(|l| format!("{l:.4}")).collect();
-    let _ = writeln!(
-        o,
-        "## Adaptive sampling\n\nItems in seeded batches stratified by task type, {} looks ({} evaluated); one-sided levels per look {} (Lan–DeMets O'Brien–Fleming-type error spending, docs/adaptive.md). A cell is decided at the first look that settles it (`changed` or `kept_best`), or stops undecided when no open challenger could still be adopted by the last look (conditional power under the current trend below 10%); calls stop for the pairs that can no longer change a decision.\n\n**Candidate calls** {made} of the full design's {full} ({} saved, {} at list prices).\n",
-        s.design.looks,
-        s.looks_done,
-        levels.join(", "),
-        full - made.min(full),
-        usd(saved_usd(d, s)),
-    );
-    o.push_str("| cell | outcome | decided at look | items | one-sided level | still needs |\n|---|---|---|---|---|---|\n");
-    for (c, dec) in pairs(d, s) {
-        let _ = writeln!(
-            o,
-            "| {} | {} | {} | {} | {:.4} | {} |",
-            dec.label(),
-            dec.outcome.as_str(),
-            match (c.decided_at, c.futile) {
-                (None, _) => "open".to_string(),
-                (Some(k), false) => k.to_string(),
-                (Some(k), true) => format!("{k} (futility: cannot be settled by the last look)"),
-            },
-            c.items,
-            c.level,
-            needs(dec),
-        );
-    }
-    o.push('\n');
+    let paragraphs = vec![
+        format!(
+            "Items in seeded batches stratified by task type, {} looks ({} evaluated); one-sided levels per look {} (Lan–DeMets O'Brien–Fleming-type error spending, docs/adaptive.md). A cell is decided at the first look that settles it (`changed` or `kept_best`), or stops undecided when no open challenger could still be adopted by the last look (conditional power under the current trend below 10%); calls stop for the pairs that can no longer change a decision.",
+            s.design.looks,
+            s.looks_done,
+            levels.join(", "),
+        ),
+        format!(
+            "Candidate calls: {made} of the full design's {full} ({} saved, {} at list prices).",
+            full - made.min(full),
+            usd(saved_usd(d, s)),
+        ),
+    ];
+    let plain = |x: String| vec![Span::Text(x)];
+    let rows = pairs(d, s)
+        .map(|(c, dec)| Row {
+            cells: vec![
+                vec![Span::Code(dec.label())],
+                plain(dec.outcome.as_str().into()),
+                plain(match (c.decided_at, c.futile) {
+                    (None, _) => "open".to_string(),
+                    (Some(k), false) => k.to_string(),
+                    (Some(k), true) => format!("{k} (futility)"),
+                }),
+                plain(c.items.to_string()),
+                plain(format!("{:.4}", c.level)),
+                plain(needs(dec)),
+            ],
+            highlight: dec.outcome == Outcome::Changed,
+            note: None,
+        })
+        .collect();
+    let col = |h: &str, align: Align| Column {
+        header: h.into(),
+        align,
+    };
+    let columns = vec![
+        col("cell", Align::Left),
+        col("outcome", Align::Left),
+        col("decided at look", Align::Right),
+        col("items", Align::Right),
+        col("one-sided level", Align::Right),
+        col("still needs", Align::Left),
+    ];
+    Some(Section {
+        level: 2,
+        id: "adaptive",
+        title: "Adaptive sampling".into(),
+        paragraphs,
+        tables: vec![(None, Table { columns, rows })],
+        bullets: Vec::new(),
+    })
 }

@@ -286,6 +286,12 @@ fn changes(o: &mut String, d: &Derived) {
             escape(&d.toml_diff)
         );
     }
+    if let Some(h) = &d.history {
+        section(o, &super::history::section(h));
+    }
+    if let Some(s) = super::adaptive::section(d) {
+        section(o, &s);
+    }
 }
 
 /// An item shown in the examples: the cells whose change it illustrates and both scores.

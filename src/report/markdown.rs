@@ -188,9 +188,11 @@ impl Exporter for Markdown {
         let _ = writeln!(o, "# routecal run `{}`\n", m.run_id);
         verdict_and_cells(&mut o, d);
         if let Some(h) = &d.history {
-            o.push_str(&super::history::markdown(h));
+            section(&mut o, &super::history::section(h));
         }
-        super::adaptive::markdown(&mut o, d);
+        if let Some(s) = super::adaptive::section(d) {
+            section(&mut o, &s);
+        }
         run_head(&mut o, d);
         if let Some(s) = sections::stability(d) {
             section(&mut o, &s);

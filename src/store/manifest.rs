@@ -51,6 +51,33 @@ pub struct Settings {
     /// replay of the run's looks reads it from here.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub adaptive: Option<AdaptiveDesign>,
+    /// The evidence across weeks the run was derived with (`--history DIR --window W`):
+    /// `report` and `run --resume` re-derive with the same unless told otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub history: Option<HistorySettings>,
+}
+
+/// `--history DIR --window W` as a run recorded them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HistorySettings {
+    /// The folder of earlier runs, absolute.
+    pub dir: String,
+    /// The window, as given (`4w` when none was).
+    pub window: String,
+}
+
+impl HistorySettings {
+    /// What `--history DIR [--window W]` records; `None` without `--history`.
+    pub fn from_args(dir: Option<&Path>, window: Option<&str>) -> Option<HistorySettings> {
+        let dir = dir?;
+        Some(HistorySettings {
+            dir: std::path::absolute(dir)
+                .unwrap_or_else(|_| dir.to_path_buf())
+                .display()
+                .to_string(),
+            window: window.unwrap_or("4w").to_string(),
+        })
+    }
 }
 
 /// The design of an adaptive run (see `derive::sequential`).

@@ -112,6 +112,13 @@ fn an_adaptive_run_stops_the_pairs_it_no_longer_needs_and_report_replays_it() {
     // `report` re-derives from the journal alone: the same report.md, byte for byte.
     let before = read(&dir.join("report.md"));
     assert!(before.contains("## Adaptive sampling"), "{before}");
+    // report.html draws the same section, built once.
+    let html = read(&dir.join("report.html"));
+    assert!(
+        html.contains("id=\"adaptive\""),
+        "no adaptive section in report.html"
+    );
+    assert!(html.contains("decided at look"));
     let (cells_before, adaptive_before) = decisions(&dir);
     ok(&run_in(
         tmp.path(),

@@ -87,6 +87,13 @@ fn history_pools_unchanged_models_drops_a_moved_one_and_starts_a_reconfigured_on
     let md = std::fs::read_to_string(week2.join("report.md")).unwrap();
     assert!(md.contains("## Evidence across weeks"), "{md}");
     assert!(md.contains("moved: history dropped"), "{md}");
+    // report.html draws the same section, built once.
+    let html = std::fs::read_to_string(week2.join("report.html")).unwrap();
+    assert!(
+        html.contains("id=\"history\""),
+        "no history section in report.html"
+    );
+    assert!(html.contains("moved: history dropped"));
     let warnings = v["warnings"].to_string();
     assert!(
         warnings.contains("openai/gpt-3.5-turbo-0613 moved since the earlier runs"),
@@ -111,6 +118,59 @@ fn history_pools_unchanged_models_drops_a_moved_one_and_starts_a_reconfigured_on
     for field in ["history", "changes", "undecided", "warnings"] {
         assert_eq!(after[field], before[field], "{field}");
     }
+    // Without the flags, `report` re-derives with the settings the run recorded in run.json.
+    let recommended = std::fs::read(week2.join("routes.recommended.toml")).unwrap();
+    ok(&run_in(
+        tmp.path(),
+        &["report", week2.to_str().unwrap(), "--quiet"],
+    ));
+    let plain = report_json(&week2);
+    for field in ["history", "changes", "undecided", "warnings"] {
+        assert_eq!(plain[field], before[field], "{field}");
+    }
+    assert_eq!(
+        std::fs::read(week2.join("routes.recommended.toml")).unwrap(),
+        recommended
+    );
+}
+
+#[test]
+fn equal_answers_in_every_earlier_run_never_read_as_a_move_and_huge_windows_are_bad_input() {
+    // The recorded suite answers the same every week: its models cannot have moved, however many
+    // earlier runs average into the history.
+    let tmp = tempfile::tempdir().unwrap();
+    let suite = repo().join("datasets/mt-bench");
+    let out = tmp.path().join("reports");
+    let hist = ["--history", out.to_str().unwrap()];
+    let first = run_suite_in(tmp.path(), &suite, &out, &[]);
+    ok(&first);
+    for _ in 0..3 {
+        ok(&run_suite_in(tmp.path(), &suite, &out, &hist));
+    }
+    let newest = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_dir())
+        .max()
+        .unwrap();
+    let v = report_json(&newest);
+    for c in v["history"]["models"].as_array().unwrap() {
+        assert_eq!(c["status"], "pooled", "{c}");
+        assert_eq!(c["p_value"], 1.0, "{c}");
+    }
+    let o = run_suite_in(
+        tmp.path(),
+        &suite,
+        &out,
+        &[
+            "--history",
+            out.to_str().unwrap(),
+            "--window",
+            "99999999999999w",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("--window"), "{}", stderr(&o));
 }
 
 #[test]

@@ -79,6 +79,10 @@ impl Refs {
         m.settings.repeats = repeats;
         m.settings.max_spend_usd = a.max_spend;
         m.settings.routes_answers_sha256 = self.routes_answers;
+        if a.history.is_some() {
+            m.settings.history =
+                HistorySettings::from_args(a.history.as_deref(), a.window.as_deref());
+        }
         m.models = cfg.candidates().map(|m| m.id.to_string()).collect();
         m.classifiers = cfg.classifiers().iter().map(|m| m.to_string()).collect();
         m.simulated = cfg.endpoints.values().any(|e| e.kind == EndpointKind::Sim);
@@ -110,6 +114,7 @@ impl Refs {
                 max_spend_usd: a.max_spend,
                 routes_answers_sha256: self.routes_answers,
                 adaptive: None,
+                history: HistorySettings::from_args(a.history.as_deref(), a.window.as_deref()),
             },
             models: cfg.candidates().map(|m| m.id.to_string()).collect(),
             classifiers: cfg.classifiers().iter().map(|m| m.to_string()).collect(),

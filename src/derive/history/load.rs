@@ -44,7 +44,7 @@ impl Window {
         }
         Ok(Window {
             text: s.to_string(),
-            seconds: n * per,
+            seconds: n.checked_mul(per).ok_or_else(bad)?,
         })
     }
 
@@ -81,8 +81,13 @@ impl Spec {
             return Ok(None);
         };
         if !dir.is_dir() {
+            let why = if dir.exists() {
+                "is not a folder"
+            } else {
+                "does not exist (a first run has no history: leave --history out until the folder holds a run)"
+            };
             return Err(UsageError(format!(
-                "--history {}: not a folder of run directories",
+                "--history {}: {why}; give the folder of run directories, such as reports/",
                 dir.display()
             ))
             .into());
@@ -164,6 +169,13 @@ pub(crate) fn earlier(
     cfg: &Config,
     ds: &Dataset,
 ) -> anyhow::Result<Option<Earlier>> {
+    // Without --history, the run's own recorded settings (so `report` re-derives what `run` did).
+    let recorded = manifest.settings.history.as_ref();
+    let recorded_dir = recorded.map(|h| std::path::PathBuf::from(&h.dir));
+    let (dir, window) = match dir {
+        Some(d) => (Some(d), window),
+        None => (recorded_dir.as_deref(), recorded.map(|h| h.window.as_str())),
+    };
     match Spec::from_args(dir, window)? {
         Some(spec) => Ok(Some(load(
             &spec,
