@@ -201,8 +201,14 @@ impl RunState<'_> {
             } else {
                 format!("more than --fail-on-error {:.0}%", rate * 100.0)
             };
+            // A replay recording has no answer for these prompts: asking again cannot help.
+            let advice = if f.by_kind.iter().all(|(k, _)| k == "not_recorded") {
+                "The recording holds no answer to these prompts as sent (a changed prompt, system prompt or model?): record them again with --record, or measure them on a live endpoint".to_string()
+            } else {
+                format!("Retry with: routecal run --resume {dir} --retry-errors")
+            };
             out.push(format!(
-                "{} — {why}; the reports are written, but they measure too few answers. Retry with: routecal run --resume {dir} --retry-errors",
+                "{} — {why}; the reports are written, but they measure too few answers. {advice}",
                 f.describe(),
             ));
         }

@@ -75,8 +75,9 @@ pub struct AdaptiveJson {
     pub candidate_calls_saved: usize,
     /// What the calls not made would have cost, USD at list prices.
     pub saved_usd_at_list_prices: Option<f64>,
-    /// Cells still open at the end.
-    pub undecided: usize,
+    /// Cells no look settled (neither decided nor stopped for futility); the top-level
+    /// `undecided` lists every kept cell the sample could not decide.
+    pub cells_open: usize,
     pub cells: Vec<AdaptiveCell>,
 }
 
@@ -110,7 +111,7 @@ pub fn json(d: &Derived) -> Option<AdaptiveJson> {
         candidate_calls_full_design: full,
         candidate_calls_saved: full - made.min(full),
         saved_usd_at_list_prices: saved_usd(d, s),
-        undecided: pairs(d, s).filter(|(c, _)| c.decided_at.is_none()).count(),
+        cells_open: pairs(d, s).filter(|(c, _)| c.decided_at.is_none()).count(),
         cells,
     })
 }

@@ -458,3 +458,29 @@ fn a_malformed_chat_request_is_refused_alone_with_its_line_and_field() {
     // Only the good request was sent.
     assert_eq!(sent(&server, "gpt", "").len(), 1);
 }
+
+#[test]
+fn a_system_prompt_the_recording_never_saw_fails_loudly_without_a_retry_hint_that_cannot_help() {
+    let tmp = tempfile::tempdir().unwrap();
+    let suite = copy_suite("mt-bench", tmp.path());
+    let routes = suite.join("routes.toml");
+    let mut text = std::fs::read_to_string(&routes).unwrap();
+    text.push_str("\n[run]\nsystem = \"You are terse.\"\n");
+    std::fs::write(&routes, text).unwrap();
+    let o = run_in(
+        &suite,
+        &[
+            "run",
+            "--routes",
+            "routes.toml",
+            "--dataset",
+            "dataset.jsonl",
+            "--quiet",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(err.contains("not_recorded"), "{err}");
+    assert!(err.contains("The recording holds no answer"), "{err}");
+    assert!(!err.contains("--retry-errors"), "{err}");
+}
