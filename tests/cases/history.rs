@@ -221,4 +221,27 @@ fn runs_outside_the_window_or_unfinished_are_not_pooled() {
     let v = report_json(&week2);
     assert_eq!(v["history"]["runs"].as_array().unwrap().len(), 0, "{v}");
     assert_eq!(status_of(&v, "openai/gpt-4-0314"), "no_history");
+    // The run too old for the window is named, with the reason.
+    let skipped = v["history"]["skipped"].to_string();
+    assert!(skipped.contains("before the 4w window"), "{skipped}");
+
+    // One run directory is history too (last week's run, downloaded on its own), here read
+    // with a window that reaches it.
+    let o = run_suite_in(
+        tmp.path(),
+        &suite,
+        &tmp.path().join("again"),
+        &[
+            "--quiet",
+            "--history",
+            week1.to_str().unwrap(),
+            "--window",
+            "6w",
+        ],
+    );
+    ok(&o);
+    let again = only_run_dir(&tmp.path().join("again"));
+    let v = report_json(&again);
+    assert_eq!(v["history"]["runs"].as_array().unwrap().len(), 1, "{v}");
+    assert_eq!(status_of(&v, "openai/gpt-4-0314"), "pooled");
 }

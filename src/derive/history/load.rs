@@ -121,11 +121,16 @@ pub(crate) fn load(
     cfg: &Config,
     ds: &Dataset,
 ) -> anyhow::Result<Earlier> {
-    let mut entries: Vec<PathBuf> = std::fs::read_dir(&spec.dir)
-        .map_err(|e| UsageError(format!("--history {}: {e}", spec.dir.display())))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| RunDir::new(p).manifest().is_file())
-        .collect();
+    // A folder of run directories, or one run directory (such as last week's run downloaded).
+    let mut entries: Vec<PathBuf> = if RunDir::new(&spec.dir).manifest().is_file() {
+        vec![spec.dir.clone()]
+    } else {
+        std::fs::read_dir(&spec.dir)
+            .map_err(|e| UsageError(format!("--history {}: {e}", spec.dir.display())))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| RunDir::new(p).manifest().is_file())
+            .collect()
+    };
     entries.sort();
     let from = started
         .checked_sub(jiff::SignedDuration::from_secs(spec.window.seconds()))
@@ -149,6 +154,12 @@ pub(crate) fn load(
                 Ok(w) => weeks.push((f, w)),
                 Err(e) => skipped.push(format!("{}: {e:#}", m.run_id)),
             },
+            // Runs finished after this run started are not history of it (and are not listed, so
+            // re-deriving later gives the same report).
+            Some(f) if f < from => skipped.push(format!(
+                "{}: finished {f}, before the {} window",
+                m.run_id, spec.window
+            )),
             _ => {}
         }
     }
