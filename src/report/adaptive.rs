@@ -2,7 +2,7 @@
 //! each cell and on how many items, the calls and dollars saved against the full fixed design,
 //! and what the cells left undecided would need. Nothing is written for a full-design run.
 
-use super::sections::{Align, Column, Row, Section, Span, Table};
+use super::sections::{Align, Row, Section, Table, code, col, text};
 use crate::derive::Derived;
 use crate::derive::policy::{Decision, Outcome};
 use crate::derive::sequential::{CellLook, Summary};
@@ -134,29 +134,24 @@ pub fn section(d: &Derived) -> Option<Section> {
             usd(saved_usd(d, s)),
         ),
     ];
-    let plain = |x: String| vec![Span::Text(x)];
     let rows = pairs(d, s)
         .map(|(c, dec)| Row {
             cells: vec![
-                vec![Span::Code(dec.label())],
-                plain(dec.outcome.as_str().into()),
-                plain(match (c.decided_at, c.futile) {
+                code(dec.label()),
+                text(dec.outcome.as_str()),
+                text(match (c.decided_at, c.futile) {
                     (None, _) => "open".to_string(),
                     (Some(k), false) => k.to_string(),
                     (Some(k), true) => format!("{k} (futility)"),
                 }),
-                plain(c.items.to_string()),
-                plain(format!("{:.4}", c.level)),
-                plain(needs(dec)),
+                text(c.items.to_string()),
+                text(format!("{:.4}", c.level)),
+                text(needs(dec)),
             ],
             highlight: dec.outcome == Outcome::Changed,
             note: None,
         })
         .collect();
-    let col = |h: &str, align: Align| Column {
-        header: h.into(),
-        align,
-    };
     let columns = vec![
         col("cell", Align::Left),
         col("outcome", Align::Left),

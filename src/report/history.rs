@@ -1,7 +1,7 @@
 //! The "Evidence across weeks" section of report.md and report.html (the `history` field of
 //! report.json is the derivation's own [`Pooling`], serialised).
 
-use super::sections::{Align, Column, Row, Section, Span, Table};
+use super::sections::{Align, Row, Section, Span, Table, code, col, text};
 use crate::derive::history::{Pooling, Status};
 
 /// The section: which earlier runs were read, each model's change test, whose history was
@@ -19,36 +19,31 @@ pub(crate) fn section(p: &Pooling) -> Section {
         crate::base::fmt::percent_1dp(p.alpha),
     )];
     paragraphs.extend(p.skipped.iter().map(|s| format!("Not read: {s}")));
-    let plain = |x: String| vec![Span::Text(x)];
     let rows = p
         .models
         .iter()
         .map(|c| Row {
             cells: vec![
-                vec![Span::Code(c.model.to_string())],
+                code(c.model.to_string()),
                 match c.status {
-                    Status::Pooled => plain("pooled".into()),
+                    Status::Pooled => text("pooled"),
                     Status::Moved => vec![Span::Strong("moved: history dropped".into())],
-                    Status::NoHistory => plain("this run only".into()),
+                    Status::NoHistory => text("this run only"),
                 },
-                plain(c.weeks.to_string()),
-                plain(c.items_now.to_string()),
-                plain(c.items_history.to_string()),
-                plain(c.repeated.to_string()),
-                plain(
+                text(c.weeks.to_string()),
+                text(c.items_now.to_string()),
+                text(c.items_history.to_string()),
+                text(c.repeated.to_string()),
+                text(
                     c.delta
                         .map_or("–".into(), |d| format!("{:+.1} pts", 100.0 * d)),
                 ),
-                plain(c.p_value.map_or("–".into(), |p| format!("{p:.3}"))),
+                text(c.p_value.map_or("–".into(), |p| format!("{p:.3}"))),
             ],
             highlight: c.status == Status::Moved,
             note: None,
         })
         .collect();
-    let col = |h: &str, align: Align| Column {
-        header: h.into(),
-        align,
-    };
     let columns = vec![
         col("model", Align::Left),
         col("evidence", Align::Left),

@@ -33,9 +33,7 @@ const KNOWN: &[&str] = &[
 
 /// The errors of `v` against `schema` (empty when valid), each with its JSON path.
 pub fn errors(schema: &Value, v: &Value) -> Vec<String> {
-    let mut out = Vec::new();
-    check(schema, schema, v, "$", &mut out);
-    out
+    violations(schema, schema, v, "$")
 }
 
 /// The errors of `v` against `sub`, a sub-schema of `root` (its `$ref`s resolve in `root`).
@@ -114,12 +112,12 @@ fn check(root: &Value, s: &Value, v: &Value, at: &str, out: &mut Vec<String>) {
         check_object(root, s, o, at, out);
     }
     if let Some(alts) = s.get("anyOf").and_then(Value::as_array)
-        && alts.iter().all(|a| !errors_in(root, a, v).is_empty())
+        && alts.iter().all(|a| !violations(root, a, v, at).is_empty())
     {
         out.push(format!("{at}: matches none of anyOf"));
     }
     if let Some(n) = s.get("not")
-        && errors_in(root, n, v).is_empty()
+        && violations(root, n, v, at).is_empty()
     {
         out.push(format!("{at}: matches the schema it must not: {n}"));
     }
@@ -153,12 +151,6 @@ fn check_object(
             None => {}
         }
     }
-}
-
-fn errors_in(root: &Value, s: &Value, v: &Value) -> Vec<String> {
-    let mut out = Vec::new();
-    check(root, s, v, "$", &mut out);
-    out
 }
 
 fn is_type(v: &Value, t: &str) -> bool {

@@ -74,15 +74,18 @@ pub fn plain(c: &[Span]) -> String {
         .collect()
 }
 
-fn text(s: impl Into<String>) -> Cell {
+/// A cell of plain text.
+pub(crate) fn text(s: impl Into<String>) -> Cell {
     vec![Span::Text(s.into())]
 }
 
-fn code(s: impl Into<String>) -> Cell {
+/// A cell holding one code span (a model or cell name).
+pub(crate) fn code(s: impl Into<String>) -> Cell {
     vec![Span::Code(s.into())]
 }
 
-fn col(header: impl Into<String>, align: Align) -> Column {
+/// A column with its header and alignment.
+pub(crate) fn col(header: impl Into<String>, align: Align) -> Column {
     Column {
         header: header.into(),
         align,
