@@ -4,7 +4,7 @@
 
 use serde_json::{Value, json};
 
-use crate::common::server::{Reply, Request, Server};
+use crate::common::server::{Reply, Request, Server, wire_answer};
 use crate::common::*;
 
 const KEY_ENV: &str = "ROUTECAL_TEST_TRAFFIC_KEY";
@@ -19,22 +19,7 @@ fn reply(r: &Request) -> Reply {
         "judge" => "Fine.\nRating: [[8]]".to_string(),
         _ => format!("answer-{model}"),
     };
-    if r.path.ends_with("/messages") {
-        Reply::json(
-            200,
-            json!({"id": "msg_1", "type": "message", "role": "assistant", "model": model,
-                "content": [{"type": "text", "text": text}], "stop_reason": "end_turn",
-                "stop_sequence": null, "usage": {"input_tokens": 30, "output_tokens": 2}}),
-        )
-    } else {
-        Reply::json(
-            200,
-            json!({"id": "chatcmpl-1", "object": "chat.completion", "model": model,
-                "choices": [{"index": 0, "message": {"role": "assistant", "content": text},
-                             "finish_reason": "stop"}],
-                "usage": {"prompt_tokens": 30, "completion_tokens": 2, "total_tokens": 32}}),
-        )
-    }
+    wire_answer(&r.path, &model, &text)
 }
 
 /// Routes over the in-process server: `acme/gpt` (OpenAI wire), `acme/claude` (Anthropic

@@ -338,6 +338,27 @@ pub fn completion(model: &str, text: &str) -> Reply {
     )
 }
 
+/// `model` answering `text` in the wire format of the request's path: an Anthropic message for
+/// `…/messages`, an OpenAI chat completion otherwise (30 input and 2 output tokens either way).
+pub fn wire_answer(path: &str, model: &str, text: &str) -> Reply {
+    if path.ends_with("/messages") {
+        Reply::json(
+            200,
+            serde_json::json!({"id": "msg_1", "type": "message", "role": "assistant", "model": model,
+                "content": [{"type": "text", "text": text}], "stop_reason": "end_turn",
+                "stop_sequence": null, "usage": {"input_tokens": 30, "output_tokens": 2}}),
+        )
+    } else {
+        Reply::json(
+            200,
+            serde_json::json!({"id": "chatcmpl-1", "object": "chat.completion", "model": model,
+                "choices": [{"index": 0, "message": {"role": "assistant", "content": text},
+                             "finish_reason": "stop"}],
+                "usage": {"prompt_tokens": 30, "completion_tokens": 2, "total_tokens": 32}}),
+        )
+    }
+}
+
 /// One server-sent event (`event:` line when named, then `data:`), sent without delay: a part of
 /// a streamed reply.
 pub fn sse(event: Option<&str>, data: serde_json::Value) -> (Duration, String) {
