@@ -62,8 +62,9 @@ pub struct Settings {
 pub struct HistorySettings {
     /// The folder of earlier runs, absolute.
     pub dir: String,
-    /// The window, as given (`4w` when none was).
-    pub window: String,
+    /// The window, as given; absent when none was (the default of `--window` applies).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub window: Option<String>,
 }
 
 impl HistorySettings {
@@ -75,7 +76,7 @@ impl HistorySettings {
                 .unwrap_or_else(|_| dir.to_path_buf())
                 .display()
                 .to_string(),
-            window: window.unwrap_or("4w").to_string(),
+            window: window.map(str::to_string),
         })
     }
 }

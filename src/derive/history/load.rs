@@ -185,7 +185,10 @@ pub(crate) fn earlier(
     let recorded_dir = recorded.map(|h| std::path::PathBuf::from(&h.dir));
     let (dir, window) = match dir {
         Some(d) => (Some(d), window),
-        None => (recorded_dir.as_deref(), recorded.map(|h| h.window.as_str())),
+        None => (
+            recorded_dir.as_deref(),
+            recorded.and_then(|h| h.window.as_deref()),
+        ),
     };
     match Spec::from_args(dir, window)? {
         Some(spec) => Ok(Some(load(
