@@ -6,6 +6,7 @@ pub mod error;
 pub(crate) mod fmt;
 pub(crate) mod fsio;
 pub(crate) mod jsonl;
+pub mod normal;
 #[macro_use]
 pub mod out;
 pub mod secrets;

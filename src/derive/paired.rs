@@ -20,24 +20,10 @@
 //! - **Sizing.** The minimum detectable effect at `n` items is `(z_{1−α} + z_{power}) · s / √n`,
 //!   with `s` the adjusted standard deviation of the differences and 80% power.
 
-use statrs::distribution::{ContinuousCDF, Normal};
+pub use crate::base::normal::{upper_tail, z};
 
 /// The power the minimum detectable effect and the items-needed figures are computed for.
 pub const POWER: f64 = 0.8;
-
-fn std_normal() -> Normal {
-    Normal::standard()
-}
-
-/// The standard normal quantile `Φ⁻¹(p)`.
-pub fn z(p: f64) -> f64 {
-    std_normal().inverse_cdf(p)
-}
-
-/// The upper tail `1 − Φ(x)`.
-pub fn upper_tail(x: f64) -> f64 {
-    std_normal().sf(x)
-}
 
 /// A paired difference of mean scores (`a − b`) with its adjusted standard error.
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -198,7 +198,7 @@ impl ItemDifficulty {
         let mut rng = SplitMix(mix(seed ^ mix(h.0)));
         let u = rng.unit_open();
         ItemDifficulty {
-            w: std_normal_quantile(u),
+            w: crate::base::normal::z(u),
             rho,
         }
     }
@@ -208,9 +208,9 @@ impl ItemDifficulty {
         if self.rho <= 0.0 {
             return u < quality;
         }
-        let e = std_normal_quantile(u.clamp(1e-12, 1.0 - 1e-12));
+        let e = crate::base::normal::z(u.clamp(1e-12, 1.0 - 1e-12));
         self.rho.sqrt() * self.w + (1.0 - self.rho).sqrt() * e
-            < std_normal_quantile(quality.clamp(1e-12, 1.0 - 1e-12))
+            < crate::base::normal::z(quality.clamp(1e-12, 1.0 - 1e-12))
     }
 }
 
@@ -266,12 +266,6 @@ impl SplitMix {
     fn unit_open(&mut self) -> f64 {
         ((self.next() >> 11) as f64 + 0.5) / (1u64 << 53) as f64
     }
-}
-
-/// The standard normal quantile `Φ⁻¹(p)` (statrs), for the probit draws above.
-fn std_normal_quantile(p: f64) -> f64 {
-    use statrs::distribution::{ContinuousCDF, Normal};
-    Normal::standard().inverse_cdf(p)
 }
 
 #[cfg(test)]
