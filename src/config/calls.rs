@@ -41,7 +41,24 @@ pub struct CallDefaults {
     pub repeats: u32,
     /// `[run] adaptive`: runs use the sequential design of `run --adaptive` (default false).
     pub adaptive: bool,
+    /// `[run] adaptive_looks`: looks of an adaptive run, 1 to [`MAX_LOOKS`] (default
+    /// [`DEFAULT_LOOKS`]; 1 is the full fixed design).
+    pub adaptive_looks: usize,
+    /// `[run] adaptive_futility`: the predictive power below which an adaptive run stops
+    /// calling a challenger, 0 to 0.5 (default
+    /// [`DEFAULT_FUTILITY`]; 0 turns futility stops off).
+    pub adaptive_futility: f64,
 }
+
+/// The most looks an adaptive run may take (each look waits for its batch to be graded).
+pub const MAX_LOOKS: usize = 50;
+
+/// Looks of an adaptive run when `[run] adaptive_looks` is not set.
+pub const DEFAULT_LOOKS: usize = 10;
+
+/// The futility threshold when `[run] adaptive_futility` is not set: a challenger whose
+/// predictive power of adoption is below it stops receiving items.
+pub const DEFAULT_FUTILITY: f64 = 0.10;
 
 /// `[classifier]`: its model and alternatives must be declared, its prompt must hold `{prompt}`.
 /// `None` when the model is not declared.
@@ -110,7 +127,18 @@ pub(super) fn defaults(raw: &RawRun, ck: &mut Check) -> CallDefaults {
         max_tokens: raw.max_tokens.unwrap_or(1024),
         repeats: raw.repeats.unwrap_or(1),
         adaptive: raw.adaptive.unwrap_or(false),
+        adaptive_looks: raw.adaptive_looks.unwrap_or(DEFAULT_LOOKS),
+        adaptive_futility: raw.adaptive_futility.unwrap_or(DEFAULT_FUTILITY),
     };
+    if !(1..=MAX_LOOKS).contains(&defaults.adaptive_looks) {
+        ck.err(
+            &["run", "adaptive_looks"],
+            format!("must be from 1 to {MAX_LOOKS}"),
+        );
+    }
+    if !(0.0..=0.5).contains(&defaults.adaptive_futility) {
+        ck.err(&["run", "adaptive_futility"], "must be from 0 to 0.5");
+    }
     if defaults.repeats == 0 {
         ck.err(&["run", "repeats"], "must be at least 1");
     }

@@ -26,7 +26,10 @@ use crate::base::error::{InputError, InputErrors};
 use crate::base::types::{ModelId, sha256_hex};
 use crate::config::prices::PriceTable;
 
-pub use calls::{CallDefaults, ClassifierConfig, DEFAULT_CLASSIFIER_PROMPT, JudgeConfig};
+pub use calls::{
+    CallDefaults, ClassifierConfig, DEFAULT_CLASSIFIER_PROMPT, DEFAULT_FUTILITY, DEFAULT_LOOKS,
+    JudgeConfig, MAX_LOOKS,
+};
 pub use endpoints::{
     Backoff, DEFAULT_ANTHROPIC_VERSION, DEFAULT_ITEM_CORRELATION, DEFAULT_MAX_LINE_BYTES,
     DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_REASONING_ROOM_TOKENS, Endpoint, EndpointKind, ProviderKey,

@@ -57,6 +57,8 @@ pub(super) struct RawRun {
     pub(super) max_tokens: Option<u32>,
     pub(super) repeats: Option<u32>,
     pub(super) adaptive: Option<bool>,
+    pub(super) adaptive_looks: Option<usize>,
+    pub(super) adaptive_futility: Option<f64>,
     pub(super) system: Option<String>,
 }
 

@@ -7,21 +7,29 @@
 //!   has drawn the first `⌈k·N_t/K⌉` items of task type `t` (stratified batches: every look holds
 //!   the same share of every task type).
 //! - **Levels.** The policy's one-sided level `α = 1 − confidence` is spent over the looks with
-//!   the Lan–DeMets spending function of O'Brien–Fleming type, `α(τ) = 2 − 2·Φ(z_{1−α/2}/√τ)` at
-//!   information fraction `τ = k/K` (Lan & DeMets 1983, "Discrete sequential boundaries for
-//!   clinical trials", *Biometrika* 70:659–663; O'Brien & Fleming 1979, *Biometrics* 35:549–556).
-//!   The nominal level of look `k` is the one whose boundary `c_k` spends exactly
-//!   `α(τ_k) − α(τ_{k−1})` given the earlier looks, computed by numerical integration of the
-//!   score process (Armitage, McPherson & Rowe 1969; Jennison & Turnbull 2000, *Group Sequential
-//!   Methods*, ch. 19). Look `k` runs the unchanged policy ([`crate::derive::policy::recommend`]:
-//!   the same paired statistic, Holm family and cell questions) at `confidence = 1 − α_k`, so
-//!   the chance of any wrong move over all looks stays at most `α` per cell family.
+//!   a Lan–DeMets error-spending function at information fraction `τ = k/K` (Lan & DeMets 1983,
+//!   "Discrete sequential boundaries for clinical trials", *Biometrika* 70:659–663): by default
+//!   the Hwang–Shih–DeCani family with `γ = `[`DEFAULT_GAMMA`] (Hwang, Shih & DeCani 1990,
+//!   *Statistics in Medicine* 9:1439–1445), which spends almost nothing before the last looks,
+//!   so early stops need overwhelming evidence and the last look tests close to `α`; runs
+//!   recorded before the spending function was recorded use the O'Brien–Fleming type
+//!   (O'Brien & Fleming 1979, *Biometrics* 35:549–556). The nominal level of look `k` is the
+//!   one whose boundary `c_k` spends exactly `α(τ_k) − α(τ_{k−1})` given the earlier looks,
+//!   computed by numerical integration of the score process (Armitage, McPherson & Rowe 1969;
+//!   Jennison & Turnbull 2000, *Group Sequential Methods*, ch. 19). Look `k` runs the unchanged
+//!   policy ([`crate::derive::policy::recommend`]: the same paired statistic, Holm family and
+//!   cell questions) at `confidence = 1 − α_k`, so the chance of any wrong move over all looks
+//!   stays at most `α` per cell family.
 //! - **Stopping.** A cell is settled at the first look where it is `changed` or `kept_best`; its
-//!   decision is frozen there. Stopping for `kept_best` is a non-binding futility stop, which does
-//!   not raise the chance of a wrong move. A (model, task type) pair stops receiving items when no
-//!   open cell that reads that task type (its three priority cells and `[default]`) has the model
-//!   as current primary or as an open challenger (one not yet shown unable to win). A pair once
-//!   stopped is not called again.
+//!   decision is frozen there. Futility stops are non-binding (they only ever keep the current
+//!   route, so they cannot raise the chance of a wrong move): from the first look to the one
+//!   before the last, an open challenger whose *predictive power* (the chance of its adoption
+//!   by the last look, averaged over a flat posterior of its effect: Spiegelhalter, Freedman &
+//!   Blackburn 1986, *Controlled Clinical Trials* 7:8–17) is below the design's threshold stops
+//!   receiving items, and a cell none of whose challengers is left stops undecided. A
+//!   (model, task type) pair stops receiving items when no open cell that reads that task type
+//!   (its three priority cells and `[default]`) has the model as current primary or as a
+//!   promising open challenger. A pair once stopped is not called again.
 //! - **The end.** Cells still open after the last look take the last look's decision
 //!   (`undecided` ones say what they would need).
 
@@ -34,48 +42,62 @@ use crate::config::{Config, RouteTable};
 use crate::dataset::Dataset;
 use crate::derive::analyze::{Analysis, ItemOutcome};
 use crate::derive::paired::PairedDifference;
-use crate::derive::policy::{self, Decision, Observations, Outcome, Recommendation};
+use crate::derive::policy::{
+    self, ChallengerTest, Decision, Observations, Outcome, Recommendation,
+};
 
 /// The share of the full design's candidate calls an adaptive run is expected to make: the
 /// mean share measured by `cargo bench --bench adaptive` over its scenario mix (docs/adaptive.md).
 /// A plan's forecast, not a promise: clear-cut rosters stop far earlier, close ones later.
-pub const EXPECTED_SHARE: f64 = 0.71;
+pub const EXPECTED_SHARE: f64 = 0.48;
 
-/// A cell whose open challengers each have less than this conditional power of adoption by
-/// the last look is settled as undecided (a non-binding futility stop).
-pub const FUTILITY_POWER: f64 = 0.10;
+pub use crate::config::{DEFAULT_FUTILITY, DEFAULT_LOOKS};
 
-/// The first look at which the futility stop applies (earlier estimates are too noisy to
-/// project); it applies up to the look before the last.
-pub const FUTILITY_FROM_LOOK: usize = 2;
-
-/// Looks of an adaptive run when none are given.
-pub const DEFAULT_LOOKS: usize = 5;
+/// The Hwang–Shih–DeCani `γ` of new adaptive runs.
+pub const DEFAULT_GAMMA: f64 = -10.0;
 
 /// The design of an adaptive run, recorded in run.json (`settings.adaptive`) so every replay
 /// uses the same one.
 pub use crate::store::manifest::AdaptiveDesign as Design;
+pub use crate::store::manifest::{Futility, FutilityRule, Spending};
 
-/// The default design for a routes file: [`DEFAULT_LOOKS`] looks, the policy's seed.
+/// The design of a new adaptive run under a routes file: `[run] adaptive_looks` looks,
+/// Hwang–Shih–DeCani spending with [`DEFAULT_GAMMA`], predictive-power futility at
+/// `[run] adaptive_futility`, the policy's seed.
 pub fn default_design(cfg: &Config) -> Design {
     Design {
-        looks: DEFAULT_LOOKS,
+        looks: cfg.defaults.adaptive_looks,
         seed: cfg.policy.seed,
+        spending: Spending::HwangShihDecani {
+            gamma: DEFAULT_GAMMA,
+        },
+        futility: Futility {
+            rule: FutilityRule::ChallengerPredictivePower,
+            power: cfg.defaults.adaptive_futility,
+        },
     }
 }
 
 // ---------------------------------------------------------------------------------------------
 // Levels
 
-/// The Lan–DeMets O'Brien–Fleming-type spending function: the one-sided error `alpha` spent by
-/// information fraction `tau` (0 at 0, `alpha` at 1).
-pub fn obf_spent(alpha: f64, tau: f64) -> f64 {
+/// The one-sided error `alpha` spent by information fraction `tau` (0 at 0, `alpha` at 1).
+pub fn spent(spending: Spending, alpha: f64, tau: f64) -> f64 {
     if tau <= 0.0 {
         return 0.0;
     }
-    let n = Normal::standard();
-    let z = n.inverse_cdf(1.0 - alpha / 2.0);
-    (2.0 * n.sf(z / tau.min(1.0).sqrt())).min(alpha)
+    let tau = tau.min(1.0);
+    match spending {
+        Spending::OBrienFleming => {
+            let n = Normal::standard();
+            let z = n.inverse_cdf(1.0 - alpha / 2.0);
+            (2.0 * n.sf(z / tau.sqrt())).min(alpha)
+        }
+        Spending::HwangShihDecani { gamma } if gamma.abs() < 1e-12 => alpha * tau,
+        Spending::HwangShihDecani { gamma } => {
+            alpha * (1.0 - (-gamma * tau).exp()) / (1.0 - (-gamma).exp())
+        }
+    }
 }
 
 /// Grid points per look of the numerical integration.
@@ -106,14 +128,14 @@ impl Density {
 }
 
 /// One-sided boundaries `c_k` on the z scale of looks at information fractions `taus`
-/// (increasing, the last 1) spending `alpha` with [`obf_spent`].
-pub fn boundaries(alpha: f64, taus: &[f64]) -> Vec<f64> {
+/// (increasing, the last 1) spending `alpha` with `spending`.
+pub fn boundaries(spending: Spending, alpha: f64, taus: &[f64]) -> Vec<f64> {
     let n = Normal::standard();
     let mut out = Vec::with_capacity(taus.len());
     let mut prev: Option<(Density, f64)> = None;
     let mut spent_before = 0.0;
     for &tau in taus {
-        let target = (obf_spent(alpha, tau) - spent_before).max(1e-15);
+        let target = (spent(spending, alpha, tau) - spent_before).max(1e-15);
         let c = match &prev {
             None => n.inverse_cdf(1.0 - target),
             Some((f, t0)) => {
@@ -144,7 +166,7 @@ pub fn boundaries(alpha: f64, taus: &[f64]) -> Vec<f64> {
                 }
             })
             .collect();
-        spent_before = obf_spent(alpha, tau);
+        spent_before = spent(spending, alpha, tau);
         prev = Some((Density { lo, step, values }, tau));
         out.push(c);
     }
@@ -165,14 +187,14 @@ fn bisect(f: impl Fn(f64) -> f64, mut lo: f64, mut hi: f64) -> f64 {
 }
 
 /// The nominal one-sided level of each of `looks` equally spaced looks spending `alpha`.
-pub fn nominal_levels(alpha: f64, looks: usize) -> Vec<f64> {
+pub fn nominal_levels(spending: Spending, alpha: f64, looks: usize) -> Vec<f64> {
     if looks <= 1 {
         // One look is the fixed design, at exactly its own level.
         return vec![alpha];
     }
     let taus: Vec<f64> = (1..=looks).map(|k| k as f64 / looks as f64).collect();
     let n = Normal::standard();
-    boundaries(alpha, &taus)
+    boundaries(spending, alpha, &taus)
         .into_iter()
         .map(|c| n.sf(c))
         .collect()
@@ -274,7 +296,7 @@ pub struct CellLook {
     /// The one-sided level the deciding (or last) look tested at.
     pub level: f64,
     /// Settled as undecided: no open challenger could still be adopted by the last look
-    /// (conditional power under the current trend below [`FUTILITY_POWER`]).
+    /// (its chance of adoption below the design's futility threshold).
     pub futile: bool,
 }
 
@@ -325,12 +347,12 @@ impl Summary {
 /// so a full fixed-design analysis replays to the same decisions as the adaptive run itself.
 pub fn replay(cfg: &Config, design: &Design, ds: &Dataset, a: &Analysis, upto: usize) -> Replay {
     let alpha = 1.0 - cfg.policy.confidence;
-    let levels = nominal_levels(alpha, design.looks.max(1));
+    let levels = nominal_levels(design.spending, alpha, design.looks.max(1));
     let batches = Batches::new(ds, design);
     let candidates: Vec<ModelId> = cfg.candidates().map(|m| m.id.clone()).collect();
     let mut needed = all_needed(cfg, ds);
     let mut observed: BTreeMap<(String, ModelId), ItemOutcome> = BTreeMap::new();
-    let mut frozen: BTreeMap<Option<Cell>, (CellLook, Decision)> = BTreeMap::new();
+    let mut frozen: Frozen = BTreeMap::new();
     let mut last: Option<Recommendation> = None;
     let mut made_per_model: BTreeMap<ModelId, usize> = BTreeMap::new();
     let looks = upto.min(batches.looks());
@@ -351,29 +373,16 @@ pub fn replay(cfg: &Config, design: &Design, ds: &Dataset, a: &Analysis, upto: u
         cfg_k.policy.confidence = 1.0 - levels[k - 1];
         let sub = Analysis::from_outcomes(observed.clone(), a.models.clone());
         let rec = policy::recommend(&cfg_k, &Observations::new(&sub, &drawn));
-        for d in &rec.decisions {
-            if frozen.contains_key(&d.cell) {
-                continue;
-            }
-            let items = scope_items(&drawn, d.cell);
-            let remaining = scope_items(ds, d.cell) - items;
-            // After the last look nothing is stopped: a cell still open is simply undecided.
-            let futile = (FUTILITY_FROM_LOOK..batches.looks()).contains(&k)
-                && futile(d, remaining, levels[levels.len() - 1]);
-            if !settled(d.outcome) && !futile {
-                continue;
-            }
-            let look = CellLook {
-                cell: d.cell,
-                decided_at: Some(k),
-                futile,
-                items,
-                level: levels[k - 1],
-            };
-            frozen.insert(d.cell, (look, d.clone()));
-        }
+        let look = Look {
+            design,
+            k,
+            levels: &levels,
+            ds,
+            drawn: &drawn,
+        };
+        let wanted = look.settle(&rec, &mut frozen);
         looks_done = k;
-        let next = needed_models(cfg, &rec, &frozen);
+        let next = needed_models(cfg, &rec, &frozen, &wanted);
         for (t, ms) in needed.iter_mut() {
             let keep = next.get(t).cloned().unwrap_or_default();
             ms.retain(|m| keep.contains(m));
@@ -401,14 +410,91 @@ pub fn replay(cfg: &Config, design: &Design, ds: &Dataset, a: &Analysis, upto: u
     }
 }
 
-/// An undecided cell none of whose open challengers could still be adopted by the last look:
-/// each one's conditional power under the current trend is below [`FUTILITY_POWER`].
-fn futile(d: &Decision, remaining: usize, final_level: f64) -> bool {
-    d.outcome == Outcome::Undecided
-        && !d.open_challengers.is_empty()
-        && d.open_challengers.iter().all(|(_, t)| {
-            conditional_power(&t.difference, t.theta, remaining, final_level) < FUTILITY_POWER
-        })
+/// Cells settled so far: the look that settled each, and its decision there.
+type Frozen = BTreeMap<Option<Cell>, (CellLook, Decision)>;
+
+/// One look of the design over the items drawn by it.
+struct Look<'a> {
+    design: &'a Design,
+    /// 1-based.
+    k: usize,
+    levels: &'a [f64],
+    ds: &'a Dataset,
+    drawn: &'a Dataset,
+}
+
+impl Look<'_> {
+    /// Freeze the cells this look settles (changed, kept as best, or stopped for futility);
+    /// return the models each cell left undecided still reads (its current primary and its
+    /// promising open challengers). Open cells missing from the answer read every candidate.
+    fn settle(
+        &self,
+        rec: &Recommendation,
+        frozen: &mut Frozen,
+    ) -> BTreeMap<Option<Cell>, BTreeSet<ModelId>> {
+        let mut wanted = BTreeMap::new();
+        for d in &rec.decisions {
+            if frozen.contains_key(&d.cell) {
+                continue;
+            }
+            let items = scope_items(self.drawn, d.cell);
+            let remaining = scope_items(self.ds, d.cell) - items;
+            let promising: Vec<&ModelId> = d
+                .open_challengers
+                .iter()
+                .filter(|(_, t)| self.promising(t, remaining))
+                .map(|(m, _)| m)
+                .collect();
+            let futile = d.outcome == Outcome::Undecided
+                && !d.open_challengers.is_empty()
+                && promising.is_empty();
+            if settled(d.outcome) || futile {
+                let look = CellLook {
+                    cell: d.cell,
+                    decided_at: Some(self.k),
+                    futile,
+                    items,
+                    level: self.levels[self.k - 1],
+                };
+                frozen.insert(d.cell, (look, d.clone()));
+            } else if d.outcome == Outcome::Undecided {
+                let reads: Vec<&ModelId> = match self.design.futility.rule {
+                    // The cell-level rule keeps calling every open challenger.
+                    FutilityRule::CellConditionalPower => {
+                        d.open_challengers.iter().map(|(m, _)| m).collect()
+                    }
+                    FutilityRule::ChallengerPredictivePower => promising,
+                };
+                let w = std::iter::once(&d.old.primary)
+                    .chain(reads)
+                    .cloned()
+                    .collect();
+                wanted.insert(d.cell, w);
+            }
+        }
+        wanted
+    }
+
+    /// Whether an open challenger may still be adopted by the last look: always where the
+    /// design's futility rule does not apply at this look, else when its chance of adoption
+    /// (the rule's conditional or predictive power) is at least the threshold.
+    fn promising(&self, t: &ChallengerTest, remaining: usize) -> bool {
+        let f = self.design.futility;
+        let looks = self.levels.len();
+        let first = match f.rule {
+            FutilityRule::CellConditionalPower => 2,
+            FutilityRule::ChallengerPredictivePower => 1,
+        };
+        if f.power <= 0.0 || !(first..looks).contains(&self.k) {
+            return true;
+        }
+        let final_level = self.levels[looks - 1];
+        let chance = match f.rule {
+            FutilityRule::CellConditionalPower => conditional_power,
+            FutilityRule::ChallengerPredictivePower => predictive_power,
+        };
+        chance(&t.difference, t.theta, remaining, final_level) >= f.power
+    }
 }
 
 /// The chance that the one-sided test of `H0: Δ ≤ theta` rejects at the last look (level
@@ -441,6 +527,37 @@ pub fn conditional_power(
     normal.sf((c - b - drift * (1.0 - t)) / (1.0 - t).sqrt())
 }
 
+/// The chance that the one-sided test of `H0: Δ ≤ theta` rejects at the last look (level
+/// `final_level`, after `remaining` more paired items), averaged over a flat-prior posterior of
+/// the drift instead of taking the measured difference as the truth: predictive power
+/// (Spiegelhalter, Freedman & Blackburn 1986, "Monitoring clinical trials: conditional or
+/// predictive power?", *Controlled Clinical Trials* 7:8–17; Jennison & Turnbull 2000, §10.3).
+/// On the B-value scale with information fraction `t`, the drift estimate `B(t)/t` has
+/// variance `1/t`, so the last look's `B(1)` is normal with mean `B(t)/t` and variance
+/// `(1 − t)/t`: `PP = Φ̄((c − B(t)/t) / √((1 − t)/t))`. Early in a run (small `t`) it is far less
+/// sure than [`conditional_power`] that an unfavourable trend will last.
+pub fn predictive_power(
+    d: &PairedDifference,
+    theta: f64,
+    remaining: usize,
+    final_level: f64,
+) -> f64 {
+    let normal = Normal::standard();
+    let c = normal.inverse_cdf(1.0 - final_level);
+    let se = d.se();
+    if se <= 0.0 || d.sd <= 0.0 {
+        return if d.centre > theta { 1.0 } else { 0.0 };
+    }
+    let z_now = (d.centre - theta) / se;
+    if remaining == 0 {
+        return if z_now >= c { 1.0 } else { 0.0 };
+    }
+    let (n, big_n) = (d.n as f64 + 2.0, (d.n + remaining) as f64 + 2.0);
+    let t = n / big_n;
+    let b = z_now * t.sqrt();
+    normal.sf((c - b / t) / ((1.0 - t) / t).sqrt())
+}
+
 /// Outcomes that settle a cell for good.
 fn settled(o: Outcome) -> bool {
     matches!(o, Outcome::Changed | Outcome::KeptBest)
@@ -460,7 +577,8 @@ fn scope_items(ds: &Dataset, cell: Option<Cell>) -> usize {
 fn needed_models(
     cfg: &Config,
     rec: &Recommendation,
-    frozen: &BTreeMap<Option<Cell>, (CellLook, Decision)>,
+    frozen: &Frozen,
+    wanted: &BTreeMap<Option<Cell>, BTreeSet<ModelId>>,
 ) -> BTreeMap<TaskType, BTreeSet<ModelId>> {
     let all: BTreeSet<ModelId> = cfg.candidates().map(|m| m.id.clone()).collect();
     let mut out: BTreeMap<TaskType, BTreeSet<ModelId>> = BTreeMap::new();
@@ -470,16 +588,13 @@ fn needed_models(
         .iter()
         .filter(|d| !frozen.contains_key(&d.cell))
     {
-        let wanted: BTreeSet<ModelId> = match d.outcome {
-            Outcome::Undecided => std::iter::once(d.old.primary.clone())
-                .chain(d.open_challengers.iter().map(|(m, _)| m.clone()))
-                .filter(|m| all.contains(m))
-                .collect(),
-            _ => all.clone(),
+        let w: BTreeSet<ModelId> = match wanted.get(&d.cell) {
+            Some(w) => w.intersection(&all).cloned().collect(),
+            None => all.clone(),
         };
         match d.cell {
-            None => everywhere.extend(wanted),
-            Some(c) => out.entry(c.task).or_default().extend(wanted),
+            None => everywhere.extend(w),
+            Some(c) => out.entry(c.task).or_default().extend(w),
         }
     }
     for t in TaskType::ALL {
@@ -592,7 +707,7 @@ mod tests {
         // 4.877, 3.357, 2.680, 2.290, 2.031 (Jennison & Turnbull 2000, table 7.6; gsDesign's
         // sfLDOF gives the same).
         let taus = [0.2, 0.4, 0.6, 0.8, 1.0];
-        let c = boundaries(0.025, &taus);
+        let c = boundaries(Spending::OBrienFleming, 0.025, &taus);
         for (got, want) in c.iter().zip([4.877, 3.357, 2.680, 2.290, 2.031]) {
             assert!((got - want).abs() < 0.005, "{c:?}");
         }
@@ -600,7 +715,7 @@ mod tests {
 
     #[test]
     fn the_levels_spend_no_more_than_alpha_and_the_last_is_below_it() {
-        let lv = nominal_levels(0.05, 5);
+        let lv = nominal_levels(Spending::OBrienFleming, 0.05, 5);
         assert_eq!(lv.len(), 5);
         assert!(lv.windows(2).all(|w| w[0] < w[1]), "{lv:?}");
         assert!(lv[4] < 0.05 && lv[4] > 0.035, "{lv:?}");
@@ -609,19 +724,48 @@ mod tests {
             "looks overlap, so levels sum above α"
         );
         // One look is the fixed design.
-        assert!((nominal_levels(0.05, 1)[0] - 0.05).abs() < 1e-9);
+        assert!((nominal_levels(Spending::OBrienFleming, 0.05, 1)[0] - 0.05).abs() < 1e-9);
+        // The default spending keeps its last look nearer α than O'Brien–Fleming does.
+        let hsd = nominal_levels(HSD, 0.05, 5);
+        assert!(hsd[4] > lv[4] && hsd[4] < 0.05, "{hsd:?}");
+        assert!(hsd[0] < 1e-4, "{hsd:?}");
+    }
+
+    const HSD: Spending = Spending::HwangShihDecani {
+        gamma: DEFAULT_GAMMA,
+    };
+
+    #[test]
+    fn hwang_shih_decani_spending_follows_its_formula_and_reaches_alpha() {
+        // α(τ) = α(1 − e^{−γτ})/(1 − e^{−γ}); γ = 1 spends 0.05·(1 − e^{−0.5})/(1 − e^{−1})
+        // = 0.031123 by half-way, γ = −4 spends 0.05·(1 − e²)/(1 − e⁴) = 0.005960.
+        let at = |g: f64, tau: f64| spent(Spending::HwangShihDecani { gamma: g }, 0.05, tau);
+        assert!((at(1.0, 0.5) - 0.031123).abs() < 1e-6, "{}", at(1.0, 0.5));
+        assert!((at(-4.0, 0.5) - 0.005960).abs() < 1e-6, "{}", at(-4.0, 0.5));
+        assert!((at(0.0, 0.3) - 0.015).abs() < 1e-12);
+        for g in [-10.0, -4.0, 1.0] {
+            assert!((at(g, 1.0) - 0.05).abs() < 1e-12);
+            assert_eq!(at(g, 0.0), 0.0);
+        }
     }
 
     #[test]
     fn a_simulated_score_process_crosses_at_rate_alpha() {
         // Monte Carlo of the null: K = 4 looks of a Brownian score; the rejection rate over all
         // looks is the spent α.
+        let taus = [0.25, 0.5, 0.75, 1.0];
+        for spending in [Spending::OBrienFleming, HSD] {
+            let c = boundaries(spending, 0.05, &taus);
+            let rate = null_crossings(&c, &taus, 200_000);
+            assert!((rate - 0.05).abs() < 0.003, "{spending:?}: {rate}");
+        }
+    }
+
+    /// The share of `runs` simulated null score processes that cross `c` at some look.
+    fn null_crossings(c: &[f64], taus: &[f64], runs: usize) -> f64 {
         use rand::{RngExt, SeedableRng};
         let normal = Normal::standard();
-        let taus = [0.25, 0.5, 0.75, 1.0];
-        let c = boundaries(0.05, &taus);
         let mut rng = rand::rngs::Xoshiro256PlusPlus::seed_from_u64(7);
-        let runs = 200_000;
         let mut rejected = 0;
         for _ in 0..runs {
             let mut s = 0.0;
@@ -636,8 +780,7 @@ mod tests {
                 }
             }
         }
-        let rate = rejected as f64 / runs as f64;
-        assert!((rate - 0.05).abs() < 0.003, "{rate}");
+        rejected as f64 / runs as f64
     }
 
     /// A routes file of three models (`x/strong`, `x/mid` the current primary, `x/weak`) and
@@ -697,10 +840,54 @@ mod tests {
         (dir, cfg, ds, Analysis::from_outcomes(outcomes, ids))
     }
 
+    /// A new run's design with `looks` looks and `seed`.
+    fn design(looks: usize, seed: u64) -> Design {
+        Design {
+            looks,
+            seed,
+            spending: HSD,
+            futility: Futility {
+                rule: FutilityRule::ChallengerPredictivePower,
+                power: DEFAULT_FUTILITY,
+            },
+        }
+    }
+
+    #[test]
+    fn a_run_json_without_spending_or_futility_reads_as_the_design_it_was_made_with() {
+        let old: Design = serde_json::from_str(r#"{"looks":5,"seed":3}"#).unwrap();
+        assert_eq!(old.spending, Spending::OBrienFleming);
+        assert_eq!(old.futility.rule, FutilityRule::CellConditionalPower);
+        assert_eq!(old.futility.power, 0.10);
+        let new = design(10, 3);
+        let back: Design = serde_json::from_str(&serde_json::to_string(&new).unwrap()).unwrap();
+        assert_eq!(back, new);
+    }
+
+    #[test]
+    fn a_hopeless_challenger_stops_early_and_a_close_one_is_still_called() {
+        // x/weak trails the current primary by 10 points: too few items to rule it out at the
+        // early looks' strict levels, but its predictive power of adoption is nil, so the
+        // futility rule drops it while the others are still read.
+        let (_d, cfg, ds, a) = fixture(400, [0.62, 0.6, 0.5], 5);
+        let r = replay(&cfg, &design(10, 9), &ds, &a, 2);
+        let math = &r.summary.needed[&TaskType::Math];
+        assert!(
+            !math.contains(&ModelId::parse("x/weak").unwrap()),
+            "{math:?}"
+        );
+        assert!(math.contains(&ModelId::parse("x/mid").unwrap()), "{math:?}");
+        // Without the futility stop the weak model is read at every look.
+        let mut off = design(10, 9);
+        off.futility.power = 0.0;
+        let r = replay(&cfg, &off, &ds, &a, 2);
+        assert!(r.summary.needed[&TaskType::Math].contains(&ModelId::parse("x/weak").unwrap()));
+    }
+
     #[test]
     fn one_look_is_the_full_fixed_design() {
         let (_d, cfg, ds, a) = fixture(120, [0.8, 0.6, 0.4], 3);
-        let design = Design { looks: 1, seed: 9 };
+        let design = design(1, 9);
         let r = replay(&cfg, &design, &ds, &a, 1);
         let full = policy::recommend(&cfg, &Observations::new(&a, &ds));
         assert_eq!(r.rec.decisions, full.decisions);
@@ -710,7 +897,7 @@ mod tests {
     #[test]
     fn a_clear_upgrade_is_settled_before_the_last_look_and_later_items_are_not_read() {
         let (_d, cfg, ds, a) = fixture(300, [0.9, 0.5, 0.2], 4);
-        let design = Design { looks: 5, seed: 9 };
+        let design = design(5, 9);
         let r = replay(&cfg, &design, &ds, &a, 5);
         for (c, d) in r.summary.cells.iter().zip(&r.rec.decisions) {
             assert_eq!(d.new.primary.as_str(), "x/strong", "{}", d.reason);
@@ -746,12 +933,12 @@ mod tests {
     #[test]
     fn batches_are_stratified_and_seeded() {
         let (_d, _cfg, ds, _a) = fixture(103, [0.5; 3], 1);
-        let b = Batches::new(&ds, &Design { looks: 4, seed: 1 });
+        let b = Batches::new(&ds, &design(4, 1));
         let sizes: Vec<usize> = (1..=4).map(|k| b.batch(k).len()).collect();
         assert_eq!(sizes, vec![26, 26, 26, 25]);
-        let again = Batches::new(&ds, &Design { looks: 4, seed: 1 });
+        let again = Batches::new(&ds, &design(4, 1));
         assert_eq!(b.batch(2), again.batch(2));
-        let other = Batches::new(&ds, &Design { looks: 4, seed: 2 });
+        let other = Batches::new(&ds, &design(4, 2));
         assert_ne!(b.batch(1), other.batch(1));
     }
 
@@ -772,5 +959,34 @@ mod tests {
         assert!(early < 0.1 && late < early, "{early} {late}");
         // No items left: it rejects now or never.
         assert_eq!(conditional_power(&d(0.2, 400), 0.0, 0, lv), 1.0);
+    }
+
+    #[test]
+    fn predictive_power_doubts_an_early_trend_more_than_conditional_power() {
+        let d = |centre: f64, n: usize| PairedDifference {
+            n,
+            delta: centre,
+            centre,
+            sd: 0.5,
+        };
+        let lv = 0.04;
+        // An unfavourable early trend: predictive power leaves more hope than the trend itself.
+        let (cp, pp) = (
+            conditional_power(&d(-0.02, 20), 0.0, 400, lv),
+            predictive_power(&d(-0.02, 20), 0.0, 400, lv),
+        );
+        assert!(pp > cp && cp < 0.01 && pp > 0.01, "{cp} {pp}");
+        // A favourable one: less sure than the trend.
+        let (cp, pp) = (
+            conditional_power(&d(0.1, 20), 0.0, 400, lv),
+            predictive_power(&d(0.1, 20), 0.0, 400, lv),
+        );
+        assert!(pp < cp && pp > 0.5, "{cp} {pp}");
+        // Near the end the two agree, and with nothing left it is now or never.
+        let late = (d(0.03, 990), 10);
+        let gap = conditional_power(&late.0, 0.0, late.1, lv)
+            - predictive_power(&late.0, 0.0, late.1, lv);
+        assert!(gap.abs() < 0.05, "{gap}");
+        assert_eq!(predictive_power(&d(0.2, 400), 0.0, 0, lv), 1.0);
     }
 }

@@ -5,7 +5,7 @@
 use super::sections::{Align, Row, Section, Table, code, col, text};
 use crate::derive::Derived;
 use crate::derive::policy::{Decision, Outcome};
-use crate::derive::sequential::{CellLook, Summary};
+use crate::derive::sequential::{CellLook, Futility, FutilityRule, Spending, Summary};
 use serde::{Deserialize, Serialize};
 
 use crate::base::fmt::usd;
@@ -66,6 +66,10 @@ pub struct AdaptiveJson {
     pub looks: usize,
     /// Seed of the item order.
     pub seed: u64,
+    /// The error-spending function, as recorded in run.json.
+    pub spending: Spending,
+    /// The futility rule and threshold, as recorded in run.json.
+    pub futility: Futility,
     /// Looks evaluated before the run ended.
     pub looks_done: usize,
     /// One-sided level spent at each look.
@@ -102,9 +106,14 @@ pub fn json(d: &Derived) -> Option<AdaptiveJson> {
         })
         .collect();
     Some(AdaptiveJson {
-        method: "group-sequential, Lan-DeMets O'Brien-Fleming-type error spending".into(),
+        method: format!(
+            "group-sequential, Lan-DeMets {} error spending",
+            spending_name(s.design.spending)
+        ),
         looks: s.design.looks,
         seed: s.design.seed,
+        spending: s.design.spending,
+        futility: s.design.futility,
         looks_done: s.looks_done,
         levels: s.levels.clone(),
         candidate_calls: made,
@@ -116,6 +125,30 @@ pub fn json(d: &Derived) -> Option<AdaptiveJson> {
     })
 }
 
+/// The spending function in words.
+fn spending_name(s: Spending) -> String {
+    match s {
+        Spending::OBrienFleming => "O'Brien-Fleming-type".into(),
+        Spending::HwangShihDecani { gamma } => format!("Hwang-Shih-DeCani (gamma {gamma})"),
+    }
+}
+
+/// The futility rule in words.
+fn futility_text(f: Futility) -> String {
+    let pct = format!("{}%", f.power * 100.0);
+    match (f.rule, f.power > 0.0) {
+        (_, false) => {
+            "No futility stop: an undecided cell reads its challengers to the last look.".into()
+        }
+        (FutilityRule::CellConditionalPower, true) => format!(
+            "A cell stops undecided when no open challenger could still be adopted by the last look (conditional power under the current trend below {pct}, looks 2 to the one before the last)."
+        ),
+        (FutilityRule::ChallengerPredictivePower, true) => format!(
+            "An open challenger stops receiving items once its predictive power of adoption by the last look is below {pct}, and a cell with none left stops undecided (looks 1 to the one before the last)."
+        ),
+    }
+}
+
 /// The "Adaptive sampling" section of report.md and report.html; `None` for a full-design run.
 pub fn section(d: &Derived) -> Option<Section> {
     let s = d.adaptive.as_ref()?;
@@ -123,10 +156,12 @@ pub fn section(d: &Derived) -> Option<Section> {
     let levels: Vec<String> = s.levels.iter().map(|l| format!("{l:.4}")).collect();
     let paragraphs = vec![
         format!(
-            "Items in seeded batches stratified by task type, {} looks ({} evaluated); one-sided levels per look {} (Lan–DeMets O'Brien–Fleming-type error spending, docs/adaptive.md). A cell is decided at the first look that settles it (`changed` or `kept_best`), or stops undecided when no open challenger could still be adopted by the last look (conditional power under the current trend below 10%); calls stop for the pairs that can no longer change a decision.",
+            "Items in seeded batches stratified by task type, {} looks ({} evaluated); one-sided levels per look {} (Lan–DeMets {} error spending, docs/adaptive.md). A cell is decided at the first look that settles it (`changed` or `kept_best`). {} Calls stop for the pairs that can no longer change a decision.",
             s.design.looks,
             s.looks_done,
             levels.join(", "),
+            spending_name(s.design.spending),
+            futility_text(s.design.futility),
         ),
         format!(
             "Candidate calls: {made} of the full design's {full} ({} saved, {} at list prices).",

@@ -81,13 +81,74 @@ impl HistorySettings {
     }
 }
 
-/// The design of an adaptive run (see `derive::sequential`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// The design of an adaptive run (see `derive::sequential`). A run.json written before the
+/// spending function and the futility rule were recorded reads as the design it was made with:
+/// O'Brien–Fleming-type spending and the cell-level conditional-power futility stop.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct AdaptiveDesign {
     /// Looks (batches); look `k` of `K` has drawn `⌈k·N_t/K⌉` items of each task type `t`.
     pub looks: usize,
     /// Seed of the item order.
     pub seed: u64,
+    /// How the one-sided error is spent over the looks.
+    #[serde(default = "Spending::obrien_fleming")]
+    pub spending: Spending,
+    /// When a challenger, or a whole cell, stops for futility.
+    #[serde(default = "Futility::cell_conditional_power")]
+    pub futility: Futility,
+}
+
+/// An error-spending function of the Lan–DeMets family: the share of the one-sided error
+/// spent by information fraction `τ`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "function", rename_all = "snake_case")]
+pub enum Spending {
+    /// `α(τ) = 2 − 2·Φ(z_{1−α/2}/√τ)` (Lan & DeMets 1983).
+    #[serde(rename = "obrien_fleming")]
+    OBrienFleming,
+    /// `α(τ) = α·(1 − e^{−γτ})/(1 − e^{−γ})` (Hwang, Shih & DeCani 1990, *Statistics in
+    /// Medicine* 9:1439–1445); `γ = −4` is close to O'Brien–Fleming, more negative `γ` spends
+    /// less early and keeps the last look's level nearer `α`.
+    HwangShihDecani { gamma: f64 },
+}
+
+impl Spending {
+    /// The spending function of run.json files that do not name one.
+    pub fn obrien_fleming() -> Spending {
+        Spending::OBrienFleming
+    }
+}
+
+/// The futility rule of an adaptive design (non-binding: it never raises the error rate).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Futility {
+    pub rule: FutilityRule,
+    /// The chance of adoption by the last look below which a challenger (or cell) stops,
+    /// 0 to 1 (0: no futility stop).
+    pub power: f64,
+}
+
+/// What the futility threshold is compared with, and where it applies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FutilityRule {
+    /// A cell stops undecided when every open challenger's conditional power under the current
+    /// trend is below the threshold, from the second look to the one before the last.
+    CellConditionalPower,
+    /// Each open challenger stops receiving items once its predictive power is below the
+    /// threshold (and a cell stops when none is left), from the first look to the one before
+    /// the last.
+    ChallengerPredictivePower,
+}
+
+impl Futility {
+    /// The futility rule of run.json files that do not name one.
+    pub fn cell_conditional_power() -> Futility {
+        Futility {
+            rule: FutilityRule::CellConditionalPower,
+            power: 0.10,
+        }
+    }
 }
 
 /// Endpoint settings that change how fast answers come, never which answers or what they

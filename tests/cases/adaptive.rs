@@ -17,7 +17,7 @@ fn write_suite(dir: &Path, per_task: usize, time_scale: f64, adaptive_key: bool)
         "[classifier]\nmodel = \"builtin/keywords\"\n\n[endpoints.kw]\nkind = \"keywords\"\n\n[endpoints.fake]\nkind = \"sim\"\nseed = 5\ntime_scale = {time_scale}\nmax_concurrency = 4\n\n[models.\"builtin/keywords\"]\nendpoint = \"kw\"\ntier = \"budget\"\n\n"
     );
     if adaptive_key {
-        t.push_str("[run]\nadaptive = true\n\n");
+        t.push_str("[run]\nadaptive = true\nadaptive_looks = 4\nadaptive_futility = 0.2\n\n");
     }
     for (m, q, price) in [
         ("a/strong", 0.78, 5.0),
@@ -103,7 +103,7 @@ fn an_adaptive_run_stops_the_pairs_it_no_longer_needs_and_report_replays_it() {
     // Every cell the policy moved was settled at a look, and the upgrade is the strong model.
     for c in a["cells"].as_array().unwrap() {
         if c["outcome"] == "changed" {
-            assert!(c["decided_at_look"].as_u64().unwrap() <= 5, "{c}");
+            assert!(c["decided_at_look"].as_u64().unwrap() <= 10, "{c}");
         }
     }
     for ch in v["changes"].as_array().unwrap() {
@@ -150,7 +150,46 @@ fn the_run_key_makes_runs_adaptive_and_the_plan_gives_maximum_and_expected_calls
     ok(&run_suite_in(tmp.path(), tmp.path(), &out, &["--quiet"]));
     let manifest: Value =
         serde_json::from_str(&read(&only_run_dir(&out).join("run.json"))).unwrap();
-    assert_eq!(manifest["settings"]["adaptive"]["looks"], 5, "{manifest}");
+    // The `[run]` keys set the design, recorded in run.json.
+    let design = &manifest["settings"]["adaptive"];
+    assert_eq!(design["looks"], 4, "{manifest}");
+    assert_eq!(design["futility"]["power"], 0.2, "{manifest}");
+    assert_eq!(design["futility"]["rule"], "challenger_predictive_power");
+    assert_eq!(design["spending"]["function"], "hwang_shih_decani");
+    let report: Value =
+        serde_json::from_str(&read(&only_run_dir(&out).join("report.json"))).unwrap();
+    assert_eq!(report["adaptive"]["levels"].as_array().unwrap().len(), 4);
+    assert_eq!(report["adaptive"]["futility"], design["futility"]);
+    // Out-of-range knobs are refused with the file, line and key.
+    for (key, bad) in [
+        ("adaptive_looks", "0"),
+        ("adaptive_looks", "51"),
+        ("adaptive_futility", "0.7"),
+    ] {
+        let routes = read(&tmp.path().join("routes.toml"));
+        let line = routes
+            .lines()
+            .position(|l| l.starts_with(key))
+            .expect("the key is written")
+            + 1;
+        let changed = routes.replacen(
+            &format!(
+                "{key} = {}",
+                if key == "adaptive_looks" { "4" } else { "0.2" }
+            ),
+            &format!("{key} = {bad}"),
+            1,
+        );
+        std::fs::write(tmp.path().join("routes.toml"), &changed).unwrap();
+        let o = run_in(tmp.path(), &["validate", "--routes", "routes.toml"]);
+        assert_eq!(o.status.code(), Some(2), "{key} = {bad}");
+        let err = stderr(&o);
+        assert!(
+            err.contains(&format!("routes.toml:{line}")) && err.contains(&format!("run.{key}")),
+            "{err}"
+        );
+        std::fs::write(tmp.path().join("routes.toml"), &routes).unwrap();
+    }
 }
 
 /// Start an adaptive run and SIGKILL it once its journal holds at least `rows` lines.
