@@ -185,11 +185,20 @@ fn a_window_that_does_not_parse_or_a_missing_folder_is_bad_input_before_any_call
             "--window",
             "4 weeks",
         ],
+        // One spelling: spaces around it are refused as any other odd spelling is.
+        vec!["--history", tmp.path().to_str().unwrap(), "--window", " 4w"],
+        vec!["--history", tmp.path().to_str().unwrap(), "--window", "4w "],
+        vec!["--history", tmp.path().to_str().unwrap(), "--window", "+4w"],
         vec!["--history", "/nonexistent/reports"],
     ] {
         let o = run_suite_in(tmp.path(), &suite, &out, &extra);
         assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
-        assert!(stderr(&o).contains("--"), "{}", stderr(&o));
+        let wanted = if extra.contains(&"--window") {
+            "--window"
+        } else {
+            "--history"
+        };
+        assert!(stderr(&o).contains(wanted), "{}", stderr(&o));
         assert!(!out.exists(), "nothing written");
     }
 }

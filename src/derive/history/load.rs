@@ -30,9 +30,14 @@ impl Window {
                 "--window {s:?}: expected a whole number of hours, days or weeks, such as 72h, 28d or 4w"
             ))
         };
-        let s = s.trim();
+        // One spelling only: ASCII digits then the unit, nothing around them (no spaces, sign,
+        // fraction or capital unit), so a window reads the same in run.json and on every shell.
         let unit = s.chars().last().ok_or_else(bad)?;
-        let n: i64 = s[..s.len() - unit.len_utf8()].parse().map_err(|_| bad())?;
+        let digits = &s[..s.len() - unit.len_utf8()];
+        if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(bad());
+        }
+        let n: i64 = digits.parse().map_err(|_| bad())?;
         let per = match unit {
             'h' => 3_600,
             'd' => 86_400,
@@ -335,5 +340,28 @@ impl Earlier {
             models: pooled.checks.clone(),
         };
         (pooled, record)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Window;
+
+    #[test]
+    fn a_window_is_digits_then_h_d_or_w_and_nothing_else() {
+        for (s, secs) in [
+            ("72h", 72 * 3_600),
+            ("28d", 28 * 86_400),
+            ("4w", 4 * 604_800),
+        ] {
+            assert_eq!(Window::parse(s).unwrap().seconds(), secs, "{s}");
+        }
+        for s in [
+            " 4w", "4w ", "4 w", "+4w", "-4w", "0w", "4W", "4", "w", "", "4.5d", "4ww", "P4W",
+            "4 weeks", "٤w",
+        ] {
+            let e = Window::parse(s).unwrap_err().0;
+            assert!(e.starts_with("--window "), "{s:?}: {e}");
+        }
     }
 }
