@@ -281,16 +281,15 @@ fn the_terminal_and_the_dry_run_plan_say_what_history_was_read_pooled_and_droppe
     let items = read(&suite.join("dataset.jsonl")).lines().count();
     let out = tmp.path().join("reports");
     let hist = ["--history", out.to_str().unwrap(), "--window", "4w"];
+    let dry_run = |extra: &[&str]| {
+        let o = run_suite_in(tmp.path(), &suite, &out, &[extra, &hist].concat());
+        ok(&o);
+        o
+    };
 
     // An empty folder: the plan says there is nothing in the window.
     std::fs::create_dir_all(&out).unwrap();
-    let o = run_suite_in(
-        tmp.path(),
-        &suite,
-        &out,
-        &[&["--dry-run"][..], &hist].concat(),
-    );
-    ok(&o);
+    let o = dry_run(&["--dry-run"]);
     assert!(stdout(&o).contains("none in the window"), "{}", stdout(&o));
 
     let week1 = run_ok(tmp.path(), &suite, &out);
@@ -300,13 +299,7 @@ fn the_terminal_and_the_dry_run_plan_say_what_history_was_read_pooled_and_droppe
 
     // The plan names the run it would read, the items it holds per model, and the run it
     // would not read, without a call.
-    let o = run_suite_in(
-        tmp.path(),
-        &suite,
-        &out,
-        &[&["--dry-run"][..], &hist].concat(),
-    );
-    ok(&o);
+    let o = dry_run(&["--dry-run"]);
     let plan = stdout(&o);
     assert!(plan.contains("1 earlier run would be read"), "{plan}");
     assert!(
@@ -318,13 +311,7 @@ fn the_terminal_and_the_dry_run_plan_say_what_history_was_read_pooled_and_droppe
         plan.contains("not read: 1 run (1 too old for the window"),
         "{plan}"
     );
-    let o = run_suite_in(
-        tmp.path(),
-        &suite,
-        &out,
-        &[&["--dry-run", "--json"][..], &hist].concat(),
-    );
-    ok(&o);
+    let o = dry_run(&["--dry-run", "--json"]);
     let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
     assert_eq!(v["history"]["runs"][0]["run_id"], week1_id.as_str(), "{v}");
     assert_eq!(v["history"]["runs"][0]["items"]["openai/gpt-4-0314"], items);
