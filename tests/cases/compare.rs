@@ -401,6 +401,11 @@ fn report_a_b_says_when_the_samples_differ_and_compares_quality_on_the_common_it
         stdout(&o)
     );
     assert!(stdout(&o).contains("On the items both runs graded:"));
+    assert!(
+        stdout(&o).contains("means over different items"),
+        "{}",
+        stdout(&o)
+    );
     let a_id = full.file_name().unwrap().to_str().unwrap();
     let md = read(&adaptive.join(format!("compare-{a_id}.md")));
     assert!(
@@ -458,6 +463,11 @@ fn report_a_b_says_when_the_samples_differ_and_compares_quality_on_the_common_it
     let o = run(&pooled, &[]);
     assert!(
         stdout(&o).contains("B pooled earlier runs' graded items"),
+        "{}",
+        stdout(&o)
+    );
+    assert!(
+        stdout(&o).contains("each run's own items"),
         "{}",
         stdout(&o)
     );

@@ -164,8 +164,18 @@ pub fn sentence(s: &Samples) -> String {
             None => r.describe().to_string(),
         })
         .collect();
+    // Pooled history changes what a run decided on, not the items of its own figures.
+    let own_items_differ = s
+        .reasons
+        .iter()
+        .any(|r| !matches!(r, SampleReason::HistoryA | SampleReason::HistoryB));
+    let tail = if own_items_differ {
+        "Their quality figures per model and task are means over different items"
+    } else {
+        "The figures compared here are each run's own items, not the pooled evidence its decisions were made on"
+    };
     format!(
-        "The runs' samples differ: {}. Their quality figures per model and task are means over different items; the table of the items both runs graded compares like with like.",
+        "The runs' samples differ: {}. {tail}; the table of the items both runs graded compares like with like.",
         why.join("; ")
     )
 }
