@@ -8,8 +8,10 @@
 #   1. refuses a clone with uncommitted changes to tracked files (exit 2: someone is working there),
 #   2. checks out the main branch and pulls it, so it measures the table that was merged, never a
 #      proposal branch left checked out or an old copy,
-#   3. benchmarks (`routecal run`, within --max-spend when MAX_SPEND is set), compares with the
-#      previous run (`routecal report PREVIOUS THIS`, written into this run's directory),
+#   3. benchmarks (`routecal run`, within --max-spend when MAX_SPEND is set), counting the graded
+#      items of the earlier runs in OUT within WINDOW for models that show no change
+#      (`--history OUT --window WINDOW`, once OUT holds a run), compares with the previous run
+#      (`routecal report PREVIOUS THIS`, written into this run's directory),
 #   4. when the policy changes the table, commits the proposal on a branch routecal/<run-id>
 #      and pushes it for review (PUSH=0: commit only),
 #   5. returns to the branch or commit the clone was on, whatever happened.
@@ -23,6 +25,8 @@
 #   DATASET       the dataset, relative to REPO [datasets/traffic/dataset.jsonl]
 #   OUT           where run directories are kept, relative to REPO [reports]; keep it out of git
 #   MAX_SPEND     USD limit of one run on live endpoints [none]
+#   WINDOW        how far back earlier runs in OUT count as evidence [4w]; HISTORY=0 leaves
+#                 --history out (each week decided on its own items)
 #   PUSH          1 to push the proposal branch [1]
 #   keys          the variables your endpoints name in api_key_env, e.g. PROMPTSTER_API_KEY
 #
@@ -42,6 +46,8 @@ ROUTES=${ROUTES:-routes.toml}
 DATASET=${DATASET:-datasets/traffic/dataset.jsonl}
 OUT=${OUT:-reports}
 PUSH=${PUSH:-1}
+WINDOW=${WINDOW:-4w}
+HISTORY=${HISTORY:-1}
 
 case $ROUTECAL in
   /*) ;;
@@ -87,6 +93,10 @@ done
 
 set -- run --routes "$ROUTES" --dataset "$DATASET" --out "$OUT" --json
 if [ -n "${MAX_SPEND:-}" ]; then set -- "$@" --max-spend "$MAX_SPEND"; fi
+# The earlier runs are evidence once OUT holds one (runs outside the window are not read).
+if [ -n "$previous" ] && [ "$HISTORY" = 1 ]; then
+  set -- "$@" --history "$OUT" --window "$WINDOW"
+fi
 outcome=$("$ROUTECAL" "$@")
 dir=$(printf '%s\n' "$outcome" | sed -n 's/^ *"run_dir": *"\(.*\)",*$/\1/p')
 if [ -z "$dir" ]; then

@@ -285,7 +285,9 @@ fn parse_item(text: &str, line: usize) -> Result<Item, FieldError> {
             "must be at most 256 bytes without control characters",
         ));
     }
-    let (prompt, messages, prompt_sha256) = match (obj.get("prompt"), obj.get("messages")) {
+    // `null` is absent in JSON: `"prompt": null` beside messages (or the reverse) is one kind.
+    let present = |f: &str| obj.get(f).filter(|v| !v.is_null());
+    let (prompt, messages, prompt_sha256) = match (present("prompt"), present("messages")) {
         (Some(_), Some(_)) => {
             return Err(field(
                 "messages",
@@ -298,17 +300,11 @@ fn parse_item(text: &str, line: usize) -> Result<Item, FieldError> {
             let sha = sha256_hex(canonical_messages(&messages).as_bytes());
             (last.content.clone(), Some(Arc::from(messages)), sha)
         }
-        _ => {
-            let prompt = string("prompt").map_err(|(f, m)| {
-                (
-                    f,
-                    if m == "missing" {
-                        "missing (or give messages)".into()
-                    } else {
-                        m
-                    },
-                )
-            })?;
+        (None, None) => return Err(field("prompt", "missing (or give messages)")),
+        (Some(p), None) => {
+            let prompt = p
+                .as_str()
+                .ok_or_else(|| field("prompt", "must be a string"))?;
             if prompt.trim().is_empty() {
                 return Err(field("prompt", "must not be empty"));
             }
@@ -449,6 +445,52 @@ mod tests {
         let other = parse(chat(&m.replace("Be terse.", "Be kind.")).as_bytes()).unwrap();
         assert_ne!(other.items[0].prompt_sha256, item.prompt_sha256);
         assert_eq!(parse(OK.as_bytes()).unwrap().items[0].messages, None);
+    }
+
+    #[test]
+    fn a_null_prompt_or_messages_is_absent() {
+        let turns = r#"[{"role":"user","content":"2+2?"}]"#;
+        let chat_null_prompt = OK.replace(
+            r#""prompt":"2+2?""#,
+            &format!(r#""prompt":null,"messages":{turns}"#),
+        );
+        let item = &parse(chat_null_prompt.as_bytes()).unwrap().items[0];
+        assert_eq!(item.messages.as_deref().map(<[Message]>::len), Some(1));
+        let prompt_null_messages =
+            OK.replace(r#""prompt":"2+2?""#, r#""prompt":"2+2?","messages":null"#);
+        let item = &parse(prompt_null_messages.as_bytes()).unwrap().items[0];
+        assert_eq!((&*item.prompt, item.messages.is_none()), ("2+2?", true));
+        // Both absent (or null), or a prompt of another type, keep their field errors.
+        for (line, field, words) in [
+            (
+                OK.replace(r#""prompt":"2+2?""#, r#""prompt":null,"messages":null"#),
+                "prompt",
+                "missing",
+            ),
+            (
+                OK.replace(r#""prompt":"2+2?""#, r#""prompt":null"#),
+                "prompt",
+                "missing",
+            ),
+            (
+                OK.replace(r#""prompt":"2+2?""#, r#""prompt":7"#),
+                "prompt",
+                "string",
+            ),
+            (
+                chat_null_prompt.replace("null", r#""x""#),
+                "messages",
+                "not both",
+            ),
+        ] {
+            let e = &parse(line.as_bytes()).unwrap_err()[0];
+            assert_eq!(
+                (e.line, e.field.as_deref()),
+                (Some(1), Some(field)),
+                "{line}"
+            );
+            assert!(e.message.contains(words), "{line}: {e}");
+        }
     }
 
     #[test]

@@ -15,7 +15,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
-pub(crate) use self::load::{Earlier, Spec, earlier};
+pub(crate) use self::load::{Earlier, Spec, earlier, planned};
 use crate::base::types::{ModelId, TaskType};
 use crate::derive::analyze::ItemOutcome;
 use crate::derive::stats;
@@ -48,6 +48,37 @@ pub enum Status {
     NoHistory,
 }
 
+/// Why a run in the `--history` folder was not read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum NotRead {
+    /// Finished before the window began.
+    TooOld,
+    /// Not `complete` (partial, or still running).
+    Unfinished,
+    /// Its run.json, routes file, dataset or journal could not be read.
+    Unreadable,
+}
+
+impl NotRead {
+    /// The reason in the terminal summary's words.
+    pub fn describe(self) -> &'static str {
+        match self {
+            NotRead::TooOld => "too old for the window",
+            NotRead::Unfinished => "not complete",
+            NotRead::Unreadable => "unreadable",
+        }
+    }
+}
+
+/// Runs not read, counted by reason.
+pub(crate) fn count_not_read(why: impl Iterator<Item = NotRead>) -> BTreeMap<NotRead, usize> {
+    let mut counts = BTreeMap::new();
+    for w in why {
+        *counts.entry(w).or_insert(0) += 1;
+    }
+    counts
+}
+
 /// The change test of one model: this week against its history.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ModelCheck {
@@ -77,6 +108,10 @@ pub struct Pooling {
     pub runs: Vec<String>,
     /// Runs in the folder that were not read, with the reason.
     pub skipped: Vec<String>,
+    /// Why each of `skipped` was not read, in the same order (not in report.json, whose
+    /// `skipped` lines say it in words).
+    #[serde(skip)]
+    pub not_read: Vec<NotRead>,
     /// The level of each model's change test (two-sided, one test per model, unadjusted).
     pub alpha: f64,
     pub models: Vec<ModelCheck>,
@@ -91,6 +126,19 @@ impl Pooling {
     /// The models whose history was pooled.
     pub fn pooled(&self) -> impl Iterator<Item = &ModelCheck> {
         self.models.iter().filter(|c| c.status == Status::Pooled)
+    }
+
+    /// The runs not read, counted by reason.
+    pub fn not_read_counts(&self) -> BTreeMap<NotRead, usize> {
+        count_not_read(self.not_read.iter().copied())
+    }
+}
+
+impl ModelCheck {
+    /// Earlier items pooled for the model that this run did not grade (an item graded in both
+    /// is one item): what the history adds to its evidence when `status` is `pooled`.
+    pub fn extra_items(&self) -> usize {
+        self.items_history.saturating_sub(self.repeated)
     }
 }
 

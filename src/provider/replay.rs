@@ -160,6 +160,13 @@ impl Recording {
         self.answers.is_empty()
     }
 
+    /// Whether the recording holds an answer (any repeat) of `model` to the conversation whose
+    /// key text ([`CallRequest::key_text`]) hashes to `sha256` (hex).
+    pub(crate) fn holds(&self, model: &str, sha256: &str) -> bool {
+        self.answers
+            .contains_key(&(model.to_string(), sha256.to_ascii_lowercase()))
+    }
+
     fn answer(&self, req: &CallRequest) -> Result<Answer, CallError> {
         let key = (
             req.model.as_str().to_string(),

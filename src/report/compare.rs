@@ -10,6 +10,9 @@ use std::fmt::Write;
 
 use polars::prelude::*;
 
+mod samples;
+pub use samples::{SampleReason, Samples};
+
 use super::text::route;
 use crate::base::fmt::{
     confidence_percent, fixed_3dp, in_seconds, ms_in, percent_1dp, signed_percent_0dp, usd,
@@ -64,6 +67,8 @@ pub struct Comparison {
     pub notes: Vec<String>,
     /// The level (0–1) of the quality intervals: run B's `[policy] confidence`.
     pub confidence: f64,
+    /// Whether the runs measured the same items, and each model's quality on the common items.
+    pub samples: Samples,
 }
 
 /// One simulated scenario in both runs.
@@ -117,6 +122,7 @@ pub fn compare(a: &Derived, b: &Derived) -> Comparison {
         table_changes: table_changes(a, b),
         simulation: simulation_pairs(a, b),
         notes,
+        samples: samples::samples(a, b),
     }
 }
 
@@ -272,6 +278,7 @@ pub fn markdown(c: &Comparison) -> String {
     for n in &c.notes {
         let _ = writeln!(o, "> {}\n", cell(n));
     }
+    o.push_str(&samples::markdown(&c.samples, c.confidence));
     let notable: Vec<&Move> = c.moves.iter().filter(|m| !m.notable.is_empty()).collect();
     let _ = writeln!(
         o,
@@ -361,6 +368,7 @@ pub fn text(c: &Comparison) -> String {
     for n in &c.notes {
         let _ = writeln!(o, "note: {n}");
     }
+    o.push_str(&samples::text(&c.samples, c.confidence));
     let notable: Vec<&Move> = c.moves.iter().filter(|m| !m.notable.is_empty()).collect();
     if notable.is_empty() {
         o.push_str("Nothing moved past the thresholds.\n");

@@ -370,6 +370,55 @@ pub struct ComparisonOutput {
     pub table_changes: Vec<TableChange>,
     pub simulation: Vec<SimPairJson>,
     pub notes: Vec<String>,
+    /// Whether the two runs' figures rest on the same items, and each model's quality on the
+    /// items both graded.
+    pub samples: SamplesJson,
+}
+
+/// `samples` of [`ComparisonOutput`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SamplesJson {
+    /// True when the headline figures (quality A and B, the simulated tables) are means over
+    /// different items: a run is adaptive or pooled history, or the datasets differ.
+    pub differ: bool,
+    pub reasons: Vec<super::compare::SampleReason>,
+    pub models: Vec<CommonQualityJson>,
+}
+
+/// One model's quality on the items both runs graded.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CommonQualityJson {
+    pub model: String,
+    pub items_a: usize,
+    pub items_b: usize,
+    pub items_both: usize,
+    /// Mean score (0–1) on the common items.
+    pub quality_a: Option<f64>,
+    pub quality_b: Option<f64>,
+    /// B − A on the common items (paired bootstrap).
+    pub delta_quality: Option<Interval>,
+}
+
+impl SamplesJson {
+    fn of(s: &super::compare::Samples) -> SamplesJson {
+        SamplesJson {
+            differ: s.differ(),
+            reasons: s.reasons.clone(),
+            models: s
+                .models
+                .iter()
+                .map(|c| CommonQualityJson {
+                    model: c.model.to_string(),
+                    items_a: c.items_a,
+                    items_b: c.items_b,
+                    items_both: c.items_both,
+                    quality_a: c.quality_a,
+                    quality_b: c.quality_b,
+                    delta_quality: c.delta.map(Interval::from),
+                })
+                .collect(),
+        }
+    }
 }
 
 impl ComparisonOutput {
@@ -422,6 +471,7 @@ impl ComparisonOutput {
                 })
                 .collect(),
             notes: c.notes.clone(),
+            samples: SamplesJson::of(&c.samples),
         }
     }
 }

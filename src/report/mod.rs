@@ -12,7 +12,7 @@ mod charts;
 pub(crate) mod compare;
 mod csv;
 mod figures;
-mod history;
+pub(crate) mod history;
 pub(crate) mod html;
 pub mod json;
 mod markdown;

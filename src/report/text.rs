@@ -74,8 +74,8 @@ pub fn draw(t: &Table) -> String {
     aligned(&header, &align, &t.plain_rows())
 }
 
-/// What `run` prints at the end: the verdict, one row per cell, then the figures per task
-/// type and model.
+/// What `run` prints at the end: the verdict, the evidence across weeks (with `--history`),
+/// one row per cell, then the figures per task type and model.
 pub fn summary(d: &Derived) -> String {
     let mut out = String::new();
     if let Some(v) = sections::verdict(d) {
@@ -86,6 +86,10 @@ pub fn summary(d: &Derived) -> String {
             out.push_str(line);
             out.push('\n');
         }
+        out.push('\n');
+    }
+    if let Some(p) = &d.history {
+        out.push_str(&super::history::terminal(p));
         out.push('\n');
     }
     out.push_str(&draw(&sections::cells(d)));

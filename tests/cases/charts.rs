@@ -3,76 +3,20 @@
 //! distinct, in order and reach past the data; no two texts of a chart overlap; every panel of
 //! a kind uses the same scale; each task's current and proposed primaries are marked.
 
+use crate::common::svg_text::{self, SvgText as Text};
 use crate::common::*;
 
-/// A `<text>` of an SVG: its box (x, y, anchor, baseline, font size, 0.6 em per character)
-/// and its content. Rotated texts (the y axis' title) are left out.
-#[derive(Debug)]
-struct Text {
-    x0: f64,
-    y0: f64,
-    x1: f64,
-    y1: f64,
-    anchor: String,
-    text: String,
-}
-
-fn attr<'a>(tag: &'a str, name: &str) -> Option<&'a str> {
-    let start = tag.find(&format!(" {name}=\""))? + name.len() + 3;
-    Some(&tag[start..start + tag[start..].find('"')?])
-}
-
+/// Every unrotated text of a chart, at the charts' width estimate.
 fn texts(svg: &str) -> Vec<Text> {
-    let mut out = Vec::new();
-    let mut rest = svg;
-    while let Some(i) = rest.find("<text ") {
-        let tag_end = i + rest[i..].find('>').unwrap();
-        let tag = &rest[i..tag_end];
-        let close = tag_end + rest[tag_end..].find("</text>").unwrap();
-        let text = rest[tag_end + 1..close].trim().to_string();
-        rest = &rest[close..];
-        if tag.contains("transform=") {
-            continue;
-        }
-        let num = |n: &str| attr(tag, n).unwrap().parse::<f64>().unwrap();
-        let (x, y, size) = (num("x"), num("y"), num("font-size"));
-        let (w, h) = (text.chars().count() as f64 * 0.6 * size, 1.2 * size);
-        let anchor = attr(tag, "text-anchor").unwrap_or("start").to_string();
-        let x0 = match anchor.as_str() {
-            "middle" => x - w / 2.0,
-            "end" => x - w,
-            _ => x,
-        };
-        let y0 = match attr(tag, "dy").unwrap_or("") {
-            "0.76em" => y,
-            "0.5ex" => y - h / 2.0,
-            _ => y - h,
-        };
-        out.push(Text {
-            x0,
-            y0,
-            x1: x0 + w,
-            y1: y0 + h,
-            anchor,
-            text,
-        });
-    }
-    out
+    svg_text::texts(svg, svg_text::estimate)
 }
 
-/// The x axis' tick labels left to right: middle-anchored texts on the most common baseline.
+/// The x axis' tick labels, left to right.
 fn x_ticks(t: &[Text]) -> Vec<&str> {
-    let mut rows: std::collections::HashMap<i64, usize> = Default::default();
-    for x in t.iter().filter(|x| x.anchor == "middle") {
-        *rows.entry(x.y0.round() as i64).or_default() += 1;
-    }
-    let row = rows.into_iter().max_by_key(|r| r.1).unwrap().0;
-    let mut ticks: Vec<&Text> = t
-        .iter()
-        .filter(|x| x.anchor == "middle" && x.y0.round() as i64 == row)
-        .collect();
-    ticks.sort_by(|a, b| a.x0.total_cmp(&b.x0));
-    ticks.iter().map(|x| x.text.as_str()).collect()
+    svg_text::x_ticks(t)
+        .into_iter()
+        .map(|x| x.text.as_str())
+        .collect()
 }
 
 /// A tick label as a number: "$0.5" → 0.5, "2 s" → 2000, "200 ms" → 200.

@@ -274,3 +274,68 @@ primary = "openai/alpha"
         "{row}"
     );
 }
+
+#[test]
+fn a_null_prompt_or_messages_counts_as_absent_and_other_combinations_keep_their_errors() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    std::fs::copy(
+        repo().join("datasets/mt-bench/routes.toml"),
+        d.join("routes.toml"),
+    )
+    .unwrap();
+    std::fs::copy(
+        repo().join("datasets/mt-bench/recording.jsonl"),
+        d.join("recording.jsonl"),
+    )
+    .unwrap();
+    let item = |id: &str, prompt: serde_json::Value, messages: serde_json::Value| {
+        json!({"id": id, "prompt": prompt, "messages": messages, "task_type": "math",
+            "priority": "quality", "grader": {"kind": "contains", "any": ["a"]}})
+        .to_string()
+    };
+    let turns = json!([{"role": "user", "content": "hi"}]);
+    let good = format!(
+        "{}\n{}\n",
+        item("chat", serde_json::Value::Null, turns.clone()),
+        item("plain", json!("hi"), serde_json::Value::Null)
+    );
+    let validate = |dataset: &str| {
+        std::fs::write(d.join("dataset.jsonl"), dataset).unwrap();
+        run_in(
+            d,
+            &[
+                "validate",
+                "--routes",
+                "routes.toml",
+                "--dataset",
+                "dataset.jsonl",
+            ],
+        )
+    };
+    let o = validate(&good);
+    ok(&o);
+    assert!(
+        stdout(&o).contains("dataset.jsonl: ok (2 items"),
+        "{}",
+        stdout(&o)
+    );
+    for (line, want) in [
+        (
+            item("none", serde_json::Value::Null, serde_json::Value::Null),
+            "dataset.jsonl:3: prompt: missing (or give messages)",
+        ),
+        (
+            item("both", json!("hi"), turns.clone()),
+            "dataset.jsonl:3: messages: give either prompt or messages, not both",
+        ),
+        (
+            item("number", json!(7), serde_json::Value::Null),
+            "dataset.jsonl:3: prompt: must be a string",
+        ),
+    ] {
+        let o = validate(&format!("{good}{line}\n"));
+        assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+        assert!(stderr(&o).contains(want), "{want}\n{}", stderr(&o));
+    }
+}

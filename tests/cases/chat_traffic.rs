@@ -469,3 +469,65 @@ fn a_system_prompt_the_recording_never_saw_fails_loudly_without_a_retry_hint_tha
     assert!(err.contains("The recording holds no answer"), "{err}");
     assert!(!err.contains("--retry-errors"), "{err}");
 }
+
+#[test]
+fn validate_warns_when_a_system_prompt_leaves_a_replay_model_without_recorded_answers() {
+    let validate = |suite: &std::path::Path| {
+        let o = run_in(suite, &["validate", "--suite", "."]);
+        ok(&o);
+        stdout(&o)
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let suite = copy_suite("mt-bench", tmp.path());
+    // As shipped, every conversation has its recorded answer: no warning.
+    let out = validate(&suite);
+    assert!(!out.contains("recording holds no answer"), "{out}");
+
+    // A model's own system prompt: that model is named, with its key; the other is not.
+    let routes = suite.join("routes.toml");
+    let shipped = std::fs::read_to_string(&routes).unwrap();
+    let gpt = "openai/gpt-4-1106-preview";
+    let mixtral = "together/mistralai/Mixtral-8x7B-Instruct-v0.1";
+    let items = read(&suite.join("dataset.jsonl")).lines().count();
+    let own = shipped.replace(
+        &format!("[models.\"{gpt}\"]\n"),
+        &format!("[models.\"{gpt}\"]\nsystem = \"Be brief.\"\n"),
+    );
+    assert_ne!(own, shipped);
+    std::fs::write(&routes, &own).unwrap();
+    let out = validate(&suite);
+    let warning = out
+        .lines()
+        .find(|l| l.contains("recording holds no answer"))
+        .unwrap_or_else(|| panic!("{out}"));
+    assert!(warning.contains(&format!("model {gpt} ")), "{warning}");
+    assert!(
+        warning.contains(&format!(
+            "no answer for {items} of its {items} conversations"
+        )),
+        "{warning}"
+    );
+    assert!(
+        warning.contains(&format!("[models.\"{gpt}\"] system")),
+        "{warning}"
+    );
+    assert!(!out.contains(&format!("model {mixtral} ")), "{out}");
+
+    // The suite's system prompt: every replay model is named, with `[run] system`.
+    std::fs::write(
+        &routes,
+        format!("{shipped}\n[run]\nsystem = \"You are terse.\"\n"),
+    )
+    .unwrap();
+    let out = validate(&suite);
+    for m in [gpt, mixtral] {
+        let w = out
+            .lines()
+            .find(|l| l.contains(&format!("model {m} ")))
+            .unwrap_or_else(|| panic!("{m}: {out}"));
+        assert!(w.contains("[run] system is set"), "{w}");
+    }
+    // And the run it warns of exits 1, not 0.
+    let o = run_in(&suite, &["run", "--suite", ".", "--quiet"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+}

@@ -352,3 +352,123 @@ fn report_with_another_routes_file_writes_a_named_derivation_and_keeps_the_run_r
         "{derivations:?}"
     );
 }
+
+/// A model's items graded in a run, by item id, from its journal (latest successful answers).
+fn graded_items(run: &Path, model: &str) -> BTreeSet<String> {
+    read_jsonl(&run.join("journal.jsonl"))
+        .iter()
+        .filter(|r| r["model"] == model && r["kind"] == "candidate" && r["ok"] == true)
+        .map(|r| r["item"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn report_a_b_says_when_the_samples_differ_and_compares_quality_on_the_common_items() {
+    let tmp = tempfile::tempdir().unwrap();
+    let suite = repo().join("datasets/llmdrift-happy-500");
+    let full = run_new(tmp.path(), &suite);
+    let adaptive_out = tmp.path().join("adaptive");
+    ok(&run_suite_in(
+        tmp.path(),
+        &suite,
+        &adaptive_out,
+        &["--quiet", "--adaptive"],
+    ));
+    let adaptive = only_run_dir(&adaptive_out);
+    let args = |b: &Path, extra: &[&str]| -> Vec<String> {
+        let mut v = vec![
+            "report".to_string(),
+            full.to_str().unwrap().into(),
+            b.to_str().unwrap().into(),
+        ];
+        v.extend(extra.iter().map(|s| s.to_string()));
+        v
+    };
+    let run = |b: &Path, extra: &[&str]| {
+        let a = args(b, extra);
+        run_in(
+            tmp.path(),
+            &a.iter().map(String::as_str).collect::<Vec<_>>(),
+        )
+    };
+
+    // Full design against adaptive: said plainly in the terminal, the markdown and --json.
+    let o = run(&adaptive, &[]);
+    ok(&o);
+    assert!(
+        stdout(&o).contains("The runs' samples differ: B is adaptive"),
+        "{}",
+        stdout(&o)
+    );
+    assert!(stdout(&o).contains("On the items both runs graded:"));
+    assert!(
+        stdout(&o).contains("means over different items"),
+        "{}",
+        stdout(&o)
+    );
+    let a_id = full.file_name().unwrap().to_str().unwrap();
+    let md = read(&adaptive.join(format!("compare-{a_id}.md")));
+    assert!(
+        md.contains("## Quality on the items both runs graded"),
+        "{md}"
+    );
+    let v = json(&run(&adaptive, &["--json"]));
+    let schema: serde_json::Value =
+        serde_json::from_str(&read(&repo().join("schema/report.schema.json"))).unwrap();
+    crate::common::schema::assert_valid(&schema, Some("comparison_output"), &v, "report A B");
+    assert_eq!(v["samples"]["differ"], true);
+    assert_eq!(v["samples"]["reasons"], serde_json::json!(["adaptive_b"]));
+    let models = v["samples"]["models"].as_array().unwrap();
+    assert!(!models.is_empty());
+    let mut fewer = 0;
+    for m in models {
+        let name = m["model"].as_str().unwrap();
+        let (ia, ib) = (graded_items(&full, name), graded_items(&adaptive, name));
+        assert_eq!(m["items_a"], ia.len(), "{m}");
+        assert_eq!(m["items_b"], ib.len(), "{m}");
+        assert_eq!(m["items_both"], ia.intersection(&ib).count(), "{m}");
+        fewer += usize::from(ib.len() < ia.len());
+        // The same recorded answers on the same items: no change on the common items.
+        assert_eq!(m["delta_quality"]["value"], 0.0, "{m}");
+        assert_eq!(m["quality_a"], m["quality_b"], "{m}");
+    }
+    assert!(
+        fewer > 0,
+        "the adaptive run stopped early for some model: {v}"
+    );
+
+    // Two full designs on the same dataset: nothing to say, no section.
+    let again = run_new(tmp.path(), &suite);
+    let o = run(&again, &[]);
+    ok(&o);
+    assert!(!stdout(&o).contains("samples differ"), "{}", stdout(&o));
+    let v = json(&run(&again, &["--json"]));
+    assert_eq!(v["samples"]["differ"], false);
+    assert_eq!(v["samples"]["reasons"], serde_json::json!([]));
+    let md = read(&again.join(format!("compare-{a_id}.md")));
+    assert!(!md.contains("## Quality on the items both runs graded"));
+
+    // A run that pooled history: its decisions rest on more items than its own figures.
+    let hist_out = tmp.path().join("pooled");
+    let reports = tmp.path().join("reports");
+    ok(&run_suite_in(
+        tmp.path(),
+        &suite,
+        &hist_out,
+        &["--quiet", "--history", reports.to_str().unwrap()],
+    ));
+    let pooled = only_run_dir(&hist_out);
+    let v = json(&run(&pooled, &["--json"]));
+    assert_eq!(v["samples"]["reasons"], serde_json::json!(["history_b"]));
+    let o = run(&pooled, &[]);
+    assert!(
+        stdout(&o).contains("B pooled earlier runs' graded items"),
+        "{}",
+        stdout(&o)
+    );
+    assert!(
+        stdout(&o).contains("each run's own items"),
+        "{}",
+        stdout(&o)
+    );
+}

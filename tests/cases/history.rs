@@ -185,11 +185,20 @@ fn a_window_that_does_not_parse_or_a_missing_folder_is_bad_input_before_any_call
             "--window",
             "4 weeks",
         ],
+        // One spelling: spaces around it are refused as any other odd spelling is.
+        vec!["--history", tmp.path().to_str().unwrap(), "--window", " 4w"],
+        vec!["--history", tmp.path().to_str().unwrap(), "--window", "4w "],
+        vec!["--history", tmp.path().to_str().unwrap(), "--window", "+4w"],
         vec!["--history", "/nonexistent/reports"],
     ] {
         let o = run_suite_in(tmp.path(), &suite, &out, &extra);
         assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
-        assert!(stderr(&o).contains("--"), "{}", stderr(&o));
+        let wanted = if extra.contains(&"--window") {
+            "--window"
+        } else {
+            "--history"
+        };
+        assert!(stderr(&o).contains(wanted), "{}", stderr(&o));
         assert!(!out.exists(), "nothing written");
     }
 }
@@ -244,4 +253,109 @@ fn runs_outside_the_window_or_unfinished_are_not_pooled() {
     let v = report_json(&again);
     assert_eq!(v["history"]["runs"].as_array().unwrap().len(), 1, "{v}");
     assert_eq!(status_of(&v, "openai/gpt-4-0314"), "pooled");
+}
+
+/// A copy of `run` as another run in the same folder that finished `weeks_ago` weeks ago.
+fn aged_copy(run: &Path, name: &str, weeks_ago: i64) -> std::path::PathBuf {
+    let dst = run.parent().unwrap().join(name);
+    std::fs::create_dir_all(&dst).unwrap();
+    for e in std::fs::read_dir(run).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_file() {
+            std::fs::copy(&p, dst.join(p.file_name().unwrap())).unwrap();
+        }
+    }
+    let m = dst.join("run.json");
+    let mut v: serde_json::Value = serde_json::from_slice(&std::fs::read(&m).unwrap()).unwrap();
+    let at = jiff::Timestamp::now() - jiff::SignedDuration::from_hours(weeks_ago * 7 * 24);
+    v["finished_at"] = at.to_string().into();
+    v["run_id"] = name.into();
+    std::fs::write(&m, v.to_string()).unwrap();
+    dst
+}
+
+#[test]
+fn the_terminal_and_the_dry_run_plan_say_what_history_was_read_pooled_and_dropped() {
+    let tmp = tempfile::tempdir().unwrap();
+    let suite = copy_suite("llmdrift-happy-500", tmp.path());
+    let items = read(&suite.join("dataset.jsonl")).lines().count();
+    let out = tmp.path().join("reports");
+    let hist = ["--history", out.to_str().unwrap(), "--window", "4w"];
+    let dry_run = |extra: &[&str]| {
+        let o = run_suite_in(tmp.path(), &suite, &out, &[extra, &hist].concat());
+        ok(&o);
+        o
+    };
+
+    // An empty folder: the plan says there is nothing in the window.
+    std::fs::create_dir_all(&out).unwrap();
+    let o = dry_run(&["--dry-run"]);
+    assert!(stdout(&o).contains("none in the window"), "{}", stdout(&o));
+
+    let week1 = run_ok(tmp.path(), &suite, &out);
+    let week1_id = week1.file_name().unwrap().to_str().unwrap().to_string();
+    spoil_answers(&week1, "openai/gpt-3.5-turbo-0613");
+    aged_copy(&week1, "old-run", 6);
+
+    // The plan names the run it would read, the items it holds per model, and the run it
+    // would not read, without a call.
+    let o = dry_run(&["--dry-run"]);
+    let plan = stdout(&o);
+    assert!(plan.contains("1 earlier run would be read"), "{plan}");
+    assert!(
+        plan.contains(&format!("{week1_id}: graded items: "))
+            && plan.contains(&format!("openai/gpt-4-0314 {items}")),
+        "{plan}"
+    );
+    assert!(
+        plan.contains("not read: 1 run (1 too old for the window"),
+        "{plan}"
+    );
+    let o = dry_run(&["--dry-run", "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(v["history"]["runs"][0]["run_id"], week1_id.as_str(), "{v}");
+    assert_eq!(v["history"]["runs"][0]["items"]["openai/gpt-4-0314"], items);
+    assert_eq!(v["history"]["skipped"].as_array().unwrap().len(), 1, "{v}");
+    assert_eq!(
+        std::fs::read_dir(&out).unwrap().count(),
+        2,
+        "nothing written"
+    );
+
+    // The run's summary: runs read, models pooled, the moved model named, runs not read.
+    let o = run_suite_in(tmp.path(), &suite, &out, &hist);
+    ok(&o);
+    let summary = stdout(&o);
+    let expect = [
+        format!("window 4w): 1 earlier run read ({week1_id})"),
+        format!("openai/gpt-4-0314 ({items} earlier items: {items} repeated this run, +0 new)"),
+        "moved, history dropped: openai/gpt-3.5-turbo-0613 (".to_string(),
+        "not read: 1 run (1 too old for the window".to_string(),
+    ];
+    for line in &expect {
+        assert!(summary.contains(line.as_str()), "{line}\n{summary}");
+    }
+    // `report` re-derives the same lines; its --json carries the same history as report.json.
+    let week2 = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p != &week1 && !p.ends_with("old-run"))
+        .unwrap();
+    let r = run_in(tmp.path(), &["report", week2.to_str().unwrap()]);
+    ok(&r);
+    for line in &expect {
+        assert!(stdout(&r).contains(line.as_str()), "{line}\n{}", stdout(&r));
+    }
+    let r = run_in(tmp.path(), &["report", week2.to_str().unwrap(), "--json"]);
+    ok(&r);
+    let v: serde_json::Value = serde_json::from_str(&stdout(&r)).unwrap();
+    assert_eq!(v["history"], report_json(&week2)["history"]);
+    // Without --history the summary says nothing of it.
+    let o = run_suite_in(tmp.path(), &suite, &tmp.path().join("plain"), &[]);
+    ok(&o);
+    assert!(
+        !stdout(&o).contains("Evidence across weeks"),
+        "{}",
+        stdout(&o)
+    );
 }

@@ -377,6 +377,39 @@ fn the_weekly_workflow_installs_a_pinned_routecal_spends_within_a_limit_and_comp
         pos(&summary) < pos(&upload),
         "the comparison is part of the artifact"
     );
+    // The earlier runs are evidence: downloaded from last week's history artifact, passed with
+    // --history and --window, joined by this week's run, pruned to the window and uploaded
+    // under the name next week downloads.
+    let window = wf["env"]["WINDOW"].as_str().unwrap();
+    let (n, unit) = window.split_at(window.len() - 1);
+    assert!(
+        n.parse::<u32>().is_ok() && ["h", "d", "w"].contains(&unit),
+        "{window}"
+    );
+    let script = run["run"].as_str().unwrap();
+    assert!(
+        script.contains("history_flags=(--history history --window \"$WINDOW\")")
+            && script.contains("\"${history_flags[@]}\""),
+        "{script}"
+    );
+    let history_up = steps
+        .iter()
+        .find(|s| s["with"]["name"].as_str() == Some("routecal-history"))
+        .expect("an upload of the earlier runs");
+    assert_eq!(history_up["with"]["path"].as_str(), Some("history"));
+    assert!(
+        download["run"]
+            .as_str()
+            .unwrap()
+            .contains("--name routecal-history --dir history")
+    );
+    let keep = step_with(&steps, "run", "cp -r \"$RUN_DIR\" \"history/");
+    assert!(keep["run"].as_str().unwrap().contains("rm -rf \"$d\""));
+    assert!(pos(&download) < pos(&run) && pos(&run) < pos(&keep));
+    assert!(pos(&keep) < pos(history_up));
+    for s in [&keep, history_up] {
+        assert!(s["if"].as_str().unwrap().starts_with("always()"));
+    }
     // The pull request: a token that starts the repository's CI when one is given.
     let pr = step_with(&steps, "uses", "peter-evans/create-pull-request@");
     assert!(
@@ -530,6 +563,10 @@ fn two_cron_weeks_measure_the_merged_table_and_leave_the_clone_as_found() {
     // Week 1: measures main, commits the proposal on a branch and pushes it for review.
     let o = cron_week(&server, &[]);
     ok(&o);
+    // The first week has no earlier run: no --history.
+    let m: serde_json::Value =
+        serde_json::from_str(&read(&run_dirs(&server)[0].join("run.json"))).unwrap();
+    assert!(m["settings"]["history"].is_null(), "{m}");
     assert_eq!(git(&server, &["rev-parse", "--abbrev-ref", "HEAD"]), "main");
     assert_eq!(
         git(&server, &["status", "--porcelain"]),
@@ -588,6 +625,23 @@ fn two_cron_weeks_measure_the_merged_table_and_leave_the_clone_as_found() {
         "{}",
         stdout(&o)
     );
+    // Week 2 reads week 1 as history: recorded in run.json, reported in report.json and
+    // report.md, and said in the comparison (the two runs' samples differ).
+    let history = &m2["settings"]["history"];
+    assert_eq!(history["window"], "4w", "{m2}");
+    assert_eq!(
+        std::path::Path::new(history["dir"].as_str().unwrap()),
+        server.join("reports").canonicalize().unwrap(),
+        "{m2}"
+    );
+    let r2: serde_json::Value = serde_json::from_str(&read(&week2.join("report.json"))).unwrap();
+    assert_eq!(r2["history"]["runs"], serde_json::json!([id1]), "{r2}");
+    let checks = r2["history"]["models"].as_array().unwrap();
+    assert!(
+        !checks.is_empty() && checks.iter().all(|c| c["weeks"] == 1),
+        "{r2}"
+    );
+    assert!(read(&week2.join("report.md")).contains("## Evidence across weeks"));
     // And the clone is back where it was found, clean, with main updated.
     assert_eq!(git(&server, &["rev-parse", "--abbrev-ref", "HEAD"]), branch);
     assert_eq!(git(&server, &["status", "--porcelain"]), "");

@@ -3,6 +3,7 @@
 
 pub mod schema;
 pub mod server;
+pub mod svg_text;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};

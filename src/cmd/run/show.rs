@@ -65,6 +65,8 @@ pub(super) struct Shown<'a> {
     pub(super) judge: Option<&'a JudgeEstimate>,
     pub(super) estimate: &'a Estimate,
     pub(super) adaptive: Option<&'a Design>,
+    /// What `--history` would read (a dry run only).
+    pub(super) history: Option<&'a crate::derive::history::Earlier>,
 }
 
 /// The plan: on stdout for `--dry-run` (as JSON with `--json`), else on stderr unless quiet.
@@ -80,6 +82,7 @@ pub(super) fn show_plan(
         judge,
         estimate,
         adaptive,
+        history,
     } = *shown;
     if a.dry_run && a.json {
         let mut v = plan_json(plan, judge, estimate, a.max_spend);
@@ -93,6 +96,9 @@ pub(super) fn show_plan(
         if let Some(d) = adaptive {
             v["adaptive"] = adaptive_plan_json(plan, d);
         }
+        if let Some(e) = history {
+            v["history"] = crate::report::history::plan_json(e);
+        }
         outln!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
         return;
     }
@@ -105,6 +111,9 @@ pub(super) fn show_plan(
     );
     if let Some(d) = adaptive {
         text.push_str(&describe_adaptive(plan, d));
+    }
+    if let Some(e) = history {
+        text.push_str(&crate::report::history::plan_text(e));
     }
     text.push_str(&prices_lines(prices, now, a.dry_run.then_some(cfg)));
     if a.dry_run {

@@ -1,9 +1,9 @@
 //! Reading earlier runs from a folder of run directories into [`Week`]s.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-use super::{Pooled, Pooling, Week};
+use super::{NotRead, Pooled, Pooling, Week};
 use crate::base::error::UsageError;
 use crate::base::types::ModelId;
 use crate::config::Config;
@@ -30,9 +30,14 @@ impl Window {
                 "--window {s:?}: expected a whole number of hours, days or weeks, such as 72h, 28d or 4w"
             ))
         };
-        let s = s.trim();
+        // One spelling only: ASCII digits then the unit, nothing around them (no spaces, sign,
+        // fraction or capital unit), so a window reads the same in run.json and on every shell.
         let unit = s.chars().last().ok_or_else(bad)?;
-        let n: i64 = s[..s.len() - unit.len_utf8()].parse().map_err(|_| bad())?;
+        let digits = &s[..s.len() - unit.len_utf8()];
+        if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(bad());
+        }
+        let n: i64 = digits.parse().map_err(|_| bad())?;
         let per = match unit {
             'h' => 3_600,
             'd' => 86_400,
@@ -106,7 +111,15 @@ pub(crate) struct Earlier {
     /// Newest first.
     pub(crate) weeks: Vec<Week>,
     /// Runs in the folder passed over, with the reason.
-    pub(crate) skipped: Vec<String>,
+    pub(crate) skipped: Vec<Skipped>,
+}
+
+/// A run in the `--history` folder that was not read.
+#[derive(Debug, Clone)]
+pub(crate) struct Skipped {
+    pub(crate) why: NotRead,
+    /// `run id: reason`, as report.md's "Not read" lines and report.json's `skipped` show it.
+    pub(crate) text: String,
 }
 
 /// The earlier runs of `spec.dir` that count for this run, newest first, and the runs that
@@ -138,8 +151,10 @@ pub(crate) fn load(
     let mut weeks: Vec<(jiff::Timestamp, Week)> = Vec::new();
     let mut skipped = Vec::new();
     for dir in entries {
+        let mut skip = |why, text| skipped.push(Skipped { why, text });
         let Ok(m) = Manifest::load(&dir) else {
-            skipped.push(format!("{}: run.json does not parse", dir.display()));
+            let text = format!("{}: run.json does not parse", dir.display());
+            skip(NotRead::Unreadable, text);
             continue;
         };
         if m.run_id == run_id {
@@ -148,18 +163,21 @@ pub(crate) fn load(
         let finished = m.finished_at.as_deref().and_then(|t| t.parse().ok());
         match finished {
             _ if m.status != crate::store::manifest::Status::Complete => {
-                skipped.push(format!("{}: {}", m.run_id, m.status))
+                skip(NotRead::Unfinished, format!("{}: {}", m.run_id, m.status))
             }
             Some(f) if f >= from && f <= started => match read_week(&dir, &m, cfg, ds) {
                 Ok(w) => weeks.push((f, w)),
-                Err(e) => skipped.push(format!("{}: {e:#}", m.run_id)),
+                Err(e) => skip(NotRead::Unreadable, format!("{}: {e:#}", m.run_id)),
             },
             // Runs finished after this run started are not history of it (and are not listed, so
             // re-deriving later gives the same report).
-            Some(f) if f < from => skipped.push(format!(
-                "{}: finished {f}, before the {} window",
-                m.run_id, spec.window
-            )),
+            Some(f) if f < from => skip(
+                NotRead::TooOld,
+                format!(
+                    "{}: finished {f}, before the {} window",
+                    m.run_id, spec.window
+                ),
+            ),
             _ => {}
         }
     }
@@ -199,6 +217,41 @@ pub(crate) fn earlier(
             ds,
         )?)),
         None => Ok(None),
+    }
+}
+
+/// What `--history` would read for a run not started yet (the plan of `run --dry-run`): the
+/// runs of the folder within the window before `now`, or those a resumed run recorded.
+pub(crate) fn planned(
+    dir: Option<&Path>,
+    window: Option<&str>,
+    resumed: Option<&Manifest>,
+    now: jiff::Timestamp,
+    (cfg, ds): (&Config, &Dataset),
+) -> anyhow::Result<Option<Earlier>> {
+    if let Some(m) = resumed {
+        return earlier(dir, window, m, cfg, ds);
+    }
+    match Spec::from_args(dir, window)? {
+        Some(spec) => Ok(Some(load(&spec, "", now, cfg, ds)?)),
+        None => Ok(None),
+    }
+}
+
+impl Earlier {
+    /// Per earlier run (newest first), the graded items it holds for each model configured as
+    /// this week: what the plan says history would add.
+    pub(crate) fn items_by_run(&self) -> Vec<(&str, BTreeMap<&ModelId, usize>)> {
+        self.weeks
+            .iter()
+            .map(|w| {
+                let mut per: BTreeMap<&ModelId, usize> = BTreeMap::new();
+                for (_, model) in w.outcomes.keys().filter(|(_, m)| w.comparable.contains(m)) {
+                    *per.entry(model).or_insert(0) += 1;
+                }
+                (w.run_id.as_str(), per)
+            })
+            .collect()
     }
 }
 
@@ -330,10 +383,34 @@ impl Earlier {
             dir: self.spec.dir.display().to_string(),
             window: self.spec.window.to_string(),
             runs: self.weeks.iter().map(|w| w.run_id.clone()).collect(),
-            skipped: self.skipped.clone(),
+            skipped: self.skipped.iter().map(|s| s.text.clone()).collect(),
+            not_read: self.skipped.iter().map(|s| s.why).collect(),
             alpha,
             models: pooled.checks.clone(),
         };
         (pooled, record)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Window;
+
+    #[test]
+    fn a_window_is_digits_then_h_d_or_w_and_nothing_else() {
+        for (s, secs) in [
+            ("72h", 72 * 3_600),
+            ("28d", 28 * 86_400),
+            ("4w", 4 * 604_800),
+        ] {
+            assert_eq!(Window::parse(s).unwrap().seconds(), secs, "{s}");
+        }
+        for s in [
+            " 4w", "4w ", "4 w", "+4w", "-4w", "0w", "4W", "4", "w", "", "4.5d", "4ww", "P4W",
+            "4 weeks", "٤w",
+        ] {
+            let e = Window::parse(s).unwrap_err().0;
+            assert!(e.starts_with("--window "), "{s:?}: {e}");
+        }
     }
 }

@@ -564,6 +564,11 @@ fn heat(share: f64) -> RGBColor {
     RGBColor(mix(247.0, 8.0), mix(251.0, 48.0), mix(255.0, 107.0))
 }
 
+/// The SVG text reader the integration tests use too (one copy, in `tests/common`).
+#[cfg(test)]
+#[path = "../../../tests/common/svg_text.rs"]
+mod svg_text;
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -581,80 +586,39 @@ mod tests {
         }
     }
 
-    /// A `<text>` of an SVG: its box (from x, y, anchor, baseline and font size, at the width
-    /// estimate the charts use) and its content.
-    #[derive(Debug)]
-    struct SvgText {
-        rect: Rect,
-        text: String,
-        anchor: String,
-    }
-
-    fn attr<'a>(tag: &'a str, name: &str) -> Option<&'a str> {
-        let start = tag.find(&format!(" {name}=\""))? + name.len() + 3;
-        Some(&tag[start..start + tag[start..].find('"')?])
-    }
-
-    /// Every unrotated `<text>` of `svg`.
-    fn texts(svg: &str) -> Vec<SvgText> {
-        let mut out = Vec::new();
-        let mut rest = svg;
-        while let Some(i) = rest.find("<text ") {
-            let tag_end = i + rest[i..].find('>').unwrap();
-            let tag = &rest[i..tag_end];
-            let close = tag_end + rest[tag_end..].find("</text>").unwrap();
-            let text = rest[tag_end + 1..close].trim().to_string();
-            rest = &rest[close..];
-            if tag.contains("transform=") {
-                continue;
-            }
-            let num = |n: &str| attr(tag, n).unwrap().parse::<f64>().unwrap();
-            let (x, y, size) = (num("x"), num("y"), num("font-size"));
-            let (w, h) = labels::text_size(&text, size);
-            let anchor = attr(tag, "text-anchor").unwrap_or("start").to_string();
-            let x0 = match anchor.as_str() {
-                "middle" => x - w / 2.0,
-                "end" => x - w,
-                _ => x,
-            };
-            let y0 = match attr(tag, "dy").unwrap_or("") {
-                "0.76em" => y,
-                "0.5ex" => y - h / 2.0,
-                _ => y - h,
-            };
-            out.push(SvgText {
-                rect: Rect {
-                    x0,
-                    y0,
-                    x1: x0 + w,
-                    y1: y0 + h,
-                },
-                text,
-                anchor,
-            });
+    /// A text's box as a [`Rect`].
+    fn rect(t: &svg_text::SvgText) -> Rect {
+        Rect {
+            x0: t.x0,
+            y0: t.y0,
+            x1: t.x1,
+            y1: t.y1,
         }
-        out
     }
 
-    /// The x axis' tick labels, left to right: the middle-anchored texts on the most common
-    /// baseline.
+    /// Every unrotated `<text>` of `svg`, at the width estimate the charts use.
+    fn texts(svg: &str) -> Vec<svg_text::SvgText> {
+        svg_text::texts(svg, labels::text_size)
+    }
+
+    #[test]
+    fn the_shared_svg_reader_sizes_text_as_the_charts_do() {
+        for (t, px) in [
+            ("$0.50", 11.0),
+            ("gemini-3.1-pro-preview", 12.0),
+            ("", 10.0),
+        ] {
+            assert_eq!(labels::text_size(t, px), svg_text::estimate(t, px), "{t}");
+        }
+    }
+
+    /// The x axis' tick labels, left to right, with their centres.
     fn x_ticks(svg: &str) -> Vec<(f64, String)> {
-        let middle: Vec<SvgText> = texts(svg)
+        let all = texts(svg);
+        svg_text::x_ticks(&all)
             .into_iter()
-            .filter(|t| t.anchor == "middle")
-            .collect();
-        let mut counts: std::collections::HashMap<i64, usize> = Default::default();
-        for t in &middle {
-            *counts.entry(t.rect.y0.round() as i64).or_default() += 1;
-        }
-        let row = counts.into_iter().max_by_key(|(_, n)| *n).unwrap().0;
-        let mut ticks: Vec<(f64, String)> = middle
-            .into_iter()
-            .filter(|t| t.rect.y0.round() as i64 == row)
-            .map(|t| ((t.rect.x0 + t.rect.x1) / 2.0, t.text))
-            .collect();
-        ticks.sort_by(|a, b| a.0.total_cmp(&b.0));
-        ticks
+            .map(|t| ((t.x0 + t.x1) / 2.0, t.text.clone()))
+            .collect()
     }
 
     /// Tick texts distinct and increasing left to right (as `parse` reads them).
@@ -675,9 +639,9 @@ mod tests {
             y1: HEIGHT as f64 + 1.0,
         };
         for (i, a) in t.iter().enumerate() {
-            assert!(a.rect.inside(&page), "{a:?} spills out of the chart");
+            assert!(rect(a).inside(&page), "{a:?} spills out of the chart");
             for b in &t[i + 1..] {
-                assert!(!a.rect.overlaps(&b.rect), "{a:?} overlaps {b:?}");
+                assert!(!rect(a).overlaps(&rect(b)), "{a:?} overlaps {b:?}");
             }
         }
     }
