@@ -311,6 +311,10 @@ pub struct Calls {
     /// Dollars at list prices of the pairs not called (each model's mean cost per answered
     /// call in this run × its calls saved); `None` when a saved model has no cost.
     pub saved_usd: Option<f64>,
+    /// Of `made`, the pairs whose item the judge grades (each a judge call per repeat).
+    pub judged_made: usize,
+    /// Of `full`, the pairs whose item the judge grades.
+    pub judged_full: usize,
 }
 
 /// The sequential design replayed over graded outcomes: the recommendation it makes and how
@@ -355,6 +359,7 @@ pub fn replay(cfg: &Config, design: &Design, ds: &Dataset, a: &Analysis, upto: u
     let mut frozen: Frozen = BTreeMap::new();
     let mut last: Option<Recommendation> = None;
     let mut made_per_model: BTreeMap<ModelId, usize> = BTreeMap::new();
+    let mut judged_made = 0;
     let looks = upto.min(batches.looks());
     let mut looks_done = 0;
     for k in 1..=looks {
@@ -362,6 +367,7 @@ pub fn replay(cfg: &Config, design: &Design, ds: &Dataset, a: &Analysis, upto: u
             let item = &ds.items[idx];
             for m in &needed[&item.task] {
                 *made_per_model.entry(m.clone()).or_default() += 1;
+                judged_made += usize::from(item.grader.needs_judge());
                 let key = (item.id.clone(), m.clone());
                 if let Some(o) = a.outcomes.get(&key) {
                     observed.insert(key, o.clone());
@@ -395,7 +401,11 @@ pub fn replay(cfg: &Config, design: &Design, ds: &Dataset, a: &Analysis, upto: u
     if looks_done >= batches.looks() {
         needed.values_mut().for_each(BTreeSet::clear);
     }
-    let calls = count_calls(ds, a, &candidates, &made_per_model);
+    let calls = Calls {
+        judged_made,
+        judged_full: ds.items.iter().filter(|i| i.grader.needs_judge()).count() * candidates.len(),
+        ..count_calls(ds, a, &candidates, &made_per_model)
+    };
     let (rec, cells) = assemble(cfg, ds, last, &frozen, &levels, looks_done, &batches);
     Replay {
         rec,
@@ -635,6 +645,8 @@ fn count_calls(
         made: made.values().sum::<usize>(),
         full: n * candidates.len(),
         saved_usd,
+        judged_made: 0,
+        judged_full: 0,
     }
 }
 
@@ -882,6 +894,48 @@ mod tests {
         off.futility.power = 0.0;
         let r = replay(&cfg, &off, &ds, &a, 2);
         assert!(r.summary.needed[&TaskType::Math].contains(&ModelId::parse("x/weak").unwrap()));
+    }
+
+    #[test]
+    fn judge_calls_are_counted_for_the_judged_items_the_design_calls() {
+        let (_d, cfg, ds, a) = fixture(300, [0.9, 0.5, 0.2], 4);
+        // The same items, every other one graded by the judge.
+        let judged: String = ds
+            .items
+            .iter()
+            .enumerate()
+            .map(|(i, item)| {
+                let grader = if i % 2 == 0 {
+                    r#"{"kind":"judge","rubric":"Correct."}"#
+                } else {
+                    r#"{"kind":"exact","expected":"x"}"#
+                };
+                format!(
+                    "{{\"id\":\"{}\",\"prompt\":\"p\",\"task_type\":\"math\",\"priority\":\"default\",\"grader\":{grader}}}\n",
+                    item.id
+                )
+            })
+            .collect();
+        let ds2 = Dataset::parse(std::path::Path::new("d.jsonl"), judged.as_bytes()).unwrap();
+        let exact = replay(&cfg, &design(10, 9), &ds, &a, 10).summary.calls;
+        let mixed = replay(&cfg, &design(10, 9), &ds2, &a, 10).summary.calls;
+        assert_eq!((exact.judged_made, exact.judged_full), (0, 0));
+        assert_eq!(
+            mixed.made, exact.made,
+            "the grader does not change which pairs are called"
+        );
+        assert_eq!(mixed.judged_full, 150 * 3);
+        assert!(
+            mixed.judged_made > 0 && mixed.judged_made < mixed.judged_full,
+            "{mixed:?}"
+        );
+        // Half the items are judged, and each look draws them in a seeded order: about half of
+        // the calls made are judged ones.
+        let share = mixed.judged_made as f64 / mixed.made as f64;
+        assert!((0.35..0.65).contains(&share), "{share}");
+        // With one look every answer is made, and every judged one is a judge call.
+        let one = replay(&cfg, &design(1, 9), &ds2, &a, 1).summary.calls;
+        assert_eq!(one.judged_made, one.judged_full);
     }
 
     #[test]

@@ -22,6 +22,21 @@ fn saved_usd(d: &Derived, s: &Summary) -> Option<f64> {
     s.calls.saved_usd.map(|x| x * reps)
 }
 
+/// Judge calls of the run's design (judged pairs × repeats): (made, full design).
+fn judge_calls(d: &Derived, s: &Summary) -> (usize, usize) {
+    let reps = d.manifest.settings.repeats.max(1) as usize;
+    (s.calls.judged_made * reps, s.calls.judged_full * reps)
+}
+
+/// Dollars the judge calls not made would have cost: the judge's mean cost per paid verdict
+/// in this run × the calls saved; `None` when no verdict was paid for or the judge is unpriced.
+fn judge_saved_usd(d: &Derived, s: &Summary) -> Option<f64> {
+    let j = &d.analysis.judge_summary;
+    let (made, full) = judge_calls(d, s);
+    let per_call = j.cost_usd? / (j.asked > 0).then_some(j.asked as f64)?;
+    Some(per_call * (full - made.min(full)) as f64)
+}
+
 /// What an undecided cell would need, in words.
 fn needs(dec: &Decision) -> String {
     match (dec.outcome, dec.items_needed, dec.samples_needed) {
@@ -79,6 +94,13 @@ pub struct AdaptiveJson {
     pub candidate_calls_saved: usize,
     /// What the calls not made would have cost, USD at list prices.
     pub saved_usd_at_list_prices: Option<f64>,
+    /// Judge calls the full design would make (its judged answers × repeats).
+    pub judge_calls_full_design: usize,
+    /// Judge calls not made: the judged answers the design did not ask for.
+    pub judge_calls_saved: usize,
+    /// What those judge calls would have cost, USD (the judge's mean cost per paid verdict in
+    /// this run); `None` without a paid verdict or a priced judge.
+    pub judge_saved_usd: Option<f64>,
     /// Cells no look settled (neither decided nor stopped for futility); the top-level
     /// `undecided` lists every kept cell the sample could not decide.
     pub cells_open: usize,
@@ -120,6 +142,12 @@ pub fn json(d: &Derived) -> Option<AdaptiveJson> {
         candidate_calls_full_design: full,
         candidate_calls_saved: full - made.min(full),
         saved_usd_at_list_prices: saved_usd(d, s),
+        judge_calls_full_design: judge_calls(d, s).1,
+        judge_calls_saved: {
+            let (made, full) = judge_calls(d, s);
+            full - made.min(full)
+        },
+        judge_saved_usd: judge_saved_usd(d, s),
         cells_open: pairs(d, s).filter(|(c, _)| c.decided_at.is_none()).count(),
         cells,
     })
@@ -154,7 +182,7 @@ pub fn section(d: &Derived) -> Option<Section> {
     let s = d.adaptive.as_ref()?;
     let (made, full) = calls(d, s);
     let levels: Vec<String> = s.levels.iter().map(|l| format!("{l:.4}")).collect();
-    let paragraphs = vec![
+    let mut paragraphs = vec![
         format!(
             "Items in seeded batches stratified by task type, {} looks ({} evaluated); one-sided levels per look {} (Lan–DeMets {} error spending, docs/adaptive.md). A cell is decided at the first look that settles it (`changed` or `kept_best`). {} Calls stop for the pairs that can no longer change a decision.",
             s.design.looks,
@@ -169,6 +197,14 @@ pub fn section(d: &Derived) -> Option<Section> {
             usd(saved_usd(d, s)),
         ),
     ];
+    let (judged, judged_full) = judge_calls(d, s);
+    if judged_full > 0 {
+        paragraphs.push(format!(
+            "Judge calls: {judged} of the full design's {judged_full} ({} saved, {}).",
+            judged_full - judged.min(judged_full),
+            usd(judge_saved_usd(d, s)),
+        ));
+    }
     let rows = pairs(d, s)
         .map(|(c, dec)| Row {
             cells: vec![
