@@ -153,6 +153,16 @@ pub fn json(d: &Derived) -> Option<AdaptiveJson> {
     })
 }
 
+/// A one-sided level with two significant digits once it is below 0.001 (early looks test at
+/// levels like 0.0000042), else four decimals.
+fn level(l: f64) -> String {
+    if l >= 0.001 || l <= 0.0 {
+        return format!("{l:.4}");
+    }
+    let decimals = (-l.log10()).ceil() as usize + 1;
+    format!("{l:.decimals$}")
+}
+
 /// The spending function in words.
 fn spending_name(s: Spending) -> String {
     match s {
@@ -181,7 +191,7 @@ fn futility_text(f: Futility) -> String {
 pub fn section(d: &Derived) -> Option<Section> {
     let s = d.adaptive.as_ref()?;
     let (made, full) = calls(d, s);
-    let levels: Vec<String> = s.levels.iter().map(|l| format!("{l:.4}")).collect();
+    let levels: Vec<String> = s.levels.iter().map(|&l| level(l)).collect();
     let mut paragraphs = vec![
         format!(
             "Items in seeded batches stratified by task type, {} looks ({} evaluated); one-sided levels per look {} (Lan–DeMets {} error spending, docs/adaptive.md). A cell is decided at the first look that settles it (`changed` or `kept_best`). {} Calls stop for the pairs that can no longer change a decision.",
@@ -216,7 +226,7 @@ pub fn section(d: &Derived) -> Option<Section> {
                     (Some(k), true) => format!("{k} (futility)"),
                 }),
                 text(c.items.to_string()),
-                text(format!("{:.4}", c.level)),
+                text(level(c.level)),
                 text(needs(dec)),
             ],
             highlight: dec.outcome == Outcome::Changed,
@@ -239,4 +249,19 @@ pub fn section(d: &Derived) -> Option<Section> {
         tables: vec![(None, Table { columns, rows })],
         bullets: Vec::new(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::level;
+
+    #[test]
+    fn tiny_levels_keep_two_significant_digits() {
+        assert_eq!(level(0.0000042), "0.0000042");
+        assert_eq!(level(0.00027), "0.00027");
+        assert_eq!(level(0.000999), "0.00100");
+        assert_eq!(level(0.0490), "0.0490");
+        assert_eq!(level(0.05), "0.0500");
+        assert_eq!(level(0.0), "0.0000");
+    }
 }
