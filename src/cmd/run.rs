@@ -250,17 +250,14 @@ impl Prepared {
             .map(|j| judge_left(j, &earlier));
         let time = Durations::new(cfg, &plan, judge.as_ref(), &providers);
         let estimate = Estimate::new(&plan, judge.as_ref(), already_spent, time);
-        // A dry run says which earlier runs `--history` would read (reading them calls nothing).
-        let history = match a.dry_run {
-            true => crate::derive::history::planned(
-                a.history.as_deref(),
-                a.window.as_deref(),
-                inp.resumed.as_ref().map(|(_, m)| m),
-                inp.now,
-                (cfg, &inp.ds),
-            )?,
-            false => None,
-        };
+        // The plan says which earlier runs `--history` will read (reading them calls nothing).
+        let history = crate::derive::history::planned(
+            a.history.as_deref(),
+            a.window.as_deref(),
+            inp.resumed.as_ref().map(|(_, m)| m),
+            inp.now,
+            (cfg, &inp.ds),
+        )?;
         let shown = Shown {
             plan: &plan,
             judge: judge.as_ref(),

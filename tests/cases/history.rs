@@ -326,6 +326,9 @@ fn the_terminal_and_the_dry_run_plan_say_what_history_was_read_pooled_and_droppe
     let o = run_suite_in(tmp.path(), &suite, &out, &hist);
     ok(&o);
     let summary = stdout(&o);
+    // The plan printed before the calls says what will be read, as the dry run did.
+    let printed = format!("{summary}{}", stderr(&o));
+    assert!(printed.contains("1 earlier run would be read"), "{printed}");
     let expect = [
         format!("window 4w): 1 earlier run read ({week1_id})"),
         format!("openai/gpt-4-0314 ({items} earlier items: {items} repeated this run, +0 new)"),

@@ -65,7 +65,7 @@ pub(super) struct Shown<'a> {
     pub(super) judge: Option<&'a JudgeEstimate>,
     pub(super) estimate: &'a Estimate,
     pub(super) adaptive: Option<&'a Design>,
-    /// What `--history` would read (a dry run only).
+    /// What `--history` will read.
     pub(super) history: Option<&'a crate::derive::history::Earlier>,
 }
 
