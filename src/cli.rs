@@ -237,6 +237,11 @@ pub struct RunArgs {
     /// it (the run then ends `partial`; --resume continues it).
     #[arg(long, value_name = "USD", value_parser = parse_usd)]
     pub max_spend: Option<f64>,
+    /// A budget in candidate calls for an adaptive run: no look starts whose calls would take
+    /// the run past N (with --repeats K, N/K item × model answers); the run then ends with the
+    /// decisions of the looks it made. With --resume it replaces the run's budget.
+    #[arg(long, value_name = "N")]
+    pub max_calls: Option<usize>,
     /// Print the plan and its estimated spend, then exit: no call, nothing written, no API key
     /// needed (missing keys are listed).
     #[arg(long)]

@@ -66,7 +66,9 @@ pub fn run(a: RunArgs) -> anyhow::Result<u8> {
     };
     let (dir, _lock, mut manifest) = match resumed {
         Some((dir, m)) => {
-            let m = refs.resumed(m, &a, &cfg, repeats);
+            let mut m = refs.resumed(m, &a, &cfg, repeats);
+            // A resumed run keeps its design; `--max-calls` may replace its budget.
+            m.settings.adaptive = adaptive;
             (dir, lock.expect("locked above"), m)
         }
         None => {
@@ -175,6 +177,7 @@ impl RunInputs {
             check_resume(a, dir, m, &refs, repeats, mode)?;
         }
         let adaptive = adaptive_design(a, resumed.as_ref(), &cfg)?;
+        let adaptive = with_call_budget(a, adaptive, (&cfg, &ds), repeats)?;
         Ok(RunInputs {
             resumed,
             dataset_path,
@@ -210,6 +213,36 @@ fn adaptive_design(
         }
         None => Ok((a.adaptive || cfg.defaults.adaptive).then(|| sequential::default_design(cfg))),
     }
+}
+
+/// `--max-calls N` as the design's budget in (item, model) answers (`N / repeats`): refused for
+/// the full fixed design and below the first look's calls, before any call.
+fn with_call_budget(
+    a: &RunArgs,
+    design: Option<Design>,
+    (cfg, ds): (&Config, &Dataset),
+    repeats: u32,
+) -> anyhow::Result<Option<Design>> {
+    let Some(n) = a.max_calls else {
+        return Ok(design);
+    };
+    let Some(mut d) = design else {
+        return Err(UsageError(
+            "--max-calls limits an adaptive run (--adaptive or [run] adaptive = true); the full fixed design makes every planned call (see --max-spend for a budget in dollars)".into(),
+        )
+        .into());
+    };
+    let pairs = n / repeats.max(1) as usize;
+    let first = sequential::first_look_pairs(cfg, ds, &d);
+    if pairs < first {
+        return Err(UsageError(format!(
+            "--max-calls {n}: the first look alone makes {} candidate calls ({first} answers × {repeats} repeats); give at least that, or fewer looks ([run] adaptive_looks)",
+            first * repeats.max(1) as usize
+        ))
+        .into());
+    }
+    d.max_pairs = Some(pairs);
+    Ok(Some(d))
 }
 
 /// A run ready to call: its providers, its lock (a resumed run), its plan and estimates.

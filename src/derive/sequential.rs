@@ -75,6 +75,7 @@ pub fn default_design(cfg: &Config) -> Design {
             rule: FutilityRule::ChallengerPredictivePower,
             power: cfg.defaults.adaptive_futility,
         },
+        max_pairs: None,
     }
 }
 
@@ -333,6 +334,9 @@ pub struct Summary {
     pub levels: Vec<f64>,
     /// Looks evaluated.
     pub looks_done: usize,
+    /// The design stopped before look `looks_done + 1` because its calls would have passed
+    /// the call budget (`max_pairs`).
+    pub stopped_by_budget: bool,
     pub cells: Vec<CellLook>,
     /// The models each task type still calls at the next look (empty when finished).
     pub needed: Needed,
@@ -362,7 +366,21 @@ pub fn replay(cfg: &Config, design: &Design, ds: &Dataset, a: &Analysis, upto: u
     let mut judged_made = 0;
     let looks = upto.min(batches.looks());
     let mut looks_done = 0;
+    let mut stopped_by_budget = false;
+    // The call budget: look `k` starts only if its calls fit.
+    let over_budget = |k: usize, needed: &Needed, made: &BTreeMap<ModelId, usize>| {
+        let this_look: usize = (batches.batch(k).iter())
+            .map(|&i| needed[&ds.items[i].task].len())
+            .sum();
+        design
+            .max_pairs
+            .is_some_and(|max| made.values().sum::<usize>() + this_look > max)
+    };
     for k in 1..=looks {
+        if over_budget(k, &needed, &made_per_model) {
+            stopped_by_budget = true;
+            break;
+        }
         for idx in batches.batch(k) {
             let item = &ds.items[idx];
             for m in &needed[&item.task] {
@@ -398,7 +416,12 @@ pub fn replay(cfg: &Config, design: &Design, ds: &Dataset, a: &Analysis, upto: u
             break;
         }
     }
-    if looks_done >= batches.looks() {
+    // A replay that stops short of the design's end says whether the next look may start.
+    let next = looks_done + 1;
+    if !stopped_by_budget && next <= batches.looks() && !needed.values().all(BTreeSet::is_empty) {
+        stopped_by_budget = over_budget(next, &needed, &made_per_model);
+    }
+    if looks_done >= batches.looks() || stopped_by_budget {
         needed.values_mut().for_each(BTreeSet::clear);
     }
     let calls = Calls {
@@ -413,11 +436,18 @@ pub fn replay(cfg: &Config, design: &Design, ds: &Dataset, a: &Analysis, upto: u
             design: *design,
             levels,
             looks_done,
+            stopped_by_budget,
             cells,
             needed,
             calls,
         },
     }
+}
+
+/// Candidate (item, model) pairs of the design's first look: every candidate on the first
+/// batch. A call budget below it leaves nothing to decide on.
+pub fn first_look_pairs(cfg: &Config, ds: &Dataset, design: &Design) -> usize {
+    Batches::new(ds, design).batch(1).len() * cfg.candidates().count()
 }
 
 /// Cells settled so far: the look that settled each, and its decision there.
@@ -862,7 +892,27 @@ mod tests {
                 rule: FutilityRule::ChallengerPredictivePower,
                 power: DEFAULT_FUTILITY,
             },
+            max_pairs: None,
         }
+    }
+
+    #[test]
+    fn a_call_budget_stops_before_the_look_that_would_pass_it() {
+        let (_d, cfg, ds, a) = fixture(300, [0.62, 0.6, 0.58], 6);
+        let free = replay(&cfg, &design(10, 9), &ds, &a, 10);
+        assert!(!free.summary.stopped_by_budget);
+        // Three looks of 30 items × 3 models fit in 300 pairs; the fourth would pass it.
+        let mut capped = design(10, 9);
+        capped.max_pairs = Some(300);
+        let r = replay(&cfg, &capped, &ds, &a, 10);
+        assert!(r.summary.stopped_by_budget, "{:?}", r.summary.calls);
+        assert!(r.summary.calls.made <= 300, "{:?}", r.summary.calls);
+        assert!(r.summary.finished() && r.summary.needed.values().all(BTreeSet::is_empty));
+        // What it decided is the replay of the looks it made: a budget only ever stops.
+        let upto = replay(&cfg, &design(10, 9), &ds, &a, r.summary.looks_done);
+        assert_eq!(r.rec.decisions, upto.rec.decisions);
+        assert_eq!(r.summary.calls.made, upto.summary.calls.made);
+        assert_eq!(first_look_pairs(&cfg, &ds, &capped), 30 * 3);
     }
 
     #[test]

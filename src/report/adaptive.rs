@@ -87,6 +87,12 @@ pub struct AdaptiveJson {
     pub futility: Futility,
     /// Looks evaluated before the run ended.
     pub looks_done: usize,
+    /// `run --max-calls N`: the budget in candidate calls (answers × repeats); absent without one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_candidate_calls: Option<usize>,
+    /// The run ended before its last look because the next look's calls would have passed
+    /// the call budget.
+    pub stopped_by_call_budget: bool,
     /// One-sided level spent at each look.
     pub levels: Vec<f64>,
     pub candidate_calls: usize,
@@ -137,6 +143,11 @@ pub fn json(d: &Derived) -> Option<AdaptiveJson> {
         spending: s.design.spending,
         futility: s.design.futility,
         looks_done: s.looks_done,
+        max_candidate_calls: s
+            .design
+            .max_pairs
+            .map(|p| p * d.manifest.settings.repeats.max(1) as usize),
+        stopped_by_call_budget: s.stopped_by_budget,
         levels: s.levels.clone(),
         candidate_calls: made,
         candidate_calls_full_design: full,
@@ -207,6 +218,14 @@ pub fn section(d: &Derived) -> Option<Section> {
             usd(saved_usd(d, s)),
         ),
     ];
+    if s.stopped_by_budget {
+        let reps = d.manifest.settings.repeats.max(1) as usize;
+        paragraphs.push(format!(
+            "Stopped by the call budget ({} candidate calls) after look {}: the next look would have passed it. Cells still open keep their current route, decided on the items drawn so far.",
+            s.design.max_pairs.unwrap_or(0) * reps,
+            s.looks_done,
+        ));
+    }
     let (judged, judged_full) = judge_calls(d, s);
     if judged_full > 0 {
         paragraphs.push(format!(

@@ -96,6 +96,10 @@ pub struct AdaptiveDesign {
     /// When a challenger, or a whole cell, stops for futility.
     #[serde(default = "Futility::cell_conditional_power")]
     pub futility: Futility,
+    /// The budget in candidate calls of `run --max-calls N`, as (item, model) pairs
+    /// (`N / repeats`): the design starts no look that would take it past this.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_pairs: Option<usize>,
 }
 
 /// An error-spending function of the Lan–DeMets family: the share of the one-sided error

@@ -341,3 +341,83 @@ fn a_budget_below_the_maximum_refuses_the_full_design_but_not_an_adaptive_run() 
         "{v}"
     );
 }
+
+#[test]
+fn a_call_budget_ends_an_adaptive_run_before_the_look_that_would_pass_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    // Close models: without a budget the design reads many looks.
+    write_suite(tmp.path(), 150, 0.0, false);
+    let routes = read(&tmp.path().join("routes.toml"))
+        .replace("quality = 0.78", "quality = 0.64")
+        .replace("quality = 0.45", "quality = 0.60");
+    std::fs::write(tmp.path().join("routes.toml"), routes).unwrap();
+    let out = tmp.path().join("reports");
+    // The full fixed design has no call budget, and a budget below the first look is refused.
+    for (args, says) in [
+        (
+            vec!["--max-calls", "500"],
+            "--max-calls limits an adaptive run",
+        ),
+        (
+            vec!["--adaptive", "--max-calls", "20"],
+            "the first look alone makes 90 candidate calls",
+        ),
+    ] {
+        let o = run_suite_in(tmp.path(), tmp.path(), &out, &args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}");
+        assert!(stderr(&o).contains(says), "{}", stderr(&o));
+        assert!(!out.exists(), "nothing written");
+    }
+    let o = run_suite_in(
+        tmp.path(),
+        tmp.path(),
+        &out,
+        &["--adaptive", "--max-calls", "250", "--json"],
+    );
+    ok(&o);
+    let a = &json_of(&o)["adaptive"];
+    assert_eq!(a["stopped_by_call_budget"], true, "{a}");
+    assert_eq!(a["max_candidate_calls"], 250, "{a}");
+    let made = a["candidate_calls"].as_u64().unwrap();
+    assert!((90..=250).contains(&made), "{a}");
+    let dir = only_run_dir(&out);
+    assert_eq!(candidate_keys(&dir).len() as u64, made);
+    let manifest: Value = serde_json::from_str(&read(&dir.join("run.json"))).unwrap();
+    assert_eq!(
+        manifest["settings"]["adaptive"]["max_pairs"], 250,
+        "{manifest}"
+    );
+    let md = read(&dir.join("report.md"));
+    assert!(
+        md.contains("Stopped by the call budget (250 candidate calls)"),
+        "{md}"
+    );
+    // `report` replays the same stop from the journal and the recorded budget.
+    ok(&run_in(
+        tmp.path(),
+        &["report", dir.to_str().unwrap(), "--quiet"],
+    ));
+    assert_eq!(read(&dir.join("report.md")), md);
+    // A larger budget on resume continues the run to what a fresh run with it decides.
+    ok(&run_in(
+        tmp.path(),
+        &[
+            "run",
+            "--resume",
+            dir.to_str().unwrap(),
+            "--max-calls",
+            "600",
+            "--quiet",
+        ],
+    ));
+    let fresh = tmp.path().join("fresh");
+    ok(&run_suite_in(
+        tmp.path(),
+        tmp.path(),
+        &fresh,
+        &["--adaptive", "--max-calls", "600", "--quiet"],
+    ));
+    let fresh = only_run_dir(&fresh);
+    assert_eq!(decisions(&dir), decisions(&fresh));
+    assert_eq!(candidate_keys(&dir), candidate_keys(&fresh));
+}

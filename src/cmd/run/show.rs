@@ -140,8 +140,15 @@ pub(super) fn adaptive_calls(plan: &Plan) -> (usize, usize) {
 
 pub(super) fn describe_adaptive(plan: &Plan, d: &Design) -> String {
     let (max, expected) = adaptive_calls(plan);
+    let budget = match d.max_pairs {
+        Some(p) => format!(
+            "; call budget {} candidate answers (no look starts that would pass it)",
+            p
+        ),
+        None => String::new(),
+    };
     format!(
-        "Adaptive: {} looks (seed {}); candidate calls at most {max} (the full design), expected about {expected} ({:.0}% of them: the mean share of the adaptive benchmark, docs/adaptive.md); the judge follows each look\n",
+        "Adaptive: {} looks (seed {}); candidate calls at most {max} (the full design), expected about {expected} ({:.0}% of them: the mean share of the adaptive benchmark, docs/adaptive.md){budget}; the judge follows each look\n",
         d.looks,
         d.seed,
         sequential::EXPECTED_SHARE * 100.0
@@ -156,6 +163,7 @@ pub(super) fn adaptive_plan_json(plan: &Plan, d: &Design) -> serde_json::Value {
         "max_candidate_calls": max,
         "expected_candidate_calls": expected,
         "expected_share": sequential::EXPECTED_SHARE,
+        "max_candidate_answers": d.max_pairs,
     })
 }
 
