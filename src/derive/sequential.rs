@@ -550,21 +550,44 @@ pub fn conditional_power(
     remaining: usize,
     final_level: f64,
 ) -> f64 {
-    let normal = Normal::standard();
-    let c = normal.inverse_cdf(1.0 - final_level);
-    let se = d.se();
-    if se <= 0.0 || d.sd <= 0.0 {
-        return if d.centre > theta { 1.0 } else { 0.0 };
+    match Projection::new(d, theta, remaining, final_level) {
+        Projection::Known(p) => p,
+        Projection::Open { c, b, t, drift } => {
+            Normal::standard().sf((c - b - drift * (1.0 - t)) / (1.0 - t).sqrt())
+        }
     }
-    let z_now = (d.centre - theta) / se;
-    if remaining == 0 {
-        return if z_now >= c { 1.0 } else { 0.0 };
+}
+
+/// A paired difference projected to the last look, on the B-value scale.
+enum Projection {
+    /// The chance is already 0 or 1: no spread, or no item left.
+    Known(f64),
+    /// `c`: the last look's critical value; `b = Z·√t`: the B-value now; `t = n/N`: the
+    /// information fraction (with Agresti–Min's two pseudo-items); `drift`: the measured
+    /// difference's drift over all `N` items.
+    Open { c: f64, b: f64, t: f64, drift: f64 },
+}
+
+impl Projection {
+    fn new(d: &PairedDifference, theta: f64, remaining: usize, final_level: f64) -> Projection {
+        let c = Normal::standard().inverse_cdf(1.0 - final_level);
+        let se = d.se();
+        if se <= 0.0 || d.sd <= 0.0 {
+            return Projection::Known(if d.centre > theta { 1.0 } else { 0.0 });
+        }
+        let z_now = (d.centre - theta) / se;
+        if remaining == 0 {
+            return Projection::Known(if z_now >= c { 1.0 } else { 0.0 });
+        }
+        let (n, big_n) = (d.n as f64 + 2.0, (d.n + remaining) as f64 + 2.0);
+        let t = n / big_n;
+        Projection::Open {
+            c,
+            b: z_now * t.sqrt(),
+            t,
+            drift: (d.centre - theta) * big_n.sqrt() / d.sd,
+        }
     }
-    let (n, big_n) = (d.n as f64 + 2.0, (d.n + remaining) as f64 + 2.0);
-    let t = n / big_n;
-    let drift = (d.centre - theta) * big_n.sqrt() / d.sd;
-    let b = z_now * t.sqrt();
-    normal.sf((c - b - drift * (1.0 - t)) / (1.0 - t).sqrt())
 }
 
 /// The chance that the one-sided test of `H0: Δ ≤ theta` rejects at the last look (level
@@ -582,20 +605,12 @@ pub fn predictive_power(
     remaining: usize,
     final_level: f64,
 ) -> f64 {
-    let normal = Normal::standard();
-    let c = normal.inverse_cdf(1.0 - final_level);
-    let se = d.se();
-    if se <= 0.0 || d.sd <= 0.0 {
-        return if d.centre > theta { 1.0 } else { 0.0 };
+    match Projection::new(d, theta, remaining, final_level) {
+        Projection::Known(p) => p,
+        Projection::Open { c, b, t, .. } => {
+            Normal::standard().sf((c - b / t) / ((1.0 - t) / t).sqrt())
+        }
     }
-    let z_now = (d.centre - theta) / se;
-    if remaining == 0 {
-        return if z_now >= c { 1.0 } else { 0.0 };
-    }
-    let (n, big_n) = (d.n as f64 + 2.0, (d.n + remaining) as f64 + 2.0);
-    let t = n / big_n;
-    let b = z_now * t.sqrt();
-    normal.sf((c - b / t) / ((1.0 - t) / t).sqrt())
 }
 
 /// Outcomes that settle a cell for good.
