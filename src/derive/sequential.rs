@@ -1061,14 +1061,18 @@ mod tests {
         assert_ne!(b.batch(1), other.batch(1));
     }
 
-    #[test]
-    fn conditional_power_follows_the_trend() {
-        let d = |centre: f64, n: usize| PairedDifference {
+    /// A paired difference of `n` items measured at `centre`, spread 0.5.
+    fn d(centre: f64, n: usize) -> PairedDifference {
+        PairedDifference {
             n,
             delta: centre,
             centre,
             sd: 0.5,
-        };
+        }
+    }
+
+    #[test]
+    fn conditional_power_follows_the_trend() {
         let lv = 0.04;
         assert!(conditional_power(&d(0.2, 100), 0.0, 400, lv) > 0.99);
         assert!(conditional_power(&d(-0.05, 100), 0.0, 400, lv) < 0.01);
@@ -1082,12 +1086,6 @@ mod tests {
 
     #[test]
     fn predictive_power_doubts_an_early_trend_more_than_conditional_power() {
-        let d = |centre: f64, n: usize| PairedDifference {
-            n,
-            delta: centre,
-            centre,
-            sd: 0.5,
-        };
         let lv = 0.04;
         // An unfavourable early trend: predictive power leaves more hope than the trend itself.
         let (cp, pp) = (
