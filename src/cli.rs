@@ -364,7 +364,8 @@ pub struct ApplyArgs {
     /// The routes file to change [default: the one the run was made with].
     #[arg(long, value_name = "FILE")]
     pub routes: Option<PathBuf>,
-    /// Write even though the routes file is not the one the proposal was derived from.
+    /// Write even though the routes file is not the one the proposal was derived from, or the
+    /// run is not complete (stopped or killed before its last call).
     #[arg(long)]
     pub force: bool,
     /// Show what would change, write nothing.

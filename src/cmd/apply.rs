@@ -14,7 +14,7 @@ use crate::config::prices::PriceTable;
 use crate::config::routes_file::{self, CellLabel};
 use crate::report::{self, text};
 use crate::store::lock::Lock;
-use crate::store::manifest::Manifest;
+use crate::store::manifest::{Manifest, Status};
 use crate::store::run_dir::{RunDir, RunFile};
 
 /// Run `apply`; the exit code.
@@ -22,6 +22,14 @@ pub fn apply(a: ApplyArgs) -> anyhow::Result<u8> {
     // RUN_DIR may be a named derivation inside a run (`report RUN --routes FILE` writes one).
     let (run, from) = super::report::proposal_dirs(&a.run_dir);
     let manifest = Manifest::load(&run)?;
+    if manifest.status != Status::Complete && !a.force {
+        return Err(UsageError(format!(
+            "{} is {}: not every planned call was made, so its proposal rests on part of the evidence; finish it with `routecal run --resume {0}` and apply that, or pass --force to apply it anyway",
+            run.display(),
+            manifest.status.as_str()
+        ))
+        .into());
+    }
     let cells = a.cells.as_deref().map(parse_cells).transpose()?;
     let _lock = Lock::acquire(&run)?;
 

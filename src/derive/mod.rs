@@ -209,12 +209,19 @@ impl Derived<'_> {
 
     /// Everything a reviewer should not miss.
     pub fn warnings(&self) -> Vec<String> {
-        let mut w: Vec<String> = self
-            .cfg
-            .warnings
-            .iter()
-            .map(|w| w.message.clone())
-            .collect();
+        let mut w: Vec<String> = Vec::new();
+        if self.manifest.status != crate::store::manifest::Status::Complete {
+            w.push(format!(
+                "this run is {}: not every planned call was made (it was stopped, killed or is still running), so its figures and decisions rest on the calls in the journal alone{}; `routecal run --resume RUN_DIR` continues it, and `apply` refuses it without --force",
+                self.manifest.status.as_str(),
+                if self.adaptive.is_some() {
+                    " (an adaptive run: up to its last whole look)"
+                } else {
+                    ""
+                }
+            ));
+        }
+        w.extend(self.cfg.warnings.iter().map(|w| w.message.clone()));
         w.extend(self.journal_notes.iter().cloned());
         w.extend(self.analysis.notes.iter().cloned());
         // A flag shared by several cells (the same tier without another provider, say) is one

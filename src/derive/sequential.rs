@@ -350,7 +350,8 @@ impl Summary {
     }
 }
 
-/// Replay the design over `a`'s outcomes through look `upto` (at most the design's looks).
+/// Replay the design over `a`'s outcomes through look `upto` (at most the design's looks), or
+/// up to the last look whose calls `a` holds in full (a killed or stopped run).
 /// Outcomes the design would not have called (a pair stopped at an earlier look) are ignored,
 /// so a full fixed-design analysis replays to the same decisions as the adaptive run itself.
 pub fn replay(cfg: &Config, design: &Design, ds: &Dataset, a: &Analysis, upto: usize) -> Replay {
@@ -379,6 +380,15 @@ pub fn replay(cfg: &Config, design: &Design, ds: &Dataset, a: &Analysis, upto: u
     for k in 1..=looks {
         if over_budget(k, &needed, &made_per_model) {
             stopped_by_budget = true;
+            break;
+        }
+        // An unfinished run (killed, or stopped mid-look) is replayed up to its last whole look.
+        let answered = |idx: usize| {
+            let item = &ds.items[idx];
+            (needed[&item.task].iter())
+                .all(|m| a.outcomes.contains_key(&(item.id.clone(), m.clone())))
+        };
+        if !batches.batch(k).into_iter().all(answered) {
             break;
         }
         for idx in batches.batch(k) {
@@ -959,6 +969,24 @@ mod tests {
         off.futility.power = 0.0;
         let r = replay(&cfg, &off, &ds, &a, 2);
         assert!(r.summary.needed[&TaskType::Math].contains(&ModelId::parse("x/weak").unwrap()));
+    }
+
+    #[test]
+    fn an_unfinished_run_is_replayed_up_to_its_last_whole_look() {
+        let (_d, cfg, ds, a) = fixture(300, [0.62, 0.6, 0.58], 6);
+        let d = design(10, 9);
+        let batches = Batches::new(&ds, &d);
+        // The journal of a run killed during look 4: one answer of look 4 is missing.
+        let mut cut = a.outcomes.clone();
+        let idx = batches.batch(4)[0];
+        cut.retain(|(id, m), _| !(id == &ds.items[idx].id && m.as_str() == "x/mid"));
+        let b = Analysis::from_outcomes(cut, a.models.clone());
+        let r = replay(&cfg, &d, &ds, &b, 10);
+        let three = replay(&cfg, &d, &ds, &a, 3);
+        assert_eq!(r.summary.looks_done, 3);
+        assert!(!r.summary.finished(), "look 4 is still to make");
+        assert_eq!(r.rec.decisions, three.rec.decisions);
+        assert_eq!(r.summary.calls.made, three.summary.calls.made);
     }
 
     #[test]

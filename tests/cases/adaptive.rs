@@ -271,6 +271,22 @@ fn a_killed_adaptive_run_resumes_to_the_same_decisions() {
     };
     unfinished(&dir);
     let d = dir.to_str().unwrap().to_string();
+    // `report` on the killed run says it is unfinished, replays only the looks the journal
+    // holds in full, and `apply` refuses its proposal without --force.
+    ok(&run_in(tmp.path(), &["report", &d, "--quiet"]));
+    let md = read(&dir.join("report.md"));
+    assert!(
+        md.contains("this run is running: not every planned call was made"),
+        "{md}"
+    );
+    let report: Value = serde_json::from_str(&read(&dir.join("report.json"))).unwrap();
+    let a = &report["adaptive"];
+    let journaled = candidate_keys(&dir).len() as u64;
+    assert!(a["looks_done"].as_u64().unwrap() < 10, "{a}");
+    assert!(a["candidate_calls"].as_u64().unwrap() <= journaled, "{a}");
+    let o = run_in(tmp.path(), &["apply", &d, "--dry-run"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stdout(&o));
+    assert!(stderr(&o).contains("is running: not every planned call was made"));
     kill_after_rows(
         tmp.path(),
         &["run", "--resume", &d, "--quiet"],
