@@ -79,6 +79,21 @@ pub fn default_design(cfg: &Config) -> Design {
     }
 }
 
+/// Whether `d` is the design [`EXPECTED_SHARE`] was measured for: the default looks, spending
+/// and futility rule (any seed and call budget).
+pub fn is_benchmarked(d: &Design) -> bool {
+    d.looks == DEFAULT_LOOKS
+        && d.spending
+            == (Spending::HwangShihDecani {
+                gamma: DEFAULT_GAMMA,
+            })
+        && d.futility
+            == (Futility {
+                rule: FutilityRule::ChallengerPredictivePower,
+                power: DEFAULT_FUTILITY,
+            })
+}
+
 // ---------------------------------------------------------------------------------------------
 // Levels
 

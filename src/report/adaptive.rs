@@ -68,7 +68,8 @@ pub struct AdaptiveCell {
     pub level: f64,
     /// Undecided cells: more paired items that would settle the closest challenger.
     pub items_needed: Option<usize>,
-    /// Challengers still open when the cell stopped.
+    /// Challengers not yet shown unable to win when the cell stopped (for a futility stop:
+    /// those whose chance of adoption had fallen below the threshold).
     pub open_challengers: Vec<String>,
 }
 
@@ -196,6 +197,27 @@ fn futility_text(f: Futility) -> String {
             "An open challenger stops receiving items once its predictive power of adoption by the last look is below {pct}, and a cell with none left stops undecided (looks 1 to the one before the last)."
         ),
     }
+}
+
+/// One line for the terminal summary of an adaptive run: looks, calls made and saved, and why
+/// it ended early when it did; `None` for a full-design run.
+pub fn terminal(d: &Derived) -> Option<String> {
+    let s = d.adaptive.as_ref()?;
+    let (made, full) = calls(d, s);
+    let decided = pairs(d, s).filter(|(c, _)| c.decided_at.is_some()).count();
+    let ended = if s.stopped_by_budget {
+        " (stopped by the call budget)"
+    } else {
+        ""
+    };
+    Some(format!(
+        "Adaptive: {} of {} looks{ended}; {made} of the full design's {full} candidate calls ({} saved, {} at list prices); {decided} of {} cells settled at a look (report.md, \"Adaptive sampling\").",
+        s.looks_done,
+        s.design.looks,
+        full - made.min(full),
+        usd(saved_usd(d, s)),
+        s.cells.len(),
+    ))
 }
 
 /// The "Adaptive sampling" section of report.md and report.html; `None` for a full-design run.

@@ -269,14 +269,12 @@ fn verdict(o: &mut String, d: &Derived) {
 
 /// One compact row per cell; the reason one click away.
 fn changes(o: &mut String, d: &Derived) {
-    let conf = d.cfg.policy.confidence;
     let _ = writeln!(
         o,
-        "<h2 id=\"changes\">Cells ({} of {} change)</h2>\n<p>Δ is proposed − current on the items both answered; traffic is the share of the dataset's items in the cell. The quality interval is the decision's own: two-sided at {}%, so its lower bound is the one-sided test at {}% (a printed level means Holm's procedure widened it). Open a row's evidence for its reason.</p>",
+        "<h2 id=\"changes\">Cells ({} of {} change)</h2>\n<p>Δ is proposed − current on the items both answered; traffic is the share of the dataset's items in the cell. {} Open a row's evidence for its reason.</p>",
         d.rec.changes().count(),
         d.rec.decisions.len(),
-        crate::base::fmt::confidence_percent(sections::two_sided(conf)),
-        crate::base::fmt::confidence_percent(conf)
+        escape(&sections::interval_legend(d))
     );
     draw(o, "decisions", &sections::cells(d));
     if !d.diff.is_empty() {

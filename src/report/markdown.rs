@@ -80,11 +80,10 @@ fn verdict_and_cells(o: &mut String, d: &Derived) {
     let changes = d.rec.changes().count();
     let _ = writeln!(
         o,
-        "## Cells ({} of {} change)\n\nΔ is proposed − current on the items both answered; traffic is the share of the dataset's items in the cell. The quality interval is the decision's own: two-sided at {}%, so its lower bound is the one-sided test at {}% (a printed level means Holm's procedure widened it). Numbers in brackets point to the reasons below the table.\n",
+        "## Cells ({} of {} change)\n\nΔ is proposed − current on the items both answered; traffic is the share of the dataset's items in the cell. {} Numbers in brackets point to the reasons below the table.\n",
         changes,
         d.rec.decisions.len(),
-        crate::base::fmt::confidence_percent(sections::two_sided(d.cfg.policy.confidence)),
-        crate::base::fmt::confidence_percent(d.cfg.policy.confidence)
+        sections::interval_legend(d)
     );
     let notes = draw(o, &sections::cells(d));
     if !notes.is_empty() {

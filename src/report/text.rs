@@ -75,6 +75,7 @@ pub fn draw(t: &Table) -> String {
 }
 
 /// What `run` prints at the end: the verdict, the evidence across weeks (with `--history`),
+/// the adaptive design's looks and savings (with `--adaptive`),
 /// one row per cell, then the figures per task type and model.
 pub fn summary(d: &Derived) -> String {
     let mut out = String::new();
@@ -91,6 +92,10 @@ pub fn summary(d: &Derived) -> String {
     if let Some(p) = &d.history {
         out.push_str(&super::history::terminal(p));
         out.push('\n');
+    }
+    if let Some(line) = super::adaptive::terminal(d) {
+        out.push_str(&line);
+        out.push_str("\n\n");
     }
     out.push_str(&draw(&sections::cells(d)));
     out.push_str("(the reason behind each row is in report.md and report.html)\n\n");

@@ -131,38 +131,52 @@ pub(super) fn candidate_calls(plan: &Plan) -> usize {
         .count()
 }
 
-/// The adaptive design's maximum and expected candidate calls (of those still to make).
-pub(super) fn adaptive_calls(plan: &Plan) -> (usize, usize) {
+/// The adaptive design's maximum and expected candidate calls (of those still to make). The
+/// expected figure is the benchmark's mean share, measured for the default design only: one
+/// look makes every call, any other design has no measured figure (`None`).
+pub(super) fn adaptive_calls(plan: &Plan, d: &Design) -> (usize, Option<usize>) {
     let max = candidate_calls(plan);
-    let expected = (max as f64 * sequential::EXPECTED_SHARE).ceil() as usize;
-    (max, expected.min(max))
+    let share = match d.looks {
+        1 => Some(1.0),
+        _ if sequential::is_benchmarked(d) => Some(sequential::EXPECTED_SHARE),
+        _ => None,
+    };
+    let expected = share.map(|s| ((max as f64 * s).ceil() as usize).min(max));
+    (max, expected)
 }
 
 pub(super) fn describe_adaptive(plan: &Plan, d: &Design) -> String {
-    let (max, expected) = adaptive_calls(plan);
+    let (max, expected) = adaptive_calls(plan, d);
     let budget = match d.max_pairs {
-        Some(p) => format!(
-            "; call budget {} candidate answers (no look starts that would pass it)",
-            p
-        ),
+        Some(p) => {
+            format!("; call budget {p} candidate answers (no look starts that would pass it)")
+        }
         None => String::new(),
     };
+    let expected = match expected {
+        Some(e) if d.looks == 1 => format!("all {e} of them (one look is the full design)"),
+        Some(e) => format!(
+            "expected about {e} ({:.0}% of them: the mean share of the adaptive benchmark, docs/adaptive.md)",
+            sequential::EXPECTED_SHARE * 100.0
+        ),
+        None => "expected: not measured for this design (the adaptive benchmark measures the default: `cargo bench --bench adaptive` with ROUTECAL_ADAPTIVE_* measures others)".into(),
+    };
     format!(
-        "Adaptive: {} looks (seed {}); candidate calls at most {max} (the full design), expected about {expected} ({:.0}% of them: the mean share of the adaptive benchmark, docs/adaptive.md){budget}; the judge follows each look\n",
+        "Adaptive: {} look{} (seed {}); candidate calls at most {max} (the full design), {expected}{budget}; the judge follows each look\n",
         d.looks,
+        if d.looks == 1 { "" } else { "s" },
         d.seed,
-        sequential::EXPECTED_SHARE * 100.0
     )
 }
 
 pub(super) fn adaptive_plan_json(plan: &Plan, d: &Design) -> serde_json::Value {
-    let (max, expected) = adaptive_calls(plan);
+    let (max, expected) = adaptive_calls(plan, d);
     serde_json::json!({
         "looks": d.looks,
         "seed": d.seed,
         "max_candidate_calls": max,
         "expected_candidate_calls": expected,
-        "expected_share": sequential::EXPECTED_SHARE,
+        "expected_share": expected.map(|e| if max == 0 { 1.0 } else { e as f64 / max as f64 }),
         "max_candidate_answers": d.max_pairs,
     })
 }

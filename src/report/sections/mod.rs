@@ -279,6 +279,23 @@ pub fn cells(d: &Derived) -> Table {
     Table { columns, rows }
 }
 
+/// The sentence under the cells table's title that says what its quality interval is: the
+/// decision's own, at the run's confidence unless a printed level says it was widened (by Holm's
+/// procedure, and in an adaptive run by the look's error spending).
+pub(crate) fn interval_legend(d: &Derived) -> String {
+    let conf = d.cfg.policy.confidence;
+    let widened = if d.adaptive.is_some() {
+        "Holm's procedure or, in this adaptive run, the deciding look's error spending widened it"
+    } else {
+        "Holm's procedure widened it"
+    };
+    format!(
+        "The quality interval is the decision's own: two-sided at {}%, so its lower bound is the one-sided test at {}% (a printed level means {widened}).",
+        confidence_percent(two_sided(conf)),
+        confidence_percent(conf)
+    )
+}
+
 /// The two-sided level whose lower bound is the one-sided test at `confidence`: `2c − 1`.
 pub fn two_sided(confidence: f64) -> f64 {
     2.0 * confidence - 1.0
