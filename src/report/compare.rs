@@ -309,8 +309,13 @@ pub fn markdown(c: &Comparison) -> String {
     }
     let _ = write!(
         o,
-        "## Per model and task type\n\nΔ quality is B − A on the items both runs graded (paired bootstrap, {}%).\n\n",
-        confidence_percent(c.confidence)
+        "## Per model and task type\n\nΔ quality is B − A on the items both runs graded (paired bootstrap, {}%){}.\n\n",
+        confidence_percent(c.confidence),
+        if c.samples.differ() {
+            "; quality A and quality B are each run's own mean over the items it graded, so where the samples differ they can move while Δ, on the common items, does not"
+        } else {
+            ""
+        }
     );
     o.push_str("| task | model | n A/B | quality A | quality B | Δ quality [CI] | cost / 1k req A | B | change | p95 A | B | change | errors A | B |\n");
     o.push_str("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
@@ -401,6 +406,10 @@ pub fn text(c: &Comparison) -> String {
                 format!("{} → {}", fixed_3dp(m.quality_a), fixed_3dp(m.quality_b)),
                 m.delta_quality
                     .map(|d| format!("{:+.3} [{:+.3}, {:+.3}]", d.value, d.low, d.high))
+                    .map(|d| match c.samples.differ() {
+                        true => format!("{d} on {}", m.n_paired),
+                        false => d,
+                    })
                     .unwrap_or("–".into()),
                 format!(
                     "{} → {}",
@@ -411,7 +420,13 @@ pub fn text(c: &Comparison) -> String {
             ]
         })
         .collect();
-    let dq = format!("Δ quality [{}% CI]", confidence_percent(c.confidence));
+    let dq = match c.samples.differ() {
+        true => format!(
+            "Δ quality [{}% CI] on common items",
+            confidence_percent(c.confidence)
+        ),
+        false => format!("Δ quality [{}% CI]", confidence_percent(c.confidence)),
+    };
     o.push_str(&super::text::table(
         &["task", "model", "quality", &dq, "cost / 1k req", "p95"],
         &rows,

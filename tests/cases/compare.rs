@@ -401,6 +401,12 @@ fn report_a_b_says_when_the_samples_differ_and_compares_quality_on_the_common_it
         stdout(&o)
     );
     assert!(stdout(&o).contains("On the items both runs graded:"));
+    // The per-model table says its Δ is on the common items, and on how many.
+    assert!(
+        stdout(&o).contains("% CI] on common items"),
+        "{}",
+        stdout(&o)
+    );
     assert!(
         stdout(&o).contains("means over different items"),
         "{}",
@@ -442,6 +448,7 @@ fn report_a_b_says_when_the_samples_differ_and_compares_quality_on_the_common_it
     let o = run(&again, &[]);
     ok(&o);
     assert!(!stdout(&o).contains("samples differ"), "{}", stdout(&o));
+    assert!(!stdout(&o).contains("on common items"), "{}", stdout(&o));
     let v = json(&run(&again, &["--json"]));
     assert_eq!(v["samples"]["differ"], false);
     assert_eq!(v["samples"]["reasons"], serde_json::json!([]));
