@@ -362,3 +362,37 @@ fn the_terminal_and_the_dry_run_plan_say_what_history_was_read_pooled_and_droppe
         stdout(&o)
     );
 }
+
+#[test]
+fn a_window_of_zero_below_zero_or_too_long_names_the_flag_and_the_reason() {
+    let tmp = tempfile::tempdir().unwrap();
+    let suite = repo().join("datasets/llmdrift-happy-500");
+    let out = tmp.path().join("reports");
+    let folder = tmp.path().to_str().unwrap();
+    for (window, why) in [
+        ("0w", "must be more than 0"),
+        ("-4w", "must be more than 0"),
+        ("15250284452472w", "is too large (at most "),
+    ] {
+        let o = run_suite_in(
+            tmp.path(),
+            &suite,
+            &out,
+            &["--history", folder, "--window", window],
+        );
+        assert_eq!(o.status.code(), Some(2), "{window}: {}", stderr(&o));
+        let e = stderr(&o);
+        assert!(e.contains(&format!("--window \"{window}\": {why}")), "{e}");
+        assert!(!out.exists(), "nothing written");
+    }
+    let r = run_in(
+        tmp.path(),
+        &["report", folder, "--history", folder, "--window", "-4w"],
+    );
+    assert_eq!(r.status.code(), Some(2), "{}", stderr(&r));
+    assert!(
+        !stderr(&r).contains("unexpected argument"),
+        "{}",
+        stderr(&r)
+    );
+}

@@ -22,34 +22,52 @@ pub(crate) struct Window {
     seconds: i64,
 }
 
+/// The longest window in weeks (about a thousand years): any run's start minus it is a time
+/// routecal can hold, so a window never wraps to an empty one.
+const MAX_WEEKS: i64 = 52_000;
+
 impl Window {
-    /// Parse `4w`, `28d` or `72h`; a usage error (exit 2) names the flag otherwise.
+    /// Parse `4w`, `28d` or `72h`; a usage error (exit 2) names the flag otherwise: a spelling
+    /// that is not digits then `h`, `d` or `w`, a window of 0 or less, or one longer than
+    /// `MAX_WEEKS`.
     pub(crate) fn parse(s: &str) -> Result<Window, UsageError> {
-        let bad = || {
-            UsageError(format!(
-                "--window {s:?}: expected a whole number of hours, days or weeks, such as 72h, 28d or 4w"
-            ))
-        };
+        let bad = |why: &str| UsageError(format!("--window {s:?}: {why}"));
+        let spelling =
+            || bad("expected a whole number of hours, days or weeks, such as 72h, 28d or 4w");
         // One spelling only: ASCII digits then the unit, nothing around them (no spaces, sign,
         // fraction or capital unit), so a window reads the same in run.json and on every shell.
-        let unit = s.chars().last().ok_or_else(bad)?;
-        let digits = &s[..s.len() - unit.len_utf8()];
-        if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(bad());
-        }
-        let n: i64 = digits.parse().map_err(|_| bad())?;
+        let unit = s.chars().last().ok_or_else(spelling)?;
         let per = match unit {
             'h' => 3_600,
             'd' => 86_400,
             'w' => 7 * 86_400,
-            _ => return Err(bad()),
+            _ => return Err(spelling()),
         };
-        if n <= 0 {
-            return Err(bad());
+        let digits = &s[..s.len() - unit.len_utf8()];
+        let negative = digits.strip_prefix('-');
+        let whole = |d: &str| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit());
+        if negative.is_some_and(whole) {
+            return Err(bad(
+                "must be more than 0 (it reaches back from the run's start)",
+            ));
+        }
+        if !whole(digits) {
+            return Err(spelling());
+        }
+        let max = MAX_WEEKS * 7 * 86_400 / per;
+        let too_large = || bad(&format!("is too large (at most {max}{unit})"));
+        let n: i64 = digits.parse().map_err(|_| too_large())?;
+        if n == 0 {
+            return Err(bad(
+                "must be more than 0 (it reaches back from the run's start)",
+            ));
+        }
+        if n > max {
+            return Err(too_large());
         }
         Ok(Window {
             text: s.to_string(),
-            seconds: n.checked_mul(per).ok_or_else(bad)?,
+            seconds: n * per,
         })
     }
 
@@ -147,7 +165,7 @@ pub(crate) fn load(
     entries.sort();
     let from = started
         .checked_sub(jiff::SignedDuration::from_secs(spec.window.seconds()))
-        .unwrap_or(started);
+        .unwrap_or(jiff::Timestamp::MIN);
     let mut weeks: Vec<(jiff::Timestamp, Week)> = Vec::new();
     let mut skipped = Vec::new();
     for dir in entries {
@@ -411,6 +429,35 @@ mod tests {
         ] {
             let e = Window::parse(s).unwrap_err().0;
             assert!(e.starts_with("--window "), "{s:?}: {e}");
+        }
+    }
+
+    #[test]
+    fn a_window_of_zero_or_less_or_too_long_says_so_not_that_it_is_misspelt() {
+        for s in ["0w", "00d", "0h", "-4w", "-0d"] {
+            let e = Window::parse(s).unwrap_err().0;
+            assert!(e.contains("must be more than 0"), "{s:?}: {e}");
+        }
+        let longest = super::MAX_WEEKS;
+        assert!(Window::parse(&format!("{longest}w")).is_ok());
+        assert!(Window::parse(&format!("{}h", longest * 168)).is_ok());
+        for (s, most) in [
+            (format!("{}w", longest + 1), format!("at most {longest}w")),
+            ("15250284452472w".to_string(), format!("at most {longest}w")),
+            (
+                "99999999999999999999999h".to_string(),
+                format!("at most {}h", longest * 168),
+            ),
+        ] {
+            let e = Window::parse(&s).unwrap_err().0;
+            assert!(
+                e.contains("is too large") && e.contains(&most),
+                "{s:?}: {e}"
+            );
+        }
+        for s in ["4 w", "-w", "--4w", "4"] {
+            let e = Window::parse(s).unwrap_err().0;
+            assert!(e.contains("expected a whole number"), "{s:?}: {e}");
         }
     }
 }
