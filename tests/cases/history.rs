@@ -396,3 +396,118 @@ fn a_window_of_zero_below_zero_or_too_long_names_the_flag_and_the_reason() {
         stderr(&r)
     );
 }
+
+/// The run directory in `out` that is none of `others`.
+fn other_run(out: &Path, others: &[&Path]) -> std::path::PathBuf {
+    std::fs::read_dir(out)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.is_dir() && !others.contains(&p.as_path()))
+        .unwrap()
+}
+
+#[test]
+fn report_after_a_run_with_a_relative_history_folder_rewrites_the_same_bytes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let suite = repo().join("datasets/llmdrift-happy-500");
+    let out = tmp.path().join("reports");
+    let week1 = run_ok(tmp.path(), &suite, &out);
+    // The folder as a user types it, relative to the working directory.
+    ok(&run_suite_in(
+        tmp.path(),
+        &suite,
+        &out,
+        &["--quiet", "--history", "reports"],
+    ));
+    let week2 = other_run(&out, &[&week1]);
+    let files = ["report.md", "report.json"];
+    let before: Vec<Vec<u8>> = files
+        .iter()
+        .map(|f| std::fs::read(week2.join(f)).unwrap())
+        .collect();
+    let manifest: serde_json::Value = serde_json::from_str(&read(&week2.join("run.json"))).unwrap();
+    let recorded = manifest["settings"]["history"]["dir"].as_str().unwrap();
+    assert!(Path::new(recorded).is_absolute(), "{recorded}");
+    assert_eq!(report_json(&week2)["history"]["dir"], recorded);
+    let md = String::from_utf8_lossy(&before[0]).into_owned();
+    assert!(md.contains(&format!("`{recorded}`")), "{md}");
+    ok(&run_in(
+        tmp.path(),
+        &["report", week2.to_str().unwrap(), "--quiet"],
+    ));
+    for (f, bytes) in files.iter().zip(&before) {
+        assert!(
+            std::fs::read(week2.join(f)).unwrap() == *bytes,
+            "{f} differs after `report`"
+        );
+    }
+}
+
+#[test]
+fn a_recorded_history_folder_that_is_gone_is_a_warning_and_a_missing_given_one_bad_input() {
+    let tmp = tempfile::tempdir().unwrap();
+    let suite = repo().join("datasets/llmdrift-happy-500");
+    let hist = tmp.path().join("hist");
+    run_ok(tmp.path(), &suite, &hist);
+    let out = tmp.path().join("reports");
+    ok(&run_suite_in(
+        tmp.path(),
+        &suite,
+        &out,
+        &["--quiet", "--history", hist.to_str().unwrap()],
+    ));
+    let week2 = only_run_dir(&out);
+    assert_eq!(
+        report_json(&week2)["history"]["runs"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    // The run is downloaded elsewhere: the folder run.json names is not there.
+    let moved = tmp.path().join("elsewhere");
+    std::fs::rename(&hist, &moved).unwrap();
+    let r = run_in(tmp.path(), &["report", week2.to_str().unwrap()]);
+    ok(&r);
+    let said = stdout(&r);
+    let warning = format!(
+        "warning: run.json settings.history names {}",
+        hist.display()
+    );
+    assert!(said.contains(&warning), "{said}");
+    assert!(said.contains("--history DIR"), "{said}");
+    let v = report_json(&week2);
+    assert!(v["history"].is_null(), "{v}");
+    let warnings = v["warnings"].to_string();
+    assert!(warnings.contains("settings.history"), "{warnings}");
+    let md = read(&week2.join("report.md"));
+    assert!(md.contains("run.json settings.history names"), "{md}");
+    assert!(!md.contains("## Evidence across weeks"), "{md}");
+
+    // Named on the command line, a folder that is not there stays bad input.
+    let r = run_in(
+        tmp.path(),
+        &[
+            "report",
+            week2.to_str().unwrap(),
+            "--history",
+            hist.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(r.status.code(), Some(2), "{}", stderr(&r));
+    assert!(stderr(&r).contains("--history"), "{}", stderr(&r));
+    // Named where it now is, the earlier run is read again.
+    ok(&run_in(
+        tmp.path(),
+        &[
+            "report",
+            week2.to_str().unwrap(),
+            "--quiet",
+            "--history",
+            moved.to_str().unwrap(),
+        ],
+    ));
+    let v = report_json(&week2);
+    assert_eq!(v["history"]["runs"].as_array().unwrap().len(), 1, "{v}");
+    assert!(!v["warnings"].to_string().contains("settings.history"));
+}

@@ -170,8 +170,10 @@ pub(crate) fn load(
     let mut skipped = Vec::new();
     for dir in entries {
         let mut skip = |why, text| skipped.push(Skipped { why, text });
+        // Named by the folder's name, not its path: `run` and `report` list it alike.
+        let name = dir.file_name().unwrap_or(dir.as_os_str()).to_string_lossy();
         let Ok(m) = Manifest::load(&dir) else {
-            let text = format!("{}: run.json does not parse", dir.display());
+            let text = format!("{name}: run.json does not parse");
             skip(NotRead::Unreadable, text);
             continue;
         };
@@ -207,35 +209,60 @@ pub(crate) fn load(
     })
 }
 
-/// `--history DIR --window W` for the run of `manifest`: the earlier runs read, or `None`
-/// without `--history`. What `run` and `report` call.
+/// The earlier runs one derivation reads, and why none were when the folder run.json names
+/// is gone.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Found {
+    /// The earlier runs read; `None` without history.
+    pub(crate) earlier: Option<Earlier>,
+    /// Set when run.json `settings.history` names a folder that is not there (a run made in CI
+    /// and downloaded, say): the derivation goes on without history and warns so.
+    pub(crate) warning: Option<String>,
+}
+
+/// `--history DIR --window W` for the run of `manifest`: the earlier runs read, or none
+/// without `--history`. What `run` and `report` call. Without `--history` the run's recorded
+/// settings apply (so `report` re-derives what `run` did); a recorded folder that is gone is
+/// a warning, a folder given on the command line that is not there a usage error (exit 2).
 pub(crate) fn earlier(
     dir: Option<&Path>,
     window: Option<&str>,
     manifest: &Manifest,
     cfg: &Config,
     ds: &Dataset,
-) -> anyhow::Result<Option<Earlier>> {
-    // Without --history, the run's own recorded settings (so `report` re-derives what `run` did).
-    let recorded = manifest.settings.history.as_ref();
-    let recorded_dir = recorded.map(|h| std::path::PathBuf::from(&h.dir));
-    let (dir, window) = match dir {
-        Some(d) => (Some(d), window),
-        None => (
-            recorded_dir.as_deref(),
-            recorded.and_then(|h| h.window.as_deref()),
-        ),
+) -> anyhow::Result<Found> {
+    let read = |spec: Option<Spec>| -> anyhow::Result<Found> {
+        let earlier = spec
+            .map(|s| load(&s, &manifest.run_id, manifest.started(), cfg, ds))
+            .transpose()?;
+        Ok(Found {
+            earlier,
+            warning: None,
+        })
     };
-    match Spec::from_args(dir, window)? {
-        Some(spec) => Ok(Some(load(
-            &spec,
-            &manifest.run_id,
-            manifest.started(),
-            cfg,
-            ds,
-        )?)),
-        None => Ok(None),
+    if dir.is_some() {
+        return read(Spec::from_args(dir, window)?);
     }
+    // The recorded settings whole: a `--window` without `--history` does not change them.
+    let Some(recorded) = manifest.settings.history.as_ref() else {
+        return read(None);
+    };
+    let recorded_dir = PathBuf::from(&recorded.dir);
+    if recorded_dir.is_dir() {
+        return read(Spec::from_args(
+            Some(&recorded_dir),
+            recorded.window.as_deref(),
+        )?);
+    }
+    let warning = format!(
+        "run.json settings.history names {}, which is not a folder here: derived without \
+         the earlier runs; to pool them, give their folder with --history DIR",
+        recorded.dir
+    );
+    Ok(Found {
+        earlier: None,
+        warning: Some(warning),
+    })
 }
 
 /// What `--history` would read for a run not started yet (the plan of `run --dry-run`): the
@@ -248,7 +275,7 @@ pub(crate) fn planned(
     (cfg, ds): (&Config, &Dataset),
 ) -> anyhow::Result<Option<Earlier>> {
     if let Some(m) = resumed {
-        return earlier(dir, window, m, cfg, ds);
+        return Ok(earlier(dir, window, m, cfg, ds)?.earlier);
     }
     match Spec::from_args(dir, window)? {
         Some(spec) => Ok(Some(load(&spec, "", now, cfg, ds)?)),
@@ -397,8 +424,12 @@ impl Earlier {
         let items: Vec<(String, crate::base::types::TaskType)> =
             ds.items.iter().map(|i| (i.id.clone(), i.task)).collect();
         let pooled = super::pool(&a.outcomes, &items, &a.models, &self.weeks, alpha);
+        // The folder as run.json records it (absolute), so `report` prints what `run` did.
+        let dir = crate::store::manifest::HistorySettings::from_args(Some(&self.spec.dir), None)
+            .map_or_else(|| self.spec.dir.display().to_string(), |h| h.dir);
         let record = Pooling {
-            dir: self.spec.dir.display().to_string(),
+            dir,
+
             window: self.spec.window.to_string(),
             runs: self.weeks.iter().map(|w| w.run_id.clone()).collect(),
             skipped: self.skipped.iter().map(|s| s.text.clone()).collect(),
