@@ -55,8 +55,10 @@ pub enum NotRead {
     TooOld,
     /// Not `complete` (partial, or still running).
     Unfinished,
-    /// Its run.json, routes file, dataset or journal could not be read.
+    /// Its run.json, routes file, dataset or journal could not be read (or it has no journal).
     Unreadable,
+    /// Another copy of a run already met in the folder (the same run id).
+    Duplicate,
 }
 
 impl NotRead {
@@ -66,6 +68,7 @@ impl NotRead {
             NotRead::TooOld => "too old for the window",
             NotRead::Unfinished => "not complete",
             NotRead::Unreadable => "unreadable",
+            NotRead::Duplicate => "duplicate",
         }
     }
 }

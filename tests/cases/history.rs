@@ -511,3 +511,52 @@ fn a_recorded_history_folder_that_is_gone_is_a_warning_and_a_missing_given_one_b
     assert_eq!(v["history"]["runs"].as_array().unwrap().len(), 1, "{v}");
     assert!(!v["warnings"].to_string().contains("settings.history"));
 }
+
+#[test]
+fn a_run_without_its_journal_or_a_second_copy_of_a_run_is_listed_as_not_read() {
+    let tmp = tempfile::tempdir().unwrap();
+    let suite = repo().join("datasets/llmdrift-happy-500");
+    let out = tmp.path().join("reports");
+    let week1 = run_ok(tmp.path(), &suite, &out);
+    let week1_id = week1.file_name().unwrap().to_str().unwrap().to_string();
+    // The same run copied again (same run id), and another run whose journal is gone.
+    let copy = out.join("zz-copy");
+    std::fs::create_dir_all(&copy).unwrap();
+    for e in std::fs::read_dir(&week1).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_file() {
+            std::fs::copy(&p, copy.join(p.file_name().unwrap())).unwrap();
+        }
+    }
+    let bare = aged_copy(&week1, "no-journal", 1);
+    std::fs::remove_file(bare.join("journal.jsonl")).unwrap();
+    let o = run_suite_in(
+        tmp.path(),
+        &suite,
+        &out,
+        &["--history", out.to_str().unwrap()],
+    );
+    ok(&o);
+    let summary = stdout(&o);
+    assert!(
+        summary.contains("not read: 2 runs (1 unreadable, 1 duplicate"),
+        "{summary}"
+    );
+    let week2 = other_run(&out, &[&week1, &copy, &bare]);
+    let v = report_json(&week2);
+    assert_eq!(v["history"]["runs"], serde_json::json!([week1_id]), "{v}");
+    let skipped: Vec<&str> = v["history"]["skipped"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_str().unwrap())
+        .collect();
+    assert!(
+        skipped.contains(&"no-journal: its journal.jsonl is missing"),
+        "{skipped:?}"
+    );
+    assert!(
+        skipped.contains(&format!("zz-copy: duplicate of {week1_id}").as_str()),
+        "{skipped:?}"
+    );
+}

@@ -12,7 +12,7 @@ use crate::derive::analyze::Analysis;
 use crate::grade::Grader;
 use crate::store::journal::{self, CallKind};
 use crate::store::manifest::{Manifest, THROUGHPUT_KEYS};
-use crate::store::run_dir::RunDir;
+use crate::store::run_dir::{RunDir, RunFile};
 
 /// How far back earlier runs count: a whole number of hours, days or weeks (`72h`, `28d`,
 /// `4w`), measured from this run's start to an earlier run's finish.
@@ -168,6 +168,9 @@ pub(crate) fn load(
         .unwrap_or(jiff::Timestamp::MIN);
     let mut weeks: Vec<(jiff::Timestamp, Week)> = Vec::new();
     let mut skipped = Vec::new();
+    // The run ids met so far: a run copied twice into the folder is read once (the copy whose
+    // folder sorts first).
+    let mut seen: BTreeSet<String> = BTreeSet::new();
     for dir in entries {
         let mut skip = |why, text| skipped.push(Skipped { why, text });
         // Named by the folder's name, not its path: `run` and `report` list it alike.
@@ -178,6 +181,13 @@ pub(crate) fn load(
             continue;
         };
         if m.run_id == run_id {
+            continue;
+        }
+        if !seen.insert(m.run_id.clone()) {
+            skip(
+                NotRead::Duplicate,
+                format!("{name}: duplicate of {}", m.run_id),
+            );
             continue;
         }
         let finished = m.finished_at.as_deref().and_then(|t| t.parse().ok());
@@ -313,7 +323,12 @@ fn read_week(dir: &Path, m: &Manifest, cfg: &Config, ds: &Dataset) -> anyhow::Re
     };
     let sub = old.subset(|i| keep(&i.grader, &i.id));
     let candidates: BTreeSet<&ModelId> = cfg.candidates().map(|m| &m.id).collect();
-    let rows: Vec<journal::JournalRow> = journal::read(&RunDir::new(dir).journal())?
+    // A complete run without its journal graded nothing that can be read: not an empty week.
+    let journal_path = RunDir::new(dir).journal();
+    if !journal_path.is_file() {
+        anyhow::bail!("its {} is missing", RunFile::Journal.name());
+    }
+    let rows: Vec<journal::JournalRow> = journal::read(&journal_path)?
         .rows
         .into_iter()
         .filter(|r| r.kind == CallKind::Judge || candidates.contains(&r.model))
@@ -429,7 +444,6 @@ impl Earlier {
             .map_or_else(|| self.spec.dir.display().to_string(), |h| h.dir);
         let record = Pooling {
             dir,
-
             window: self.spec.window.to_string(),
             runs: self.weeks.iter().map(|w| w.run_id.clone()).collect(),
             skipped: self.skipped.iter().map(|s| s.text.clone()).collect(),
