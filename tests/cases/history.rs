@@ -353,6 +353,18 @@ fn the_terminal_and_the_dry_run_plan_say_what_history_was_read_pooled_and_droppe
     ok(&r);
     let v: serde_json::Value = serde_json::from_str(&stdout(&r)).unwrap();
     assert_eq!(v["history"], report_json(&week2)["history"]);
+    // The next plan counts what the run will use: week2 found gpt-3.5-turbo-0613 moved, so
+    // week1's items of it are no longer its history; week1 still counts for the others.
+    let o = dry_run(&["--dry-run", "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let runs = v["history"]["runs"].as_array().unwrap();
+    let week2_id = week2.file_name().unwrap().to_str().unwrap();
+    assert_eq!(runs[0]["run_id"], week2_id, "{v}");
+    assert_eq!(runs[1]["run_id"], week1_id.as_str(), "{v}");
+    let moved = "openai/gpt-3.5-turbo-0613";
+    assert_eq!(runs[0]["items"][moved], items, "{v}");
+    assert!(runs[1]["items"].get(moved).is_none(), "{v}");
+    assert_eq!(runs[1]["items"]["openai/gpt-4-0314"], items, "{v}");
     // Without --history the summary says nothing of it.
     let o = run_suite_in(tmp.path(), &suite, &tmp.path().join("plain"), &[]);
     ok(&o);

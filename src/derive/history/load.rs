@@ -295,14 +295,25 @@ pub(crate) fn planned(
 
 impl Earlier {
     /// Per earlier run (newest first), the graded items it holds for each model configured as
-    /// this week: what the plan says history would add.
+    /// this week, counted only where the run will use them: a model's runs older than one that
+    /// found it moved, or than one where it was configured otherwise, are not counted (the
+    /// rule pooling follows). What the plan says history would add.
     pub(crate) fn items_by_run(&self) -> Vec<(&str, BTreeMap<&ModelId, usize>)> {
+        let mut usable: BTreeMap<&ModelId, usize> = BTreeMap::new();
+        for m in self.weeks.iter().flat_map(|w| &w.comparable) {
+            usable
+                .entry(m)
+                .or_insert_with(|| super::usable_weeks(m, &self.weeks).len());
+        }
         self.weeks
             .iter()
-            .map(|w| {
+            .enumerate()
+            .map(|(i, w)| {
                 let mut per: BTreeMap<&ModelId, usize> = BTreeMap::new();
-                for (_, model) in w.outcomes.keys().filter(|(_, m)| w.comparable.contains(m)) {
-                    *per.entry(model).or_insert(0) += 1;
+                for (_, model) in w.outcomes.keys() {
+                    if usable.get(model).is_some_and(|&n| i < n) {
+                        *per.entry(model).or_insert(0) += 1;
+                    }
                 }
                 (w.run_id.as_str(), per)
             })
@@ -457,7 +468,11 @@ impl Earlier {
 
 #[cfg(test)]
 mod tests {
-    use super::Window;
+    use std::collections::BTreeMap;
+
+    use super::{Earlier, Spec, Week, Window};
+    use crate::base::types::ModelId;
+    use crate::derive::analyze::ItemOutcome;
 
     #[test]
     fn a_window_is_digits_then_h_d_or_w_and_nothing_else() {
@@ -504,5 +519,55 @@ mod tests {
             let e = Window::parse(s).unwrap_err().0;
             assert!(e.contains("expected a whole number"), "{s:?}: {e}");
         }
+    }
+
+    fn week(run: &str, comparable: &[&ModelId], moved: &[&ModelId], items: usize) -> Week {
+        let mut outcomes = BTreeMap::new();
+        for m in comparable {
+            for i in 0..items {
+                outcomes.insert((format!("q{i}"), (*m).clone()), ItemOutcome::default());
+            }
+        }
+        Week {
+            run_id: run.into(),
+            outcomes,
+            comparable: comparable.iter().map(|m| (*m).clone()).collect(),
+            moved: moved.iter().map(|m| (*m).clone()).collect(),
+            ..Week::default()
+        }
+    }
+
+    #[test]
+    fn the_plan_counts_no_item_older_than_the_run_that_found_the_model_moved() {
+        let a = ModelId::parse("p/a").unwrap();
+        let b = ModelId::parse("p/b").unwrap();
+        // Newest first: week2 found `a` moved, so week1 is not `a`'s history; `b` changed
+        // configuration in week2's time, so only week3 counts for it.
+        let e = Earlier {
+            spec: Spec {
+                dir: "reports".into(),
+                window: Window::parse("4w").unwrap(),
+            },
+            weeks: vec![
+                week("week3", &[&a, &b], &[], 3),
+                week("week2", &[&a], &[&a], 2),
+                week("week1", &[&a, &b], &[], 1),
+            ],
+            skipped: Vec::new(),
+        };
+        let got: Vec<(String, Vec<(String, usize)>)> = e
+            .items_by_run()
+            .into_iter()
+            .map(|(r, per)| {
+                let per = per.into_iter().map(|(m, k)| (m.to_string(), k)).collect();
+                (r.to_string(), per)
+            })
+            .collect();
+        let want = vec![
+            ("week3".into(), vec![("p/a".into(), 3), ("p/b".into(), 3)]),
+            ("week2".into(), vec![("p/a".into(), 2)]),
+            ("week1".into(), vec![]),
+        ];
+        assert_eq!(got, want);
     }
 }
