@@ -206,7 +206,12 @@ pub struct RunArgs {
     pub history: Option<PathBuf>,
     /// With --history: how far back earlier runs count, from this run's start (72h, 28d, 4w)
     /// [default: 4w].
-    #[arg(long, value_name = "WINDOW", requires = "history")]
+    #[arg(
+        long,
+        value_name = "WINDOW",
+        requires = "history",
+        allow_hyphen_values = true
+    )]
     pub window: Option<String>,
     /// Where run directories are created.
     #[arg(long, value_name = "DIR", default_value = "reports")]
@@ -328,7 +333,12 @@ pub struct ReportArgs {
     pub history: Option<PathBuf>,
     /// With --history: how far back earlier runs count, from this run's start (72h, 28d, 4w)
     /// [default: 4w].
-    #[arg(long, value_name = "WINDOW", requires = "history")]
+    #[arg(
+        long,
+        value_name = "WINDOW",
+        requires = "history",
+        allow_hyphen_values = true
+    )]
     pub window: Option<String>,
     /// Print nothing but errors.
     #[arg(long, short)]

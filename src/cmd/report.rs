@@ -169,8 +169,9 @@ fn one(a: &ReportArgs) -> anyhow::Result<u8> {
     }
     let journal = std::mem::take(&mut run.journal);
     let (dir, window) = (a.history.as_deref(), a.window.as_deref());
-    let earlier = derive::history::earlier(dir, window, &run.manifest, &run.cfg, &run.ds)?;
-    let derived = run.derive_owned(journal, earlier.as_ref())?;
+    let found = derive::history::earlier(dir, window, &run.manifest, &run.cfg, &run.ds)?;
+    let mut derived = run.derive_owned(journal, found.earlier.as_ref())?;
+    derived.journal_notes.extend(found.warning);
     // Created only once the derivation succeeded: a failure leaves no empty folder.
     std::fs::create_dir_all(&out_dir)
         .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", out_dir.display()))?;

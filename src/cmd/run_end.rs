@@ -141,14 +141,15 @@ impl RunState<'_> {
             derived_manifest.status = Status::Complete;
         }
         let (dir, window) = (self.a.history.as_deref(), self.a.window.as_deref());
-        let earlier = derive::history::earlier(dir, window, &derived_manifest, self.cfg, self.ds)?;
-        let derived = derive::derive_with_history(
+        let found = derive::history::earlier(dir, window, &derived_manifest, self.cfg, self.ds)?;
+        let mut derived = derive::derive_with_history(
             &derived_manifest,
             self.cfg,
             self.ds,
             contents,
-            earlier.as_ref(),
+            found.earlier.as_ref(),
         )?;
+        derived.journal_notes.extend(found.warning);
         report::write_all(self.dir, &derived).map_err(|e| {
             e.context(format!(
                 "the reports of {} could not be written (run.json says partial); every call is in the journal: once there is room, `routecal report {0}` writes them without a call",

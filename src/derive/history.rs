@@ -55,8 +55,10 @@ pub enum NotRead {
     TooOld,
     /// Not `complete` (partial, or still running).
     Unfinished,
-    /// Its run.json, routes file, dataset or journal could not be read.
+    /// Its run.json, routes file, dataset or journal could not be read (or it has no journal).
     Unreadable,
+    /// Another copy of a run already met in the folder (the same run id).
+    Duplicate,
 }
 
 impl NotRead {
@@ -66,6 +68,7 @@ impl NotRead {
             NotRead::TooOld => "too old for the window",
             NotRead::Unfinished => "not complete",
             NotRead::Unreadable => "unreadable",
+            NotRead::Duplicate => "duplicate",
         }
     }
 }
@@ -82,7 +85,9 @@ pub(crate) fn count_not_read(why: impl Iterator<Item = NotRead>) -> BTreeMap<Not
 /// The change test of one model: this week against its history.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ModelCheck {
+    /// The candidate tested.
     pub model: ModelId,
+    /// What the test found: pooled, moved or no history.
     pub status: Status,
     /// Earlier runs whose items were tested (and pooled when `status` is `pooled`).
     pub weeks: usize,
@@ -101,8 +106,10 @@ pub struct ModelCheck {
 /// Evidence across weeks for one derivation: the checks, and what was pooled.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Pooling {
-    /// The folder the earlier runs were read from, and the window.
+    /// The folder the earlier runs were read from, absolute, as run.json `settings.history`
+    /// records it (so `run` and a later `report` print the same).
     pub dir: String,
+    /// The window as given (`4w`, `28d`, `72h`).
     pub window: String,
     /// Earlier runs in the window whose items were read.
     pub runs: Vec<String>,
@@ -114,6 +121,7 @@ pub struct Pooling {
     pub not_read: Vec<NotRead>,
     /// The level of each model's change test (two-sided, one test per model, unadjusted).
     pub alpha: f64,
+    /// One change test per candidate, in the analysis' model order.
     pub models: Vec<ModelCheck>,
 }
 
@@ -146,8 +154,12 @@ impl ModelCheck {
 /// (this week's first, then the earlier items this week did not grade, by id).
 #[derive(Debug, Clone)]
 pub struct Pooled {
+    /// Outcome per (item id, model): this week's, with the pooled models' earlier items
+    /// averaged in by item.
     pub outcomes: BTreeMap<(String, ModelId), ItemOutcome>,
+    /// Item ids with their task type, in the order above.
     pub items: Vec<(String, TaskType)>,
+    /// One change test per model given to [`pool`].
     pub checks: Vec<ModelCheck>,
 }
 

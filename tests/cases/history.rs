@@ -353,6 +353,18 @@ fn the_terminal_and_the_dry_run_plan_say_what_history_was_read_pooled_and_droppe
     ok(&r);
     let v: serde_json::Value = serde_json::from_str(&stdout(&r)).unwrap();
     assert_eq!(v["history"], report_json(&week2)["history"]);
+    // The next plan counts what the run will use: week2 found gpt-3.5-turbo-0613 moved, so
+    // week1's items of it are no longer its history; week1 still counts for the others.
+    let o = dry_run(&["--dry-run", "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let runs = v["history"]["runs"].as_array().unwrap();
+    let week2_id = week2.file_name().unwrap().to_str().unwrap();
+    assert_eq!(runs[0]["run_id"], week2_id, "{v}");
+    assert_eq!(runs[1]["run_id"], week1_id.as_str(), "{v}");
+    let moved = "openai/gpt-3.5-turbo-0613";
+    assert_eq!(runs[0]["items"][moved], items, "{v}");
+    assert!(runs[1]["items"].get(moved).is_none(), "{v}");
+    assert_eq!(runs[1]["items"]["openai/gpt-4-0314"], items, "{v}");
     // Without --history the summary says nothing of it.
     let o = run_suite_in(tmp.path(), &suite, &tmp.path().join("plain"), &[]);
     ok(&o);
@@ -360,5 +372,203 @@ fn the_terminal_and_the_dry_run_plan_say_what_history_was_read_pooled_and_droppe
         !stdout(&o).contains("Evidence across weeks"),
         "{}",
         stdout(&o)
+    );
+}
+
+#[test]
+fn a_window_of_zero_below_zero_or_too_long_names_the_flag_and_the_reason() {
+    let tmp = tempfile::tempdir().unwrap();
+    let suite = repo().join("datasets/llmdrift-happy-500");
+    let out = tmp.path().join("reports");
+    let folder = tmp.path().to_str().unwrap();
+    for (window, why) in [
+        ("0w", "must be more than 0"),
+        ("-4w", "must be more than 0"),
+        ("15250284452472w", "is too large (at most "),
+    ] {
+        let o = run_suite_in(
+            tmp.path(),
+            &suite,
+            &out,
+            &["--history", folder, "--window", window],
+        );
+        assert_eq!(o.status.code(), Some(2), "{window}: {}", stderr(&o));
+        let e = stderr(&o);
+        assert!(e.contains(&format!("--window \"{window}\": {why}")), "{e}");
+        assert!(!out.exists(), "nothing written");
+    }
+    let r = run_in(
+        tmp.path(),
+        &["report", folder, "--history", folder, "--window", "-4w"],
+    );
+    assert_eq!(r.status.code(), Some(2), "{}", stderr(&r));
+    assert!(
+        !stderr(&r).contains("unexpected argument"),
+        "{}",
+        stderr(&r)
+    );
+}
+
+/// The run directory in `out` that is none of `others`.
+fn other_run(out: &Path, others: &[&Path]) -> std::path::PathBuf {
+    std::fs::read_dir(out)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.is_dir() && !others.contains(&p.as_path()))
+        .unwrap()
+}
+
+#[test]
+fn report_after_a_run_with_a_relative_history_folder_rewrites_the_same_bytes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let suite = repo().join("datasets/llmdrift-happy-500");
+    let out = tmp.path().join("reports");
+    let week1 = run_ok(tmp.path(), &suite, &out);
+    // The folder as a user types it, relative to the working directory.
+    ok(&run_suite_in(
+        tmp.path(),
+        &suite,
+        &out,
+        &["--quiet", "--history", "reports"],
+    ));
+    let week2 = other_run(&out, &[&week1]);
+    let files = ["report.md", "report.json"];
+    let before: Vec<Vec<u8>> = files
+        .iter()
+        .map(|f| std::fs::read(week2.join(f)).unwrap())
+        .collect();
+    let manifest: serde_json::Value = serde_json::from_str(&read(&week2.join("run.json"))).unwrap();
+    let recorded = manifest["settings"]["history"]["dir"].as_str().unwrap();
+    assert!(Path::new(recorded).is_absolute(), "{recorded}");
+    assert_eq!(report_json(&week2)["history"]["dir"], recorded);
+    let md = String::from_utf8_lossy(&before[0]).into_owned();
+    assert!(md.contains(&format!("`{recorded}`")), "{md}");
+    ok(&run_in(
+        tmp.path(),
+        &["report", week2.to_str().unwrap(), "--quiet"],
+    ));
+    for (f, bytes) in files.iter().zip(&before) {
+        assert!(
+            std::fs::read(week2.join(f)).unwrap() == *bytes,
+            "{f} differs after `report`"
+        );
+    }
+}
+
+#[test]
+fn a_recorded_history_folder_that_is_gone_is_a_warning_and_a_missing_given_one_bad_input() {
+    let tmp = tempfile::tempdir().unwrap();
+    let suite = repo().join("datasets/llmdrift-happy-500");
+    let hist = tmp.path().join("hist");
+    run_ok(tmp.path(), &suite, &hist);
+    let out = tmp.path().join("reports");
+    ok(&run_suite_in(
+        tmp.path(),
+        &suite,
+        &out,
+        &["--quiet", "--history", hist.to_str().unwrap()],
+    ));
+    let week2 = only_run_dir(&out);
+    assert_eq!(
+        report_json(&week2)["history"]["runs"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    // The run is downloaded elsewhere: the folder run.json names is not there.
+    let moved = tmp.path().join("elsewhere");
+    std::fs::rename(&hist, &moved).unwrap();
+    let r = run_in(tmp.path(), &["report", week2.to_str().unwrap()]);
+    ok(&r);
+    let said = stdout(&r);
+    let warning = format!(
+        "warning: run.json settings.history names {}",
+        hist.display()
+    );
+    assert!(said.contains(&warning), "{said}");
+    assert!(said.contains("--history DIR"), "{said}");
+    let v = report_json(&week2);
+    assert!(v["history"].is_null(), "{v}");
+    let warnings = v["warnings"].to_string();
+    assert!(warnings.contains("settings.history"), "{warnings}");
+    let md = read(&week2.join("report.md"));
+    assert!(md.contains("run.json settings.history names"), "{md}");
+    assert!(!md.contains("## Evidence across weeks"), "{md}");
+
+    // Named on the command line, a folder that is not there stays bad input.
+    let r = run_in(
+        tmp.path(),
+        &[
+            "report",
+            week2.to_str().unwrap(),
+            "--history",
+            hist.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(r.status.code(), Some(2), "{}", stderr(&r));
+    assert!(stderr(&r).contains("--history"), "{}", stderr(&r));
+    // Named where it now is, the earlier run is read again.
+    ok(&run_in(
+        tmp.path(),
+        &[
+            "report",
+            week2.to_str().unwrap(),
+            "--quiet",
+            "--history",
+            moved.to_str().unwrap(),
+        ],
+    ));
+    let v = report_json(&week2);
+    assert_eq!(v["history"]["runs"].as_array().unwrap().len(), 1, "{v}");
+    assert!(!v["warnings"].to_string().contains("settings.history"));
+}
+
+#[test]
+fn a_run_without_its_journal_or_a_second_copy_of_a_run_is_listed_as_not_read() {
+    let tmp = tempfile::tempdir().unwrap();
+    let suite = repo().join("datasets/llmdrift-happy-500");
+    let out = tmp.path().join("reports");
+    let week1 = run_ok(tmp.path(), &suite, &out);
+    let week1_id = week1.file_name().unwrap().to_str().unwrap().to_string();
+    // The same run copied again (same run id), and another run whose journal is gone.
+    let copy = out.join("zz-copy");
+    std::fs::create_dir_all(&copy).unwrap();
+    for e in std::fs::read_dir(&week1).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_file() {
+            std::fs::copy(&p, copy.join(p.file_name().unwrap())).unwrap();
+        }
+    }
+    let bare = aged_copy(&week1, "no-journal", 1);
+    std::fs::remove_file(bare.join("journal.jsonl")).unwrap();
+    let o = run_suite_in(
+        tmp.path(),
+        &suite,
+        &out,
+        &["--history", out.to_str().unwrap()],
+    );
+    ok(&o);
+    let summary = stdout(&o);
+    assert!(
+        summary.contains("not read: 2 runs (1 unreadable, 1 duplicate"),
+        "{summary}"
+    );
+    let week2 = other_run(&out, &[&week1, &copy, &bare]);
+    let v = report_json(&week2);
+    assert_eq!(v["history"]["runs"], serde_json::json!([week1_id]), "{v}");
+    let skipped: Vec<&str> = v["history"]["skipped"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_str().unwrap())
+        .collect();
+    assert!(
+        skipped.contains(&"no-journal: its journal.jsonl is missing"),
+        "{skipped:?}"
+    );
+    assert!(
+        skipped.contains(&format!("zz-copy: duplicate of {week1_id}").as_str()),
+        "{skipped:?}"
     );
 }

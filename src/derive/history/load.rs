@@ -12,7 +12,7 @@ use crate::derive::analyze::Analysis;
 use crate::grade::Grader;
 use crate::store::journal::{self, CallKind};
 use crate::store::manifest::{Manifest, THROUGHPUT_KEYS};
-use crate::store::run_dir::RunDir;
+use crate::store::run_dir::{RunDir, RunFile};
 
 /// How far back earlier runs count: a whole number of hours, days or weeks (`72h`, `28d`,
 /// `4w`), measured from this run's start to an earlier run's finish.
@@ -22,34 +22,52 @@ pub(crate) struct Window {
     seconds: i64,
 }
 
+/// The longest window in weeks (about a thousand years): any run's start minus it is a time
+/// routecal can hold, so a window never wraps to an empty one.
+const MAX_WEEKS: i64 = 52_000;
+
 impl Window {
-    /// Parse `4w`, `28d` or `72h`; a usage error (exit 2) names the flag otherwise.
+    /// Parse `4w`, `28d` or `72h`; a usage error (exit 2) names the flag otherwise: a spelling
+    /// that is not digits then `h`, `d` or `w`, a window of 0 or less, or one longer than
+    /// `MAX_WEEKS`.
     pub(crate) fn parse(s: &str) -> Result<Window, UsageError> {
-        let bad = || {
-            UsageError(format!(
-                "--window {s:?}: expected a whole number of hours, days or weeks, such as 72h, 28d or 4w"
-            ))
-        };
+        let bad = |why: &str| UsageError(format!("--window {s:?}: {why}"));
+        let spelling =
+            || bad("expected a whole number of hours, days or weeks, such as 72h, 28d or 4w");
         // One spelling only: ASCII digits then the unit, nothing around them (no spaces, sign,
         // fraction or capital unit), so a window reads the same in run.json and on every shell.
-        let unit = s.chars().last().ok_or_else(bad)?;
-        let digits = &s[..s.len() - unit.len_utf8()];
-        if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(bad());
-        }
-        let n: i64 = digits.parse().map_err(|_| bad())?;
+        let unit = s.chars().last().ok_or_else(spelling)?;
         let per = match unit {
             'h' => 3_600,
             'd' => 86_400,
             'w' => 7 * 86_400,
-            _ => return Err(bad()),
+            _ => return Err(spelling()),
         };
-        if n <= 0 {
-            return Err(bad());
+        let digits = &s[..s.len() - unit.len_utf8()];
+        let negative = digits.strip_prefix('-');
+        let whole = |d: &str| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit());
+        if negative.is_some_and(whole) {
+            return Err(bad(
+                "must be more than 0 (it reaches back from the run's start)",
+            ));
+        }
+        if !whole(digits) {
+            return Err(spelling());
+        }
+        let max = MAX_WEEKS * 7 * 86_400 / per;
+        let too_large = || bad(&format!("is too large (at most {max}{unit})"));
+        let n: i64 = digits.parse().map_err(|_| too_large())?;
+        if n == 0 {
+            return Err(bad(
+                "must be more than 0 (it reaches back from the run's start)",
+            ));
+        }
+        if n > max {
+            return Err(too_large());
         }
         Ok(Window {
             text: s.to_string(),
-            seconds: n.checked_mul(per).ok_or_else(bad)?,
+            seconds: n * per,
         })
     }
 
@@ -147,17 +165,29 @@ pub(crate) fn load(
     entries.sort();
     let from = started
         .checked_sub(jiff::SignedDuration::from_secs(spec.window.seconds()))
-        .unwrap_or(started);
+        .unwrap_or(jiff::Timestamp::MIN);
     let mut weeks: Vec<(jiff::Timestamp, Week)> = Vec::new();
     let mut skipped = Vec::new();
+    // The run ids met so far: a run copied twice into the folder is read once (the copy whose
+    // folder sorts first).
+    let mut seen: BTreeSet<String> = BTreeSet::new();
     for dir in entries {
         let mut skip = |why, text| skipped.push(Skipped { why, text });
+        // Named by the folder's name, not its path: `run` and `report` list it alike.
+        let name = dir.file_name().unwrap_or(dir.as_os_str()).to_string_lossy();
         let Ok(m) = Manifest::load(&dir) else {
-            let text = format!("{}: run.json does not parse", dir.display());
+            let text = format!("{name}: run.json does not parse");
             skip(NotRead::Unreadable, text);
             continue;
         };
         if m.run_id == run_id {
+            continue;
+        }
+        if !seen.insert(m.run_id.clone()) {
+            skip(
+                NotRead::Duplicate,
+                format!("{name}: duplicate of {}", m.run_id),
+            );
             continue;
         }
         let finished = m.finished_at.as_deref().and_then(|t| t.parse().ok());
@@ -189,35 +219,60 @@ pub(crate) fn load(
     })
 }
 
-/// `--history DIR --window W` for the run of `manifest`: the earlier runs read, or `None`
-/// without `--history`. What `run` and `report` call.
+/// The earlier runs one derivation reads, and why none were when the folder run.json names
+/// is gone.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Found {
+    /// The earlier runs read; `None` without history.
+    pub(crate) earlier: Option<Earlier>,
+    /// Set when run.json `settings.history` names a folder that is not there (a run made in CI
+    /// and downloaded, say): the derivation goes on without history and warns so.
+    pub(crate) warning: Option<String>,
+}
+
+/// `--history DIR --window W` for the run of `manifest`: the earlier runs read, or none
+/// without `--history`. What `run` and `report` call. Without `--history` the run's recorded
+/// settings apply (so `report` re-derives what `run` did); a recorded folder that is gone is
+/// a warning, a folder given on the command line that is not there a usage error (exit 2).
 pub(crate) fn earlier(
     dir: Option<&Path>,
     window: Option<&str>,
     manifest: &Manifest,
     cfg: &Config,
     ds: &Dataset,
-) -> anyhow::Result<Option<Earlier>> {
-    // Without --history, the run's own recorded settings (so `report` re-derives what `run` did).
-    let recorded = manifest.settings.history.as_ref();
-    let recorded_dir = recorded.map(|h| std::path::PathBuf::from(&h.dir));
-    let (dir, window) = match dir {
-        Some(d) => (Some(d), window),
-        None => (
-            recorded_dir.as_deref(),
-            recorded.and_then(|h| h.window.as_deref()),
-        ),
+) -> anyhow::Result<Found> {
+    let read = |spec: Option<Spec>| -> anyhow::Result<Found> {
+        let earlier = spec
+            .map(|s| load(&s, &manifest.run_id, manifest.started(), cfg, ds))
+            .transpose()?;
+        Ok(Found {
+            earlier,
+            warning: None,
+        })
     };
-    match Spec::from_args(dir, window)? {
-        Some(spec) => Ok(Some(load(
-            &spec,
-            &manifest.run_id,
-            manifest.started(),
-            cfg,
-            ds,
-        )?)),
-        None => Ok(None),
+    if dir.is_some() {
+        return read(Spec::from_args(dir, window)?);
     }
+    // The recorded settings whole: a `--window` without `--history` does not change them.
+    let Some(recorded) = manifest.settings.history.as_ref() else {
+        return read(None);
+    };
+    let recorded_dir = PathBuf::from(&recorded.dir);
+    if recorded_dir.is_dir() {
+        return read(Spec::from_args(
+            Some(&recorded_dir),
+            recorded.window.as_deref(),
+        )?);
+    }
+    let warning = format!(
+        "run.json settings.history names {}, which is not a folder here: derived without \
+         the earlier runs; to pool them, give their folder with --history DIR",
+        recorded.dir
+    );
+    Ok(Found {
+        earlier: None,
+        warning: Some(warning),
+    })
 }
 
 /// What `--history` would read for a run not started yet (the plan of `run --dry-run`): the
@@ -230,7 +285,7 @@ pub(crate) fn planned(
     (cfg, ds): (&Config, &Dataset),
 ) -> anyhow::Result<Option<Earlier>> {
     if let Some(m) = resumed {
-        return earlier(dir, window, m, cfg, ds);
+        return Ok(earlier(dir, window, m, cfg, ds)?.earlier);
     }
     match Spec::from_args(dir, window)? {
         Some(spec) => Ok(Some(load(&spec, "", now, cfg, ds)?)),
@@ -240,14 +295,25 @@ pub(crate) fn planned(
 
 impl Earlier {
     /// Per earlier run (newest first), the graded items it holds for each model configured as
-    /// this week: what the plan says history would add.
+    /// this week, counted only where the run will use them: a model's runs older than one that
+    /// found it moved, or than one where it was configured otherwise, are not counted (the
+    /// rule pooling follows). What the plan says history would add.
     pub(crate) fn items_by_run(&self) -> Vec<(&str, BTreeMap<&ModelId, usize>)> {
+        let mut usable: BTreeMap<&ModelId, usize> = BTreeMap::new();
+        for m in self.weeks.iter().flat_map(|w| &w.comparable) {
+            usable
+                .entry(m)
+                .or_insert_with(|| super::usable_weeks(m, &self.weeks).len());
+        }
         self.weeks
             .iter()
-            .map(|w| {
+            .enumerate()
+            .map(|(i, w)| {
                 let mut per: BTreeMap<&ModelId, usize> = BTreeMap::new();
-                for (_, model) in w.outcomes.keys().filter(|(_, m)| w.comparable.contains(m)) {
-                    *per.entry(model).or_insert(0) += 1;
+                for (_, model) in w.outcomes.keys() {
+                    if usable.get(model).is_some_and(|&n| i < n) {
+                        *per.entry(model).or_insert(0) += 1;
+                    }
                 }
                 (w.run_id.as_str(), per)
             })
@@ -268,7 +334,12 @@ fn read_week(dir: &Path, m: &Manifest, cfg: &Config, ds: &Dataset) -> anyhow::Re
     };
     let sub = old.subset(|i| keep(&i.grader, &i.id));
     let candidates: BTreeSet<&ModelId> = cfg.candidates().map(|m| &m.id).collect();
-    let rows: Vec<journal::JournalRow> = journal::read(&RunDir::new(dir).journal())?
+    // A complete run without its journal graded nothing that can be read: not an empty week.
+    let journal_path = RunDir::new(dir).journal();
+    if !journal_path.is_file() {
+        anyhow::bail!("its {} is missing", RunFile::Journal.name());
+    }
+    let rows: Vec<journal::JournalRow> = journal::read(&journal_path)?
         .rows
         .into_iter()
         .filter(|r| r.kind == CallKind::Judge || candidates.contains(&r.model))
@@ -379,8 +450,11 @@ impl Earlier {
         let items: Vec<(String, crate::base::types::TaskType)> =
             ds.items.iter().map(|i| (i.id.clone(), i.task)).collect();
         let pooled = super::pool(&a.outcomes, &items, &a.models, &self.weeks, alpha);
+        // The folder as run.json records it (absolute), so `report` prints what `run` did.
+        let dir = crate::store::manifest::HistorySettings::from_args(Some(&self.spec.dir), None)
+            .map_or_else(|| self.spec.dir.display().to_string(), |h| h.dir);
         let record = Pooling {
-            dir: self.spec.dir.display().to_string(),
+            dir,
             window: self.spec.window.to_string(),
             runs: self.weeks.iter().map(|w| w.run_id.clone()).collect(),
             skipped: self.skipped.iter().map(|s| s.text.clone()).collect(),
@@ -394,7 +468,11 @@ impl Earlier {
 
 #[cfg(test)]
 mod tests {
-    use super::Window;
+    use std::collections::BTreeMap;
+
+    use super::{Earlier, Spec, Week, Window};
+    use crate::base::types::ModelId;
+    use crate::derive::analyze::ItemOutcome;
 
     #[test]
     fn a_window_is_digits_then_h_d_or_w_and_nothing_else() {
@@ -412,5 +490,84 @@ mod tests {
             let e = Window::parse(s).unwrap_err().0;
             assert!(e.starts_with("--window "), "{s:?}: {e}");
         }
+    }
+
+    #[test]
+    fn a_window_of_zero_or_less_or_too_long_says_so_not_that_it_is_misspelt() {
+        for s in ["0w", "00d", "0h", "-4w", "-0d"] {
+            let e = Window::parse(s).unwrap_err().0;
+            assert!(e.contains("must be more than 0"), "{s:?}: {e}");
+        }
+        let longest = super::MAX_WEEKS;
+        assert!(Window::parse(&format!("{longest}w")).is_ok());
+        assert!(Window::parse(&format!("{}h", longest * 168)).is_ok());
+        for (s, most) in [
+            (format!("{}w", longest + 1), format!("at most {longest}w")),
+            ("15250284452472w".to_string(), format!("at most {longest}w")),
+            (
+                "99999999999999999999999h".to_string(),
+                format!("at most {}h", longest * 168),
+            ),
+        ] {
+            let e = Window::parse(&s).unwrap_err().0;
+            assert!(
+                e.contains("is too large") && e.contains(&most),
+                "{s:?}: {e}"
+            );
+        }
+        for s in ["4 w", "-w", "--4w", "4"] {
+            let e = Window::parse(s).unwrap_err().0;
+            assert!(e.contains("expected a whole number"), "{s:?}: {e}");
+        }
+    }
+
+    fn week(run: &str, comparable: &[&ModelId], moved: &[&ModelId], items: usize) -> Week {
+        let mut outcomes = BTreeMap::new();
+        for m in comparable {
+            for i in 0..items {
+                outcomes.insert((format!("q{i}"), (*m).clone()), ItemOutcome::default());
+            }
+        }
+        Week {
+            run_id: run.into(),
+            outcomes,
+            comparable: comparable.iter().map(|m| (*m).clone()).collect(),
+            moved: moved.iter().map(|m| (*m).clone()).collect(),
+            ..Week::default()
+        }
+    }
+
+    #[test]
+    fn the_plan_counts_no_item_older_than_the_run_that_found_the_model_moved() {
+        let a = ModelId::parse("p/a").unwrap();
+        let b = ModelId::parse("p/b").unwrap();
+        // Newest first: week2 found `a` moved, so week1 is not `a`'s history; `b` changed
+        // configuration in week2's time, so only week3 counts for it.
+        let e = Earlier {
+            spec: Spec {
+                dir: "reports".into(),
+                window: Window::parse("4w").unwrap(),
+            },
+            weeks: vec![
+                week("week3", &[&a, &b], &[], 3),
+                week("week2", &[&a], &[&a], 2),
+                week("week1", &[&a, &b], &[], 1),
+            ],
+            skipped: Vec::new(),
+        };
+        let got: Vec<(String, Vec<(String, usize)>)> = e
+            .items_by_run()
+            .into_iter()
+            .map(|(r, per)| {
+                let per = per.into_iter().map(|(m, k)| (m.to_string(), k)).collect();
+                (r.to_string(), per)
+            })
+            .collect();
+        let want = vec![
+            ("week3".into(), vec![("p/a".into(), 3), ("p/b".into(), 3)]),
+            ("week2".into(), vec![("p/a".into(), 2)]),
+            ("week1".into(), vec![]),
+        ];
+        assert_eq!(got, want);
     }
 }
