@@ -31,6 +31,52 @@ pub(super) fn first_line(s: &str) -> &str {
     s.lines().next().unwrap_or(s).trim()
 }
 
+/// A deserializer's message in the words of the routes file: Rust type names (`usize`, `u32`,
+/// `f64`, …) become what a value of that type looks like.
+pub(super) fn in_plain_words(message: &str) -> String {
+    const WORDS: [(&str, &str); 8] = [
+        ("expected usize", "expected a whole number, 0 or more"),
+        ("expected u64", "expected a whole number, 0 or more"),
+        ("expected u32", "expected a whole number, 0 or more"),
+        ("expected u16", "expected a whole number, 0 or more"),
+        ("expected u8", "expected a whole number, 0 or more"),
+        ("expected i64", "expected a whole number"),
+        ("expected i32", "expected a whole number"),
+        ("expected f64", "expected a number"),
+    ];
+    let mut m = message.to_string();
+    for (rust, plain) in WORDS {
+        if let Some(rest) = m.strip_suffix(rust) {
+            m = format!("{rest}{plain}");
+        }
+    }
+    m
+}
+
+/// The key written on line `line` (1-based) of `source`, when that line is `key = value`: what a
+/// syntax error there (an integer too large, say) is about.
+pub(super) fn key_on_line(source: &str, line: usize) -> Option<String> {
+    let lines: Vec<&str> = source.lines().collect();
+    let text = lines.get(line.checked_sub(1)?)?;
+    let (key, _) = text.split_once('=')?;
+    let key = key.trim().trim_matches('"');
+    if key.is_empty() || key.starts_with('[') || key.starts_with('#') {
+        return None;
+    }
+    // Dotted with the table it sits in, as the other errors name their keys.
+    let table = lines[..line - 1].iter().rev().find_map(|l| {
+        let l = l.trim();
+        (l.starts_with('[') && !l.starts_with("[[")).then(|| {
+            let inner = l.trim_start_matches('[');
+            inner.split(']').next().unwrap_or("").trim().to_string()
+        })
+    });
+    Some(match table {
+        Some(t) if !t.is_empty() => format!("{t}.{key}"),
+        _ => key.to_string(),
+    })
+}
+
 /// 1-based line of a byte offset.
 pub(super) fn line_of_byte(source: &str, offset: usize) -> usize {
     source.as_bytes()[..offset.min(source.len())]
@@ -182,5 +228,36 @@ pub(super) fn scan_for_literal_keys(
             "this value looks like an API key written into the file; keys belong in the environment: \
              name the variable with api_key_env and remove the key from the file",
         ));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rust_type_names_become_plain_words() {
+        assert_eq!(
+            in_plain_words("invalid value: integer `-1`, expected usize"),
+            "invalid value: integer `-1`, expected a whole number, 0 or more"
+        );
+        assert_eq!(
+            in_plain_words("invalid type: string \"x\", expected f64"),
+            "invalid type: string \"x\", expected a number"
+        );
+        assert_eq!(
+            in_plain_words("missing field `model`"),
+            "missing field `model`"
+        );
+    }
+
+    #[test]
+    fn the_key_of_a_line_is_found_when_it_is_an_assignment() {
+        let src = "[run]\nadaptive_looks = 99999999999999999999\n# a comment = no\n";
+        assert_eq!(key_on_line(src, 2).as_deref(), Some("run.adaptive_looks"));
+        assert_eq!(key_on_line("top = 1e999\n", 1).as_deref(), Some("top"));
+        assert_eq!(key_on_line(src, 1), None);
+        assert_eq!(key_on_line(src, 3), None);
+        assert_eq!(key_on_line(src, 9), None);
     }
 }

@@ -113,10 +113,11 @@ impl Config {
     ) -> Result<Config, InputErrors> {
         let doc = toml_edit::Document::parse(source.as_str()).map_err(|e| {
             let line = e.span().map(|s| line_of_byte(&source, s.start));
-            InputErrors(vec![
+            let mut err =
                 InputError::new(path, format!("not valid TOML: {}", first_line(e.message())))
-                    .line_opt(line),
-            ])
+                    .line_opt(line);
+            err.field = line.and_then(|l| locate::key_on_line(&source, l));
+            InputErrors(vec![err])
         })?;
         let loc = Locator {
             doc: &doc,
@@ -130,7 +131,7 @@ impl Config {
                 .filter(|s| !(s.start == 0 && (s.end == 0 || s.end >= source.trim_end().len())))
                 .map(|s| s.start);
             let field = offset.and_then(|o| loc.key_at(o));
-            let mut err = InputError::new(path, first_line(e.message()).to_string())
+            let mut err = InputError::new(path, locate::in_plain_words(first_line(e.message())))
                 .line_opt(offset.map(|o| line_of_byte(&source, o)));
             err.field = field;
             InputErrors(vec![err])

@@ -179,9 +179,12 @@ fn the_run_key_makes_runs_adaptive_and_the_plan_gives_maximum_and_expected_calls
     assert_eq!(report["adaptive"]["levels"].as_array().unwrap().len(), 4);
     assert_eq!(report["adaptive"]["futility"], design["futility"]);
     // Out-of-range knobs are refused with the file, line and key.
+    // Type errors speak of numbers, not Rust types; a number too large for TOML still names the key.
     for (key, bad) in [
         ("adaptive_looks", "0"),
         ("adaptive_looks", "51"),
+        ("adaptive_looks", "\"x\""),
+        ("adaptive_looks", "99999999999999999999"),
         ("adaptive_futility", "0.7"),
     ] {
         let routes = read(&tmp.path().join("routes.toml"));
@@ -206,6 +209,7 @@ fn the_run_key_makes_runs_adaptive_and_the_plan_gives_maximum_and_expected_calls
             err.contains(&format!("routes.toml:{line}")) && err.contains(&format!("run.{key}")),
             "{err}"
         );
+        assert!(!err.contains("usize") && !err.contains("f64"), "{err}");
         std::fs::write(tmp.path().join("routes.toml"), &routes).unwrap();
     }
 }
