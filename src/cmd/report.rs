@@ -13,7 +13,7 @@ use crate::derive;
 use crate::report::{self, compare, text};
 use crate::store::journal::{self, JournalContents};
 use crate::store::lock::Lock;
-use crate::store::manifest::{FileRef, Manifest};
+use crate::store::manifest::{FileRef, HistorySettings, Manifest};
 use crate::store::run_dir::{self, DERIVED_PREFIX, RunDir, RunFile};
 
 /// Run `report` with one run directory or two; the exit code.
@@ -176,6 +176,13 @@ fn one(a: &ReportArgs) -> anyhow::Result<u8> {
     std::fs::create_dir_all(&out_dir)
         .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", out_dir.display()))?;
     let files = report::write_all(&out_dir, &derived)?;
+    // The run's own reports now read the history given here: run.json records it, so a later
+    // `report RUN` re-derives the same (as after `run --history`).
+    if out_dir == a.run_dir && a.history.is_some() {
+        let mut m = Manifest::load(&a.run_dir)?;
+        m.settings.history = HistorySettings::from_args(a.history.as_deref(), a.window.as_deref());
+        m.save(&a.run_dir)?;
+    }
     if a.json {
         let out = report::json::ReportOutput {
             report: report::json::Report::of(&derived),

@@ -453,6 +453,27 @@ fn report_after_a_run_with_a_relative_history_folder_rewrites_the_same_bytes() {
             "{f} differs after `report`"
         );
     }
+    // History given to `report` on a run made without it is recorded in run.json, so a later
+    // plain `report` re-derives the same reports instead of silently dropping it.
+    let w1 = week1.to_str().unwrap();
+    let week1_md = read(&week1.join("report.md"));
+    assert!(!week1_md.contains("Evidence across weeks"));
+    ok(&run_in(
+        tmp.path(),
+        &[
+            "report",
+            w1,
+            "--quiet",
+            "--history",
+            week2.to_str().unwrap(),
+        ],
+    ));
+    let m: serde_json::Value = serde_json::from_str(&read(&week1.join("run.json"))).unwrap();
+    assert!(m["settings"]["history"]["dir"].is_string(), "{m}");
+    let with_history = read(&week1.join("report.md"));
+    assert!(with_history.contains("Evidence across weeks"), "{with_history}");
+    ok(&run_in(tmp.path(), &["report", w1, "--quiet"]));
+    assert_eq!(read(&week1.join("report.md")), with_history);
 }
 
 #[test]
