@@ -471,7 +471,10 @@ fn report_after_a_run_with_a_relative_history_folder_rewrites_the_same_bytes() {
     let m: serde_json::Value = serde_json::from_str(&read(&week1.join("run.json"))).unwrap();
     assert!(m["settings"]["history"]["dir"].is_string(), "{m}");
     let with_history = read(&week1.join("report.md"));
-    assert!(with_history.contains("Evidence across weeks"), "{with_history}");
+    assert!(
+        with_history.contains("Evidence across weeks"),
+        "{with_history}"
+    );
     ok(&run_in(tmp.path(), &["report", w1, "--quiet"]));
     assert_eq!(read(&week1.join("report.md")), with_history);
 }
