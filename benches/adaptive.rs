@@ -31,7 +31,6 @@ use std::path::Path;
 use common::{NS, RHO, Tally, Truth, pool_means, pool_sample, real_pool, roster_config};
 use common::{sim_sample, sim_scenarios};
 use rayon::prelude::*;
-use routecal::base::types::ModelId;
 use routecal::config::Config;
 use routecal::dataset::Dataset;
 use routecal::derive::analyze::Analysis;
@@ -164,13 +163,7 @@ fn sim_cases(dir: &Path, resamples: usize, looks: usize) -> Pair {
                 .into_par_iter()
                 .map(|r| {
                     let (ds, a) = sim_sample(n, rates, (n * 100_003 + r) as u64);
-                    let q = |m: &ModelId| rates.get(m).map(|x| x.0).unwrap_or(0.0);
-                    let c = |m: &ModelId| rates.get(m).map(|x| x.1).unwrap_or(f64::MAX);
-                    let truth = Truth {
-                        quality: &q,
-                        cost: &c,
-                    };
-                    both(&cfg, &design, &ds, &a, &truth)
+                    both(&cfg, &design, &ds, &a, &Truth::of(rates))
                 })
                 .collect();
             let mut case = Pair::default();
@@ -193,13 +186,7 @@ fn real_case(dir: &Path, resamples: usize, looks: usize) -> Pair {
             .into_par_iter()
             .map(|r| {
                 let (sample, rest) = pool_sample(&pool, n, r);
-                let truth = pool_means(&a, &rest);
-                let q = |m: &ModelId| truth.get(m).map(|x| x.0).unwrap_or(0.0);
-                let c = |m: &ModelId| truth.get(m).map(|x| x.1).unwrap_or(f64::MAX);
-                let truth = Truth {
-                    quality: &q,
-                    cost: &c,
-                };
+                let truth = Truth::of(&pool_means(&a, &rest));
                 both(&cfg, &design, &sample, &a, &truth)
             })
             .collect();

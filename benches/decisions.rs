@@ -119,17 +119,9 @@ fn sim_cases(dir: &Path, resamples: usize) {
                     let (ds, a) = sim_sample(n, rates, (n * 100_003 + r) as u64);
                     let rec = policy::recommend(&cfg, &Observations::new(&a, &ds));
                     let mut t = Tally::default();
-                    let q = |m: &ModelId| rates.get(m).map(|x| x.0).unwrap_or(0.0);
-                    let c = |m: &ModelId| rates.get(m).map(|x| x.1).unwrap_or(f64::MAX);
-                    t.score(
-                        &cfg,
-                        &rec,
-                        &Truth {
-                            quality: &q,
-                            cost: &c,
-                        },
-                    );
-                    claims(&cfg, &a, &ds, &rec, |_, m| q(m), &mut t);
+                    let truth = Truth::of(rates);
+                    t.score(&cfg, &rec, &truth);
+                    claims(&cfg, &a, &ds, &rec, |_, m| truth.quality(m), &mut t);
                     (t, rec)
                 })
                 .collect();
@@ -152,20 +144,11 @@ fn real_case(dir: &Path, resamples: usize) {
             .into_par_iter()
             .map(|r| {
                 let (sample, rest) = pool_sample(&pool, n, r);
-                let truth = pool_means(&a, &rest);
-                let q = |m: &ModelId| truth.get(m).map(|x| x.0).unwrap_or(0.0);
-                let c = |m: &ModelId| truth.get(m).map(|x| x.1).unwrap_or(f64::MAX);
+                let truth = Truth::of(&pool_means(&a, &rest));
                 let rec = policy::recommend(&cfg, &Observations::new(&a, &sample));
                 let mut t = Tally::default();
-                t.score(
-                    &cfg,
-                    &rec,
-                    &Truth {
-                        quality: &q,
-                        cost: &c,
-                    },
-                );
-                claims(&cfg, &a, &sample, &rec, |_, m| q(m), &mut t);
+                t.score(&cfg, &rec, &truth);
+                claims(&cfg, &a, &sample, &rec, |_, m| truth.quality(m), &mut t);
                 (t, rec)
             })
             .collect();

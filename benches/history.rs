@@ -250,17 +250,12 @@ fn savings_sim(dir: &Path, resamples: usize) {
         )
         .expect("the bench's routes file loads");
         let models: Vec<ModelId> = rates.keys().cloned().collect();
-        let q = |m: &ModelId| rates.get(m).map(|x| x.0).unwrap_or(0.0);
-        let c = |m: &ModelId| rates.get(m).map(|x| x.1).unwrap_or(f64::MAX);
+        let truth = Truth::of(rates);
         for n in NS {
             let all = (0..resamples)
                 .into_par_iter()
                 .map(|r| {
                     let weeks = sim_weeks(n, &vec![rates.clone(); WEEKS], (n * 100_003 + r) as u64);
-                    let truth = Truth {
-                        quality: &q,
-                        cost: &c,
-                    };
                     score_pair(&cfg, &models, &weeks, &truth, &BTreeSet::new())
                 })
                 .reduce(Pair::default, |mut a, b| {
@@ -347,8 +342,7 @@ fn drift_sim(dir: &Path, resamples: usize) {
         jiff::Timestamp::now(),
     )
     .expect("the bench's routes file loads");
-    let q = |m: &ModelId| dropped.get(m).map(|x| x.0).unwrap_or(0.0);
-    let c = |m: &ModelId| dropped.get(m).map(|x| x.1).unwrap_or(f64::MAX);
+    let truth = Truth::of(&dropped);
     for size in WEEKLY {
         let n = (size as f64 / TaskType::ALL.len() as f64).round() as usize;
         let d = (0..resamples)
@@ -360,10 +354,6 @@ fn drift_sim(dir: &Path, resamples: usize) {
                 // Week 3's decisions on its pooled evidence, scored against week 3's truth.
                 let (_, p3) = weekly(&samples[..3], &models);
                 let rec = decide(&cfg, &models, p3.outcomes, &p3.items);
-                let truth = Truth {
-                    quality: &q,
-                    cost: &c,
-                };
                 d.week3.score(&cfg, &rec, &truth);
                 d
             })
@@ -417,10 +407,8 @@ fn real_week(
 
 fn real(dir: &Path, resamples: usize) {
     let (cfg, pool, a) = real_pool(dir);
-    let truth = pool_means(&a, &pool);
+    let truth = Truth::of(&pool_means(&a, &pool));
     let models = a.models.clone();
-    let q = |m: &ModelId| truth.get(m).map(|x| x.0).unwrap_or(0.0);
-    let c = |m: &ModelId| truth.get(m).map(|x| x.1).unwrap_or(f64::MAX);
     println!("## (a) real: llmdrift-happy-500, week 4 alone and weeks 1–4 pooled\n\n{PAIR_HEADER}");
     for n in [60, 120, 250] {
         let all = (0..resamples)
@@ -429,11 +417,7 @@ fn real(dir: &Path, resamples: usize) {
                 let weeks: Vec<Sample> = (0..WEEKS)
                     .map(|w| real_week(&pool, &a, n, ((n * 31 + r) * 8 + w) as u64, None))
                     .collect();
-                let t = Truth {
-                    quality: &q,
-                    cost: &c,
-                };
-                score_pair(&cfg, &models, &weeks, &t, &BTreeSet::new())
+                score_pair(&cfg, &models, &weeks, &truth, &BTreeSet::new())
             })
             .reduce(Pair::default, |mut x, y| {
                 x.add(y);
@@ -442,7 +426,7 @@ fn real(dir: &Path, resamples: usize) {
         println!("{}", all.rows("llmdrift-happy-500", &n.to_string()));
     }
     let drifter = cfg.table.default.primary.clone();
-    let rate = q(&drifter);
+    let rate = truth.quality(&drifter);
     println!(
         "\n## (b) real: the current primary {drifter} ({rate:.3}) drops by {:.0} points from week 3 on\n\n{DETECTION_HEADER}",
         DRIFT * 100.0

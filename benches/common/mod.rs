@@ -57,10 +57,28 @@ pub struct Tally {
     pub claimed_oos: Vec<f64>,
 }
 
-/// The truth one decision is scored against.
-pub struct Truth<'a> {
-    pub quality: &'a dyn Fn(&ModelId) -> f64,
-    pub cost: &'a dyn Fn(&ModelId) -> f64,
+/// The truth one decision is scored against: each model's true pass rate and cost per call.
+pub struct Truth {
+    rates: HashMap<ModelId, (f64, f64)>,
+}
+
+impl Truth {
+    /// The truth of a table of (pass rate, cost per call) per model.
+    pub fn of<'a>(rates: impl IntoIterator<Item = (&'a ModelId, &'a (f64, f64))>) -> Truth {
+        Truth {
+            rates: rates.into_iter().map(|(m, r)| (m.clone(), *r)).collect(),
+        }
+    }
+
+    /// True pass rate; 0 for a model the truth does not know.
+    pub fn quality(&self, m: &ModelId) -> f64 {
+        self.rates.get(m).map_or(0.0, |x| x.0)
+    }
+
+    /// True cost per call; unbounded for a model the truth does not know.
+    pub fn cost(&self, m: &ModelId) -> f64 {
+        self.rates.get(m).map_or(f64::MAX, |x| x.1)
+    }
 }
 
 pub fn margin(cfg: &Config, cell: Option<Cell>) -> f64 {
@@ -76,11 +94,11 @@ impl Tally {
             .models
             .keys()
             .filter(|m| cfg.models[*m].candidate)
-            .map(|m| (t.quality)(m))
+            .map(|m| t.quality(m))
             .fold(f64::MIN, f64::max);
         for d in &rec.decisions {
             let (old, new) = (&d.old.primary, &d.new.primary);
-            let (qo, qn) = ((t.quality)(old), (t.quality)(new));
+            let (qo, qn) = (t.quality(old), t.quality(new));
             let m = margin(cfg, d.cell);
             self.cells += 1;
             self.changed += usize::from(old != new);
@@ -92,13 +110,13 @@ impl Tally {
             }
             let saver_exists = cfg.models.keys().any(|c| {
                 cfg.models[c].candidate
-                    && (t.cost)(c) < 0.5 * (t.cost)(old)
-                    && (t.quality)(c) >= qo - m
-                    && (t.quality)(c) < qo
+                    && t.cost(c) < 0.5 * t.cost(old)
+                    && t.quality(c) >= qo - m
+                    && t.quality(c) < qo
             });
             if saver_exists {
                 self.saveable += 1;
-                self.saved += usize::from((t.cost)(new) < (t.cost)(old) && qn >= qo - m);
+                self.saved += usize::from(t.cost(new) < t.cost(old) && qn >= qo - m);
             }
         }
     }
