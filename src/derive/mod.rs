@@ -4,6 +4,8 @@
 pub mod analyze;
 pub mod crossfit;
 pub(crate) mod failures;
+#[cfg(test)]
+pub(crate) mod fixtures;
 pub mod history;
 pub(crate) mod paired;
 pub mod policy;

@@ -873,29 +873,12 @@ mod tests {
         seed: u64,
     ) -> (tempfile::TempDir, Config, Dataset, Analysis) {
         use rand::{RngExt, SeedableRng};
-        let dir = tempfile::tempdir().unwrap();
         let models = ["x/strong", "x/mid", "x/weak"];
-        let mut toml = String::from(
-            "[classifier]\nmodel = \"builtin/keywords\"\n[endpoints.rec]\nkind = \"replay\"\npath = \"rec.jsonl\"\n[endpoints.kw]\nkind = \"keywords\"\n[models.\"builtin/keywords\"]\nendpoint = \"kw\"\ntier = \"budget\"\n",
+        let (dir, cfg) = crate::derive::fixtures::replayed_models(
+            &models,
+            "[default]\nprimary = \"x/mid\"\nfallback = \"x/weak\"\n",
         );
-        for m in models {
-            toml.push_str(&format!(
-                "[models.\"{m}\"]\nendpoint = \"rec\"\ntier = \"frontier\"\ninput_per_mtok = 1.0\noutput_per_mtok = 1.0\n"
-            ));
-        }
-        toml.push_str("[default]\nprimary = \"x/mid\"\nfallback = \"x/weak\"\n");
-        std::fs::write(dir.path().join("routes.toml"), toml).unwrap();
-        std::fs::write(dir.path().join("rec.jsonl"), "").unwrap();
-        let cfg = Config::load(
-            &dir.path().join("routes.toml"),
-            crate::config::prices::PriceTable::shipped(),
-            jiff::Timestamp::now(),
-        )
-        .unwrap();
-        let lines: String = (0..n)
-            .map(|i| format!("{{\"id\":\"i{i}\",\"prompt\":\"p{i}\",\"task_type\":\"math\",\"priority\":\"default\",\"grader\":{{\"kind\":\"exact\",\"expected\":\"x\"}}}}\n"))
-            .collect();
-        let ds = Dataset::parse(std::path::Path::new("d.jsonl"), lines.as_bytes()).unwrap();
+        let ds = crate::derive::fixtures::math_items(n);
         let mut rng = rand::rngs::Xoshiro256PlusPlus::seed_from_u64(seed);
         let mut outcomes = BTreeMap::new();
         for i in 0..n {

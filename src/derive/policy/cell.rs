@@ -593,8 +593,6 @@ mod tests {
     use std::collections::BTreeMap;
 
     use crate::base::types::ModelId;
-    use crate::config::Config;
-    use crate::dataset::Dataset;
     use crate::derive::analyze::{Analysis, ItemOutcome};
     use crate::derive::policy::{Decision, Observations, Outcome, recommend};
 
@@ -609,39 +607,19 @@ mod tests {
     /// A math suite of `n` items where each model answers as `answers[model][item]`, priced by
     /// `cost` per call; the current table sends every math cell to `cur`.
     fn decide_math(models: &[(&str, f64, Vec<O>)], cur: &str) -> Vec<Decision> {
-        let dir = tempfile::tempdir().unwrap();
-        let mut toml = String::from(
-            "[classifier]\nmodel = \"builtin/keywords\"\n[endpoints.rec]\nkind = \"replay\"\npath = \"rec.jsonl\"\n[endpoints.kw]\nkind = \"keywords\"\n[models.\"builtin/keywords\"]\nendpoint = \"kw\"\ntier = \"budget\"\n",
-        );
-        for (m, _, _) in models {
-            toml.push_str(&format!(
-                "[models.\"{m}\"]\nendpoint = \"rec\"\ntier = \"frontier\"\ninput_per_mtok = 1.0\noutput_per_mtok = 1.0\n"
-            ));
-        }
         let other = models.iter().find(|m| m.0 != cur).unwrap().0;
-        for cell in [
+        let tables: String = [
             "[default]",
             "[routes.math.quality]",
             "[routes.math.latency]",
             "[routes.math.default]",
-        ] {
-            toml.push_str(&format!(
-                "{cell}\nprimary = \"{cur}\"\nfallback = \"{other}\"\n"
-            ));
-        }
-        std::fs::write(dir.path().join("routes.toml"), toml).unwrap();
-        std::fs::write(dir.path().join("rec.jsonl"), "").unwrap();
-        let cfg = Config::load(
-            &dir.path().join("routes.toml"),
-            crate::config::prices::PriceTable::shipped(),
-            jiff::Timestamp::now(),
-        )
-        .unwrap();
-        let n = models[0].2.len();
-        let lines: String = (0..n)
-            .map(|i| format!("{{\"id\":\"i{i}\",\"prompt\":\"p{i}\",\"task_type\":\"math\",\"priority\":\"default\",\"grader\":{{\"kind\":\"exact\",\"expected\":\"x\"}}}}\n"))
-            .collect();
-        let ds = Dataset::parse(std::path::Path::new("d.jsonl"), lines.as_bytes()).unwrap();
+        ]
+        .iter()
+        .map(|cell| format!("{cell}\nprimary = \"{cur}\"\nfallback = \"{other}\"\n"))
+        .collect();
+        let names: Vec<&str> = models.iter().map(|m| m.0).collect();
+        let (_dir, cfg) = crate::derive::fixtures::replayed_models(&names, &tables);
+        let ds = crate::derive::fixtures::math_items(models[0].2.len());
         let mut outcomes = BTreeMap::new();
         for (m, cost, answers) in models {
             for (i, a) in answers.iter().enumerate() {
